@@ -1,0 +1,110 @@
+//! The running service: admin HTTP server plus scheduler, sharing one database pool.
+//!
+//! Takes a validated [`Config`]; `build` connects, migrates and binds (port 0 picks a free
+//! port, which tests use), `run` serves until the shutdown future resolves, then stops
+//! accepting work, lets in-flight jobs and requests finish within the grace period, and
+//! deregisters. It never leaves half-written work: every unit of work commits in one
+//! transaction, so an interrupted one simply did not happen.
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::scheduler::Scheduler;
+use crate::{instance, store::Db};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How often this instance proves it is alive.
+const HEARTBEAT: &str = "*/30 * * * * *";
+
+pub struct App {
+    pub config: Config,
+    pub db: Db,
+    pub instance_id: String,
+    listener: TcpListener,
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let db_cfg = config.database.clone();
+        let db = tokio::task::spawn_blocking(move || Db::connect(&db_cfg)).await??;
+        let listener = TcpListener::bind(&config.server.listen).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {} (server.listen): {e}; pick a free port or stop what uses it",
+                config.server.listen
+            )
+        })?;
+        let instance_id = instance::new_id();
+        instance::heartbeat(&db, &instance_id).await?;
+        Ok(App { config, db, instance_id, listener })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let App { config, db, instance_id, listener } = self;
+        let scheduler = Scheduler::new().await?;
+        let (hb_db, hb_id) = (db.clone(), instance_id.clone());
+        scheduler
+            .add("heartbeat", HEARTBEAT, move |_| {
+                let (db, id) = (hb_db.clone(), hb_id.clone());
+                async move {
+                    if let Err(e) = instance::heartbeat(&db, &id).await {
+                        tracing::warn!(error = %e, "heartbeat failed");
+                    }
+                }
+            })
+            .await?;
+        scheduler.start().await?;
+
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, database = db.describe(), instance = %instance_id, "rebound serving");
+        let router = api::router(AppState { db: db.clone(), instance_id: instance_id.clone() });
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let server = tokio::spawn(
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let mut rx = stop_rx;
+                    let _ = rx.wait_for(|stop| *stop).await;
+                })
+                .into_future(),
+        );
+
+        shutdown.await;
+        tracing::info!("shutdown requested: finishing in-flight work");
+        let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+        let _ = stop_tx.send(true);
+        if !scheduler.shutdown(grace).await {
+            tracing::warn!(?grace, "some jobs were still running at the end of the grace period");
+        }
+        match tokio::time::timeout(grace, server).await {
+            Ok(joined) => joined??,
+            Err(_) => tracing::warn!(?grace, "HTTP requests still open at the end of the grace period"),
+        }
+        instance::deregister(&db, &instance_id).await?;
+        tracing::info!("rebound stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,33 @@
+//! Configuration: one TOML file, overridable by `REBOUND__SECTION__KEY` environment variables.
+//!
+//! Takes the file text and the process environment; gives a validated [`Config`] or a
+//! [`ConfigError`] listing *every* problem found, each naming its key and how to fix it.
+//! Unknown keys are errors (a typo must never silently fall back to a default). It never
+//! reads secrets into the config itself: those stay behind `password_env` / `password_file`
+//! and are resolved by the component that needs them.
+
+mod env;
+mod load;
+pub mod secret;
+mod sections;
+
+pub use load::{ConfigError, Problem, load, load_str};
+pub use secret::{Secret, SecretRef};
+pub use sections::*;
+
+/// The whole configuration. Every section has defaults, so an empty file is valid.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+}
+
+impl Config {
+    /// The effective configuration as TOML with secrets masked (for `check-config`).
+    pub fn to_masked_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database.url = crate::store::mask_url(&shown.database.url);
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+}

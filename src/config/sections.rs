@@ -1,0 +1,133 @@
+//! The sections of the config file, their defaults and their semantic checks.
+//!
+//! Each section is deserialized on its own (so one bad section does not hide problems in
+//! another) and then checked by its `validate`, which reports every problem, never just the
+//! first. Defaults here are the ones `config.example.toml` documents; a test keeps them equal.
+
+use super::{Problem, SecretRef};
+use serde::{Deserialize, Serialize};
+
+/// `[server]`: the admin HTTP server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// Address of the admin HTTP server (`/healthz`, admin API).
+    pub listen: String,
+    /// How long in-flight work may take to finish after SIGINT/SIGTERM.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { listen: "127.0.0.1:8025".into(), shutdown_grace_seconds: 30 }
+    }
+}
+
+impl ServerConfig {
+    pub fn validate(&self, out: &mut Vec<Problem>) {
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            out.push(Problem::new(
+                "server.listen",
+                format!("`{}` is not an IP:port address; write e.g. listen = \"127.0.0.1:8025\"", self.listen),
+            ));
+        }
+        if self.shutdown_grace_seconds == 0 || self.shutdown_grace_seconds > 3600 {
+            out.push(Problem::new("server.shutdown_grace_seconds", "must be between 1 and 3600"));
+        }
+    }
+}
+
+/// `[database]`: SQLite (embedded default) or PostgreSQL, chosen by the URL scheme.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (relative to the working directory, `sqlite:///abs/path` absolute) or
+    /// `postgres://user@host:port/db`.
+    pub url: String,
+    /// PostgreSQL password from an environment variable, instead of writing it in `url`.
+    pub password_env: Option<String>,
+    /// PostgreSQL password from a file (first line), instead of writing it in `url`.
+    pub password_file: Option<String>,
+    /// Connections kept in the pool.
+    pub pool_size: u32,
+    /// SQLite: how long a writer waits for a lock before failing.
+    pub busy_timeout_ms: u64,
+    /// How long to wait for a connection (PostgreSQL connect, pool checkout).
+    pub connect_timeout_seconds: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/rebound.db".into(),
+            password_env: None,
+            password_file: None,
+            pool_size: 8,
+            busy_timeout_ms: 5000,
+            connect_timeout_seconds: 5,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    pub fn password(&self) -> SecretRef {
+        SecretRef { password_env: self.password_env.clone(), password_file: self.password_file.clone() }
+    }
+
+    pub fn validate(&self, out: &mut Vec<Problem>) {
+        if let Err(e) = crate::store::DbUrl::parse(&self.url) {
+            out.push(Problem::new("database.url", e.to_string()));
+        } else if self.password().is_set() && self.url.starts_with("sqlite:") {
+            out.push(Problem::new(
+                "database.password_env",
+                "SQLite takes no password; remove password_env/password_file",
+            ));
+        }
+        if let Err(e) = self.password().resolve("database") {
+            out.push(Problem::new("database.password_env", e));
+        }
+        if self.pool_size == 0 || self.pool_size > 256 {
+            out.push(Problem::new("database.pool_size", "must be between 1 and 256"));
+        }
+        if self.connect_timeout_seconds == 0 {
+            out.push(Problem::new("database.connect_timeout_seconds", "must be at least 1"));
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// `[log]`: where tracing output goes and how much of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    /// `human` (default) or `json` (one object per line, for log shippers).
+    pub format: LogFormat,
+    /// A tracing filter: `info`, `debug`, or per module `info,rebound::fetch=debug`.
+    /// `RUST_LOG`, when set, takes precedence.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Human, level: "info".into() }
+    }
+}
+
+impl LogConfig {
+    pub fn validate(&self, out: &mut Vec<Problem>) {
+        if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&self.level) {
+            out.push(Problem::new(
+                "log.level",
+                format!("`{}` is not a valid filter ({e}); use e.g. \"info\"", self.level),
+            ));
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! This process's identity in the `instances` table, kept fresh by a heartbeat.
+//!
+//! Takes a [`Db`]; gives a random instance id registered with host, pid and version.
+//! Other instances on the same PostgreSQL see which peers are alive (mailbox leases build
+//! on this). It never removes another instance's row.
+
+use crate::store::{Db, StoreError, schema::instances};
+use chrono::Utc;
+use diesel::prelude::*;
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Inserts this instance's row, or refreshes its heartbeat when it exists.
+pub async fn heartbeat(db: &Db, id: &str) -> Result<(), StoreError> {
+    let id = id.to_string();
+    db.run(move |c| {
+        let now = Utc::now().naive_utc();
+        let updated = diesel::update(instances::table.find(&id)).set(instances::heartbeat_at.eq(now)).execute(c)?;
+        if updated == 0 {
+            let host = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+            diesel::insert_into(instances::table)
+                .values((
+                    instances::id.eq(&id),
+                    instances::hostname.eq(host),
+                    instances::pid.eq(i64::from(std::process::id())),
+                    instances::version.eq(env!("CARGO_PKG_VERSION")),
+                    instances::started_at.eq(now),
+                    instances::heartbeat_at.eq(now),
+                ))
+                .execute(c)?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Removes this instance's row at clean shutdown.
+pub async fn deregister(db: &Db, id: &str) -> Result<(), StoreError> {
+    let id = id.to_string();
+    db.run(move |c| Ok(diesel::delete(instances::table.find(&id)).execute(c).map(|_| ())?)).await
+}

@@ -1,0 +1,16 @@
+//! Storage: one connection type for SQLite (embedded default) and PostgreSQL (production).
+//!
+//! Takes `[database]` settings; gives a pooled [`Db`] whose migrations have run, and runs
+//! blocking diesel work off the async runtime. SQLite runs in WAL mode with a busy timeout;
+//! PostgreSQL instances sharing one database serialise their migrations with an advisory
+//! lock. It never hides why a connection failed: host, port, user and the server's words
+//! are in the error.
+
+mod connect;
+mod migrate;
+pub mod schema;
+mod url;
+
+pub use connect::{AnyConnection, Backend, Db, StoreError};
+pub use migrate::run_migrations;
+pub use url::{DbUrl, UrlError, mask_url};

@@ -1,0 +1,88 @@
+//! The command line as operators use it: exit codes and messages.
+
+mod support;
+
+use std::process::{Command, Output};
+
+fn rebound(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rebound"));
+    cmd.args(args).env_remove("REBOUND_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run rebound")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn check_config_accepts_the_example() {
+    let o = rebound(&["check-config", "config.example.toml"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("configuration is valid"));
+}
+
+#[test]
+fn check_config_reports_all_mistakes_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(&p, "[server]\nlisten = \"x\"\n[database]\nurl = \"ftp://x\"\n[logg]\n").unwrap();
+    let o = rebound(&["check-config", p.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("3 problems") && t.contains("server.listen") && t.contains("database.url") && t.contains("logg"),
+        "{t}"
+    );
+}
+
+#[test]
+fn a_missing_config_file_is_a_config_error() {
+    let o = rebound(&["--config", "/nonexistent/rebound.toml", "migrate"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("/nonexistent/rebound.toml"), "{}", text(&o));
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_explains_commands() {
+    assert_eq!(rebound(&["no-such-command"], &[]).status.code(), Some(2));
+    let help = text(&rebound(&["--help"], &[]));
+    for cmd in ["serve", "migrate", "check-config"] {
+        assert!(help.contains(cmd), "{help}");
+    }
+}
+
+#[test]
+fn migrate_creates_a_new_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/new.db", dir.path().display());
+    let o = rebound(&["--config", "config.example.toml", "migrate"], &[("REBOUND__DATABASE__URL", &url)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("applied"), "{}", text(&o));
+    let again = rebound(&["--config", "config.example.toml", "migrate"], &[("REBOUND__DATABASE__URL", &url)]);
+    assert!(text(&again).contains("up to date"), "{}", text(&again));
+}
+
+#[test]
+fn migrate_creates_the_schema_in_a_new_postgres_database() {
+    let admin = support::pg_admin_url();
+    let name = format!("rebound_mig_{}", uuid::Uuid::new_v4().simple());
+    support::psql(&admin, &format!("CREATE DATABASE {name}"));
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let o = rebound(&["--config", "config.example.toml", "migrate"], &[("REBOUND__DATABASE__URL", &url)]);
+    support::psql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("applied"), "{}", text(&o));
+}
+
+#[test]
+fn a_dead_database_fails_with_exit_1_and_the_cause() {
+    let o = rebound(
+        &["--config", "config.example.toml", "migrate"],
+        &[("REBOUND__DATABASE__URL", "postgres://rebound@127.0.0.1:1/rebound")],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("Connection refused"), "{}", text(&o));
+}

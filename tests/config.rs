@@ -1,0 +1,96 @@
+//! The config file contract: the example documents every key, every problem is reported.
+
+use rebound::config::{Config, load, load_str};
+use std::path::Path;
+
+fn no_env() -> Vec<(String, String)> {
+    Vec::new()
+}
+
+#[test]
+fn example_config_is_valid_and_equals_the_defaults() {
+    let cfg = load(Path::new("config.example.toml")).expect("config.example.toml must be valid");
+    assert_eq!(cfg, Config::default(), "config.example.toml drifted from the defaults in the code");
+}
+
+/// Every key the code knows (including optional ones, shown commented out) is documented.
+#[test]
+fn example_config_documents_every_key() {
+    let text = std::fs::read_to_string("config.example.toml").unwrap();
+    let mut all = Config::default();
+    all.database.password_env = Some("X".into());
+    all.database.password_file = Some("X".into());
+    let rendered = toml::to_string(&all).unwrap();
+    let mut section = String::new();
+    for line in rendered.lines() {
+        if let Some(s) = line.strip_prefix('[') {
+            section = s.trim_end_matches(']').to_string();
+            assert!(text.contains(&format!("[{section}]")), "section [{section}] is not documented");
+        } else if let Some((key, _)) = line.split_once(" = ") {
+            let documented = text.lines().any(|l| {
+                let l = l.trim_start_matches('#').trim();
+                l.starts_with(&format!("{key} =")) || l.starts_with(&format!("{key}="))
+            });
+            assert!(documented, "key {section}.{key} is not documented in config.example.toml");
+        }
+    }
+}
+
+#[test]
+fn three_mistakes_are_all_reported_with_their_keys() {
+    let text = r#"
+[server]
+listen = "not-an-address"
+[database]
+url = "mysql://db/rebound"
+[log]
+formatt = "json"
+"#;
+    let err = load_str("bad.toml", text, no_env()).unwrap_err();
+    let keys: Vec<_> = err.problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(err.problems.len(), 3, "{err}");
+    for k in ["server.listen", "database.url", "log.formatt"] {
+        assert!(keys.contains(&k), "missing {k} in {err}");
+    }
+    let shown = err.to_string();
+    assert!(shown.contains("3 problems") && shown.contains("127.0.0.1:8025"), "{shown}");
+}
+
+#[test]
+fn type_errors_do_not_hide_later_keys() {
+    let text = "[server]\nshutdown_grace_seconds = \"ten\"\nlisten = \"nope\"\n[database]\npool_size = -1\n";
+    let err = load_str("bad.toml", text, no_env()).unwrap_err();
+    let keys: Vec<_> = err.problems.iter().map(|p| p.key.as_str()).collect();
+    assert!(keys.contains(&"server.shutdown_grace_seconds"), "{err}");
+    assert!(keys.contains(&"server.listen"), "{err}");
+    assert!(keys.contains(&"database.pool_size"), "{err}");
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let env = vec![
+        ("REBOUND__DATABASE__URL".to_string(), "postgres://rebound@db.internal:5433/reb".to_string()),
+        ("REBOUND__SERVER__SHUTDOWN_GRACE_SECONDS".to_string(), "7".to_string()),
+    ];
+    let cfg = load_str("t.toml", "[database]\nurl = \"sqlite://a.db\"\n", env).unwrap();
+    assert_eq!(cfg.database.url, "postgres://rebound@db.internal:5433/reb");
+    assert_eq!(cfg.server.shutdown_grace_seconds, 7);
+}
+
+#[test]
+fn unknown_environment_keys_are_errors_too() {
+    let env = vec![("REBOUND__DATABASE__URLL".to_string(), "x".to_string())];
+    let err = load_str("t.toml", "", env).unwrap_err();
+    assert_eq!(err.problems[0].key, "database.urll", "{err}");
+}
+
+#[test]
+fn secrets_come_from_the_environment_and_are_masked() {
+    let env = vec![("REBOUND__DATABASE__PASSWORD_ENV".to_string(), "REBOUND_TEST_UNSET_PW_VAR".to_string())];
+    let err = load_str("t.toml", "[database]\nurl = \"postgres://u@h/db\"\n", env).unwrap_err();
+    assert!(err.to_string().contains("REBOUND_TEST_UNSET_PW_VAR is not set"), "{err}");
+
+    let cfg = load_str("t.toml", "[database]\nurl = \"postgres://u:hunter2@h/db\"\n", no_env()).unwrap();
+    let shown = cfg.to_masked_toml();
+    assert!(!shown.contains("hunter2") && shown.contains("u:****@h"), "{shown}");
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# A throw-away Dovecot for tests and `make demo`, on loopback high ports, with its own
+# config, users, CA and certificate; nothing from /etc/dovecot is used.
+#
+#   dovecot.sh start [DIR]   (re)start; writes DIR/env with the ports, users and CA path
+#   dovecot.sh stop  [DIR]
+#
+# Two instances run: "tls" (IMAP 10143 with STARTTLS, IMAPS 10993, POP3 10110 with STLS,
+# POP3S 10995) and "plain" (IMAP 11143, POP3 11110, no TLS at all: for "STARTTLS not
+# offered" cases). Users live in DIR/users (passwd-file, re-read by Dovecot when it
+# changes), so tests can add their own mailboxes while it runs.
+set -euo pipefail
+cmd=${1:?usage: dovecot.sh start|stop [DIR]}
+DIR=${2:-${REBOUND_TEST_DOVECOT_DIR:-/tmp/rebound-test-dovecot}}
+
+stop_one() {
+  local pidf=$1/run/master.pid
+  if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then
+    kill "$(cat "$pidf")"
+    for _ in $(seq 1 50); do kill -0 "$(cat "$pidf")" 2>/dev/null || break; sleep 0.1; done
+  fi
+}
+
+if [ "$cmd" = stop ]; then
+  stop_one "$DIR/tls"; stop_one "$DIR/plain"
+  exit 0
+fi
+[ "$cmd" = start ] || { echo "usage: dovecot.sh start|stop [DIR]" >&2; exit 2; }
+command -v dovecot >/dev/null || { echo "dovecot is not installed: run tests/support/deps.sh" >&2; exit 1; }
+
+stop_one "$DIR/tls"; stop_one "$DIR/plain"
+rm -rf "$DIR"; mkdir -p "$DIR/home"
+chmod 755 "$DIR" "$DIR/home"
+
+# A private CA and a server certificate for localhost/127.0.0.1 signed by it, so tests can
+# check both "verified with ca_file" and "fails verification without it".
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=rebound test CA" \
+  -keyout "$DIR/ca.key" -out "$DIR/ca.pem" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$DIR/key.pem" -out "$DIR/server.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$DIR/san.ext"
+openssl x509 -req -in "$DIR/server.csr" -CA "$DIR/ca.pem" -CAkey "$DIR/ca.key" -CAcreateserial \
+  -days 30 -extfile "$DIR/san.ext" -out "$DIR/cert.pem" 2>/dev/null
+chmod 644 "$DIR"/*.pem
+
+add_user() { # name password
+  echo "$1:{PLAIN}$2:65534:65534::$DIR/home/$1::" >> "$DIR/users"
+  mkdir -p "$DIR/home/$1/Maildir"/{cur,new,tmp}
+  chown -R 65534:65534 "$DIR/home/$1"
+}
+: > "$DIR/users"
+add_user rebound rebound-pw
+add_user fbl fbl-pw
+
+write_conf() { # name ssl imap_port imaps_port pop3_port pop3s_port
+  local d=$DIR/$1; mkdir -p "$d/run" "$d/state"
+  cat > "$d/dovecot.conf" <<CONF
+base_dir = $d/run
+state_dir = $d/state
+log_path = $d/dovecot.log
+instance_name = rebound-test-$1
+listen = 127.0.0.1
+protocols = imap pop3
+first_valid_uid = 1
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:~/Maildir
+pop3_uidl_format = %08Xu%08Xv
+ssl = $2
+$( [ "$2" = yes ] && printf 'ssl_cert = <%s\nssl_key = <%s\nssl_dh = </usr/share/dovecot/dh.pem\n' "$DIR/cert.pem" "$DIR/key.pem" )
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN $DIR/users
+}
+userdb {
+  driver = passwd-file
+  args = $DIR/users
+}
+service imap-login {
+  inet_listener imap {
+    port = $3
+  }
+  inet_listener imaps {
+    port = $4
+    $( [ "$2" = yes ] && echo "ssl = yes" )
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = $5
+  }
+  inet_listener pop3s {
+    port = $6
+    $( [ "$2" = yes ] && echo "ssl = yes" )
+  }
+}
+service stats {
+  unix_listener stats-reader {
+    mode = 0666
+  }
+  unix_listener stats-writer {
+    mode = 0666
+  }
+}
+CONF
+  dovecot -c "$d/dovecot.conf"
+}
+# The plain instance's imaps/pop3s ports are 0: no TLS listener at all.
+write_conf tls yes 10143 10993 10110 10995
+write_conf plain no 11143 0 11110 0
+
+for _ in $(seq 1 50); do
+  (exec 3<>/dev/tcp/127.0.0.1/10143 && exec 3<>/dev/tcp/127.0.0.1/11110) 2>/dev/null && break
+  sleep 0.1
+done
+cat > "$DIR/env" <<ENV
+REBOUND_TEST_DOVECOT_DIR=$DIR
+REBOUND_TEST_IMAP_PORT=10143
+REBOUND_TEST_IMAPS_PORT=10993
+REBOUND_TEST_POP3_PORT=10110
+REBOUND_TEST_POP3S_PORT=10995
+REBOUND_TEST_PLAIN_IMAP_PORT=11143
+REBOUND_TEST_PLAIN_POP3_PORT=11110
+REBOUND_TEST_CA_FILE=$DIR/ca.pem
+ENV
+echo "dovecot: running in $DIR (IMAP 10143/10993, POP3 10110/10995, plain 11143/11110)"
