@@ -7,17 +7,22 @@
 #
 # Two instances run: "tls" (IMAP 10143 with STARTTLS, IMAPS 10993, POP3 10110 with STLS,
 # POP3S 10995) and "plain" (IMAP 11143, POP3 11110, no TLS at all: for "STARTTLS not
-# offered" cases). Users live in DIR/users (passwd-file, re-read by Dovecot when it
+# offered" cases). REBOUND_TEST_PORT_BASE (default 10000) shifts all ports, so two
+# checkouts can run their tests side by side. Users live in DIR/users (passwd-file, re-read by Dovecot when it
 # changes), so tests can add their own mailboxes while it runs.
 set -euo pipefail
 cmd=${1:?usage: dovecot.sh start|stop [DIR]}
 DIR=${2:-${REBOUND_TEST_DOVECOT_DIR:-/tmp/rebound-test-dovecot}}
+B=${REBOUND_TEST_PORT_BASE:-10000}
+IMAP=$((B + 143)) IMAPS=$((B + 993)) POP3=$((B + 110)) POP3S=$((B + 995))
+PLAIN_IMAP=$((B + 1143)) PLAIN_POP3=$((B + 1110))
 
 stop_one() {
-  local pidf=$1/run/master.pid
-  if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then
-    kill "$(cat "$pidf")"
-    for _ in $(seq 1 50); do kill -0 "$(cat "$pidf")" 2>/dev/null || break; sleep 0.1; done
+  local pid
+  pid=$(cat "$1/run/master.pid" 2>/dev/null) || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid"
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
 }
 
@@ -105,21 +110,21 @@ CONF
   dovecot -c "$d/dovecot.conf"
 }
 # The plain instance's imaps/pop3s ports are 0: no TLS listener at all.
-write_conf tls yes 10143 10993 10110 10995
-write_conf plain no 11143 0 11110 0
+write_conf tls yes $IMAP $IMAPS $POP3 $POP3S
+write_conf plain no $PLAIN_IMAP 0 $PLAIN_POP3 0
 
 for _ in $(seq 1 50); do
-  (exec 3<>/dev/tcp/127.0.0.1/10143 && exec 3<>/dev/tcp/127.0.0.1/11110) 2>/dev/null && break
+  (exec 3<>/dev/tcp/127.0.0.1/$IMAP && exec 3<>/dev/tcp/127.0.0.1/$PLAIN_POP3) 2>/dev/null && break
   sleep 0.1
 done
 cat > "$DIR/env" <<ENV
 REBOUND_TEST_DOVECOT_DIR=$DIR
-REBOUND_TEST_IMAP_PORT=10143
-REBOUND_TEST_IMAPS_PORT=10993
-REBOUND_TEST_POP3_PORT=10110
-REBOUND_TEST_POP3S_PORT=10995
-REBOUND_TEST_PLAIN_IMAP_PORT=11143
-REBOUND_TEST_PLAIN_POP3_PORT=11110
+REBOUND_TEST_IMAP_PORT=$IMAP
+REBOUND_TEST_IMAPS_PORT=$IMAPS
+REBOUND_TEST_POP3_PORT=$POP3
+REBOUND_TEST_POP3S_PORT=$POP3S
+REBOUND_TEST_PLAIN_IMAP_PORT=$PLAIN_IMAP
+REBOUND_TEST_PLAIN_POP3_PORT=$PLAIN_POP3
 REBOUND_TEST_CA_FILE=$DIR/ca.pem
 ENV
-echo "dovecot: running in $DIR (IMAP 10143/10993, POP3 10110/10995, plain 11143/11110)"
+echo "dovecot: running in $DIR (IMAP $IMAP/$IMAPS, POP3 $POP3/$POP3S, plain $PLAIN_IMAP/$PLAIN_POP3)"
