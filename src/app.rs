@@ -29,6 +29,10 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let db_cfg = config.database.clone();
         let db = tokio::task::spawn_blocking(move || Db::connect(&db_cfg)).await??;
+        let seeded = db.run(|c| Ok(crate::classify::repo::seed_if_empty(c, &crate::classify::known_reason))).await??;
+        if seeded > 0 {
+            tracing::info!(rules = seeded, "seeded the default rule library");
+        }
         let listener = TcpListener::bind(&config.server.listen).await.map_err(|e| {
             anyhow::anyhow!(
                 "cannot listen on {} (server.listen): {e}; pick a free port or stop what uses it",

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod app;
+pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod instance;

@@ -86,3 +86,52 @@ fn a_dead_database_fails_with_exit_1_and_the_cause() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("Connection refused"), "{}", text(&o));
 }
+
+#[test]
+fn rules_commands_edit_the_list_and_refuse_mistakes() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/r.db", dir.path().display());
+    let env = [("REBOUND__DATABASE__URL", url.as_str())];
+    let run = |args: &[&str]| {
+        let mut all = vec!["--config", "config.example.toml", "rules"];
+        all.extend_from_slice(args);
+        rebound(&all, &env)
+    };
+    let o = run(&[
+        "add",
+        "--key",
+        "vip",
+        "--name",
+        "VIP",
+        "--when",
+        "recipient_domain in vip.example",
+        "--outcome",
+        "soft",
+        "--to",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let list = text(&run(&["list"]));
+    let first = list.lines().nth(1).unwrap();
+    assert!(first.contains("vip") && first.contains("[custom]"), "{list}");
+
+    let bad = run(&["add", "--key", "bad", "--name", "x", "--when", "diagnostic matches a(b", "--outcome", "soft"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text(&bad).contains("rule `bad`") && text(&bad).contains("invalid regex"), "{}", text(&bad));
+
+    let g = run(&["delete", "global"]);
+    assert_eq!(g.status.code(), Some(1));
+    assert!(text(&g).contains("Global rule cannot be deleted"), "{}", text(&g));
+
+    // Export, reset (custom rule gone), import (custom rule back).
+    let exported = run(&["export"]);
+    let file = dir.path().join("rules.toml");
+    std::fs::write(&file, &exported.stdout).unwrap();
+    assert_eq!(run(&["reset"]).status.code(), Some(2), "reset needs --yes");
+    assert!(text(&run(&["reset", "--yes"])).contains("custom removed 1"));
+    assert!(!text(&run(&["list"])).contains("vip"));
+    let o = run(&["import", file.to_str().unwrap()]);
+    assert!(text(&o).contains("1 added"), "{}", text(&o));
+    let json: serde_json::Value = serde_json::from_slice(&run(&["list", "--json"]).stdout).unwrap();
+    assert!(json.as_array().unwrap().iter().any(|r| r["key"] == "vip"));
+}

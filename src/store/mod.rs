@@ -11,6 +11,6 @@ mod migrate;
 pub mod schema;
 mod url;
 
-pub use connect::{AnyConnection, Backend, Db, StoreError};
+pub use connect::{AnyConnection, Backend, Db, Manager, StoreError};
 pub use migrate::run_migrations;
 pub use url::{DbUrl, UrlError, mask_url};

@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod rules;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "rebound",
@@ -44,12 +46,16 @@ pub enum Command {
         /// The file to check (default: the --config file).
         path: Option<PathBuf>,
     },
+    /// Manage the ordered classification rules (first enabled match wins).
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
 }
 
 /// What went wrong, and so which exit code.
 #[derive(Debug)]
 enum Failure {
     Config(ConfigError),
+    Usage(String),
     Run(anyhow::Error),
 }
 
@@ -61,10 +67,17 @@ impl From<anyhow::Error> for Failure {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve) {
+        restore_sigpipe();
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Config(e)) => {
             eprint!("error: invalid configuration {e}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Usage(msg)) => {
+            eprintln!("error: {msg}");
             ExitCode::from(2)
         }
         Err(Failure::Run(e)) => {
@@ -98,6 +111,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Rules(cmd) => {
+            let cfg = load(&cli.config)?;
+            let db = Db::connect(&cfg.database).map_err(anyhow::Error::from)?;
+            rules::run(&db, cmd)
+        }
         Command::Serve => {
             let cfg = load(&cli.config)?;
             crate::telemetry::init(&cfg.log);
@@ -112,4 +130,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// Lets `rebound rules list | head` end quietly: Rust ignores SIGPIPE, so printing to a
+/// closed pipe would panic. Only for one-shot commands: the server must survive a peer
+/// closing a socket.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called at start-up before any thread is spawned; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }

@@ -1,0 +1,61 @@
+//! Classification: what a parsed bounce *means*, decided by an ordered rule list.
+//!
+//! Takes a parsed record's fields ([`Facts`]) and the rules in position order; gives a
+//! [`Decision`]: hard, soft, ignore or complaint, the rule that decided, and an optional
+//! reason override. First enabled match wins; the Global catch-all sits at the bottom.
+//! The shipped library lives in `default_rules/` and is embedded in the binary. This stage
+//! never parses mail and never writes events or suppression.
+
+pub mod engine;
+pub mod facts;
+pub mod library;
+pub mod repo;
+pub mod rule;
+
+pub use engine::{CompileError, Decision, Engine};
+pub use facts::Facts;
+pub use rule::{Condition, Field, GLOBAL_KEY, Op, Origin, Outcome, Rule, RuleError};
+
+/// Reason names a rule may set (the taxonomy of the corpus README, Sisimai's names).
+pub const REASONS: &[&str] = &[
+    "userunknown",
+    "hostunknown",
+    "hasmoved",
+    "notaccept",
+    "suspend",
+    "mailboxfull",
+    "exceedlimit",
+    "mesgtoobig",
+    "filtered",
+    "norelaying",
+    "syntaxerror",
+    "blocked",
+    "badreputation",
+    "requireptr",
+    "spamdetected",
+    "virusdetected",
+    "contenterror",
+    "policyviolation",
+    "rejected",
+    "authfailure",
+    "securityerror",
+    "failedstarttls",
+    "notcompliantrfc",
+    "toomanyconn",
+    "speeding",
+    "systemerror",
+    "systemfull",
+    "mailererror",
+    "networkerror",
+    "expired",
+    "onhold",
+    "undefined",
+    "feedback",
+    "vacation",
+    "delivered",
+];
+
+/// Is `s` a reason name rules may set?
+pub fn known_reason(s: &str) -> bool {
+    REASONS.contains(&s)
+}

@@ -1,0 +1,350 @@
+//! `rebound rules …`: list, edit, reorder, re-sync, reset, export and import the rule list.
+
+use super::Failure;
+use crate::classify::repo::{self, Placement, StoredRule, SyncSummary};
+use crate::classify::{Condition, Field, Op, Origin, Outcome, Rule, known_reason, library};
+use crate::store::{AnyConnection, Db};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Show the rules in evaluation order, with hits and edited/disabled state.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a custom rule (above the Global rule unless --at/--before say otherwise).
+    Add {
+        #[command(flatten)]
+        spec: RuleSpec,
+        #[command(flatten)]
+        place: PlaceArgs,
+    },
+    /// Change a rule; options not given keep their value. --when replaces all conditions.
+    Edit {
+        key: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// FIELD OP VALUE, e.g. 'diagnostic contains "over quota"' (repeatable: all must hold)
+        #[arg(long = "when")]
+        when: Vec<String>,
+        #[arg(long)]
+        outcome: Option<Outcome>,
+        /// Reason to record instead of the parser's ("" removes the override).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Move a rule: --to N (1 = first) or --before KEY.
+    Move {
+        key: String,
+        #[command(flatten)]
+        place: PlaceArgs,
+    },
+    /// Enable a rule.
+    Enable { key: String },
+    /// Disable a rule (it stays in place and shows in traces).
+    Disable { key: String },
+    /// Delete a rule.
+    Delete { key: String },
+    /// Bring the default rules up to this version's library: adds new rules, updates rules
+    /// you never edited, keeps your edited or disabled copies (reported as conflicts), and
+    /// never touches your custom rules.
+    Resync {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete every custom rule and restore every default rule in shipped order and state.
+    Reset {
+        /// Required: this discards your rules.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Print the rule list as TOML (the format `import` reads and default_rules/ uses).
+    Export,
+    /// Import rules from a TOML file: new keys are added above the Global rule, existing
+    /// keys are replaced in place.
+    Import { file: PathBuf },
+}
+
+#[derive(Debug, Args)]
+pub struct RuleSpec {
+    /// Stable key: a-z, 0-9, '.', '_' or '-'.
+    #[arg(long)]
+    key: String,
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    description: Option<String>,
+    /// FIELD OP VALUE, e.g. 'diagnostic contains "over quota"', 'status like 5.1.*',
+    /// 'recipient_domain in gmail.com,googlemail.com' (repeatable: all must hold)
+    #[arg(long = "when", required = true)]
+    when: Vec<String>,
+    #[arg(long)]
+    outcome: Outcome,
+    /// Reason to record instead of the parser's (e.g. userunknown).
+    #[arg(long)]
+    reason: Option<String>,
+    /// Compare case-sensitively (default: case-insensitive).
+    #[arg(long)]
+    case_sensitive: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct PlaceArgs {
+    /// 1-based position.
+    #[arg(long, conflicts_with = "before")]
+    to: Option<usize>,
+    /// Put it just above this rule.
+    #[arg(long)]
+    before: Option<String>,
+}
+
+impl PlaceArgs {
+    fn placement(&self) -> Placement {
+        match (&self.to, &self.before) {
+            (Some(n), _) => Placement::At(*n),
+            (None, Some(k)) => Placement::Before(k.clone()),
+            (None, None) => Placement::Bottom,
+        }
+    }
+}
+
+impl clap::ValueEnum for Outcome {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Outcome::Hard, Outcome::Soft, Outcome::Ignore, Outcome::Complaint]
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
+/// Parses `FIELD OP VALUE`; OP may be several words ("does not contain", "starts with").
+pub fn parse_condition(text: &str, case_sensitive: bool) -> Result<Condition, String> {
+    let text = text.trim();
+    let (field, rest) = text
+        .split_once(char::is_whitespace)
+        .ok_or_else(|| format!("condition `{text}` needs FIELD OP VALUE, e.g. 'diagnostic contains \"over quota\"'"))?;
+    let field: Field = field.parse()?;
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let (op, used) = (1..=3.min(words.len()))
+        .rev()
+        .find_map(|n| words[..n].join(" ").parse::<Op>().ok().map(|op| (op, n)))
+        .ok_or_else(|| {
+            format!("condition `{text}`: no operator after `{}`", field.as_str())
+                + "; use is, is not, contains, does not contain, starts with, ends with, matches, in, like"
+        })?;
+    // The value is everything after the operator words, quotes removed.
+    let mut value = rest.trim_start();
+    for w in &words[..used] {
+        value = value.trim_start().strip_prefix(w).unwrap_or(value);
+    }
+    let value = value.trim();
+    let value = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+        .unwrap_or(value);
+    let mut c = if op == Op::In {
+        let list: Vec<&str> = value.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
+        Condition::any_of(field, op, &list)
+    } else {
+        Condition::new(field, op, value)
+    };
+    c.case_sensitive = case_sensitive;
+    Ok(c)
+}
+
+fn conditions(when: &[String], case_sensitive: bool) -> Result<Vec<Condition>, Failure> {
+    when.iter()
+        .map(|w| parse_condition(w, case_sensitive))
+        .collect::<Result<_, _>>()
+        .map_err(|e| Failure::Run(anyhow::anyhow!(e)))
+}
+
+fn fail(e: impl Into<anyhow::Error>) -> Failure {
+    Failure::Run(e.into())
+}
+
+fn print_list(rules: &[StoredRule]) {
+    println!("{:>4}  {:<34} {:<9} {:>7}  CONDITIONS", "POS", "KEY", "OUTCOME", "HITS");
+    for r in rules {
+        let mut flags = String::new();
+        if !r.rule.enabled {
+            flags.push_str(" [disabled]");
+        }
+        if r.edited {
+            flags.push_str(" [edited]");
+        }
+        if r.rule.origin == Origin::Custom {
+            flags.push_str(" [custom]");
+        }
+        let when: Vec<String> = r.rule.when.iter().map(|c| c.to_string()).collect();
+        let when = if when.is_empty() { "(everything else)".to_string() } else { when.join(" AND ") };
+        let when =
+            if when.chars().count() > 90 { format!("{}…", when.chars().take(89).collect::<String>()) } else { when };
+        println!(
+            "{:>4}  {:<34} {:<9} {:>7}  {when}{flags}",
+            r.position,
+            r.rule.key,
+            r.rule.outcome.as_str(),
+            r.hit_count
+        );
+    }
+}
+
+fn print_summary(s: &SyncSummary) {
+    println!(
+        "added {}, updated {}, conflicts {}, retired {}, unchanged {}, custom removed {}",
+        s.added.len(),
+        s.updated.len(),
+        s.conflicts.len(),
+        s.retired.len(),
+        s.unchanged,
+        s.removed_custom
+    );
+    for (label, keys) in [("added", &s.added), ("updated", &s.updated), ("retired", &s.retired)] {
+        if !keys.is_empty() && keys.len() <= 50 {
+            println!("  {label}: {}", keys.join(", "));
+        }
+    }
+    if !s.conflicts.is_empty() {
+        println!(
+            "  conflicts (kept as you left them; `rebound rules reset` restores the library): {}",
+            s.conflicts.join(", ")
+        );
+    }
+}
+
+pub fn run(db: &Db, cmd: RulesCommand) -> Result<(), Failure> {
+    let mut conn = db.conn().map_err(fail)?;
+    let c: &mut AnyConnection = &mut conn;
+    repo::seed_if_empty(c, &known_reason).map_err(fail)?;
+    match cmd {
+        RulesCommand::List { json } => {
+            let rules = repo::list(c).map_err(fail)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rules).map_err(fail)?);
+            } else {
+                print_list(&rules);
+            }
+        }
+        RulesCommand::Add { spec, place } => {
+            let rule = Rule {
+                key: spec.key.clone(),
+                name: spec.name,
+                description: spec.description,
+                enabled: true,
+                origin: Origin::Custom,
+                when: conditions(&spec.when, spec.case_sensitive)?,
+                outcome: spec.outcome,
+                reason: spec.reason,
+            };
+            repo::add(c, rule, &place.placement(), &known_reason).map_err(fail)?;
+            let pos = repo::get(c, &spec.key).map_err(fail)?.position;
+            println!("added rule {} at position {pos}", spec.key);
+        }
+        RulesCommand::Edit { key, name, description, when, outcome, reason } => {
+            let mut rule = repo::get(c, &key).map_err(fail)?.rule;
+            if let Some(n) = name {
+                rule.name = n;
+            }
+            if let Some(d) = description {
+                rule.description = Some(d).filter(|d| !d.is_empty());
+            }
+            if !when.is_empty() {
+                rule.when = conditions(&when, false)?;
+            }
+            if let Some(o) = outcome {
+                rule.outcome = o;
+            }
+            if let Some(r) = reason {
+                rule.reason = Some(r).filter(|r| !r.is_empty());
+            }
+            repo::update(c, rule, &known_reason).map_err(fail)?;
+            println!("updated rule {key}");
+        }
+        RulesCommand::Move { key, place } => {
+            repo::move_to(c, &key, &place.placement()).map_err(fail)?;
+            println!("moved rule {key} to position {}", repo::get(c, &key).map_err(fail)?.position);
+        }
+        RulesCommand::Enable { key } => {
+            repo::set_enabled(c, &key, true).map_err(fail)?;
+            println!("enabled rule {key}");
+        }
+        RulesCommand::Disable { key } => {
+            repo::set_enabled(c, &key, false).map_err(fail)?;
+            println!("disabled rule {key}");
+        }
+        RulesCommand::Delete { key } => {
+            repo::delete(c, &key).map_err(fail)?;
+            println!("deleted rule {key}");
+        }
+        RulesCommand::Resync { json } => {
+            let s = repo::resync(c, &known_reason).map_err(fail)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s).map_err(fail)?);
+            } else {
+                print_summary(&s);
+            }
+        }
+        RulesCommand::Reset { yes } => {
+            if !yes {
+                return Err(Failure::Usage(
+                    "reset deletes every custom rule and every change to the defaults; run again with --yes".into(),
+                ));
+            }
+            print_summary(&repo::reset(c, &known_reason).map_err(fail)?);
+        }
+        RulesCommand::Export => {
+            let rules: Vec<Rule> = repo::list(c).map_err(fail)?.into_iter().map(|r| r.rule).collect();
+            print!("{}", library::render(&rules));
+        }
+        RulesCommand::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| fail(anyhow::anyhow!("cannot read {}: {e}", file.display())))?;
+            let rules = library::parse_file(&file.display().to_string(), &text, &known_reason).map_err(|errs| {
+                let lines: Vec<String> = errs.iter().map(|e| format!("  - {e}")).collect();
+                fail(anyhow::anyhow!(
+                    "{} has {} invalid rule(s), nothing imported:\n{}",
+                    file.display(),
+                    errs.len(),
+                    lines.join("\n")
+                ))
+            })?;
+            let (mut added, mut replaced) = (0, 0);
+            for rule in rules {
+                if repo::get(c, &rule.key).is_ok() {
+                    repo::update(c, rule, &known_reason).map_err(fail)?;
+                    replaced += 1;
+                } else {
+                    repo::add(c, rule, &Placement::Bottom, &known_reason).map_err(fail)?;
+                    added += 1;
+                }
+            }
+            println!("imported {}: {added} added, {replaced} replaced", file.display());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_parse_from_operator_words() {
+        let c = parse_condition("diagnostic does not contain \"over quota\"", false).unwrap();
+        assert_eq!((c.field, c.op, c.value.as_deref()), (Field::Diagnostic, Op::NotContains, Some("over quota")));
+        let c = parse_condition("recipient_domain in gmail.com, googlemail.com", false).unwrap();
+        assert_eq!(c.values, vec!["gmail.com", "googlemail.com"]);
+        let c = parse_condition("status like 5.1.*", false).unwrap();
+        assert_eq!((c.op, c.value.as_deref()), (Op::Like, Some("5.1.*")));
+        let c = parse_condition("subject starts with 'Undeliverable:'", true).unwrap();
+        assert_eq!((c.op, c.value.as_deref(), c.case_sensitive), (Op::StartsWith, Some("Undeliverable:"), true));
+        assert!(parse_condition("diagnostic near x", false).unwrap_err().contains("no operator"));
+        assert!(parse_condition("bodyy contains x", false).unwrap_err().contains("unknown field"));
+    }
+}
