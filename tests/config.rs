@@ -20,6 +20,8 @@ fn example_config_documents_every_key() {
     let mut all = Config::default();
     all.database.password_env = Some("X".into());
     all.database.password_file = Some("X".into());
+    all.attribution.verp_secret_env = Some("X".into());
+    all.attribution.verp_secret_file = Some("X".into());
     let rendered = toml::to_string(&all).unwrap();
     let mut section = String::new();
     for line in rendered.lines() {

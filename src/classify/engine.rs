@@ -237,6 +237,11 @@ impl Engine {
         self.rules.iter().filter(|r| Self::holds(&bits, r)).map(|r| (&r.rule, r.rule.enabled)).collect()
     }
 
+    /// Does any rule look at the whole body (so callers know to provide it)?
+    pub fn uses_body(&self) -> bool {
+        self.fields[Field::Body.index()].used
+    }
+
     pub fn has_global(&self) -> bool {
         self.rules.last().is_some_and(|r| r.rule.key == GLOBAL_KEY)
     }

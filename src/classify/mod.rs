@@ -16,46 +16,7 @@ pub use engine::{CompileError, Decision, Engine};
 pub use facts::Facts;
 pub use rule::{Condition, Field, GLOBAL_KEY, Op, Origin, Outcome, Rule, RuleError};
 
-/// Reason names a rule may set (the taxonomy of the corpus README, Sisimai's names).
-pub const REASONS: &[&str] = &[
-    "userunknown",
-    "hostunknown",
-    "hasmoved",
-    "notaccept",
-    "suspend",
-    "mailboxfull",
-    "exceedlimit",
-    "mesgtoobig",
-    "filtered",
-    "norelaying",
-    "syntaxerror",
-    "blocked",
-    "badreputation",
-    "requireptr",
-    "spamdetected",
-    "virusdetected",
-    "contenterror",
-    "policyviolation",
-    "rejected",
-    "authfailure",
-    "securityerror",
-    "failedstarttls",
-    "notcompliantrfc",
-    "toomanyconn",
-    "speeding",
-    "systemerror",
-    "systemfull",
-    "mailererror",
-    "networkerror",
-    "expired",
-    "onhold",
-    "undefined",
-    "feedback",
-    "vacation",
-    "delivered",
-];
-
-/// Is `s` a reason name rules may set?
+/// Is `s` a reason name of the taxonomy (rules may set it)?
 pub fn known_reason(s: &str) -> bool {
-    REASONS.contains(&s)
+    s.parse::<crate::parse::Reason>().is_ok()
 }

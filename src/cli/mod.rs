@@ -11,7 +11,12 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod import;
+mod output;
+mod parse;
+mod records;
 mod rules;
+mod suppression;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,9 +51,44 @@ pub enum Command {
         /// The file to check (default: the --config file).
         path: Option<PathBuf>,
     },
+    /// Parse messages (files, directories, mbox) and print what rebound makes of them,
+    /// without storing anything. Classifies with the database's rules when the config
+    /// file exists, else with the shipped defaults.
+    Parse {
+        /// One JSON object per record (keys: file, index, kind, recipient, status,
+        /// reply_code, diagnostic, action, remote_mta, reason, classification, rule,
+        /// feedback_type, dialect, original_message_id, campaign_id).
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Ingest files, directories, Maildirs and mbox files through the pipeline: events,
+    /// campaign records, suppression, review queue. Running it again changes nothing.
+    Import {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// A campaign's BOUNCED or COMPLAINTS records, or `campaign list` for all campaigns.
+    Campaign(records::CampaignArgs),
+    /// The suppression list and the allowlist.
+    #[command(subcommand)]
+    Suppression(suppression::SuppressionCommand),
+    /// The review queue: messages nothing could be made of, kept with their raw bytes.
+    #[command(subcommand)]
+    Review(records::ReviewCommand),
+    /// The sent-message map used to attribute bounces by their original Message-ID.
+    #[command(subcommand)]
+    Sent(SentCommand),
     /// Manage the ordered classification rules (first enabled match wins).
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SentCommand {
+    /// Load a CSV of message_id,campaign_id[,recipient[,sent_at]] (header row optional).
+    Import { file: PathBuf },
 }
 
 /// What went wrong, and so which exit code.
@@ -57,6 +97,12 @@ enum Failure {
     Config(ConfigError),
     Usage(String),
     Run(anyhow::Error),
+}
+
+impl From<diesel::result::Error> for Failure {
+    fn from(e: diesel::result::Error) -> Self {
+        Failure::Run(anyhow::anyhow!("database: {e}"))
+    }
 }
 
 impl From<anyhow::Error> for Failure {
@@ -111,6 +157,41 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Parse { json, paths } => {
+            // Without a config file, parse stands alone: defaults, no database.
+            let (cfg, engine) = if cli.config.exists() {
+                let cfg = load(&cli.config)?;
+                let db = Db::connect(&cfg.database).map_err(anyhow::Error::from)?;
+                let pipeline = crate::record::Pipeline::new(&cfg).map_err(anyhow::Error::from)?;
+                let mut conn = db.conn().map_err(anyhow::Error::from)?;
+                let engine = pipeline.engine(&mut conn).map_err(anyhow::Error::from)?;
+                (cfg, engine)
+            } else {
+                let rules = crate::classify::library::defaults(&crate::classify::known_reason);
+                (
+                    Config::default(),
+                    std::sync::Arc::new(crate::classify::Engine::new(rules).map_err(anyhow::Error::from)?),
+                )
+            };
+            parse::run(&cfg, &engine, &paths, json)
+        }
+        Command::Import { paths } => {
+            let cfg = load(&cli.config)?;
+            crate::telemetry::init(&cfg.log);
+            let db = Db::connect(&cfg.database).map_err(anyhow::Error::from)?;
+            let pipeline = crate::record::Pipeline::new(&cfg).map_err(anyhow::Error::from)?;
+            let stats = import::run(&db, &pipeline, &paths)?;
+            import::print_summary(&stats);
+            Ok(())
+        }
+        Command::Campaign(args) => records::campaign(&connect(&cli.config)?.1, args),
+        Command::Suppression(cmd) => suppression::run(&connect(&cli.config)?.1, cmd),
+        Command::Review(cmd) => {
+            let (cfg, db) = connect(&cli.config)?;
+            let pipeline = crate::record::Pipeline::new(&cfg).map_err(anyhow::Error::from)?;
+            records::review(&db, &pipeline, cmd)
+        }
+        Command::Sent(SentCommand::Import { file }) => records::sent_import(&connect(&cli.config)?.1, &file),
         Command::Rules(cmd) => {
             let cfg = load(&cli.config)?;
             let db = Db::connect(&cfg.database).map_err(anyhow::Error::from)?;
@@ -126,6 +207,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// Loads the config and opens the database (migrating it).
+fn connect(path: &Path) -> Result<(Config, Db), Failure> {
+    let cfg = load(path)?;
+    crate::telemetry::init(&cfg.log);
+    let db = Db::connect(&cfg.database).map_err(anyhow::Error::from)?;
+    Ok((cfg, db))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

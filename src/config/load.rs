@@ -66,6 +66,10 @@ pub fn load_str(
         server: section(&mut root, "server", &mut problems),
         database: section(&mut root, "database", &mut problems),
         log: section(&mut root, "log", &mut problems),
+        parse: section(&mut root, "parse", &mut problems),
+        attribution: section(&mut root, "attribution", &mut problems),
+        suppression: section(&mut root, "suppression", &mut problems),
+        retention: section(&mut root, "retention", &mut problems),
     };
     for key in root.keys() {
         problems.push(Problem::new(key.clone(), "unknown section or key; see config.example.toml for the valid ones"));
@@ -73,6 +77,10 @@ pub fn load_str(
     config.server.validate(&mut problems);
     config.database.validate(&mut problems);
     config.log.validate(&mut problems);
+    config.parse.validate(&mut problems);
+    config.attribution.validate(&mut problems);
+    config.suppression.validate(&mut problems);
+    config.retention.validate(&mut problems);
 
     if problems.is_empty() { Ok(config) } else { Err(fail(problems)) }
 }

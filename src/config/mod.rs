@@ -8,10 +8,12 @@
 
 mod env;
 mod load;
+mod pipeline;
 pub mod secret;
 mod sections;
 
 pub use load::{ConfigError, Problem, load, load_str};
+pub use pipeline::*;
 pub use secret::{Secret, SecretRef};
 pub use sections::*;
 
@@ -21,6 +23,10 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub log: LogConfig,
+    pub parse: ParseConfig,
+    pub attribution: AttributionConfig,
+    pub suppression: SuppressionConfig,
+    pub retention: RetentionConfig,
 }
 
 impl Config {

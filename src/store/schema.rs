@@ -35,3 +35,140 @@ diesel::table! {
         value -> BigInt,
     }
 }
+
+diesel::table! {
+    messages (id) {
+        id -> BigInt,
+        digest -> Text,
+        kind -> Text,
+        dialect -> Text,
+        state -> Text,
+        review_reason -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        from_addr -> Nullable<Text>,
+        message_id -> Nullable<Text>,
+        size -> BigInt,
+        raw -> Nullable<Binary>,
+        records -> Integer,
+        received_at -> Timestamp,
+        purge_after -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    message_sources (source, source_id) {
+        source -> Text,
+        source_id -> Text,
+        message_id -> BigInt,
+        seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        message_id -> BigInt,
+        idx -> Integer,
+        recipient -> Nullable<Text>,
+        kind -> Text,
+        classification -> Text,
+        reason -> Text,
+        parsed_reason -> Text,
+        status -> Nullable<Text>,
+        reply_code -> Nullable<Integer>,
+        diagnostic -> Nullable<Text>,
+        remote_mta -> Nullable<Text>,
+        reporting_mta -> Nullable<Text>,
+        rule_key -> Nullable<Text>,
+        feedback_type -> Nullable<Text>,
+        reporting_isp -> Nullable<Text>,
+        campaign_id -> Nullable<Text>,
+        attribution -> Text,
+        sending_domain -> Nullable<Text>,
+        source -> Text,
+        dialect -> Text,
+        occurred_at -> Timestamp,
+        ingested_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    campaigns (id) {
+        id -> Text,
+        hard -> BigInt,
+        soft -> BigInt,
+        complaints -> BigInt,
+        ignored -> BigInt,
+        first_event_at -> Nullable<Timestamp>,
+        last_event_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sent_messages (message_id) {
+        message_id -> Text,
+        campaign_id -> Text,
+        recipient -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    suppressions (address, scope) {
+        address -> Text,
+        scope -> Text,
+        source -> Text,
+        event_id -> Nullable<BigInt>,
+        reason -> Nullable<Text>,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    suppression_changes (seq) {
+        seq -> BigInt,
+        address -> Text,
+        scope -> Text,
+        op -> Text,
+        source -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    allowlist (entry) {
+        entry -> Text,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        subject -> Text,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(events -> messages (message_id));
+diesel::joinable!(message_sources -> messages (message_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    messages,
+    message_sources,
+    events,
+    campaigns,
+    sent_messages,
+    suppressions,
+    suppression_changes,
+    allowlist,
+    audit_log,
+    rules,
+    meta,
+    instances
+);

@@ -1,0 +1,9 @@
+DROP TABLE audit_log;
+DROP TABLE allowlist;
+DROP TABLE suppression_changes;
+DROP TABLE suppressions;
+DROP TABLE sent_messages;
+DROP TABLE campaigns;
+DROP TABLE events;
+DROP TABLE message_sources;
+DROP TABLE messages;

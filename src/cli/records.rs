@@ -1,0 +1,213 @@
+//! `rebound campaign …`, `rebound review …`, `rebound sent import`: what was recorded.
+
+use super::Failure;
+use super::output::{Format, opt, print};
+use crate::record::views::{self, Page};
+use crate::record::{Pipeline, review};
+use crate::store::Db;
+use crate::store::schema::sent_messages;
+use clap::{Args, Subcommand, ValueEnum};
+use diesel::prelude::*;
+use std::path::PathBuf;
+
+fn fail(e: impl Into<anyhow::Error>) -> Failure {
+    Failure::Run(e.into())
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum View {
+    Bounced,
+    Complaints,
+}
+
+#[derive(Debug, Args)]
+pub struct CampaignArgs {
+    /// A campaign id, or `list` for every campaign with counts and rates.
+    id: String,
+    /// Which view of the campaign (default: bounced).
+    view: Option<View>,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    #[arg(long, default_value_t = 100)]
+    limit: i64,
+    #[arg(long, default_value_t = 0)]
+    offset: i64,
+}
+
+pub fn campaign(db: &Db, a: CampaignArgs) -> Result<(), Failure> {
+    let mut conn = db.conn().map_err(fail)?;
+    let page = Page { limit: a.limit, offset: a.offset };
+    if a.id == "list" {
+        let rows = views::campaigns(&mut conn).map_err(fail)?;
+        let pct = |r: Option<f64>| r.map(|v| format!("{:.2}%", v * 100.0)).unwrap_or_default();
+        return print(
+            a.format,
+            &["campaign", "hard", "soft", "complaints", "sent", "bounce rate", "complaint rate", "last event"],
+            &rows,
+            |r| {
+                vec![
+                    r.id.clone(),
+                    r.hard.to_string(),
+                    r.soft.to_string(),
+                    r.complaints.to_string(),
+                    opt(&r.sent),
+                    pct(r.bounce_rate),
+                    pct(r.complaint_rate),
+                    opt(&r.last_event_at),
+                ]
+            },
+        )
+        .map_err(fail);
+    }
+    match a.view.unwrap_or(View::Bounced) {
+        View::Bounced => {
+            let rows = views::bounced(&mut conn, &a.id, page).map_err(fail)?;
+            print(a.format, &["email", "type", "rule", "reason", "status", "diagnostic", "date"], &rows, |r| {
+                vec![
+                    r.email.clone(),
+                    r.kind.clone(),
+                    opt(&r.rule),
+                    r.reason.clone(),
+                    opt(&r.status),
+                    opt(&r.diagnostic),
+                    r.date.to_string(),
+                ]
+            })
+        }
+        View::Complaints => {
+            let rows = views::complaints(&mut conn, &a.id, page).map_err(fail)?;
+            print(a.format, &["email", "feedback type", "reporting isp", "mailbox", "timestamp"], &rows, |r| {
+                vec![
+                    r.email.clone(),
+                    opt(&r.feedback_type),
+                    opt(&r.reporting_isp),
+                    r.mailbox.clone(),
+                    r.timestamp.to_string(),
+                ]
+            })
+        }
+    }
+    .map_err(fail)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Messages waiting for review, with the reason each is there.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+    },
+    /// One item: why it is here, where it was seen, and its raw message.
+    Show { id: i64 },
+    /// Run items through today's parser and rules again (after an upgrade or a new rule).
+    Reprocess {
+        id: Option<i64>,
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
+}
+
+pub fn review(db: &Db, pipeline: &Pipeline, cmd: ReviewCommand) -> Result<(), Failure> {
+    let mut conn = db.conn().map_err(fail)?;
+    match cmd {
+        ReviewCommand::List { format, limit, offset } => {
+            let rows = review::list(&mut conn, limit, offset).map_err(fail)?;
+            print(format, &["id", "kind", "reason", "subject", "from", "received"], &rows, |r| {
+                vec![
+                    r.id.to_string(),
+                    r.kind.clone(),
+                    opt(&r.reason),
+                    opt(&r.subject),
+                    opt(&r.from),
+                    r.received_at.to_string(),
+                ]
+            })
+            .map_err(fail)
+        }
+        ReviewCommand::Show { id } => {
+            let (item, raw, sources) =
+                review::show(&mut conn, id).map_err(fail)?.ok_or_else(|| fail(anyhow::anyhow!("no message {id}")))?;
+            println!(
+                "message {}: {} ({}), {} bytes, received {}",
+                item.id, item.kind, item.dialect, item.size, item.received_at
+            );
+            println!("reason: {}", item.reason.as_deref().unwrap_or("(not under review)"));
+            println!("seen at: {}", sources.join(", "));
+            println!("subject: {}\nfrom: {}\n", opt(&item.subject), opt(&item.from));
+            match raw {
+                Some(raw) => println!("{}", String::from_utf8_lossy(&raw)),
+                None => println!("(raw message purged by the retention policy)"),
+            }
+            Ok(())
+        }
+        ReviewCommand::Reprocess { id, all } => {
+            let ids = match (id, all) {
+                (Some(id), _) => vec![id],
+                (None, true) => review::all_ids(&mut conn).map_err(fail)?,
+                (None, false) => return Err(Failure::Usage("give a review item id or --all".into())),
+            };
+            let (mut resolved, mut events) = (0, 0);
+            for id in &ids {
+                let (still, stats) = review::reprocess(&mut conn, pipeline, *id).map_err(fail)?;
+                resolved += usize::from(!still);
+                events += stats.events;
+            }
+            println!("reprocessed {}: {resolved} left the queue, {events} new records", ids.len());
+            Ok(())
+        }
+    }
+}
+
+/// `sent import FILE.csv`: columns message_id, campaign_id, [recipient], [sent_at RFC 3339];
+/// a header row is recognised and skipped.
+pub fn sent_import(db: &Db, file: &PathBuf) -> Result<(), Failure> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_path(file)
+        .map_err(|e| fail(anyhow::anyhow!("cannot read {}: {e}", file.display())))?;
+    let mut conn = db.conn().map_err(fail)?;
+    let (mut added, mut skipped) = (0usize, 0usize);
+    conn.transaction::<_, Failure, _>(|c| {
+        for (n, rec) in rdr.records().enumerate() {
+            let rec = rec.map_err(|e| fail(anyhow::anyhow!("{} line {}: {e}", file.display(), n + 1)))?;
+            let mid = rec.get(0).unwrap_or("").trim().trim_start_matches('<').trim_end_matches('>');
+            let campaign = rec.get(1).unwrap_or("").trim();
+            if n == 0 && mid.eq_ignore_ascii_case("message_id") {
+                continue;
+            }
+            if mid.is_empty() || campaign.is_empty() {
+                return Err(fail(anyhow::anyhow!(
+                    "{} line {}: needs message_id,campaign_id[,recipient[,sent_at]]",
+                    file.display(),
+                    n + 1
+                )));
+            }
+            let recipient = rec.get(2).map(str::trim).filter(|s| !s.is_empty()).map(crate::suppress::normalize);
+            let sent_at =
+                rec.get(3).and_then(|s| chrono::DateTime::parse_from_rfc3339(s.trim()).ok()).map(|d| d.naive_utc());
+            let exists: i64 = sent_messages::table.find(mid).count().get_result(c).map_err(fail)?;
+            if exists > 0 {
+                skipped += 1;
+                continue;
+            }
+            diesel::insert_into(sent_messages::table)
+                .values((
+                    sent_messages::message_id.eq(mid),
+                    sent_messages::campaign_id.eq(campaign),
+                    sent_messages::recipient.eq(recipient),
+                    sent_messages::sent_at.eq(sent_at),
+                ))
+                .execute(c)
+                .map_err(fail)?;
+            added += 1;
+        }
+        Ok(())
+    })?;
+    println!("{}: {added} sent messages added, {skipped} already known", file.display());
+    Ok(())
+}

@@ -1,0 +1,53 @@
+//! Microsoft Exchange 2003/2007/2010+, Office 365 and Outlook.com NDRs: "Undeliverable:"
+//! subjects (and their translations), "did not reach the following recipient(s)",
+//! "Delivery has failed to these recipients or groups", "Remote Server returned '...'".
+
+use super::{Dialect, scan};
+use crate::parse::mail::Mail;
+use crate::parse::text::{contains_ci, find_any};
+use crate::parse::types::Reason;
+
+pub const DIALECT: Dialect = Dialect { name: "exchange", detect, parse, reasons: REASONS };
+
+const MARKS: &[&str] = &[
+    "did not reach the following recipient",
+    "delivery has failed to these recipients or groups",
+    "could not be reached",
+    "msexch:",
+    "remote server returned",
+];
+
+fn detect(m: &Mail) -> bool {
+    m.has_header("X-MS-Exchange-Message-Is-Ndr")
+        || find_any(&m.subject, &["undeliverable:", "non remis", "non recapitabile", "unzustellbar", "onbestelbaar"])
+            .is_some()
+        || find_any(&m.text, MARKS).is_some()
+        || contains_ci(&m.from_lower, "microsoft outlook")
+}
+
+/// Exchange's own words (and its 000C05A6-style codes) with one meaning.
+const REASONS: &[(&str, Reason)] = &[
+    ("recipient name is not recognized", Reason::UserUnknown),
+    ("000c05a6", Reason::UserUnknown),
+    ("resolver.adr.recipientnotfound", Reason::UserUnknown),
+    ("unknown recipient or mailbox unavailable", Reason::UserUnknown),
+    ("email address you entered couldn't be found", Reason::UserUnknown),
+    ("recipient's mailbox is full", Reason::MailboxFull),
+    ("mailbox is full", Reason::MailboxFull),
+    ("message was too large", Reason::MesgTooBig),
+    ("000b099c", Reason::NetworkError),
+];
+
+fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {
+    let v = scan(
+        m,
+        "exchange",
+        &[
+            "did not reach the following recipient",
+            "delivery has failed to these recipients",
+            "could not be reached",
+            "recipient(s)",
+        ],
+    );
+    v
+}

@@ -1,0 +1,72 @@
+//! Last resort for bounces from software without a module: recognises a bounce by its
+//! sender (mailer-daemon, postmaster) or subject words, then reads it with the generic
+//! scanner. Not in the registry: it runs after every dialect said no.
+
+use super::scan;
+use crate::parse::mail::Mail;
+use crate::parse::text::find_any;
+use crate::parse::types::Record;
+
+const SUBJECTS: &[&str] = &[
+    "undeliver",
+    "undelivered",
+    "delivery status",
+    "delivery fail",
+    "failure notice",
+    "returned mail",
+    "mail delivery",
+    "delivery notification",
+    "non remis",
+    "could not be delivered",
+    "nondeliverable",
+    "delivery failure",
+    "failed delivery",
+    "failure delivery",
+    "mail system error",
+    "returned to sender",
+    "delivery has failed",
+    "message delivery",
+    "error sending",
+    "email delivery failure",
+    "could not send",
+    "mail could not",
+    "rejected",
+];
+
+/// What only a bounce says, near its top.
+const BODY: &[&str] = &[
+    "could not be delivered to",
+    "was not delivered to",
+    "delivery has failed",
+    "unable to deliver",
+    "permanent error",
+    "delivery failed",
+    "failed to deliver",
+    "did not reach",
+    "could not deliver",
+    "undeliverable",
+    "delivery to the following",
+];
+
+/// Sent by the mail system itself (mailer-daemon, postmaster)?
+pub fn from_daemon(m: &Mail) -> bool {
+    let local = m.from_addr.as_deref().and_then(|a| a.split('@').next()).unwrap_or("").to_ascii_lowercase();
+    matches!(local.as_str(), "mailer-daemon" | "postmaster" | "mail.delivery.system" | "mailerdaemon" | "post_master")
+        || m.from_lower.contains("mailer-daemon")
+        || m.from_lower.contains("mail delivery")
+}
+
+pub fn looks_like_bounce(m: &Mail) -> bool {
+    from_daemon(m)
+        || m.has_header("X-Failed-Recipients")
+        || find_any(&m.subject, SUBJECTS).is_some()
+        || find_any(crate::parse::text::prefix(&m.text, 2000), BODY).is_some()
+}
+
+/// Without a known format, a record is only trusted when the server's answer (a reply
+/// code or an enhanced status) is there to back it.
+pub fn parse(m: &Mail) -> Vec<Record> {
+    let mut v = scan(m, "generic", &[]);
+    v.retain(|r| r.reply_code.is_some() || r.status.is_some());
+    v
+}

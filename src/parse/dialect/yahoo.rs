@@ -1,0 +1,17 @@
+//! Yahoo! Mail (qmail-style text from MAILER-DAEMON at a Yahoo host): "Sorry, we were unable
+//! to deliver your message to the following address." then "<address>:" and "Remote host
+//! said: ...".
+
+use super::{Dialect, scan};
+use crate::parse::mail::Mail;
+use crate::parse::text::contains_ci;
+
+pub const DIALECT: Dialect = Dialect { name: "yahoo", detect, parse, reasons: &[] };
+
+fn detect(m: &Mail) -> bool {
+    contains_ci(&m.text, "sorry, we were unable to deliver your message to the following address")
+}
+
+fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {
+    scan(m, "yahoo", &["to the following address"])
+}

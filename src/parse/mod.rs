@@ -1,0 +1,229 @@
+//! rebound's bounce / complaint / auto-reply parser.
+//!
+//! `parse(raw, opts)` takes one raw email and gives a `Report`: what kind of message it is
+//! and one `Record` per affected recipient (address, RFC 3463 status, SMTP reply code,
+//! the server's words, and a `Reason`). Pure: no I/O, no global state besides tables
+//! built once; never panics and never drops input silently (anything not understood is
+//! `Kind::Unknown` with a reason).
+//!
+//! Pipeline: normalise line ends -> mail-parser -> `Mail` view -> ARF / SES JSON ->
+//! RFC 3464 DSN parts (gaps filled from the dialect's text) -> auto-reply -> dialect text
+//! scanners -> generic scanner -> `reason::classify` for every record without a reason.
+
+pub mod arf;
+pub mod autoreply;
+pub mod dialect;
+pub mod fields;
+pub mod mail;
+pub mod original;
+pub mod reason;
+pub mod rfc3464;
+pub mod text;
+pub mod types;
+
+use std::borrow::Cow;
+
+use mail_parser::MessageParser;
+
+pub use types::{Feedback, Kind, OriginalMessage, ParseOptions, Reason, Record, Report};
+
+use mail::Mail;
+
+/// Parse one raw message.
+pub fn parse(raw: &[u8], opts: &ParseOptions) -> Report {
+    if raw.len() > opts.max_size {
+        return Report::unknown(format!("message exceeds size cap of {} bytes", opts.max_size));
+    }
+    let norm = normalize_newlines(raw);
+    let Some(msg) = MessageParser::default().parse(norm.as_ref()) else {
+        return Report::unknown("not an email: no header could be parsed");
+    };
+    if msg.root_part().headers.is_empty() {
+        return Report::unknown("not an email: no header could be parsed");
+    }
+    let m = Mail::new(&msg);
+    let mut report = base_report(&m);
+    let (dialect, records) = analyse(&m, &mut report);
+    finish(report, dialect, dialect::by_name(dialect), &m.text, records)
+}
+
+/// CR-only (old Mac) and CRLF line ends become LF, so every scanner sees one form.
+fn normalize_newlines(raw: &[u8]) -> Cow<'_, [u8]> {
+    if memchr::memchr(b'\r', raw).is_none() {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if b == b'\r' {
+            out.push(b'\n');
+            if raw.get(i + 1) == Some(&b'\n') {
+                i += 1;
+            }
+        } else {
+            out.push(b);
+        }
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+fn base_report(m: &Mail) -> Report {
+    let mut r = Report::unknown("");
+    r.unknown_reason = None;
+    r.subject = (!m.subject.is_empty()).then(|| m.subject.clone());
+    r.from = m.from_addr.clone();
+    r.message_id = m.msg.message_id().map(|s| format!("<{s}>"));
+    for h in ["To", "Delivered-To", "X-Original-To", "Return-Path"] {
+        for a in mail::all_addrs(m.msg, h) {
+            if !r.to.contains(&a) {
+                r.to.push(a);
+            }
+        }
+    }
+    r.original = m.original.clone();
+    r
+}
+
+/// Decide what the message is; gives the deciding dialect and the records.
+fn analyse(m: &Mail, report: &mut Report) -> (&'static str, Vec<Record>) {
+    if let Some(body) = &m.arf {
+        let (fb, recs) = arf::parse_report(m, body);
+        report.reporting_mta = fb.reporting_mta.clone();
+        report.arrival_date = fb.arrival_date.clone();
+        report.feedback = Some(fb);
+        return ("arf", recs);
+    }
+    let d = dialect::detect(m);
+    let name = d.map(|d| d.name).unwrap_or("rfc3464");
+    let mut dsn_text: Vec<&str> = m.dsn.iter().map(String::as_str).collect();
+    if dsn_text.is_empty() {
+        dsn_text.extend(rfc3464::inline_fields(&m.text));
+    }
+    let mut records = Vec::new();
+    for t in dsn_text {
+        let (pm, recs) = rfc3464::parse(t, name);
+        report.reporting_mta = report.reporting_mta.take().or(pm.reporting_mta);
+        report.arrival_date = report.arrival_date.take().or(pm.arrival_date);
+        records.extend(recs);
+    }
+    if !records.is_empty() {
+        if let Some(d) = d {
+            fill_gaps(&mut records, (d.parse)(m));
+        } else {
+            fill_gaps(&mut records, dialect::scan(m, "rfc3464", &[]));
+        }
+        return (name, records);
+    }
+    if arf::detect_forward(m) {
+        let (fb, recs) = arf::parse_forward(m);
+        report.feedback = Some(fb);
+        return ("arf", recs);
+    }
+    if let Some(d) = d {
+        return (d.name, (d.parse)(m));
+    }
+    if autoreply::detect(m) && !dialect::generic::from_daemon(m) {
+        return ("rfc3834", vec![autoreply::parse(m)]);
+    }
+    if dialect::generic::looks_like_bounce(m) {
+        return ("generic", dialect::generic::parse(m));
+    }
+    ("none", Vec::new())
+}
+
+/// A DSN part may lack what its text says: take diagnostic, status, reply code and even the
+/// recipient from the text scan, matched by address (or position when there is one each).
+fn fill_gaps(records: &mut [Record], text: Vec<Record>) {
+    let single = records.len() == 1 && text.len() == 1;
+    for (i, r) in records.iter_mut().enumerate() {
+        let t = text
+            .iter()
+            .find(|t| t.recipient.is_some() && t.recipient == r.recipient)
+            .or_else(|| if single { text.get(i) } else { None });
+        let Some(t) = t else { continue };
+        if r.recipient.is_none() {
+            r.recipient = t.recipient.clone();
+        }
+        if r.command.is_none() {
+            r.command = t.diagnostic.as_deref().and_then(text::smtp_command).map(str::to_string);
+        }
+        let vague = r.status.as_deref().is_none_or(|s| s.ends_with(".0.0"));
+        if vague
+            && t.status.is_some()
+            && r.status.as_ref().is_none_or(|s| s.get(..1) == t.status.as_ref().and_then(|x| x.get(..1)))
+        {
+            r.status = t.status.clone();
+        }
+        if r.diagnostic.is_none() {
+            r.diagnostic = t.diagnostic.clone();
+            if r.reply_code.is_none() {
+                r.reply_code = t.reply_code;
+            }
+            if r.status.is_none() {
+                r.status = t.status.clone();
+            }
+        }
+    }
+}
+
+fn finish(
+    mut report: Report,
+    dialect: &'static str,
+    table: Option<&dialect::Dialect>,
+    body: &str,
+    mut records: Vec<Record>,
+) -> Report {
+    // The dialect's own words may sit in the human-readable part rather than the DSN.
+    let head = text::prefix(body, dialect::text_end(body).min(4096));
+    if records.is_empty() {
+        report.kind = Kind::Unknown;
+        report.dialect = "none";
+        report.unknown_reason = Some("not a bounce, complaint or auto-reply".into());
+        return report;
+    }
+    for r in &mut records {
+        let unix = r.diagnostic_type.as_deref().is_some_and(|t| t.starts_with("x-unix"));
+        if r.reply_code.is_none() && !unix {
+            r.reply_code = r.diagnostic.as_deref().and_then(text::find_reply_code);
+        }
+        if r.status.is_none() {
+            r.status = r.diagnostic.as_deref().and_then(text::find_status);
+        }
+        if r.command.is_none() {
+            r.command = r.diagnostic.as_deref().and_then(text::smtp_command).map(str::to_string);
+        }
+        if r.reason == Reason::Undefined {
+            let d = r.diagnostic.as_deref().unwrap_or("");
+            let facts = reason::Facts {
+                status: r.status.as_deref(),
+                reply_code: r.reply_code,
+                diagnostic: d,
+                action: r.action.as_deref(),
+                command: r.command.as_deref(),
+                diagnostic_type: r.diagnostic_type.as_deref(),
+            };
+            r.reason = match table.and_then(|t| dialect::table_reason(t, d).or_else(|| dialect::table_reason(t, head)))
+            {
+                Some(t) => reason::temporary(t, &facts),
+                None => reason::classify(&facts),
+            };
+        }
+        if r.reason == Reason::Delivered {
+            r.kind = Kind::Delivered;
+        }
+    }
+    report.kind = overall_kind(&records);
+    report.dialect = dialect;
+    report.records = records;
+    report
+}
+
+fn overall_kind(records: &[Record]) -> Kind {
+    let first = records.first().map(|r| r.kind).unwrap_or(Kind::Unknown);
+    if records.iter().all(|r| r.kind == first) {
+        return first;
+    }
+    if records.iter().any(|r| r.kind == Kind::Bounce) { Kind::Bounce } else { first }
+}

@@ -1,0 +1,834 @@
+//! Bounce reason: maps (status, reply code, diagnostic text, action) to the taxonomy.
+//! Takes what a record already knows; gives one `Reason`. Pure and cheap: every phrase of
+//! every reason is in ONE Aho-Corasick automaton built once, run once over the diagnostic.
+//!
+//! Decision order (modelled on how deliverability tools read bounces): a first pass takes,
+//! in a fixed priority, the first reason whose phrases occur OR whose enhanced status
+//! matches; a second pass looks only at phrases of the vaguer reasons; then the status
+//! class; then the reply code; then onhold/undefined.
+
+use std::sync::LazyLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use crate::parse::types::Reason::{self, *};
+
+/// What servers really write, lower-case (matching is ASCII case-insensitive).
+const PHRASES: &[(Reason, &[&str])] = &[
+    (
+        MailboxFull,
+        &[
+            "mailbox full",
+            "mailbox is full",
+            "mailbox has exceeded",
+            "over quota",
+            "overquota",
+            "quota exceeded",
+            "exceeded storage",
+            "exceeds quota",
+            "mailbox size limit exceeded",
+            "mailfolder is full",
+            "account is full",
+            "full mailbox",
+            "over its quota",
+            "quota full",
+            "disk quota exceeded",
+            "storage quota",
+            "not enough storage space",
+            "mailbox is over",
+            "mail box full",
+            "exceeded its storage",
+            "is over quota",
+            "user is over quota",
+            "mailbox would exceed",
+            "exceeding quota",
+            "maildir over quota",
+            "quota violation",
+            "mailbox exceeds allowed size",
+            "inbox is full",
+            "out of storage space",
+            "mailbox quota",
+            "exceeds mailbox",
+            "insufficient storage space",
+            "quota has been exceeded",
+        ],
+    ),
+    (
+        MesgTooBig,
+        &[
+            "message too large",
+            "message is too large",
+            "message size exceeds",
+            "exceeds the maximum size",
+            "message too big",
+            "mail size limit exceeded",
+            "exceeded maximum message size",
+            "message length exceeds",
+            "message file too big",
+            "message exceeds maximum",
+            "size exceeds the maximum",
+            "too large for",
+            "message size limit",
+            "exceeds size limit",
+            "maximum message size",
+            "message is larger than",
+            "size of the message exceeds",
+            "exceeds the size limit",
+        ],
+    ),
+    (
+        ExceedLimit,
+        &[
+            "too many recipients",
+            "recipient limit",
+            "exceeds the recipient limit",
+            "message header size exceeds limit",
+            "exceeded the rate limit of recipients",
+            "message length exceeds administrative limit",
+        ],
+    ),
+    (
+        Suspend,
+        &[
+            "account disabled",
+            "account has been disabled",
+            "account is disabled",
+            "disabled or discontinued",
+            "mailbox disabled",
+            "mailbox is disabled",
+            "account is inactive",
+            "inactive account",
+            "account suspended",
+            "account has been suspended",
+            "mailbox is inactive",
+            "account has been deactivated",
+            "account is locked",
+            "mailbox currently suspended",
+            "recipient suspended",
+            "user suspended",
+            "is disabled",
+            "is inactive",
+            "mailbox unavailable or inactive",
+            "not an active",
+            "account expired",
+            "has been frozen",
+            "account frozen",
+            "user account is unavailable",
+            "mailbox is not active",
+            "temporarily disabled",
+            "mailbox has been blocked",
+            "due to extended inactivity",
+            "account deactivated",
+            "account is not active",
+            "mailbox inactive",
+            "is suspended",
+            "has been suspended",
+            "account closed",
+            "account is closed",
+            "is frozen",
+            "account is blocked",
+        ],
+    ),
+    (HasMoved, &["has moved", "address changed", "user has moved", "moved to another", "mailbox has moved"]),
+    (
+        NoRelaying,
+        &[
+            "relay access denied",
+            "relaying denied",
+            "relay not permitted",
+            "not permitted to relay",
+            "relaying not allowed",
+            "we do not relay",
+            "unable to relay",
+            "relay denied",
+            "no relaying",
+            "not allowed to relay",
+            "relay prohibited",
+            "relaying mail to",
+            "is not a gateway",
+            "rcpthosts",
+            "relay not allowed",
+            "relaying is prohibited",
+            "cannot relay",
+            "relay rejected",
+            "insecure mail relay",
+            "open relay",
+            "not configured to relay",
+        ],
+    ),
+    (
+        AuthFailure,
+        &[
+            "spf",
+            "dkim",
+            "dmarc",
+            "sender policy framework",
+            "unauthenticated email",
+            "domainkeys",
+            "sender authentication",
+            "sender id",
+            "authentication check",
+        ],
+    ),
+    (
+        UserUnknown,
+        &[
+            "user unknown",
+            "unknown user",
+            "no such user",
+            "no such mailbox",
+            "no such recipient",
+            "no such account",
+            "user not found",
+            "recipient not found",
+            "mailbox not found",
+            "address not found",
+            "unknown recipient",
+            "recipient unknown",
+            "invalid recipient",
+            "invalid mailbox",
+            "mailbox unavailable",
+            "does not exist",
+            "doesn't exist",
+            "unknown address",
+            "user doesn't have",
+            "not listed in",
+            "undeliverable address",
+            "no mailbox",
+            "is not a valid mailbox",
+            "unknown local part",
+            "unrouteable address",
+            "no valid recipients",
+            "address unknown",
+            "not our customer",
+            "invalid final delivery userid",
+            "recipient name is not recognized",
+            "no such local user",
+            "unknown or illegal alias",
+            "no account by that name",
+            "couldn't be found",
+            "bad destination mailbox",
+            "user not exist",
+            "not a valid user",
+            "unknown mailbox",
+            "invalid user",
+            "user invalid",
+            "recipient address rejected: user unknown",
+            "mailbox does not",
+            "no such person",
+            "address is invalid",
+            "not a known user",
+            "unknown e-mail address",
+            "account does not exist",
+            "email address was not found",
+            "user does not exist",
+            "addressee unknown",
+            "no such address",
+            "unknown account",
+            "not found in directory",
+            "invalid address",
+            "recipient is not",
+            "recipient rejected",
+            "mailbox name not allowed",
+            "no mail box",
+            "not exist",
+            "user not known",
+            "is not a valid",
+            "may not exist",
+            "unknown local user",
+            "nonexistent user",
+            "recipient does not",
+            "not valid recipient",
+            "no longer valid",
+            "no longer in use",
+            "no longer active",
+            "not a valid recipient",
+            "undeliverable recipient",
+            "recipient address rejected: access denied",
+        ],
+    ),
+    (
+        Filtered,
+        &[
+            "filtered",
+            "user reject",
+            "refused by recipient",
+            "refuse to receive",
+            "refuses to accept",
+            "not accepting any mail",
+            "recipient is not accepting",
+            "due to user rules",
+            "recipient preferences",
+            "has restricted sms",
+            "mail is rejected by recipients",
+            "blocked by recipient",
+        ],
+    ),
+    (
+        RequirePtr,
+        &[
+            "reverse dns",
+            "ptr record",
+            "no ptr",
+            "reverse lookup",
+            "rdns",
+            "cannot find your hostname",
+            "cannot resolve your address",
+            "client host rejected: cannot find",
+            "unresolvable",
+            "reverse address",
+            "ip name lookup failed",
+            "no reverse",
+            "reverse-dns",
+            "ptr lookup",
+            "have a reverse",
+            "host name lookup",
+            "unverifyable",
+            "unverifiable",
+            "hostname doesn't match",
+            "does not resolve",
+            "mismatches client ip",
+        ],
+    ),
+    (
+        NotCompliantRfc,
+        &[
+            "rfc 5322",
+            "rfc5322",
+            "rfc 2822",
+            "rfc2822",
+            "rfc 822",
+            "not rfc compliant",
+            "duplicate header",
+            "multiple addresses in from",
+            "not compliant with rfc",
+            "rfc-5322",
+        ],
+    ),
+    (BadReputation, &["reputation", "sender score", "senderscore"]),
+    (
+        ContentError,
+        &[
+            "content error",
+            "improper use of 8-bit data",
+            "illegal character",
+            "malformed mime",
+            "header error",
+            "invalid header",
+            "bare lf",
+            "line too long",
+            "message content is not",
+            "mime error",
+        ],
+    ),
+    (
+        PolicyViolation,
+        &[
+            "policy violation",
+            "denied by policy",
+            "policy reasons",
+            "protocol violation",
+            "violates our policy",
+            "content presents a potential",
+            "against our policy",
+            "policy rejection",
+        ],
+    ),
+    (
+        Rejected,
+        &[
+            "sender rejected",
+            "sender address rejected",
+            "sender denied",
+            "domain of sender address",
+            "sender verify failed",
+            "sender domain",
+            "envelope sender",
+            "invalid sender",
+            "sender is not allowed",
+            "senders not allowed",
+            "we do not accept mail from",
+            "unverified sender",
+            "sender blocked",
+            "rejected sender",
+            "sender address",
+            "sender was rejected",
+            "return path",
+            "sender not",
+            "from address",
+            "sender email",
+            "your address",
+            "null sender",
+        ],
+    ),
+    (
+        HostUnknown,
+        &[
+            "host unknown",
+            "unknown host",
+            "host not found",
+            "domain not found",
+            "no such domain",
+            "unrouteable mail domain",
+            "host or domain name not found",
+            "domain name not found",
+            "nxdomain",
+            "unknown domain",
+            "domain does not exist",
+            "domain is not valid",
+            "no mx",
+            "mx record",
+            "invalid domain",
+            "domain not exist",
+            "hostname not found",
+            "unroutable domain",
+            "no such host",
+            "non-existent domain",
+            "domain must exist",
+            "hostunknown",
+            "illegal host/domain",
+        ],
+    ),
+    (
+        SpamDetected,
+        &[
+            "spam",
+            "junk",
+            "unsolicited",
+            "bulk mail",
+            "bulk email",
+            "looks like spam",
+            "uribl",
+            "surbl",
+            "blacklisted url",
+            "message content rejected",
+            "content rejected",
+            "suspicious",
+            "phish",
+        ],
+    ),
+    (Speeding, &["sending too fast", "too many messages"]),
+    (
+        TooManyConn,
+        &[
+            "too many connections",
+            "too many concurrent",
+            "connection limit",
+            "too many smtp sessions",
+            "too many simultaneous",
+            "rate limit",
+            "frequency limited",
+            "ratelimit",
+            "rate-limit",
+        ],
+    ),
+    (
+        Blocked,
+        &[
+            "blocked",
+            "blacklist",
+            "blocklist",
+            "black list",
+            "block list",
+            "spamhaus",
+            "dnsbl",
+            "rbl",
+            "client host rejected",
+            "your ip",
+            "banned",
+            "sorbs",
+            "spamcop",
+            "access denied",
+            "denied",
+            "listed",
+            "refused",
+            "not allowed to send",
+            "invalid ip",
+            "client host",
+            "blacklisted",
+            "connection rejected",
+            "hostname rejected",
+            "not authorized to send",
+        ],
+    ),
+];
+
+/// Reasons only recognised by their words, after the first pass.
+const PHRASES2: &[(Reason, &[&str])] = &[
+    (VirusDetected, &["virus", "malware", "infected", "trojan"]),
+    (PolicyViolation, &["prohibited", "not allowed"]),
+    (
+        SystemError,
+        &[
+            "system error",
+            "internal error",
+            "server error",
+            "local error",
+            "temporarily unavailable",
+            "resources temporarily",
+            "transaction failed",
+            "service currently unavailable",
+            "upstream error",
+            "system is busy",
+            "service unavailable",
+            "mail system problem",
+        ],
+    ),
+    (
+        NetworkError,
+        &[
+            "too many hops",
+            "hop count exceeded",
+            "mail loop",
+            "loop detected",
+            "loops back",
+            "routing loop",
+            "name service error",
+            "network",
+            "unreachable",
+            "no route to host",
+            "connection reset",
+            "dns",
+            "not reachable",
+            "host not reachable",
+            "lookup",
+            "could not connect",
+            "unable to connect",
+            "connection refused",
+        ],
+    ),
+    (
+        SystemFull,
+        &[
+            "insufficient disk space",
+            "disk full",
+            "system full",
+            "insufficient system storage",
+            "out of disk",
+            "not enough space on the disk",
+        ],
+    ),
+    (
+        NotAccept,
+        &[
+            "couldn't find a mail exchanger",
+            "indicated no smtp service",
+            "doesn't receive email",
+            "does not receive email",
+            "null mx",
+            "does not accept mail",
+            "accepts no mail",
+            "not accept any mail",
+            "does not accept any mail",
+        ],
+    ),
+    (
+        Expired,
+        &[
+            "timed out",
+            "timeout",
+            "expired",
+            "too long",
+            "retry time",
+            "delivery time",
+            "could not be delivered within",
+            "in the queue too long",
+            "failing for a long time",
+            "retry timeout exceeded",
+            "giving up",
+            "given up",
+            "was not delivered within",
+            "not delivered for more than",
+            "could not be delivered for",
+            "message could not be delivered for more",
+            "delivery period",
+            "has been delayed",
+        ],
+    ),
+    (FailedStartTls, &["starttls", "tls required", "encryption required", "must issue a starttls", "requires tls"]),
+    (
+        SecurityError,
+        &[
+            "authentication required",
+            "authentication failed",
+            "must authenticate",
+            "certificate",
+            "ssl",
+            "tls",
+            "security",
+            "not authorized",
+            "unauthorized",
+            "authentication is required",
+        ],
+    ),
+    (
+        MailerError,
+        &[
+            "x-unix",
+            "pipe to",
+            "command failed",
+            "program exited",
+            "unknown mailer",
+            "exit code",
+            "procmail",
+            "mailer error",
+            "child status",
+        ],
+    ),
+    (SyntaxError, &["syntax error", "command unrecognized", "unrecognized command", "bad sequence", "syntax"]),
+];
+
+/// Vendor codes with exactly one meaning, whatever the command or status.
+const DEFINITIVE: &[(&str, Reason)] = &[
+    ("resolver.adr.recipientnotfound", UserUnknown),
+    ("resolver.adr.recipnotfound", UserUnknown),
+    ("resolver.rst.recipsizelimit", ExceedLimit),
+];
+
+const FIRST: &[Reason] = &[
+    MailboxFull,
+    MesgTooBig,
+    ExceedLimit,
+    Suspend,
+    HasMoved,
+    NoRelaying,
+    NotCompliantRfc,
+    AuthFailure,
+    HostUnknown,
+    UserUnknown,
+    Filtered,
+    RequirePtr,
+    BadReputation,
+    ContentError,
+    PolicyViolation,
+    Rejected,
+    SpamDetected,
+    TooManyConn,
+    Speeding,
+    Blocked,
+];
+const SECOND: &[Reason] = &[
+    VirusDetected,
+    PolicyViolation,
+    NotAccept,
+    SystemError,
+    NetworkError,
+    SystemFull,
+    Expired,
+    FailedStartTls,
+    SecurityError,
+    MailerError,
+    SyntaxError,
+];
+
+struct Table {
+    ac: AhoCorasick,
+    /// pattern index -> (pass, reason)
+    owner: Vec<(u8, Reason)>,
+}
+
+static TABLE: LazyLock<Option<Table>> = LazyLock::new(|| {
+    let mut pats = Vec::new();
+    let mut owner = Vec::new();
+    for (pass, table) in [(1u8, PHRASES), (2u8, PHRASES2)] {
+        for (r, ps) in table {
+            for p in *ps {
+                pats.push(*p);
+                owner.push((pass, *r));
+            }
+        }
+    }
+    let ac =
+        AhoCorasickBuilder::new().ascii_case_insensitive(true).match_kind(MatchKind::Standard).build(&pats).ok()?;
+    Some(Table { ac, owner })
+});
+
+/// Reasons whose phrases occur in `text`.
+pub fn phrase_hits(text: &str) -> Vec<Reason> {
+    let mut out = Vec::new();
+    if let Some(t) = TABLE.as_ref() {
+        for m in t.ac.find_overlapping_iter(text) {
+            // "spam" inside "spamhaus"/"spamcop" names a blocklist, not a verdict on content.
+            let spam = text.get(m.start()..m.end()).is_some_and(|w| w.eq_ignore_ascii_case("spam"));
+            if spam && text.as_bytes().get(m.end()).is_some_and(|b| b.is_ascii_alphabetic() && !b"sSmM".contains(b)) {
+                continue;
+            }
+            if let Some(&(_, r)) = t.owner.get(m.pattern().as_usize()) {
+                if !out.contains(&r) {
+                    out.push(r);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Reason named by an enhanced status code (RFC 3463 and its registry).
+pub fn by_status(status: &str) -> Option<Reason> {
+    let mut it = status.split('.');
+    let class = it.next()?;
+    let subject = it.next()?;
+    let detail = it.next()?;
+    if class == "2" {
+        return Some(Delivered);
+    }
+    let r = match (subject, detail) {
+        ("1", "1") | ("1", "3") => UserUnknown,
+        ("1", "2") => HostUnknown,
+        ("1", "6") => HasMoved,
+        ("1", "7") | ("1", "8") => Rejected,
+        ("1", "10") => NotAccept,
+        ("2", "0") => Filtered,
+        ("2", "1") => Filtered,
+        ("2", "2") => MailboxFull,
+        ("2", "3") => ExceedLimit,
+        ("2", "4") => SystemError,
+        ("3", "1") => SystemFull,
+        ("3", "2") => NotAccept,
+        ("3", "4") => MesgTooBig,
+        ("3", "5") => SystemError,
+        ("4", "4") => NetworkError,
+        ("4", "6") => NetworkError,
+        ("4", "7") => Expired,
+        ("5", "3") => ExceedLimit,
+        ("5", "2") | ("5", "4") | ("5", "5") => SyntaxError,
+        ("6", _) => ContentError,
+        ("7", "13") => Suspend,
+        ("7", "10") | ("7", "11") => FailedStartTls,
+        ("7", "23") | ("7", "24") | ("7", "20") | ("7", "21") | ("7", "22") | ("7", "26") => AuthFailure,
+        ("7", "25") => RequirePtr,
+        ("7", "27") => NotAccept,
+        ("7", "4") | ("7", "5") | ("7", "8") | ("7", "9") | ("7", "7") => SecurityError,
+        _ => return None,
+    };
+    Some(r)
+}
+
+/// Everything the classifier may look at.
+pub struct Facts<'a> {
+    pub status: Option<&'a str>,
+    pub reply_code: Option<u16>,
+    pub diagnostic: &'a str,
+    pub action: Option<&'a str>,
+    pub command: Option<&'a str>,
+    /// The Diagnostic-Code type ("smtp", "x-unix"...), lower-case.
+    pub diagnostic_type: Option<&'a str>,
+}
+
+pub fn classify(f: &Facts) -> Reason {
+    let action = f.action.unwrap_or("").to_ascii_lowercase();
+    if matches!(action.as_str(), "delivered" | "relayed" | "expanded") || f.status.is_some_and(|s| s.starts_with("2."))
+    {
+        return Delivered;
+    }
+    let mut hits = phrase_hits(f.diagnostic);
+    if f.diagnostic_type.is_some_and(|t| t.starts_with("x-unix")) {
+        // A local delivery program (procmail, a pipe) failed, whatever else it printed.
+        return if hits.contains(&MailboxFull) { MailboxFull } else { MailerError };
+    }
+    if let Some(r) = DEFINITIVE.iter().find(|(p, _)| crate::parse::text::contains_ci(f.diagnostic, p)).map(|(_, r)| *r)
+    {
+        return r;
+    }
+    let st = f.status.and_then(by_status);
+    if st == Some(ExceedLimit) {
+        // x.2.3 is "message length exceeds administrative limit": a limit, not a size error.
+        hits.retain(|r| *r != MesgTooBig);
+    }
+    if f.command == Some("MAIL") {
+        // Unknown user/domain after MAIL FROM is about the sender address.
+        for r in hits.iter_mut() {
+            if matches!(*r, UserUnknown | HostUnknown) {
+                *r = Rejected;
+            }
+        }
+    }
+    let before_data = f.command.is_some_and(|c| c != "DATA");
+    for r in FIRST {
+        let yes = match r {
+            // A "no such user" answer only proves the user is unknown when it answered RCPT
+            // (or the status says so); after DATA it is the recipient's filter talking.
+            UserUnknown => {
+                (st == Some(UserUnknown)
+                    && ![AuthFailure, Blocked, MailboxFull, HasMoved, Rejected, NotAccept]
+                        .iter()
+                        .any(|x| hits.contains(x)))
+                    || (f.command == Some("RCPT") && hits.contains(&UserUnknown))
+            }
+            Filtered => {
+                (st == Some(Filtered) && (hits.contains(&UserUnknown) || hits.contains(&Filtered)))
+                    || (!before_data && (hits.contains(&Filtered) || hits.contains(&UserUnknown)))
+            }
+            ContentError => hits.contains(r),
+            _ => hits.contains(r) || st == Some(*r),
+        };
+        if yes {
+            return temporary(*r, f);
+        }
+    }
+    for r in SECOND {
+        if hits.contains(r) {
+            return *r;
+        }
+    }
+    if let Some(r) = st {
+        return temporary(r, f);
+    }
+    if f.reply_code.is_some_and(|c| (500..=504).contains(&c)) {
+        return SyntaxError;
+    }
+    if action == "delayed" {
+        return Expired;
+    }
+    if let Some(s) = f.status {
+        if s.starts_with("5.7") || s.starts_with("4.7") {
+            return SecurityError;
+        }
+        if s.starts_with("5.6") || s.starts_with("4.6") {
+            return ContentError;
+        }
+        if s.starts_with("4.4") || s.starts_with("5.4") {
+            return NetworkError;
+        }
+    }
+    if f.diagnostic.trim().is_empty() && f.status.is_none() && f.reply_code.is_none() {
+        return Undefined;
+    }
+    OnHold
+}
+
+/// A "domain does not exist" answered with a temporary code is a DNS failure for now.
+pub fn temporary(r: Reason, f: &Facts) -> Reason {
+    let temp = f.status.is_some_and(|s| s.starts_with('4')) || f.reply_code.is_some_and(|c| c / 100 == 4);
+    if r == HostUnknown && temp { NetworkError } else { r }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(status: Option<&str>, d: &str) -> Reason {
+        classify(&Facts {
+            status,
+            reply_code: None,
+            diagnostic: d,
+            action: Some("failed"),
+            command: Some("RCPT"),
+            diagnostic_type: None,
+        })
+    }
+
+    #[test]
+    fn basics() {
+        assert_eq!(
+            c(Some("5.1.1"), "550 5.1.1 <a@example.com>: Recipient address rejected: User unknown"),
+            UserUnknown
+        );
+        assert_eq!(c(Some("5.2.2"), "mailbox full"), MailboxFull);
+        assert_eq!(c(Some("5.7.1"), "Service unavailable; client [192.0.2.1] blocked using zen.spamhaus.org"), Blocked);
+        assert_eq!(c(Some("5.1.1"), "over quota"), MailboxFull);
+        assert_eq!(c(None, "Host or domain name not found"), HostUnknown);
+        assert_eq!(c(Some("5.4.7"), "delivery time expired"), Expired);
+        assert_eq!(c(Some("2.0.0"), "ok"), Delivered);
+    }
+}

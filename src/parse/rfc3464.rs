@@ -1,0 +1,111 @@
+//! RFC 3464 delivery status notifications: the message/delivery-status body (or the same
+//! fields found in plain text) turned into one record per recipient block.
+//! Takes the raw field text; gives per-message fields and records with status, reply code,
+//! diagnostic (folded lines joined), action, MTAs and vendor X- fields. Never guesses a
+//! reason: that is left to `reason`.
+
+use crate::parse::fields::{self, get};
+use crate::parse::text::{code_pair, find_reply_code, find_status, normalize_address};
+use crate::parse::types::{Kind, Record};
+
+/// Per-message fields of a DSN.
+#[derive(Debug, Default, Clone)]
+pub struct PerMessage {
+    pub reporting_mta: Option<String>,
+    pub arrival_date: Option<String>,
+}
+
+/// Strip an RFC 3464 "type;" prefix ("dns; mx.example", "smtp; 550 ...").
+pub fn strip_type(v: &str) -> &str {
+    match v.find(';') {
+        Some(p) if p < 16 && v.get(..p).is_some_and(|t| t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')) => {
+            v.get(p + 1..).unwrap_or("").trim()
+        }
+        _ => v.trim(),
+    }
+}
+
+/// Parse DSN field text into per-message fields and recipient records.
+pub fn parse(text: &str, dialect: &'static str) -> (PerMessage, Vec<Record>) {
+    let mut pm = PerMessage::default();
+    let mut out = Vec::new();
+    for block in fields::blocks(text) {
+        let rcpt = get(&block, "Final-Recipient").or_else(|| get(&block, "Original-Recipient"));
+        let Some(rcpt) = rcpt else {
+            if pm.reporting_mta.is_none() {
+                pm.reporting_mta = get(&block, "Reporting-MTA").map(|v| strip_type(v).to_string());
+            }
+            if pm.arrival_date.is_none() {
+                pm.arrival_date = get(&block, "Arrival-Date").map(str::to_string);
+            }
+            continue;
+        };
+        let mut r = Record::new(dialect);
+        r.recipient = normalize_address(strip_type(rcpt))
+            .or_else(|| get(&block, "X-Actual-Recipient").and_then(|v| normalize_address(strip_type(v))));
+        r.original_recipient = get(&block, "Original-Recipient").and_then(|v| normalize_address(strip_type(v)));
+        r.action = get(&block, "Action").map(|a| a.split_whitespace().next().unwrap_or("").to_ascii_lowercase());
+        r.diagnostic = get(&block, "Diagnostic-Code").map(|d| strip_type(d).to_string()).filter(|d| !d.is_empty());
+        r.diagnostic_type = get(&block, "Diagnostic-Code")
+            .and_then(|d| d.split_once(';'))
+            .map(|(t, _)| t.trim().to_ascii_lowercase())
+            .filter(|t| t.len() < 16 && !t.contains(' '));
+        r.status = get(&block, "Status").and_then(find_status);
+        let unix = r.diagnostic_type.as_deref().is_some_and(|t| t.starts_with("x-unix"));
+        if unix {
+            // A local program's exit status, not an SMTP reply.
+        } else if let Some((code, st)) = r.diagnostic.as_deref().and_then(code_pair) {
+            // The refusing server's own code outranks the relay's summary in Status.
+            r.reply_code = Some(code);
+            r.status = Some(st);
+        } else if let Some(d) = &r.diagnostic {
+            r.reply_code = find_reply_code(d);
+            let from_diag = find_status(d);
+            // A bare "x.0.0" says less than the code the server itself wrote.
+            let vague = r.status.as_deref().is_none_or(|s| s.ends_with(".0.0"));
+            if vague && from_diag.as_ref().is_some_and(|s| r.status.as_ref().is_none_or(|t| t.get(..1) == s.get(..1))) {
+                r.status = from_diag;
+            }
+        }
+        r.remote_mta = get(&block, "Remote-MTA").map(|v| strip_type(v).to_string());
+        r.reporting_mta =
+            get(&block, "Reporting-MTA").map(|v| strip_type(v).to_string()).or_else(|| pm.reporting_mta.clone());
+        r.last_attempt = get(&block, "Last-Attempt-Date").map(str::to_string);
+        r.extra = block
+            .iter()
+            .filter(|(k, _)| k.len() > 2 && k.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("x-")))
+            .cloned()
+            .collect();
+        r.kind = match r.action.as_deref() {
+            Some("delayed") => Kind::Delay,
+            Some("delivered" | "relayed" | "expanded") => Kind::Delivered,
+            _ => Kind::Bounce,
+        };
+        out.push(r);
+    }
+    (pm, out)
+}
+
+/// DSN fields written into the plain-text body (some gateways do that): the text from the
+/// first "Reporting-MTA:"/"Final-Recipient:" line on, when there is a recipient field.
+pub fn inline_fields(text: &str) -> Option<&str> {
+    let fr = crate::parse::text::find_ci(text, "\nfinal-recipient:")?;
+    let start = crate::parse::text::find_ci(text, "\nreporting-mta:").filter(|&p| p < fr).unwrap_or(fr);
+    text.get(start + 1..)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_recipients() {
+        let t = "Reporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; a@example.com\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 <a@example.com>:\n    User unknown\n\nFinal-Recipient: rfc822; b@example.com\nAction: delayed\nStatus: 4.4.1\n";
+        let (pm, r) = parse(t, "rfc3464");
+        assert_eq!(pm.reporting_mta.as_deref(), Some("mx.example.org"));
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].reply_code, Some(550));
+        assert_eq!(r[0].diagnostic.as_deref(), Some("550 5.1.1 <a@example.com>: User unknown"));
+        assert_eq!(r[1].kind, Kind::Delay);
+    }
+}

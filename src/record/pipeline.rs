@@ -1,0 +1,425 @@
+//! The one place the ingest order lives: parse → attribute → classify → record → suppress,
+//! committed in one transaction per batch.
+//!
+//! Takes raw messages with their source identity; gives what each became. Parsing and
+//! classification run before the transaction (pure CPU); the ledger entry, events,
+//! campaign counters, suppression changes and rule hits are written together, so a crash
+//! leaves either all of a batch or none of it. It never deletes anything from a mailbox:
+//! the caller does that, for the items this returns as committed, after it returns.
+
+use super::attribute::{Attribution, Attributor, Method};
+use super::{events, ledger};
+use crate::classify::{Engine, Facts, Outcome, known_reason, repo};
+use crate::config::Config;
+use crate::parse::{self, Kind, ParseOptions, Record, Report};
+use crate::store::schema::sent_messages;
+use crate::store::{AnyConnection, StoreError};
+use crate::suppress::{self, Allowlist, EventFacts, Policy};
+use chrono::{Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("rules: {0}")]
+    Rules(String),
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl From<diesel::result::Error> for PipelineError {
+    fn from(e: diesel::result::Error) -> Self {
+        PipelineError::Store(StoreError::Query(e))
+    }
+}
+
+/// One message to ingest and where it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Item<'a> {
+    /// Mailbox name, or `file` for imports.
+    pub source: &'a str,
+    /// UIDVALIDITY:UID, UIDL, or the file path (+ index inside an mbox).
+    pub source_id: &'a str,
+    pub raw: &'a [u8],
+}
+
+/// What became of one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Newly recorded; `review` says why it also waits for a person.
+    New { message: i64, events: usize, review: Option<String> },
+    /// This source identity was committed before: nothing to do (safe to delete).
+    Seen,
+    /// The same bytes were ingested before from elsewhere: recorded as another sighting.
+    Duplicate { message: i64 },
+}
+
+/// Counts for a batch or a whole import.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    pub messages: usize,
+    pub seen: usize,
+    pub duplicates: usize,
+    pub events: usize,
+    pub by_kind: BTreeMap<String, usize>,
+    pub by_classification: BTreeMap<String, usize>,
+    pub suppressed: usize,
+    pub review: usize,
+}
+
+impl Stats {
+    pub fn add(&mut self, other: &Stats) {
+        self.messages += other.messages;
+        self.seen += other.seen;
+        self.duplicates += other.duplicates;
+        self.events += other.events;
+        self.suppressed += other.suppressed;
+        self.review += other.review;
+        for (k, v) in &other.by_kind {
+            *self.by_kind.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.by_classification {
+            *self.by_classification.entry(k.clone()).or_default() += v;
+        }
+    }
+}
+
+/// A record's decision, made before the transaction.
+#[derive(Debug, Clone)]
+pub struct Classified {
+    pub outcome: Outcome,
+    pub rule_key: String,
+    pub reason: String,
+}
+
+/// One message parsed, attributed and classified, ready to write.
+#[derive(Debug)]
+pub struct Prepared {
+    pub digest: String,
+    pub report: Report,
+    pub attribution: Attribution,
+    pub classified: Vec<Classified>,
+    pub occurred_at: NaiveDateTime,
+}
+
+pub struct Pipeline {
+    parse: ParseOptions,
+    attributor: Attributor,
+    policy: Policy,
+    allow_cfg: Vec<String>,
+    raw_days: u32,
+    /// The compiled rules and the `rules_version` they were built from.
+    engine: Mutex<Option<(i64, Arc<Engine>)>>,
+}
+
+impl Pipeline {
+    pub fn new(cfg: &Config) -> Result<Pipeline, PipelineError> {
+        let key = cfg.attribution.secret().resolve("attribution").map_err(PipelineError::Config)?;
+        let attributor = Attributor::new(&cfg.attribution, key).map_err(|e| PipelineError::Config(e.to_string()))?;
+        Ok(Pipeline {
+            parse: ParseOptions { max_size: cfg.parse.max_message_bytes },
+            attributor,
+            policy: Policy::new(cfg.suppression.clone()),
+            allow_cfg: cfg.suppression.allowlist.clone(),
+            raw_days: cfg.retention.raw_message_days,
+            engine: Mutex::new(None),
+        })
+    }
+
+    pub(super) fn allowlist(&self) -> &[String] {
+        &self.allow_cfg
+    }
+
+    /// When a processed message's raw bytes are due for purging (None: not kept at all).
+    pub(super) fn purge_after(&self, now: NaiveDateTime) -> Option<NaiveDateTime> {
+        (self.raw_days > 0).then(|| now + Duration::days(i64::from(self.raw_days)))
+    }
+
+    /// The engine for the database's current rules, rebuilt when they changed.
+    pub fn engine(&self, c: &mut AnyConnection) -> Result<Arc<Engine>, PipelineError> {
+        let rules_err = |e: repo::RulesError| PipelineError::Rules(e.to_string());
+        repo::seed_if_empty(c, &known_reason).map_err(rules_err)?;
+        let version = repo::version(c).map_err(rules_err)?;
+        let mut cached = self.engine.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((v, e)) = cached.as_ref()
+            && *v == version
+        {
+            return Ok(e.clone());
+        }
+        let rules = repo::list(c).map_err(rules_err)?.into_iter().map(|r| r.rule).collect();
+        let engine = Arc::new(Engine::new(rules).map_err(|e| PipelineError::Rules(e.to_string()))?);
+        *cached = Some((version, engine.clone()));
+        Ok(engine)
+    }
+
+    /// Parses, attributes (VERP, headers) and classifies one message. Pure CPU.
+    pub fn prepare(&self, engine: &Engine, raw: &[u8]) -> Prepared {
+        let report = parse::parse(raw, &self.parse);
+        let attribution = self.attributor.attribute(&report);
+        let body = engine.uses_body().then(|| String::from_utf8_lossy(raw));
+        let classified = report
+            .records
+            .iter()
+            .map(|r| classify(engine, &report, r, attribution.recipient.as_deref(), body.as_deref()))
+            .collect();
+        let occurred_at = occurred_at(&report);
+        Prepared { digest: ledger::digest(raw), report, attribution, classified, occurred_at }
+    }
+
+    /// Ingests a batch in one transaction.
+    pub fn ingest(&self, c: &mut AnyConnection, items: &[Item]) -> Result<(Vec<Disposition>, Stats), PipelineError> {
+        let engine = self.engine(c)?;
+        let prepared: Vec<Prepared> = items.iter().map(|i| self.prepare(&engine, i.raw)).collect();
+        c.transaction(|c| {
+            let now = Utc::now().naive_utc();
+            let allow = Allowlist::load(c, &self.allow_cfg)?;
+            let mut stats = Stats::default();
+            let mut hits: HashMap<String, i64> = HashMap::new();
+            let mut out = Vec::with_capacity(items.len());
+            for (item, p) in items.iter().zip(prepared) {
+                if ledger::seen(c, item.source, item.source_id)? {
+                    stats.seen += 1;
+                    out.push(Disposition::Seen);
+                    continue;
+                }
+                if let Some(message) = ledger::by_digest(c, &p.digest)? {
+                    ledger::add_source(c, item.source, item.source_id, message, now)?;
+                    stats.duplicates += 1;
+                    out.push(Disposition::Duplicate { message });
+                    continue;
+                }
+                let review = review_reason(&p);
+                let kind = p.report.kind.as_str();
+                let message = ledger::insert(
+                    c,
+                    &ledger::NewMessage {
+                        digest: &p.digest,
+                        kind,
+                        dialect: p.report.dialect,
+                        state: if review.is_some() { "review" } else { "processed" },
+                        review_reason: review.as_deref(),
+                        subject: p.report.subject.as_deref(),
+                        from_addr: p.report.from.as_deref(),
+                        message_id: p.report.message_id.as_deref(),
+                        size: item.raw.len() as i64,
+                        raw: (review.is_some() || self.raw_days > 0).then_some(item.raw),
+                        records: p.report.records.len() as i32,
+                        received_at: now,
+                        purge_after: if review.is_none() { self.purge_after(now) } else { None },
+                    },
+                )?;
+                ledger::add_source(c, item.source, item.source_id, message, now)?;
+                let written =
+                    self.write_events(c, &allow, message, item.source, &p, &[], now, &mut stats, &mut hits)?;
+                stats.messages += 1;
+                *stats.by_kind.entry(kind.to_string()).or_default() += 1;
+                if review.is_some() {
+                    stats.review += 1;
+                }
+                out.push(Disposition::New { message, events: written, review });
+            }
+            let hits: Vec<(String, i64)> = hits.into_iter().collect();
+            repo::record_hits(c, &hits, now).map_err(|e| PipelineError::Rules(e.to_string()))?;
+            Ok((out, stats))
+        })
+    }
+
+    /// Writes the events of `p` (skipping record indexes in `skip`), counts them toward
+    /// their campaigns, and applies the suppression policy. Returns how many it wrote.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn write_events(
+        &self,
+        c: &mut AnyConnection,
+        allow: &Allowlist,
+        message: i64,
+        source: &str,
+        p: &Prepared,
+        skip: &[i32],
+        now: NaiveDateTime,
+        stats: &mut Stats,
+        hits: &mut HashMap<String, i64>,
+    ) -> Result<usize, PipelineError> {
+        let report = &p.report;
+        if p.attribution.refused.is_some() {
+            // A forged bounce proves nothing about the address: it waits for review.
+            return Ok(0);
+        }
+        let mut attribution = p.attribution.clone();
+        if attribution.method == Method::None && attribution.refused.is_none() && self.attributor.use_sent_map {
+            let mid = report.original.as_ref().and_then(|o| o.message_id.as_deref());
+            if let Some(mid) = mid {
+                let found: Option<(String, Option<String>)> = sent_messages::table
+                    .find(mid.trim().trim_start_matches('<').trim_end_matches('>'))
+                    .select((sent_messages::campaign_id, sent_messages::recipient))
+                    .first(c)
+                    .optional()?;
+                if let Some((campaign, recipient)) = found {
+                    attribution.campaign = Some(campaign);
+                    attribution.recipient = attribution.recipient.or(recipient);
+                    attribution.method = Method::MessageId;
+                }
+            }
+        }
+        let sending_domain = report
+            .original
+            .as_ref()
+            .and_then(|o| o.from.as_deref())
+            .and_then(|f| f.rsplit_once('@'))
+            .map(|(_, d)| d.trim_end_matches('>').trim().to_lowercase());
+        let reporting_isp = report.feedback.as_ref().and_then(|f| f.reporting_mta.clone()).or_else(|| {
+            report.from.as_deref().and_then(|f| f.rsplit_once('@')).map(|(_, d)| d.trim_end_matches('>').to_lowercase())
+        });
+        let mut written = 0;
+        for (i, (rec, cls)) in report.records.iter().zip(&p.classified).enumerate() {
+            let idx = (i + 1) as i32;
+            if skip.contains(&idx) {
+                continue;
+            }
+            let Some(recipient) = recipient_of(rec, &attribution) else { continue };
+            let is_complaint = rec.kind == Kind::Complaint;
+            let event = events::insert(
+                c,
+                &events::NewEvent {
+                    message_id: message,
+                    idx,
+                    recipient: Some(&recipient),
+                    kind: rec.kind.as_str(),
+                    classification: cls.outcome.as_str(),
+                    reason: &cls.reason,
+                    parsed_reason: rec.reason.as_str(),
+                    status: rec.status.as_deref(),
+                    reply_code: rec.reply_code.map(i32::from),
+                    diagnostic: rec.diagnostic.as_deref(),
+                    remote_mta: rec.remote_mta.as_deref(),
+                    reporting_mta: rec.reporting_mta.as_deref().or(report.reporting_mta.as_deref()),
+                    rule_key: Some(&cls.rule_key),
+                    feedback_type: rec.feedback_type.as_deref(),
+                    reporting_isp: if is_complaint { reporting_isp.as_deref() } else { None },
+                    campaign_id: attribution.campaign.as_deref(),
+                    attribution: attribution.method.as_str(),
+                    sending_domain: sending_domain.as_deref(),
+                    source,
+                    dialect: rec.dialect,
+                    occurred_at: p.occurred_at,
+                    ingested_at: now,
+                },
+            )?;
+            if let Some(campaign) = &attribution.campaign {
+                events::count(c, campaign, cls.outcome.as_str(), p.occurred_at)?;
+            }
+            let facts = EventFacts {
+                event_id: event,
+                recipient: &recipient,
+                outcome: cls.outcome,
+                reason: &cls.reason,
+                sending_domain: sending_domain.as_deref(),
+                occurred_at: p.occurred_at,
+                now,
+            };
+            if self.policy.on_event(c, allow, &facts)?.is_some() {
+                stats.suppressed += 1;
+            }
+            *hits.entry(cls.rule_key.clone()).or_default() += 1;
+            *stats.by_classification.entry(cls.outcome.as_str().to_string()).or_default() += 1;
+            stats.events += 1;
+            written += 1;
+        }
+        Ok(written)
+    }
+}
+
+/// The normalised recipient of a record: the parsed one, else the one attribution found.
+fn recipient_of(rec: &Record, a: &Attribution) -> Option<String> {
+    rec.recipient.as_deref().or(a.recipient.as_deref()).map(suppress::normalize).filter(|r| r.contains('@'))
+}
+
+/// Why a message also goes to the review queue, if it does.
+pub(super) fn review_reason(p: &Prepared) -> Option<String> {
+    if let Some(why) = &p.attribution.refused {
+        return Some(why.clone());
+    }
+    if p.report.kind == Kind::Unknown {
+        return Some(p.report.unknown_reason.clone().unwrap_or_else(|| "nothing could be parsed".into()));
+    }
+    let missing: Vec<String> = p
+        .report
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r.kind, Kind::Bounce | Kind::Complaint) && recipient_of(r, &p.attribution).is_none())
+        .map(|(i, _)| (i + 1).to_string())
+        .collect();
+    (!missing.is_empty()).then(|| format!("no recipient found for record {}", missing.join(", ")))
+}
+
+/// Runs the rules over one record.
+pub fn classify(
+    engine: &Engine,
+    report: &Report,
+    rec: &Record,
+    recipient: Option<&str>,
+    body: Option<&str>,
+) -> Classified {
+    let facts = Facts {
+        status: rec.status.as_deref(),
+        reply_code: rec.reply_code,
+        diagnostic: rec.diagnostic.as_deref(),
+        reason: Some(rec.reason.as_str()),
+        kind: Some(rec.kind.as_str()),
+        feedback_type: rec.feedback_type.as_deref(),
+        remote_mta: rec.remote_mta.as_deref(),
+        reporting_mta: rec.reporting_mta.as_deref().or(report.reporting_mta.as_deref()),
+        recipient: rec.recipient.as_deref().or(recipient),
+        sender: report.original.as_ref().and_then(|o| o.from.as_deref()),
+        subject: report.subject.as_deref(),
+        dialect: Some(rec.dialect),
+        body,
+    };
+    match engine.classify(&facts) {
+        Some(d) => Classified {
+            outcome: d.outcome,
+            rule_key: d.rule_key.to_string(),
+            reason: d.reason.unwrap_or(rec.reason.as_str()).to_string(),
+        },
+        // Only a rule list without its Global rule gets here; soft is the safe default.
+        None => Classified { outcome: Outcome::Soft, rule_key: String::new(), reason: rec.reason.as_str().to_string() },
+    }
+}
+
+/// When the bounce happened: the report's own dates, else now.
+fn occurred_at(report: &Report) -> NaiveDateTime {
+    let candidates = report
+        .records
+        .iter()
+        .filter_map(|r| r.last_attempt.as_deref())
+        .chain(report.arrival_date.as_deref())
+        .chain(report.feedback.as_ref().and_then(|f| f.arrival_date.as_deref()));
+    for d in candidates {
+        if let Some(t) = parse_date(d) {
+            return t;
+        }
+    }
+    Utc::now().naive_utc()
+}
+
+/// RFC 5322 dates as MTAs write them: trailing comments like "(PST)" and the day name
+/// (often wrong, and redundant) are dropped before parsing.
+fn parse_date(s: &str) -> Option<NaiveDateTime> {
+    let s = s.split('(').next().unwrap_or(s).trim();
+    let s = s.split_once(',').map_or(s, |(_, rest)| rest.trim());
+    chrono::DateTime::parse_from_rfc2822(s).ok().map(|d| d.naive_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates_with_wrong_day_names_and_comments() {
+        let want = chrono::NaiveDate::from_ymd_opt(2026, 11, 10).unwrap().and_hms_opt(18, 0, 0).unwrap();
+        assert_eq!(super::parse_date("Sun, 10 Nov 2026 10:00:00 -0800 (PST)"), Some(want));
+        assert_eq!(super::parse_date("10 Nov 2026 18:00:00 +0000"), Some(want));
+        assert_eq!(super::parse_date("yesterday"), None);
+    }
+}

@@ -1,0 +1,124 @@
+//! The review queue: messages nothing could be made of, bounces without a recipient, and
+//! refused VERP signatures, kept with their raw bytes and the reason until a person (or a
+//! better parser or rule) deals with them.
+
+use super::events;
+use super::pipeline::{Pipeline, PipelineError, Stats};
+use crate::store::AnyConnection;
+use crate::store::schema::{message_sources, messages};
+use crate::suppress::Allowlist;
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Queryable, Serialize)]
+pub struct ReviewItem {
+    pub id: i64,
+    pub kind: String,
+    pub dialect: String,
+    pub reason: Option<String>,
+    pub subject: Option<String>,
+    pub from: Option<String>,
+    pub size: i64,
+    pub received_at: NaiveDateTime,
+}
+
+fn columns() -> (
+    messages::id,
+    messages::kind,
+    messages::dialect,
+    messages::review_reason,
+    messages::subject,
+    messages::from_addr,
+    messages::size,
+    messages::received_at,
+) {
+    (
+        messages::id,
+        messages::kind,
+        messages::dialect,
+        messages::review_reason,
+        messages::subject,
+        messages::from_addr,
+        messages::size,
+        messages::received_at,
+    )
+}
+
+pub fn list(c: &mut AnyConnection, limit: i64, offset: i64) -> Result<Vec<ReviewItem>, PipelineError> {
+    Ok(messages::table
+        .filter(messages::state.eq("review"))
+        .order(messages::id.asc())
+        .select(columns())
+        .limit(limit)
+        .offset(offset)
+        .load(c)?)
+}
+
+/// A review item in full: the row, its raw bytes (unless purged) and where it was seen.
+pub type Detail = (ReviewItem, Option<Vec<u8>>, Vec<String>);
+
+/// One item with its raw bytes and where it was seen.
+pub fn show(c: &mut AnyConnection, id: i64) -> Result<Option<Detail>, PipelineError> {
+    let item: Option<ReviewItem> = messages::table.find(id).select(columns()).first(c).optional()?;
+    let Some(item) = item else { return Ok(None) };
+    let raw: Option<Vec<u8>> = messages::table.find(id).select(messages::raw).first(c)?;
+    let sources: Vec<(String, String)> = message_sources::table
+        .filter(message_sources::message_id.eq(id))
+        .select((message_sources::source, message_sources::source_id))
+        .load(c)?;
+    Ok(Some((item, raw, sources.into_iter().map(|(s, i)| format!("{s}:{i}")).collect())))
+}
+
+/// Runs a review item through today's parser and rules again. Records that already have
+/// events are skipped, so nothing counts twice; when nothing is left to review the item
+/// leaves the queue. Returns (still under review?, stats).
+pub fn reprocess(c: &mut AnyConnection, pipeline: &Pipeline, id: i64) -> Result<(bool, Stats), PipelineError> {
+    let engine = pipeline.engine(c)?;
+    c.transaction(|c| {
+        let row: Option<(String, Option<Vec<u8>>, Option<String>)> = messages::table
+            .find(id)
+            .select((messages::state, messages::raw, messages::review_reason))
+            .first(c)
+            .optional()?;
+        let Some((state, Some(raw), _)) = row else {
+            return Err(PipelineError::Config(format!("review item {id} does not exist or has no raw message left")));
+        };
+        if state != "review" {
+            return Ok((false, Stats::default()));
+        }
+        let p = pipeline.prepare(&engine, &raw);
+        let now: NaiveDateTime = Utc::now().naive_utc();
+        let done = events::indexes_of(c, id)?;
+        let source: String = message_sources::table
+            .filter(message_sources::message_id.eq(id))
+            .select(message_sources::source)
+            .first(c)
+            .optional()?
+            .unwrap_or_else(|| "review".into());
+        let allow = Allowlist::load(c, pipeline.allowlist())?;
+        let mut stats = Stats::default();
+        let mut hits = HashMap::new();
+        pipeline.write_events(c, &allow, id, &source, &p, &done, now, &mut stats, &mut hits)?;
+        let still = super::pipeline::review_reason(&p);
+        diesel::update(messages::table.find(id))
+            .set((
+                messages::state.eq(if still.is_some() { "review" } else { "processed" }),
+                messages::review_reason.eq(still.as_deref()),
+                messages::kind.eq(p.report.kind.as_str()),
+                messages::dialect.eq(p.report.dialect),
+                messages::records.eq(p.report.records.len() as i32),
+                messages::purge_after.eq(still.is_none().then(|| pipeline.purge_after(now)).flatten()),
+            ))
+            .execute(c)?;
+        let hits: Vec<(String, i64)> = hits.into_iter().collect();
+        crate::classify::repo::record_hits(c, &hits, now).map_err(|e| PipelineError::Rules(e.to_string()))?;
+        Ok((still.is_some(), stats))
+    })
+}
+
+/// Ids of every item in the queue.
+pub fn all_ids(c: &mut AnyConnection) -> Result<Vec<i64>, PipelineError> {
+    Ok(messages::table.filter(messages::state.eq("review")).order(messages::id.asc()).select(messages::id).load(c)?)
+}

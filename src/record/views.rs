@@ -1,0 +1,135 @@
+//! Per-campaign views: BOUNCED and COMPLAINTS, paginated, newest first, and the campaign
+//! list with counts and rates.
+
+use crate::store::schema::{campaigns, events, sent_messages};
+use crate::store::{AnyConnection, StoreError};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+/// A row of the BOUNCED view.
+#[derive(Debug, Clone, Queryable, Serialize, PartialEq, Eq)]
+pub struct Bounced {
+    pub id: i64,
+    pub email: String,
+    /// `hard` or `soft`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub rule: Option<String>,
+    pub reason: String,
+    pub status: Option<String>,
+    /// The receiving server's own words.
+    pub diagnostic: Option<String>,
+    pub date: NaiveDateTime,
+}
+
+/// A row of the COMPLAINTS view.
+#[derive(Debug, Clone, Queryable, Serialize, PartialEq, Eq)]
+pub struct Complaint {
+    pub id: i64,
+    pub email: String,
+    pub feedback_type: Option<String>,
+    /// The ISP that sent the report.
+    pub reporting_isp: Option<String>,
+    /// The feedback-loop mailbox it arrived in (or `file`).
+    pub mailbox: String,
+    pub classification: String,
+    pub timestamp: NaiveDateTime,
+}
+
+/// A page of a view (newest first).
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub fn bounced(c: &mut AnyConnection, campaign: &str, page: Page) -> Result<Vec<Bounced>, StoreError> {
+    Ok(events::table
+        .filter(events::campaign_id.eq(campaign))
+        .filter(events::classification.eq_any(["hard", "soft"]))
+        .order((events::occurred_at.desc(), events::id.desc()))
+        .select((
+            events::id,
+            events::recipient.assume_not_null(),
+            events::classification,
+            events::rule_key,
+            events::reason,
+            events::status,
+            events::diagnostic,
+            events::occurred_at,
+        ))
+        .limit(page.limit)
+        .offset(page.offset)
+        .load(c)?)
+}
+
+pub fn complaints(c: &mut AnyConnection, campaign: &str, page: Page) -> Result<Vec<Complaint>, StoreError> {
+    Ok(events::table
+        .filter(events::campaign_id.eq(campaign))
+        .filter(events::kind.eq("complaint"))
+        .order((events::occurred_at.desc(), events::id.desc()))
+        .select((
+            events::id,
+            events::recipient.assume_not_null(),
+            events::feedback_type,
+            events::reporting_isp,
+            events::source,
+            events::classification,
+            events::occurred_at,
+        ))
+        .limit(page.limit)
+        .offset(page.offset)
+        .load(c)?)
+}
+
+/// A campaign with its counts and, where the sent map knows how many were sent, rates.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CampaignSummary {
+    pub id: String,
+    pub hard: i64,
+    pub soft: i64,
+    pub complaints: i64,
+    pub ignored: i64,
+    pub sent: Option<i64>,
+    pub bounce_rate: Option<f64>,
+    pub complaint_rate: Option<f64>,
+    pub last_event_at: Option<NaiveDateTime>,
+}
+
+pub fn campaigns(c: &mut AnyConnection) -> Result<Vec<CampaignSummary>, StoreError> {
+    type Row = (String, i64, i64, i64, i64, Option<NaiveDateTime>);
+    let rows: Vec<Row> = campaigns::table
+        .order(campaigns::last_event_at.desc())
+        .select((
+            campaigns::id,
+            campaigns::hard,
+            campaigns::soft,
+            campaigns::complaints,
+            campaigns::ignored,
+            campaigns::last_event_at,
+        ))
+        .load(c)?;
+    let sent: Vec<(String, i64)> = sent_messages::table
+        .group_by(sent_messages::campaign_id)
+        .select((sent_messages::campaign_id, diesel::dsl::count_star()))
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, hard, soft, complaints, ignored, last_event_at)| {
+            let sent = sent.iter().find(|(k, _)| *k == id).map(|(_, n)| *n).filter(|n| *n > 0);
+            let rate = |n: i64| sent.map(|s| n as f64 / s as f64);
+            CampaignSummary {
+                bounce_rate: rate(hard + soft),
+                complaint_rate: rate(complaints),
+                id,
+                hard,
+                soft,
+                complaints,
+                ignored,
+                sent,
+                last_event_at,
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,175 @@
+//! The suppression list, its change log and the audit trail, in the database.
+
+use crate::store::schema::{audit_log, suppression_changes, suppressions};
+use crate::store::{AnyConnection, StoreError};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+/// Why an address is suppressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    HardBounce,
+    FblComplaint,
+    SoftThreshold,
+    Manual,
+    Import,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::HardBounce => "hard_bounce",
+            Source::FblComplaint => "fbl_complaint",
+            Source::SoftThreshold => "soft_threshold",
+            Source::Manual => "manual",
+            Source::Import => "import",
+        }
+    }
+}
+
+pub const GLOBAL: &str = "global";
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = suppressions)]
+pub struct Suppression {
+    pub address: String,
+    pub scope: String,
+    pub source: String,
+    pub event_id: Option<i64>,
+    pub reason: Option<String>,
+    pub note: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+/// The address as every table keys it: trimmed, brackets removed, lower-cased.
+pub fn normalize(address: &str) -> String {
+    address.trim().trim_start_matches('<').trim_end_matches('>').trim().to_lowercase()
+}
+
+/// The entry for `address` in `scope`, if any (expired ones included).
+pub fn get(c: &mut AnyConnection, address: &str, scope: &str) -> Result<Option<Suppression>, StoreError> {
+    Ok(suppressions::table.find((address, scope)).select(Suppression::as_select()).first(c).optional()?)
+}
+
+/// Is `address` suppressed now in `scope` or globally?
+pub fn is_suppressed(
+    c: &mut AnyConnection,
+    address: &str,
+    scope: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let scopes = [GLOBAL, scope];
+    let n: i64 = suppressions::table
+        .filter(suppressions::address.eq(address))
+        .filter(suppressions::scope.eq_any(scopes))
+        .filter(suppressions::expires_at.is_null().or(suppressions::expires_at.gt(now)))
+        .count()
+        .get_result(c)?;
+    Ok(n > 0)
+}
+
+/// Adds (or renews an expired) suppression and logs the change; false when it already held.
+pub fn add(c: &mut AnyConnection, entry: &Suppression) -> Result<bool, StoreError> {
+    if let Some(existing) = get(c, &entry.address, &entry.scope)? {
+        if existing.expires_at.is_none_or(|t| t > entry.created_at) {
+            return Ok(false);
+        }
+        diesel::delete(suppressions::table.find((&entry.address, &entry.scope))).execute(c)?;
+    }
+    diesel::insert_into(suppressions::table).values(entry).execute(c)?;
+    log_change(c, &entry.address, &entry.scope, "add", &entry.source, entry.created_at)?;
+    Ok(true)
+}
+
+/// Removes a suppression and logs the change; false when there was none.
+pub fn remove(
+    c: &mut AnyConnection,
+    address: &str,
+    scope: &str,
+    source: &str,
+    at: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let n = diesel::delete(suppressions::table.find((address, scope))).execute(c)?;
+    if n > 0 {
+        log_change(c, address, scope, "remove", source, at)?;
+    }
+    Ok(n > 0)
+}
+
+fn log_change(
+    c: &mut AnyConnection,
+    address: &str,
+    scope: &str,
+    op: &str,
+    source: &str,
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    diesel::insert_into(suppression_changes::table)
+        .values((
+            suppression_changes::address.eq(address),
+            suppression_changes::scope.eq(scope),
+            suppression_changes::op.eq(op),
+            suppression_changes::source.eq(source),
+            suppression_changes::at.eq(at),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// Appends to the audit trail.
+pub fn audit(
+    c: &mut AnyConnection,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: Option<&str>,
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::at.eq(at),
+            audit_log::actor.eq(actor),
+            audit_log::action.eq(action),
+            audit_log::subject.eq(subject),
+            audit_log::detail.eq(detail),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// A page of suppressions, newest first; `address_prefix` filters.
+pub fn list(
+    c: &mut AnyConnection,
+    address_prefix: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Suppression>, StoreError> {
+    let mut q = suppressions::table.select(Suppression::as_select()).into_boxed();
+    if let Some(p) = address_prefix {
+        q = q.filter(suppressions::address.like(format!("{}%", p.replace(['%', '_'], ""))));
+    }
+    Ok(q.order((suppressions::created_at.desc(), suppressions::address.asc())).limit(limit).offset(offset).load(c)?)
+}
+
+/// One change of the ordered log that sync ships.
+#[derive(Debug, Clone, Queryable, Serialize, PartialEq, Eq)]
+pub struct Change {
+    pub seq: i64,
+    pub address: String,
+    pub scope: String,
+    pub op: String,
+    pub source: String,
+    pub at: NaiveDateTime,
+}
+
+/// Changes after `seq`, in order.
+pub fn changes_since(c: &mut AnyConnection, seq: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
+    Ok(suppression_changes::table
+        .filter(suppression_changes::seq.gt(seq))
+        .order(suppression_changes::seq.asc())
+        .limit(limit)
+        .load(c)?)
+}

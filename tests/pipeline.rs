@@ -1,0 +1,194 @@
+//! The ingest pipeline on both backends: exactly once, campaign views, suppression policy,
+//! review queue.
+
+mod support;
+
+use rebound::config::Config;
+use rebound::record::views::{self, Page};
+use rebound::record::{Disposition, Item, Pipeline, review};
+use rebound::store::{AnyConnection, Db};
+use rebound::suppress::list;
+use support::TestDb;
+use support::mail::{arf, dsn, original};
+
+const PAGE: Page = Page { limit: 100, offset: 0 };
+
+fn setup(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> (Db, Pipeline) {
+    let mut cfg = Config::default();
+    cfg.database = db.config();
+    tweak(&mut cfg);
+    let store = Db::connect(&cfg.database).unwrap();
+    (store, Pipeline::new(&cfg).unwrap())
+}
+
+fn ingest(p: &Pipeline, c: &mut AnyConnection, source: &str, id: &str, raw: &[u8]) -> Disposition {
+    let (mut d, _) = p.ingest(c, &[Item { source, source_id: id, raw }]).unwrap();
+    d.remove(0)
+}
+
+fn suppressed(c: &mut AnyConnection, addr: &str) -> Option<String> {
+    list::get(c, addr, "global").unwrap().map(|s| s.source)
+}
+
+const T0: &str = "Tue, 10 Nov 2026 10:00:00 +0000";
+
+async fn exactly_once_and_campaign_views(db: TestDb) {
+    let (store, p) = setup(&db, |_| {});
+    let c = &mut *store.conn().unwrap();
+    let hard = dsn(
+        "bounces@sender.example",
+        "gone@example.org",
+        "5.1.1",
+        "550 5.1.1 <gone@example.org>: Recipient address rejected: User unknown in virtual mailbox table",
+        &original(Some("spring"), "m1@sender.example"),
+        T0,
+    );
+    let first = ingest(&p, c, "inbox-a", "7:1", &hard);
+    assert!(matches!(first, Disposition::New { events: 1, review: None, .. }), "{first:?}");
+    // Fetched again, from another mailbox, or imported: nothing changes.
+    assert_eq!(ingest(&p, c, "inbox-a", "7:1", &hard), Disposition::Seen);
+    assert!(matches!(ingest(&p, c, "inbox-b", "UIDL-9", &hard), Disposition::Duplicate { .. }));
+    assert!(matches!(ingest(&p, c, "file", "/tmp/x.eml", &hard), Disposition::Duplicate { .. }));
+
+    let rows = views::bounced(c, "spring", PAGE).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let r = &rows[0];
+    assert_eq!((r.email.as_str(), r.kind.as_str(), r.reason.as_str()), ("gone@example.org", "hard", "userunknown"));
+    assert!(r.rule.is_some() && r.diagnostic.as_deref().unwrap().contains("User unknown"));
+    assert_eq!(suppressed(c, "gone@example.org").as_deref(), Some("hard_bounce"));
+    let camps = views::campaigns(c).unwrap();
+    assert_eq!((camps[0].id.as_str(), camps[0].hard, camps[0].soft), ("spring", 1, 0));
+    assert_eq!(list::changes_since(c, 0, 100).unwrap().len(), 1, "one change for the nodes");
+}
+on_both_backends!(exactly_once, exactly_once_and_campaign_views);
+
+async fn soft_threshold_boundaries(db: TestDb) {
+    let (store, p) = setup(&db, |c| {
+        c.suppression.soft_threshold = 3;
+        c.suppression.soft_window_days = 7;
+    });
+    let c = &mut *store.conn().unwrap();
+    let full = |day: u32, n: u32| {
+        let when = chrono::NaiveDate::from_ymd_opt(2026, 11, day)
+            .unwrap()
+            .and_hms_opt(10, 0, 0)
+            .unwrap()
+            .and_utc()
+            .to_rfc2822();
+        dsn(
+            "b@sender.example",
+            "full@example.org",
+            "5.2.2",
+            &format!("552 5.2.2 Mailbox full (try {n})"),
+            &original(Some("c"), &format!("f{n}@s")),
+            &when,
+        )
+    };
+    // Two in the window, one far outside it: below the threshold of 3.
+    ingest(&p, c, "m", "1", &full(1, 1));
+    ingest(&p, c, "m", "2", &full(20, 2));
+    ingest(&p, c, "m", "3", &full(22, 3));
+    assert_eq!(suppressed(c, "full@example.org"), None, "N-1 within the window must not suppress");
+    // The third within seven days suppresses.
+    ingest(&p, c, "m", "4", &full(24, 4));
+    assert_eq!(suppressed(c, "full@example.org").as_deref(), Some("soft_threshold"));
+    let rows = views::bounced(c, "c", PAGE).unwrap();
+    assert!(rows.iter().all(|r| r.kind == "soft"), "{rows:?}");
+}
+on_both_backends!(soft_threshold, soft_threshold_boundaries);
+
+async fn sender_side_soft_bounces_do_not_count(db: TestDb) {
+    let (store, p) = setup(&db, |c| c.suppression.soft_threshold = 1);
+    let c = &mut *store.conn().unwrap();
+    let blocked = dsn(
+        "b@s",
+        "ok@example.org",
+        "5.7.1",
+        "554 5.7.1 Service unavailable; Client host [192.0.2.9] blocked using zen.spamhaus.org",
+        &original(None, "z@s"),
+        T0,
+    );
+    ingest(&p, c, "m", "1", &blocked);
+    assert_eq!(suppressed(c, "ok@example.org"), None, "a blocklisted sending IP is not the address's fault");
+}
+on_both_backends!(sender_side, sender_side_soft_bounces_do_not_count);
+
+async fn complaints_suppress_except_not_spam(db: TestDb) {
+    let (store, p) = setup(&db, |_| {});
+    let c = &mut *store.conn().unwrap();
+    ingest(&p, c, "fbl", "1", &arf("angry@example.org", "abuse", &original(Some("fall"), "a1@s")));
+    ingest(&p, c, "fbl", "2", &arf("happy@example.org", "not-spam", &original(Some("fall"), "a2@s")));
+    assert_eq!(suppressed(c, "angry@example.org").as_deref(), Some("fbl_complaint"));
+    assert_eq!(suppressed(c, "happy@example.org"), None, "not-spam is recorded only");
+    let rows = views::complaints(c, "fall", PAGE).unwrap();
+    let mut types: Vec<_> = rows.iter().map(|r| r.feedback_type.clone().unwrap_or_default()).collect();
+    types.sort();
+    assert_eq!(types, vec!["abuse", "not-spam"]);
+    assert!(rows.iter().all(|r| r.mailbox == "fbl"));
+}
+on_both_backends!(complaints, complaints_suppress_except_not_spam);
+
+async fn allowlisted_addresses_never_suppress(db: TestDb) {
+    let (store, p) = setup(&db, |c| c.suppression.allowlist = vec!["vip.example".into()]);
+    let c = &mut *store.conn().unwrap();
+    let hard = dsn("b@s", "ceo@vip.example", "5.1.1", "550 5.1.1 User unknown", &original(None, "v@s"), T0);
+    ingest(&p, c, "m", "1", &hard);
+    assert_eq!(suppressed(c, "ceo@vip.example"), None);
+    let arf = arf("ceo@vip.example", "abuse", &original(None, "v2@s"));
+    ingest(&p, c, "m", "2", &arf);
+    assert_eq!(suppressed(c, "ceo@vip.example"), None);
+}
+on_both_backends!(allowlist, allowlisted_addresses_never_suppress);
+
+async fn forged_verp_is_refused(db: TestDb) {
+    // SAFETY of the env var: a unique name no other test reads.
+    unsafe { std::env::set_var("REBOUND_TEST_VERP_KEY_PIPELINE", "s3cret") };
+    let (store, p) = setup(&db, |c| {
+        c.attribution.verp_pattern =
+            r"^b\+(?P<campaign>\w+)\.(?P<recipient>[^@=]+=[^@]+?)\.(?P<sig>[0-9a-f]{16})@".into();
+        c.attribution.verp_secret_env = Some("REBOUND_TEST_VERP_KEY_PIPELINE".into());
+    });
+    let c = &mut *store.conn().unwrap();
+    let key = rebound::config::Secret::new("s3cret");
+    let sig = &rebound::record::attribute::sign(&key, "c9:real@example.org")[..16];
+    let good = dsn(
+        &format!("b+c9.real=example.org.{sig}@bounce.sender.example"),
+        "real@example.org",
+        "5.1.1",
+        "550 5.1.1 User unknown",
+        "",
+        T0,
+    );
+    assert!(matches!(ingest(&p, c, "m", "1", &good), Disposition::New { review: None, .. }));
+    assert_eq!(suppressed(c, "real@example.org").as_deref(), Some("hard_bounce"));
+    assert_eq!(views::bounced(c, "c9", PAGE).unwrap().len(), 1, "attributed by VERP");
+
+    let forged = dsn(
+        "b+c9.victim=example.org.0000000000000000@bounce.sender.example",
+        "victim@example.org",
+        "5.1.1",
+        "550 5.1.1 User unknown",
+        "",
+        T0,
+    );
+    let d = ingest(&p, c, "m", "2", &forged);
+    assert!(matches!(&d, Disposition::New { events: 0, review: Some(r), .. } if r.contains("signature")), "{d:?}");
+    assert_eq!(suppressed(c, "victim@example.org"), None, "a forged bounce must not suppress");
+    assert_eq!(review::list(c, 10, 0).unwrap().len(), 1);
+}
+on_both_backends!(forged_verp, forged_verp_is_refused);
+
+async fn unparseable_mail_is_kept_for_review(db: TestDb) {
+    let (store, p) = setup(&db, |_| {});
+    let c = &mut *store.conn().unwrap();
+    let junk = b"Subject: lunch?\r\nFrom: a@example.org\r\n\r\nTacos at noon.\r\n";
+    let d = ingest(&p, c, "m", "1", junk);
+    let Disposition::New { message, events: 0, review: Some(_) } = d else { panic!("{d:?}") };
+    let (item, raw, sources) = review::show(c, message).unwrap().unwrap();
+    assert_eq!(raw.as_deref(), Some(&junk[..]), "raw bytes are kept");
+    assert_eq!(sources, vec!["m:1"]);
+    assert!(item.reason.is_some());
+    let (still, stats) = review::reprocess(c, &p, message).unwrap();
+    assert!(still && stats.events == 0, "still nothing to make of it");
+}
+on_both_backends!(review_queue, unparseable_mail_is_kept_for_review);
