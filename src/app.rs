@@ -62,6 +62,19 @@ impl App {
                 }
             })
             .await?;
+        let purge_db = db.clone();
+        scheduler
+            .add("purge-raw-messages", &config.retention.purge_schedule, move |_| {
+                let db = purge_db.clone();
+                async move {
+                    let now = chrono::Utc::now().naive_utc();
+                    match db.run(move |c| crate::record::ledger::purge_raw(c, now)).await {
+                        Ok(n) => tracing::info!(messages = n, "purged raw messages past retention"),
+                        Err(e) => tracing::warn!(error = %e, "purging raw messages failed; will retry at the next run"),
+                    }
+                }
+            })
+            .await?;
         scheduler.start().await?;
 
         let addr = listener.local_addr()?;

@@ -192,3 +192,73 @@ async fn unparseable_mail_is_kept_for_review(db: TestDb) {
     assert!(still && stats.events == 0, "still nothing to make of it");
 }
 on_both_backends!(review_queue, unparseable_mail_is_kept_for_review);
+
+async fn reclassify_after_a_rule_change(db: TestDb) {
+    use rebound::classify::repo::{self, Placement};
+    use rebound::classify::{Condition, Field, Op, Origin, Outcome, Rule, known_reason};
+    use rebound::record::reclassify;
+    let (store, p) = setup(&db, |_| {});
+    let c = &mut *store.conn().unwrap();
+    let hard = dsn(
+        "b@s",
+        "maybe@example.org",
+        "5.1.1",
+        "550 5.1.1 <maybe@example.org>: user unknown (directory sync lag)",
+        &original(Some("w"), "r1@s"),
+        T0,
+    );
+    ingest(&p, c, "m", "1", &hard);
+    assert_eq!(suppressed(c, "maybe@example.org").as_deref(), Some("hard_bounce"));
+    let rule = Rule {
+        key: "sync-lag".into(),
+        name: "Directory sync lag is temporary".into(),
+        description: None,
+        enabled: true,
+        origin: Origin::Custom,
+        when: vec![Condition::new(Field::Diagnostic, Op::Contains, "directory sync lag")],
+        outcome: Outcome::Soft,
+        reason: None,
+    };
+    repo::add(c, rule, &Placement::At(1), &known_reason).unwrap();
+    let since = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
+
+    let dry = reclassify::run(c, &p, since, true).unwrap();
+    assert_eq!(dry.len(), 1);
+    assert_eq!((dry[0].from.as_str(), dry[0].to.as_str(), dry[0].new_rule.as_str()), ("hard", "soft", "sync-lag"));
+    assert_eq!(suppressed(c, "maybe@example.org").as_deref(), Some("hard_bounce"), "dry run changes nothing");
+
+    let done = reclassify::run(c, &p, since, false).unwrap();
+    assert_eq!(done[0].suppression, "released");
+    assert_eq!(suppressed(c, "maybe@example.org"), None);
+    let rows = views::bounced(c, "w", PAGE).unwrap();
+    assert_eq!((rows[0].kind.as_str(), rows[0].rule.as_deref()), ("soft", Some("sync-lag")));
+    let camp = &views::campaigns(c).unwrap()[0];
+    assert_eq!((camp.hard, camp.soft), (0, 1));
+    let log = list::changes_since(c, 0, 10).unwrap();
+    assert_eq!(log.iter().map(|l| l.op.as_str()).collect::<Vec<_>>(), vec!["add", "remove"]);
+    assert!(reclassify::run(c, &p, since, false).unwrap().is_empty(), "a second run finds nothing to change");
+}
+on_both_backends!(reclassify, reclassify_after_a_rule_change);
+
+async fn raw_messages_are_purged_after_retention_but_review_items_kept(db: TestDb) {
+    use diesel::prelude::*;
+    use rebound::store::schema::messages;
+    let (store, p) = setup(&db, |c| c.retention.raw_message_days = 30);
+    let c = &mut *store.conn().unwrap();
+    let hard = dsn("b@s", "x@example.org", "5.1.1", "550 5.1.1 User unknown", &original(None, "p1@s"), T0);
+    let Disposition::New { message: done, .. } = ingest(&p, c, "m", "1", &hard) else { panic!() };
+    let Disposition::New { message: queued, .. } = ingest(&p, c, "m", "2", b"Subject: hi\r\n\r\nnot a bounce\r\n")
+    else {
+        panic!()
+    };
+    let now = chrono::Utc::now().naive_utc();
+    assert_eq!(rebound::record::ledger::purge_raw(c, now).unwrap(), 0, "nothing is due yet");
+    let later = now + chrono::Duration::days(31);
+    assert_eq!(rebound::record::ledger::purge_raw(c, later).unwrap(), 1);
+    let raw_of = |c: &mut AnyConnection, id: i64| -> Option<Vec<u8>> {
+        messages::table.find(id).select(messages::raw).first(c).unwrap()
+    };
+    assert!(raw_of(c, done).is_none(), "processed message purged");
+    assert!(raw_of(c, queued).is_some(), "review item keeps its raw bytes");
+}
+on_both_backends!(retention, raw_messages_are_purged_after_retention_but_review_items_kept);

@@ -83,6 +83,17 @@ pub enum Command {
     /// Manage the ordered classification rules (first enabled match wins).
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Re-run the rules over stored records after the rules changed, and bring campaign
+    /// counts and suppression in line (an address suppressed only by a record that is no
+    /// longer hard is released, audited).
+    Reclassify {
+        /// Records that occurred on or after this date (YYYY-MM-DD or RFC 3339).
+        #[arg(long)]
+        since: String,
+        /// List what would change, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -192,10 +203,44 @@ fn run(cli: Cli) -> Result<(), Failure> {
             records::review(&db, &pipeline, cmd)
         }
         Command::Sent(SentCommand::Import { file }) => records::sent_import(&connect(&cli.config)?.1, &file),
+        Command::Reclassify { since, dry_run } => {
+            let since = chrono::DateTime::parse_from_rfc3339(&since)
+                .map(|d| d.naive_utc())
+                .or_else(|_| {
+                    chrono::NaiveDate::parse_from_str(&since, "%Y-%m-%d").map(|d| d.and_time(chrono::NaiveTime::MIN))
+                })
+                .map_err(|_| Failure::Usage(format!("--since `{since}`: write a date as YYYY-MM-DD or RFC 3339")))?;
+            let (cfg, db) = connect(&cli.config)?;
+            let pipeline = crate::record::Pipeline::new(&cfg).map_err(anyhow::Error::from)?;
+            let mut conn = db.conn().map_err(anyhow::Error::from)?;
+            let changes =
+                crate::record::reclassify::run(&mut conn, &pipeline, since, dry_run).map_err(anyhow::Error::from)?;
+            output::print(
+                output::Format::Table,
+                &["event", "recipient", "from", "to", "rule", "suppression"],
+                &changes,
+                |c| {
+                    vec![
+                        c.event_id.to_string(),
+                        c.recipient.clone(),
+                        c.from.clone(),
+                        c.to.clone(),
+                        c.new_rule.clone(),
+                        c.suppression.clone(),
+                    ]
+                },
+            )?;
+            println!(
+                "{} record(s) {}",
+                changes.len(),
+                if dry_run { "would change (dry run: nothing written)" } else { "changed" }
+            );
+            Ok(())
+        }
         Command::Rules(cmd) => {
             let cfg = load(&cli.config)?;
             let db = Db::connect(&cfg.database).map_err(anyhow::Error::from)?;
-            rules::run(&db, cmd)
+            rules::run(&cfg, &db, cmd)
         }
         Command::Serve => {
             let cfg = load(&cli.config)?;

@@ -67,6 +67,13 @@ pub enum RulesCommand {
     /// Import rules from a TOML file: new keys are added above the Global rule, existing
     /// keys are replaced in place.
     Import { file: PathBuf },
+    /// Parse a message and show its fields and which rule decides each record.
+    Test {
+        file: PathBuf,
+        /// Show every rule that matches, not just the one that decides.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -218,7 +225,51 @@ fn print_summary(s: &SyncSummary) {
     }
 }
 
-pub fn run(db: &Db, cmd: RulesCommand) -> Result<(), Failure> {
+fn test(cfg: &crate::config::Config, c: &mut AnyConnection, file: &std::path::Path, all: bool) -> Result<(), Failure> {
+    let raw = std::fs::read(file).map_err(|e| fail(anyhow::anyhow!("cannot read {}: {e}", file.display())))?;
+    let pipeline = crate::record::Pipeline::new(cfg).map_err(fail)?;
+    let engine = pipeline.engine(c).map_err(fail)?;
+    let p = pipeline.prepare(&engine, &raw);
+    let r = &p.report;
+    println!("{}: {} (dialect {})", file.display(), r.kind.as_str(), r.dialect);
+    if let Some(why) = &r.unknown_reason {
+        println!("  nothing to classify: {why}");
+    }
+    for (i, (rec, decided)) in r.records.iter().zip(&p.classified).enumerate() {
+        println!("record {}:", i + 1);
+        let fields = [
+            ("recipient", rec.recipient.clone().or_else(|| p.attribution.recipient.clone())),
+            ("kind", Some(rec.kind.as_str().to_string())),
+            ("status", rec.status.clone()),
+            ("reply_code", rec.reply_code.map(|c| c.to_string())),
+            ("reason", Some(rec.reason.as_str().to_string())),
+            ("diagnostic", rec.diagnostic.clone()),
+            ("feedback_type", rec.feedback_type.clone()),
+            ("remote_mta", rec.remote_mta.clone()),
+            ("dialect", Some(rec.dialect.to_string())),
+        ];
+        for (k, v) in fields {
+            if let Some(v) = v {
+                println!("  {k:<14} {v}");
+            }
+        }
+        println!("  => {} (reason {}) by rule {}", decided.outcome.as_str(), decided.reason, decided.rule_key);
+        if all {
+            let facts = crate::record::pipeline::facts(r, rec, p.attribution.recipient.as_deref(), None);
+            for (rule, enabled) in engine.trace(&facts) {
+                let mark = if rule.key == decided.rule_key { "*" } else { " " };
+                let off = if enabled { "" } else { " [disabled]" };
+                println!("   {mark} {:<32} {:<9} {}{off}", rule.key, rule.outcome.as_str(), rule.name);
+            }
+        }
+    }
+    if let Some(c) = &p.attribution.campaign {
+        println!("campaign {c} (attributed by {})", p.attribution.method.as_str());
+    }
+    Ok(())
+}
+
+pub fn run(cfg: &crate::config::Config, db: &Db, cmd: RulesCommand) -> Result<(), Failure> {
     let mut conn = db.conn().map_err(fail)?;
     let c: &mut AnyConnection = &mut conn;
     repo::seed_if_empty(c, &known_reason).map_err(fail)?;
@@ -302,6 +353,7 @@ pub fn run(db: &Db, cmd: RulesCommand) -> Result<(), Failure> {
             let rules: Vec<Rule> = repo::list(c).map_err(fail)?.into_iter().map(|r| r.rule).collect();
             print!("{}", library::render(&rules));
         }
+        RulesCommand::Test { file, all } => test(cfg, c, &file, all)?,
         RulesCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| fail(anyhow::anyhow!("cannot read {}: {e}", file.display())))?;

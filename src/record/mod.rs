@@ -10,6 +10,7 @@ pub mod attribute;
 pub mod events;
 pub mod ledger;
 pub mod pipeline;
+pub mod reclassify;
 pub mod review;
 pub mod views;
 

@@ -129,6 +129,10 @@ impl Pipeline {
         })
     }
 
+    pub(super) fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     pub(super) fn allowlist(&self) -> &[String] {
         &self.allow_cfg
     }
@@ -363,7 +367,20 @@ pub fn classify(
     recipient: Option<&str>,
     body: Option<&str>,
 ) -> Classified {
-    let facts = Facts {
+    match engine.classify(&facts(report, rec, recipient, body)) {
+        Some(d) => Classified {
+            outcome: d.outcome,
+            rule_key: d.rule_key.to_string(),
+            reason: d.reason.unwrap_or(rec.reason.as_str()).to_string(),
+        },
+        // Only a rule list without its Global rule gets here; soft is the safe default.
+        None => Classified { outcome: Outcome::Soft, rule_key: String::new(), reason: rec.reason.as_str().to_string() },
+    }
+}
+
+/// The fields of one record as the rules see them.
+pub fn facts<'a>(report: &'a Report, rec: &'a Record, recipient: Option<&'a str>, body: Option<&'a str>) -> Facts<'a> {
+    Facts {
         status: rec.status.as_deref(),
         reply_code: rec.reply_code,
         diagnostic: rec.diagnostic.as_deref(),
@@ -377,15 +394,6 @@ pub fn classify(
         subject: report.subject.as_deref(),
         dialect: Some(rec.dialect),
         body,
-    };
-    match engine.classify(&facts) {
-        Some(d) => Classified {
-            outcome: d.outcome,
-            rule_key: d.rule_key.to_string(),
-            reason: d.reason.unwrap_or(rec.reason.as_str()).to_string(),
-        },
-        // Only a rule list without its Global rule gets here; soft is the safe default.
-        None => Classified { outcome: Outcome::Soft, rule_key: String::new(), reason: rec.reason.as_str().to_string() },
     }
 }
 

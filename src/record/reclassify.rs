@@ -1,0 +1,221 @@
+//! Reclassification: after the rules change, re-run them over stored records and bring
+//! events, campaign counters and suppression in line — or, dry-run, only say what would change.
+//!
+//! The rules see the stored fields (status, reply code, diagnostic, the parser's reason,
+//! kind, feedback type, MTAs, recipient, subject, dialect); rules on the whole body or the
+//! original sender cannot be re-applied once the raw message is purged, so they are not.
+//! An address suppressed only by a record that is no longer hard (or a complaint) is
+//! released, with an audit entry and a change-log entry for the sending nodes.
+
+use super::events;
+use super::pipeline::{Pipeline, PipelineError};
+use crate::classify::{Engine, Facts, Outcome};
+use crate::store::AnyConnection;
+use crate::store::schema::{events as ev, messages, suppressions};
+use crate::suppress::{Allowlist, EventFacts, list};
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+/// One record whose decision changes.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Change {
+    pub event_id: i64,
+    pub recipient: String,
+    pub from: String,
+    pub to: String,
+    pub old_rule: Option<String>,
+    pub new_rule: String,
+    pub reason: String,
+    /// "suppressed", "released" or "" (suppression unchanged).
+    pub suppression: String,
+}
+
+type Row = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    NaiveDateTime,
+);
+
+/// Re-runs the rules over events that occurred at or after `since`.
+pub fn run(
+    c: &mut AnyConnection,
+    pipeline: &Pipeline,
+    since: NaiveDateTime,
+    dry_run: bool,
+) -> Result<Vec<Change>, PipelineError> {
+    let engine = pipeline.engine(c)?;
+    let mut changes = Vec::new();
+    let mut after = 0i64;
+    loop {
+        let rows: Vec<Row> = ev::table
+            .inner_join(messages::table)
+            .filter(ev::occurred_at.ge(since))
+            .filter(ev::id.gt(after))
+            .filter(ev::recipient.is_not_null())
+            .order(ev::id.asc())
+            .limit(1000)
+            .select((
+                ev::id,
+                ev::recipient.assume_not_null(),
+                ev::kind,
+                ev::classification,
+                ev::parsed_reason,
+                ev::rule_key,
+                ev::reply_code,
+                ev::status,
+                ev::diagnostic,
+                ev::feedback_type,
+                ev::remote_mta,
+                ev::reporting_mta,
+                messages::subject,
+                ev::dialect,
+                ev::campaign_id,
+                ev::sending_domain,
+                ev::occurred_at,
+            ))
+            .load(c)?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        for row in &rows {
+            if let Some(change) = decide(&engine, row) {
+                let change = if dry_run { change } else { apply(c, pipeline, row, change)? };
+                changes.push(change);
+            }
+        }
+    }
+    Ok(changes)
+}
+
+fn decide(engine: &Engine, r: &Row) -> Option<Change> {
+    let (
+        id,
+        recipient,
+        kind,
+        old,
+        parsed_reason,
+        old_rule,
+        reply,
+        status,
+        diag,
+        ft,
+        remote,
+        reporting,
+        subject,
+        dialect,
+        ..,
+    ) = r;
+    let facts = Facts {
+        status: status.as_deref(),
+        reply_code: reply.and_then(|v| u16::try_from(v).ok()),
+        diagnostic: diag.as_deref(),
+        reason: Some(parsed_reason),
+        kind: Some(kind),
+        feedback_type: ft.as_deref(),
+        remote_mta: remote.as_deref(),
+        reporting_mta: reporting.as_deref(),
+        recipient: Some(recipient),
+        sender: None,
+        subject: subject.as_deref(),
+        dialect: Some(dialect),
+        body: None,
+    };
+    let d = engine.classify(&facts)?;
+    let same = d.outcome.as_str() == old && old_rule.as_deref() == Some(d.rule_key);
+    (!same).then(|| Change {
+        event_id: *id,
+        recipient: recipient.clone(),
+        from: old.clone(),
+        to: d.outcome.as_str().to_string(),
+        old_rule: old_rule.clone(),
+        new_rule: d.rule_key.to_string(),
+        reason: d.reason.unwrap_or(parsed_reason).to_string(),
+        suppression: String::new(),
+    })
+}
+
+fn apply(c: &mut AnyConnection, pipeline: &Pipeline, r: &Row, mut change: Change) -> Result<Change, PipelineError> {
+    let (id, recipient, campaign, sending_domain, occurred) = (r.0, &r.1, &r.14, &r.15, r.16);
+    c.transaction(|c| {
+        let now = Utc::now().naive_utc();
+        diesel::update(ev::table.find(id))
+            .set((ev::classification.eq(&change.to), ev::rule_key.eq(&change.new_rule), ev::reason.eq(&change.reason)))
+            .execute(c)?;
+        if let Some(campaign) = campaign {
+            events::recount(c, campaign, &change.from, &change.to)?;
+        }
+        let to: Outcome = change.to.parse().map_err(PipelineError::Rules)?;
+        // Suppressions whose evidence is this event and that the new outcome no longer backs.
+        let held: Vec<(String, String)> = suppressions::table
+            .filter(suppressions::event_id.eq(id))
+            .select((suppressions::address, suppressions::source))
+            .load(c)?;
+        let still_backed = |source: &str| match source {
+            "hard_bounce" => to == Outcome::Hard,
+            "fbl_complaint" => to == Outcome::Complaint,
+            "soft_threshold" => to == Outcome::Soft,
+            _ => true,
+        };
+        for (address, source) in held {
+            if still_backed(&source) {
+                continue;
+            }
+            // Another record that still warrants it takes over as evidence.
+            let other: Option<i64> = ev::table
+                .filter(ev::recipient.eq(&address))
+                .filter(ev::id.ne(id))
+                .filter(ev::classification.eq(if source == "fbl_complaint" { "complaint" } else { "hard" }))
+                .select(ev::id)
+                .first(c)
+                .optional()?;
+            match other {
+                Some(other) => {
+                    diesel::update(suppressions::table.filter(suppressions::event_id.eq(id)))
+                        .set(suppressions::event_id.eq(other))
+                        .execute(c)?;
+                }
+                None => {
+                    let scopes: Vec<String> = suppressions::table
+                        .filter(suppressions::event_id.eq(id))
+                        .select(suppressions::scope)
+                        .load(c)?;
+                    for scope in scopes {
+                        list::remove(c, &address, &scope, "reclassify", now)?;
+                    }
+                    let detail =
+                        format!("event {id} reclassified {} -> {} by rule {}", change.from, change.to, change.new_rule);
+                    list::audit(c, "reclassify", "release", &address, Some(&detail), now)?;
+                    change.suppression = "released".into();
+                }
+            }
+        }
+        let allow = Allowlist::load(c, pipeline.allowlist())?;
+        let facts = EventFacts {
+            event_id: id,
+            recipient,
+            outcome: to,
+            reason: &change.reason,
+            sending_domain: sending_domain.as_deref(),
+            occurred_at: occurred,
+            now,
+        };
+        if pipeline.policy().on_event(c, &allow, &facts)?.is_some() {
+            change.suppression = "suppressed".into();
+        }
+        Ok(change)
+    })
+}
