@@ -17,6 +17,12 @@ build:
 test:
 	bash tests/support/test.sh
 
+## bench: throughput and memory figures (parse, classify, import into SQLite and
+## PostgreSQL, whole process, 1 GB mbox); needs ../shared/corpus or REBOUND_CORPUS
+bench:
+	bash tests/support/deps.sh
+	$(CARGO) bench --locked --bench rebound
+
 ## fmt: format the code
 fmt:
 	$(CARGO) fmt --all

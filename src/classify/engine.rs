@@ -4,14 +4,15 @@
 //! record and, for `rules test --all`, every rule that would match. Built once per rule
 //! change. Cost per record does not grow with the number of rules the way a naive scan
 //! does: all `contains`/`starts_with`/`ends_with` needles on a field share one Aho-Corasick
-//! automaton, all regexes on a field one `RegexSet`, and `is`/`in` values one hash map, so
-//! each field is scanned once; then rules are checked in order against a bitset of the
-//! conditions that hold. It never mutates rules or touches the database.
+//! automaton, the literal prefixes of all its regexes another (so only regexes whose prefix
+//! occurs are run), and `is`/`in` values one hash map, so each field is scanned about once;
+//! then rules are checked in order against a bitset of the conditions that hold. It never mutates rules or touches the database.
 
 use super::facts::Facts;
 use super::rule::{Field, GLOBAL_KEY, Op, Outcome, REGEX_SIZE_LIMIT, Rule, status_like};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
-use regex::{RegexSet, RegexSetBuilder};
+use regex::{Regex, RegexBuilder};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use std::collections::HashMap;
 
 /// What the rules decided for one record.
@@ -31,15 +32,6 @@ struct CompiledRule {
     conds: Vec<(usize, bool)>,
 }
 
-/// How an atom (a positive condition) is tested.
-#[derive(Debug, Clone)]
-enum Test {
-    /// Set by the field's automaton / regex set / value map during the scan.
-    Indexed,
-    /// Checked directly: status patterns.
-    Like(Vec<String>),
-}
-
 /// Per field: the shared matchers and which atoms each of their patterns satisfies.
 #[derive(Debug, Default)]
 struct FieldIndex {
@@ -50,8 +42,13 @@ struct FieldIndex {
     ac_ci_ids: Vec<usize>,
     ac_cs: Option<AhoCorasick>,
     ac_cs_ids: Vec<usize>,
-    regex: Option<RegexSet>,
-    regex_atoms: Vec<usize>,
+    /// Regexes on this field with the atom each satisfies.
+    regexes: Vec<(Regex, usize)>,
+    /// Regexes with no literal prefix to filter on: always run.
+    regex_always: Vec<usize>,
+    /// Lower-cased literal prefixes of the other regexes, and the regex each belongs to.
+    regex_prefilter: Option<AhoCorasick>,
+    regex_prefix_owner: Vec<usize>,
     /// Exact values, lower-cased (case-insensitive) → atoms.
     eq_ci: HashMap<String, Vec<usize>>,
     eq_cs: HashMap<String, Vec<usize>>,
@@ -61,9 +58,15 @@ struct FieldIndex {
 #[derive(Debug)]
 pub struct Engine {
     rules: Vec<CompiledRule>,
-    atoms: Vec<(Field, Test)>,
     fields: Vec<FieldIndex>,
+    /// Status patterns (`5.1.*`) → atoms; a status is looked up under its 8 wildcard forms.
+    like: HashMap<String, Vec<usize>>,
     words: usize,
+    /// Rules each atom appears in as a positive condition: only rules with at least one
+    /// holding atom can match, so evaluation looks at those (and `unconditional`) only.
+    atom_rules: Vec<Vec<u32>>,
+    /// Rules without a positive condition (the Global rule, negations only): always checked.
+    unconditional: Vec<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,46 +80,51 @@ impl Engine {
     /// Compiles enabled and disabled rules alike (a trace shows both); disabled ones are
     /// skipped at evaluation. Rules must already be validated and ordered by position.
     pub fn new(rules: Vec<Rule>) -> Result<Engine, CompileError> {
-        let mut atoms: Vec<(Field, Test)> = Vec::new();
+        let mut atoms = 0usize;
+        let mut like: HashMap<String, Vec<usize>> = HashMap::new();
         let mut fields: Vec<FieldIndex> = (0..Field::ALL.len()).map(|_| FieldIndex::default()).collect();
         let mut compiled = Vec::with_capacity(rules.len());
-        let mut regex_src: Vec<Vec<String>> = vec![Vec::new(); Field::ALL.len()];
+        let compile_err = |key: &str, e: String| CompileError { key: key.to_string(), message: e };
 
         for rule in rules {
             let mut conds = Vec::with_capacity(rule.when.len());
             for c in &rule.when {
                 let (op, negated) = c.op.positive();
-                let atom = atoms.len();
+                let atom = atoms;
+                atoms += 1;
                 let fx = &mut fields[c.field.index()];
                 fx.used = true;
-                let test = match op {
+                match op {
                     Op::Is | Op::In => {
                         for v in c.all_values() {
                             let map = if c.case_sensitive { &mut fx.eq_cs } else { &mut fx.eq_ci };
                             let key = if c.case_sensitive { v.to_string() } else { v.to_lowercase() };
                             map.entry(key).or_default().push(atom);
                         }
-                        Test::Indexed
                     }
                     Op::Contains | Op::StartsWith | Op::EndsWith => {
                         for v in c.all_values() {
                             fx.needles.push(if c.case_sensitive { v.to_string() } else { v.to_lowercase() });
                             fx.needle_atoms.push((atom, op, c.case_sensitive));
                         }
-                        Test::Indexed
                     }
                     Op::Matches => {
                         for v in c.all_values() {
                             let src = if c.case_sensitive { v.to_string() } else { format!("(?i:{v})") };
-                            regex_src[c.field.index()].push(src);
-                            fx.regex_atoms.push(atom);
+                            let re = RegexBuilder::new(&src)
+                                .size_limit(REGEX_SIZE_LIMIT)
+                                .build()
+                                .map_err(|e| compile_err(&rule.key, e.to_string()))?;
+                            fx.regexes.push((re, atom));
                         }
-                        Test::Indexed
                     }
-                    Op::Like => Test::Like(c.all_values().map(str::to_string).collect()),
+                    Op::Like => {
+                        for v in c.all_values() {
+                            like.entry(v.to_string()).or_default().push(atom);
+                        }
+                    }
                     Op::IsNot | Op::NotContains => unreachable!("positive() maps negative operators"),
-                };
-                atoms.push((c.field, test));
+                }
                 conds.push((atom, negated));
             }
             compiled.push(CompiledRule { rule, conds });
@@ -139,16 +147,39 @@ impl Engine {
                 fx.ac_cs = Some(build(&cs.iter().map(|&n| &fx.needles[n]).collect::<Vec<_>>())?);
                 fx.ac_cs_ids = cs;
             }
-            if !regex_src[i].is_empty() {
-                let set = RegexSetBuilder::new(&regex_src[i])
-                    .size_limit(REGEX_SIZE_LIMIT * regex_src[i].len().max(1))
-                    .build()
-                    .map_err(|e| CompileError { key: "(engine)".into(), message: e.to_string() })?;
-                fx.regex = Some(set);
+            let _ = i;
+            let mut prefixes = Vec::new();
+            for (n, (re, _)) in fx.regexes.iter().enumerate() {
+                match literal_prefixes(re.as_str()) {
+                    Some(lits) => prefixes.extend(lits.into_iter().map(|l| (l, n))),
+                    None => fx.regex_always.push(n),
+                }
+            }
+            if !prefixes.is_empty() {
+                let ac = AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(prefixes.iter().map(|(l, _)| l.as_bytes()))
+                    .map_err(|e| compile_err("(engine)", e.to_string()))?;
+                fx.regex_prefilter = Some(ac);
+                fx.regex_prefix_owner = prefixes.into_iter().map(|(_, n)| n).collect();
             }
         }
-        let words = atoms.len().div_ceil(64);
-        Ok(Engine { rules: compiled, atoms, fields, words })
+        let words = atoms.div_ceil(64);
+        let mut atom_rules = vec![Vec::new(); atoms];
+        let mut unconditional = Vec::new();
+        for (i, r) in compiled.iter().enumerate() {
+            let mut positive = false;
+            for &(a, neg) in &r.conds {
+                if !neg {
+                    atom_rules[a].push(i as u32);
+                    positive = true;
+                }
+            }
+            if !positive {
+                unconditional.push(i as u32);
+            }
+        }
+        Ok(Engine { rules: compiled, fields, like, words, atom_rules, unconditional })
     }
 
     pub fn len(&self) -> usize {
@@ -204,17 +235,40 @@ impl Engine {
                     }
                 }
             }
-            if let Some(re) = &fx.regex {
-                for i in re.matches(text).iter() {
-                    set(&mut bits, fx.regex_atoms[i]);
+            if !fx.regexes.is_empty() {
+                let mut run = vec![false; fx.regexes.len()];
+                for &n in &fx.regex_always {
+                    run[n] = true;
+                }
+                if let Some(ac) = &fx.regex_prefilter {
+                    for m in ac.find_overlapping_iter(text) {
+                        run[fx.regex_prefix_owner[m.pattern().as_usize()]] = true;
+                    }
+                }
+                for (n, (re, atom)) in fx.regexes.iter().enumerate() {
+                    if run[n] && re.is_match(text) {
+                        set(&mut bits, *atom);
+                    }
                 }
             }
         }
-        for (a, (field, test)) in self.atoms.iter().enumerate() {
-            if let Test::Like(patterns) = test {
-                let status = facts.get(*field, &mut buf);
-                if patterns.iter().any(|p| status_like(p, status)) {
-                    set(&mut bits, a);
+        if !self.like.is_empty() {
+            let status = facts.get(Field::Status, &mut buf);
+            let parts: Vec<&str> = status.split('.').collect();
+            if parts.len() == 3 {
+                let mut pattern = String::with_capacity(status.len() + 4);
+                for mask in 0..8 {
+                    pattern.clear();
+                    for (i, part) in parts.iter().enumerate() {
+                        if i > 0 {
+                            pattern.push('.');
+                        }
+                        pattern.push_str(if mask & (1 << i) != 0 { "*" } else { part });
+                    }
+                    if let Some(atoms) = self.like.get(&pattern) {
+                        debug_assert!(status_like(&pattern, status));
+                        atoms.iter().for_each(|&a| set(&mut bits, a));
+                    }
                 }
             }
         }
@@ -225,10 +279,30 @@ impl Engine {
         r.conds.iter().all(|&(a, neg)| ((bits[a / 64] >> (a % 64)) & 1 == 1) != neg)
     }
 
+    /// Indexes of the rules that could match given the atoms that hold, in position order.
+    fn candidates(&self, bits: &[u64]) -> Vec<u32> {
+        let mut out = self.unconditional.clone();
+        for (w, &word) in bits.iter().enumerate() {
+            let mut word = word;
+            while word != 0 {
+                let a = w * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                out.extend_from_slice(&self.atom_rules[a]);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// The first enabled rule that matches. `None` only when the list has no Global rule.
     pub fn classify(&self, facts: &Facts) -> Option<Decision<'_>> {
         let bits = self.scan(facts);
-        self.rules.iter().find(|r| r.rule.enabled && Self::holds(&bits, r)).map(decision)
+        self.candidates(&bits)
+            .into_iter()
+            .map(|i| &self.rules[i as usize])
+            .find(|r| r.rule.enabled && Self::holds(&bits, r))
+            .map(decision)
     }
 
     /// Every rule that matches, in order, with whether it is enabled (for `rules test --all`).
@@ -245,6 +319,24 @@ impl Engine {
     pub fn has_global(&self) -> bool {
         self.rules.last().is_some_and(|r| r.rule.key == GLOBAL_KEY)
     }
+}
+
+/// Literals every match of `pattern` starts with (lower-cased), or None when there is no
+/// finite, non-empty set of them (the regex must then always run).
+fn literal_prefixes(pattern: &str) -> Option<Vec<String>> {
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let mut ex = Extractor::new();
+    ex.kind(ExtractKind::Prefix);
+    let seq = ex.extract(&hir);
+    let lits = seq.literals()?;
+    if lits.is_empty() || lits.iter().any(|l| l.as_bytes().is_empty()) {
+        return None;
+    }
+    let mut out: Vec<String> =
+        lits.iter().map(|l| String::from_utf8_lossy(l.as_bytes()).to_ascii_lowercase()).collect();
+    out.sort();
+    out.dedup();
+    Some(out)
 }
 
 fn decision(r: &CompiledRule) -> Decision<'_> {
@@ -322,6 +414,23 @@ mod tests {
             let shown = c.to_string();
             let e = Engine::new(vec![rule("r", Outcome::Hard, vec![c]), global()]).unwrap();
             assert_eq!(e.classify(&f).unwrap().rule_key == "r", want, "{shown}");
+        }
+    }
+
+    #[test]
+    fn regexes_behind_the_literal_prefilter_still_match() {
+        let cases = [
+            (r"quota\s+exceeded", "452 4.2.2 QUOTA   Exceeded for user", true),
+            (r"(spamhaus|spamcop)\.org", "blocked using zen.SpamHaus.org", true),
+            (r"\d{3} 5\.7\.\d+", "host said: 554 5.7.26 unauthenticated", true),
+            (r"ärger\b", "Zu viel ÄRGER heute", true),
+            (r"quota\s+exceeded", "mailbox full", false),
+        ];
+        for (re, text, want) in cases {
+            let r = rule("r", Outcome::Soft, vec![Condition::new(Field::Diagnostic, Op::Matches, re)]);
+            let e = Engine::new(vec![r, global()]).unwrap();
+            let got = e.classify(&facts("5.0.0", text)).unwrap().rule_key == "r";
+            assert_eq!(got, want, "{re} on {text}");
         }
     }
 

@@ -161,7 +161,8 @@ impl Pipeline {
 
     /// Parses, attributes (VERP, headers) and classifies one message. Pure CPU.
     pub fn prepare(&self, engine: &Engine, raw: &[u8]) -> Prepared {
-        let report = parse::parse(raw, &self.parse);
+        let mut report = parse::parse(raw, &self.parse);
+        strip_nuls(&mut report);
         let attribution = self.attributor.attribute(&report);
         let body = engine.uses_body().then(|| String::from_utf8_lossy(raw));
         let classified = report
@@ -332,6 +333,50 @@ impl Pipeline {
             written += 1;
         }
         Ok(written)
+    }
+}
+
+/// PostgreSQL text cannot hold NUL characters (and no server meant one): drop them from
+/// everything that is stored, so one odd byte cannot fail a whole batch.
+fn strip_nuls(report: &mut Report) {
+    fn fix(s: &mut Option<String>) {
+        if let Some(v) = s
+            && v.contains('\0')
+        {
+            v.retain(|c| c != '\0');
+        }
+    }
+    for f in [
+        &mut report.subject,
+        &mut report.from,
+        &mut report.message_id,
+        &mut report.reporting_mta,
+        &mut report.unknown_reason,
+    ] {
+        fix(f);
+    }
+    for r in &mut report.records {
+        for f in [
+            &mut r.recipient,
+            &mut r.status,
+            &mut r.diagnostic,
+            &mut r.action,
+            &mut r.remote_mta,
+            &mut r.reporting_mta,
+            &mut r.last_attempt,
+            &mut r.feedback_type,
+        ] {
+            fix(f);
+        }
+    }
+    if let Some(o) = &mut report.original {
+        for f in [&mut o.message_id, &mut o.from, &mut o.return_path] {
+            fix(f);
+        }
+    }
+    if let Some(f) = &mut report.feedback {
+        fix(&mut f.reporting_mta);
+        fix(&mut f.arrival_date);
     }
 }
 

@@ -1,0 +1,281 @@
+//! `make bench`: throughput and cost figures, measured (never asserted in tests).
+//!
+//! Over the corpus emails held in memory (`REBOUND_CORPUS`, default
+//! ../shared/corpus/sisimai-dev/emails): parse, parse + classify, classify alone with the
+//! default library and with 1,000 rules, import into SQLite and PostgreSQL (10 copies, each
+//! made distinct so none is a duplicate), the whole `rebound parse --json` process over a
+//! directory of 10 copies, and peak memory parsing a 1 GB mbox. Single-threaded: figures
+//! are per core. Each timed loop keeps its best pass, the least disturbed by the machine.
+
+use rebound::classify::{Condition, Engine, Field, Op, Origin, Outcome, Rule, known_reason, library};
+use rebound::config::{Config, DatabaseConfig};
+use rebound::parse::{ParseOptions, parse};
+use rebound::record::{Item, Pipeline};
+use rebound::store::Db;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn walk(p: &Path, out: &mut Vec<PathBuf>) {
+    if p.is_dir() {
+        let mut entries: Vec<_> = std::fs::read_dir(p).into_iter().flatten().flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for e in entries {
+            walk(&e, out);
+        }
+    } else if p.extension().is_some_and(|e| e == "eml") {
+        out.push(p.to_path_buf());
+    }
+}
+
+/// Best seconds per pass of `f` over at least `secs` seconds.
+fn best_pass(secs: f64, mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    let mut best = f64::MAX;
+    while start.elapsed() < Duration::from_secs_f64(secs) {
+        let t = Instant::now();
+        f();
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    best
+}
+
+/// `n` copies of every mail, each made distinct by a header so none is a duplicate.
+fn copies(mails: &[Vec<u8>], n: usize) -> Vec<Vec<u8>> {
+    let mut out = Vec::with_capacity(mails.len() * n);
+    for i in 0..n {
+        for (j, m) in mails.iter().enumerate() {
+            let mut v = format!("X-Bench-Copy: {i}-{j}\r\n").into_bytes();
+            v.extend_from_slice(m);
+            out.push(v);
+        }
+    }
+    out
+}
+
+fn thousand_rules() -> Vec<Rule> {
+    let words = ["quota", "blocked", "spamhaus", "unknown", "disabled", "relay", "policy", "greylist", "dmarc", "ptr"];
+    let mut rules = Vec::new();
+    for i in 0..1000 {
+        let w = words[i % words.len()];
+        let when = match i % 5 {
+            0 => vec![Condition::new(Field::Diagnostic, Op::Contains, format!("{w} marker {i}"))],
+            1 => vec![Condition::new(Field::Diagnostic, Op::Matches, format!(r"{w}\s+code\s+{i}\b"))],
+            2 => vec![Condition::any_of(
+                Field::RecipientDomain,
+                Op::In,
+                &[&format!("d{i}.example"), &format!("e{i}.example")],
+            )],
+            3 => vec![
+                Condition::new(Field::Status, Op::Like, format!("5.{}.*", i % 8)),
+                Condition::new(Field::RemoteMta, Op::EndsWith, format!("mx{i}.example")),
+            ],
+            _ => vec![Condition::new(Field::Subject, Op::StartsWith, format!("{w} {i}"))],
+        };
+        rules.push(Rule {
+            key: format!("custom-{i}"),
+            name: format!("custom rule {i}"),
+            description: None,
+            enabled: true,
+            origin: Origin::Custom,
+            when,
+            outcome: Outcome::Soft,
+            reason: None,
+        });
+    }
+    rules.extend(library::defaults(&known_reason));
+    rules
+}
+
+fn import_rate(label: &str, db: DatabaseConfig, mails: &[Vec<u8>]) {
+    let mut cfg = Config::default();
+    cfg.database = db;
+    let store = match Db::connect(&cfg.database) {
+        Ok(s) => s,
+        Err(e) => return println!("{label:<44} skipped: {e}"),
+    };
+    let pipeline = Pipeline::new(&cfg).expect("pipeline");
+    let mut conn = store.conn().expect("connection");
+    pipeline.engine(&mut conn).expect("rules");
+    let names: Vec<String> = (0..mails.len()).map(|i| format!("bench/{i}")).collect();
+    let t = Instant::now();
+    for chunk in (0..mails.len()).collect::<Vec<_>>().chunks(256) {
+        let items: Vec<Item> =
+            chunk.iter().map(|&i| Item { source: "file", source_id: &names[i], raw: &mails[i] }).collect();
+        pipeline.ingest(&mut conn, &items).expect("ingest");
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!("{label:<44} {:>9.0} emails/s  ({} emails in {secs:.2} s)", mails.len() as f64 / secs, mails.len());
+}
+
+fn max_rss_kib_of_children() -> i64 {
+    // SAFETY: getrusage writes into the struct we pass; RUSAGE_CHILDREN is valid.
+    unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
+        u.ru_maxrss
+    }
+}
+
+/// `REBOUND_BENCH_ONLY=classify,import` runs only those parts (parse, classify, import, process).
+fn wanted(part: &str) -> bool {
+    std::env::var("REBOUND_BENCH_ONLY").map_or(true, |v| v.split(',').any(|p| p.trim() == part))
+}
+
+fn main() {
+    let dir = std::env::var("REBOUND_CORPUS").unwrap_or_else(|_| "../shared/corpus/sisimai-dev/emails".into());
+    let mut files = Vec::new();
+    walk(Path::new(&dir), &mut files);
+    if files.is_empty() {
+        eprintln!("bench: no .eml files under {dir}; set REBOUND_CORPUS");
+        std::process::exit(1);
+    }
+    let mails: Vec<Vec<u8>> = files.iter().filter_map(|f| std::fs::read(f).ok()).collect();
+    let bytes: usize = mails.iter().map(Vec::len).sum();
+    let n = mails.len() as f64;
+    let mb = bytes as f64 / 1e6;
+    println!("corpus: {} emails, {:.2} MB from {dir}", mails.len(), mb);
+
+    let opts = ParseOptions::default();
+    let cfg = Config::default();
+    let pipeline = Pipeline::new(&cfg).expect("pipeline");
+    let defaults = Engine::new(library::defaults(&known_reason)).expect("library");
+    if wanted("parse") {
+        let t = best_pass(3.0, || {
+            for m in &mails {
+                std::hint::black_box(parse(m, &opts));
+            }
+        });
+        println!(
+            "{:<44} {:>9.0} emails/s  {:>7.1} MB/s  ({:.1} us/email)",
+            "parse (one core)",
+            n / t,
+            mb / t,
+            t * 1e6 / n
+        );
+
+        let t = best_pass(3.0, || {
+            for m in &mails {
+                std::hint::black_box(pipeline.prepare(&defaults, m));
+            }
+        });
+        println!("{:<44} {:>9.0} emails/s  {:>7.1} MB/s", "parse + attribute + classify (one core)", n / t, mb / t);
+    }
+
+    // Classification alone, per record, over every record of the corpus.
+    if wanted("classify") {
+        let reports: Vec<_> = mails.iter().map(|m| parse(m, &opts)).collect();
+        let records: Vec<_> = reports.iter().flat_map(|r| r.records.iter().map(move |rec| (r, rec))).collect();
+        let big = Engine::new(thousand_rules()).expect("1000 rules");
+        for (label, engine) in
+            [("classify, default library", &defaults), ("classify, 1,000 custom rules + library", &big)]
+        {
+            let t = best_pass(2.0, || {
+                for (r, rec) in &records {
+                    std::hint::black_box(rebound::record::pipeline::classify(engine, r, rec, None, None));
+                }
+            });
+            println!("{label:<44} {:>9.2} us/record ({} rules)", t * 1e6 / records.len() as f64, engine.len());
+        }
+    }
+
+    let ten = copies(&mails, 10);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    if wanted("import") {
+        import_rate(
+            "import 10 copies into SQLite",
+            DatabaseConfig { url: format!("sqlite://{}/bench.db", tmp.path().display()), ..Default::default() },
+            &ten,
+        );
+        let admin =
+            std::env::var("REBOUND_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let schema = format!("bench_{}", std::process::id());
+        let pg_ready = {
+            use diesel::{Connection, PgConnection, connection::SimpleConnection};
+            PgConnection::establish(&admin)
+                .and_then(|mut c| Ok(c.batch_execute(&format!("CREATE SCHEMA {schema}"))))
+                .is_ok()
+        };
+        if pg_ready {
+            let sep = if admin.contains('?') { '&' } else { '?' };
+            import_rate(
+                "import 10 copies into PostgreSQL",
+                DatabaseConfig { url: format!("{admin}{sep}options=-csearch_path%3D{schema}"), ..Default::default() },
+                &ten,
+            );
+            use diesel::{Connection, PgConnection, connection::SimpleConnection};
+            if let Ok(mut c) = PgConnection::establish(&admin) {
+                let _ = c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+            }
+        } else {
+            println!("{:<44} skipped: PostgreSQL not reachable at {admin}", "import 10 copies into PostgreSQL");
+        }
+    }
+    if !wanted("process") {
+        return;
+    }
+
+    // The whole process, as operators run it.
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_rebound"));
+    let copies_dir = tmp.path().join("copies");
+    for (i, m) in ten.iter().enumerate() {
+        let d = copies_dir.join(format!("{}", i / 1000));
+        std::fs::create_dir_all(&d).expect("dir");
+        std::fs::write(d.join(format!("{i}.eml")), m).expect("write");
+    }
+    let t = Instant::now();
+    let status = Command::new(&bin)
+        .args(["--config", "/nonexistent-so-defaults-apply", "parse", "--json"])
+        .arg(&copies_dir)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run rebound parse");
+    let secs = t.elapsed().as_secs_f64();
+    assert!(status.success());
+    println!(
+        "{:<44} {:>9.0} emails/s  ({} emails, {secs:.2} s wall)",
+        "rebound parse --json, 10 copies (process)",
+        ten.len() as f64 / secs,
+        ten.len()
+    );
+
+    // Memory stays flat on a 1 GB mbox: peak RSS of the parse process.
+    let target: usize =
+        std::env::var("REBOUND_BENCH_MBOX_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024) * 1_000_000;
+    let mbox = tmp.path().join("big.mbox");
+    {
+        use std::io::Write;
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&mbox).expect("mbox"));
+        let mut written = 0usize;
+        'outer: loop {
+            for m in &mails {
+                let body = String::from_utf8_lossy(m).replace("\r\n", "\n");
+                let quoted: String = body
+                    .lines()
+                    .map(|l| if l.starts_with("From ") { format!(">{l}\n") } else { format!("{l}\n") })
+                    .collect();
+                write!(w, "From bench@example.com Mon Jan  1 00:00:00 2024\n{quoted}\n").expect("write");
+                written += quoted.len() + 50;
+                if written >= target {
+                    break 'outer;
+                }
+            }
+        }
+    }
+    let size = std::fs::metadata(&mbox).map(|m| m.len()).unwrap_or(0);
+    let t = Instant::now();
+    let status = Command::new(&bin)
+        .args(["--config", "/nonexistent-so-defaults-apply", "parse", "--json"])
+        .arg(&mbox)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run rebound parse on mbox");
+    assert!(status.success());
+    println!(
+        "{:<44} {:>9.1} MB/s   peak RSS {} MiB for a {:.0} MB mbox",
+        "rebound parse --json, mbox (process)",
+        size as f64 / 1e6 / t.elapsed().as_secs_f64(),
+        max_rss_kib_of_children() / 1024,
+        size as f64 / 1e6
+    );
+}
