@@ -4,6 +4,7 @@ use crate::store::schema::{campaigns, events};
 use crate::store::{AnyConnection, StoreError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use std::collections::HashMap;
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = events)]
@@ -32,8 +33,25 @@ pub struct NewEvent<'a> {
     pub ingested_at: NaiveDateTime,
 }
 
-pub fn insert(c: &mut AnyConnection, e: &NewEvent) -> Result<i64, StoreError> {
-    Ok(diesel::insert_into(events::table).values(e).returning(events::id).get_result(c)?)
+/// Inserts events; returns their ids in the same order.
+pub fn insert_many(c: &mut AnyConnection, rows: &[NewEvent]) -> Result<Vec<i64>, StoreError> {
+    match c {
+        AnyConnection::Postgresql(pg) => {
+            let mut ids: HashMap<(i64, i32), i64> = HashMap::new();
+            for chunk in rows.chunks(super::ledger::CHUNK / 2) {
+                let got: Vec<(i64, i32, i64)> = diesel::insert_into(events::table)
+                    .values(chunk)
+                    .returning((events::message_id, events::idx, events::id))
+                    .get_results(pg)?;
+                ids.extend(got.into_iter().map(|(m, i, id)| ((m, i), id)));
+            }
+            Ok(rows.iter().map(|r| ids.get(&(r.message_id, r.idx)).copied().unwrap_or_default()).collect())
+        }
+        AnyConnection::Sqlite(lite) => rows
+            .iter()
+            .map(|r| Ok(diesel::insert_into(events::table).values(r).returning(events::id).get_result(lite)?))
+            .collect(),
+    }
 }
 
 /// Record indexes that already have an event (reprocessing skips them).
@@ -41,21 +59,42 @@ pub fn indexes_of(c: &mut AnyConnection, message: i64) -> Result<Vec<i32>, Store
     Ok(events::table.filter(events::message_id.eq(message)).select(events::idx).load(c)?)
 }
 
-/// Counts one event toward its campaign.
-pub fn count(c: &mut AnyConnection, campaign: &str, classification: &str, at: NaiveDateTime) -> Result<(), StoreError> {
-    let (h, s, p, i) = match classification {
-        "hard" => (1, 0, 0, 0),
-        "soft" => (0, 1, 0, 0),
-        "complaint" => (0, 0, 1, 0),
-        _ => (0, 0, 0, 1),
-    };
+/// Counter increments for one campaign: hard, soft, complaints, ignored, and the latest
+/// and earliest event times.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tally {
+    pub hard: i64,
+    pub soft: i64,
+    pub complaints: i64,
+    pub ignored: i64,
+    pub first: Option<NaiveDateTime>,
+    pub last: Option<NaiveDateTime>,
+}
+
+impl Tally {
+    pub fn add(&mut self, classification: &str, at: NaiveDateTime) {
+        match classification {
+            "hard" => self.hard += 1,
+            "soft" => self.soft += 1,
+            "complaint" => self.complaints += 1,
+            _ => self.ignored += 1,
+        }
+        self.first = Some(self.first.map_or(at, |f| f.min(at)));
+        self.last = Some(self.last.map_or(at, |l| l.max(at)));
+    }
+}
+
+/// Adds a batch's tally to its campaign (creating the campaign on first sight).
+pub fn count(c: &mut AnyConnection, campaign: &str, t: &Tally) -> Result<(), StoreError> {
+    let (h, s, p, i) = (t.hard, t.soft, t.complaints, t.ignored);
+    let at = t.last;
     let updated = diesel::update(campaigns::table.find(campaign))
         .set((
             campaigns::hard.eq(campaigns::hard + h),
             campaigns::soft.eq(campaigns::soft + s),
             campaigns::complaints.eq(campaigns::complaints + p),
             campaigns::ignored.eq(campaigns::ignored + i),
-            campaigns::last_event_at.eq(Some(at)),
+            campaigns::last_event_at.eq(at),
         ))
         .execute(c)?;
     if updated == 0 {
@@ -66,8 +105,8 @@ pub fn count(c: &mut AnyConnection, campaign: &str, classification: &str, at: Na
                 campaigns::soft.eq(s),
                 campaigns::complaints.eq(p),
                 campaigns::ignored.eq(i),
-                campaigns::first_event_at.eq(Some(at)),
-                campaigns::last_event_at.eq(Some(at)),
+                campaigns::first_event_at.eq(t.first),
+                campaigns::last_event_at.eq(at),
             ))
             .execute(c)?;
     }

@@ -9,37 +9,67 @@ use crate::store::{AnyConnection, StoreError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
 
 /// Hex SHA-256 of the raw bytes.
 pub fn digest(raw: &[u8]) -> String {
     Sha256::digest(raw).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Has this source identity been committed already?
-pub fn seen(c: &mut AnyConnection, source: &str, source_id: &str) -> Result<bool, StoreError> {
-    Ok(message_sources::table.find((source, source_id)).count().get_result::<i64>(c)? > 0)
+/// Rows per multi-row statement: well under PostgreSQL's 65,535 bind parameters.
+pub const CHUNK: usize = 500;
+
+/// Which of these source identities of `source` were committed already.
+pub fn seen_ids(c: &mut AnyConnection, source: &str, ids: &[&str]) -> Result<HashSet<String>, StoreError> {
+    let mut out = HashSet::new();
+    for chunk in ids.chunks(CHUNK) {
+        let found: Vec<String> = message_sources::table
+            .filter(message_sources::source.eq(source))
+            .filter(message_sources::source_id.eq_any(chunk))
+            .select(message_sources::source_id)
+            .load(c)?;
+        out.extend(found);
+    }
+    Ok(out)
 }
 
-/// The message with this digest, if ingested before.
-pub fn by_digest(c: &mut AnyConnection, digest: &str) -> Result<Option<i64>, StoreError> {
-    Ok(messages::table.filter(messages::digest.eq(digest)).select(messages::id).first(c).optional()?)
+/// The messages already ingested with any of these digests.
+pub fn by_digests(c: &mut AnyConnection, digests: &[&str]) -> Result<HashMap<String, i64>, StoreError> {
+    let mut out = HashMap::new();
+    for chunk in digests.chunks(CHUNK) {
+        let found: Vec<(String, i64)> =
+            messages::table.filter(messages::digest.eq_any(chunk)).select((messages::digest, messages::id)).load(c)?;
+        out.extend(found);
+    }
+    Ok(out)
 }
 
-pub fn add_source(
-    c: &mut AnyConnection,
-    source: &str,
-    source_id: &str,
-    message: i64,
-    at: NaiveDateTime,
-) -> Result<(), StoreError> {
-    diesel::insert_into(message_sources::table)
-        .values((
-            message_sources::source.eq(source),
-            message_sources::source_id.eq(source_id),
-            message_sources::message_id.eq(message),
-            message_sources::seen_at.eq(at),
-        ))
-        .execute(c)?;
+/// Records sightings: (source, source id, message).
+pub fn add_sources(c: &mut AnyConnection, rows: &[(&str, &str, i64)], at: NaiveDateTime) -> Result<(), StoreError> {
+    let values: Vec<_> = rows
+        .iter()
+        .map(|(s, id, m)| {
+            (
+                message_sources::source.eq(*s),
+                message_sources::source_id.eq(*id),
+                message_sources::message_id.eq(*m),
+                message_sources::seen_at.eq(at),
+            )
+        })
+        .collect();
+    match c {
+        AnyConnection::Postgresql(pg) => {
+            for chunk in values.chunks(CHUNK) {
+                diesel::insert_into(message_sources::table).values(chunk).execute(pg)?;
+            }
+        }
+        // In-process: row by row costs no round trips.
+        AnyConnection::Sqlite(lite) => {
+            for v in values {
+                diesel::insert_into(message_sources::table).values(v).execute(lite)?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -62,8 +92,25 @@ pub struct NewMessage<'a> {
     pub purge_after: Option<NaiveDateTime>,
 }
 
-pub fn insert(c: &mut AnyConnection, m: &NewMessage) -> Result<i64, StoreError> {
-    Ok(diesel::insert_into(messages::table).values(m).returning(messages::id).get_result(c)?)
+/// Inserts messages (distinct digests); returns their ids in the same order.
+pub fn insert_many(c: &mut AnyConnection, rows: &[NewMessage]) -> Result<Vec<i64>, StoreError> {
+    match c {
+        AnyConnection::Postgresql(pg) => {
+            let mut ids: HashMap<String, i64> = HashMap::new();
+            for chunk in rows.chunks(CHUNK / 4) {
+                let got: Vec<(String, i64)> = diesel::insert_into(messages::table)
+                    .values(chunk)
+                    .returning((messages::digest, messages::id))
+                    .get_results(pg)?;
+                ids.extend(got);
+            }
+            Ok(rows.iter().map(|r| ids.get(r.digest).copied().unwrap_or_default()).collect())
+        }
+        AnyConnection::Sqlite(lite) => rows
+            .iter()
+            .map(|r| Ok(diesel::insert_into(messages::table).values(r).returning(messages::id).get_result(lite)?))
+            .collect(),
+    }
 }
 
 /// Drops the raw bytes of processed messages past their retention; returns how many.

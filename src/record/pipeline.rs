@@ -17,7 +17,7 @@ use crate::store::{AnyConnection, StoreError};
 use crate::suppress::{self, Allowlist, EventFacts, Policy};
 use chrono::{Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
@@ -174,38 +174,79 @@ impl Pipeline {
         Prepared { digest: ledger::digest(raw), report, attribution, classified, occurred_at }
     }
 
-    /// Ingests a batch in one transaction.
+    /// Parses a batch on all cores (parsing is pure CPU and the larger part of the work).
+    fn prepare_all(&self, engine: &Engine, items: &[Item]) -> Vec<Prepared> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        if threads < 2 || items.len() < 32 {
+            return items.iter().map(|i| self.prepare(engine, i.raw)).collect();
+        }
+        let per = items.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = items
+                .chunks(per)
+                .map(|chunk| s.spawn(move || chunk.iter().map(|i| self.prepare(engine, i.raw)).collect::<Vec<_>>()))
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+        })
+    }
+
+    /// Ingests a batch in one transaction, with a fixed number of statements per batch on
+    /// PostgreSQL (multi-row inserts, set lookups) rather than several per message.
     pub fn ingest(&self, c: &mut AnyConnection, items: &[Item]) -> Result<(Vec<Disposition>, Stats), PipelineError> {
         let engine = self.engine(c)?;
-        let prepared: Vec<Prepared> = items.iter().map(|i| self.prepare(&engine, i.raw)).collect();
+        let prepared = self.prepare_all(&engine, items);
         c.transaction(|c| {
             let now = Utc::now().naive_utc();
-            let allow = Allowlist::load(c, &self.allow_cfg)?;
             let mut stats = Stats::default();
-            let mut hits: HashMap<String, i64> = HashMap::new();
-            let mut out = Vec::with_capacity(items.len());
-            for (item, p) in items.iter().zip(prepared) {
-                if ledger::seen(c, item.source, item.source_id)? {
-                    stats.seen += 1;
-                    out.push(Disposition::Seen);
-                    continue;
-                }
-                if let Some(message) = ledger::by_digest(c, &p.digest)? {
-                    ledger::add_source(c, item.source, item.source_id, message, now)?;
-                    stats.duplicates += 1;
-                    out.push(Disposition::Duplicate { message });
-                    continue;
-                }
-                let review = review_reason(&p);
-                let kind = p.report.kind.as_str();
-                let message = ledger::insert(
-                    c,
-                    &ledger::NewMessage {
+            // Which identities were committed before (one query per source in the batch).
+            let mut seen: HashSet<(&str, &str)> = HashSet::new();
+            let mut sources: Vec<&str> = items.iter().map(|i| i.source).collect();
+            sources.sort_unstable();
+            sources.dedup();
+            for src in sources {
+                let ids: Vec<&str> = items.iter().filter(|i| i.source == src).map(|i| i.source_id).collect();
+                let found = ledger::seen_ids(c, src, &ids)?;
+                seen.extend(
+                    items
+                        .iter()
+                        .filter(|i| i.source == src && found.contains(i.source_id))
+                        .map(|i| (i.source, i.source_id)),
+                );
+            }
+            let digests: Vec<&str> = prepared.iter().map(|p| p.digest.as_str()).collect();
+            let known = ledger::by_digests(c, &digests)?;
+
+            // Decide each item: seen, duplicate (of an old message or of one earlier in the
+            // batch), or new.
+            enum Plan {
+                Seen,
+                DuplicateOf(i64),
+                DuplicateInBatch(usize),
+                New(usize),
+            }
+            let mut plans = Vec::with_capacity(items.len());
+            let mut first_in_batch: HashMap<&str, usize> = HashMap::new();
+            let mut new_rows = Vec::new();
+            let mut reviews: Vec<Option<String>> = Vec::new();
+            for (n, (item, p)) in items.iter().zip(&prepared).enumerate() {
+                // Committed before, or met earlier in this batch.
+                if !seen.insert((item.source, item.source_id)) {
+                    plans.push(Plan::Seen);
+                } else if let Some(id) = known.get(&p.digest) {
+                    plans.push(Plan::DuplicateOf(*id));
+                } else if let Some(&first) = first_in_batch.get(p.digest.as_str()) {
+                    plans.push(Plan::DuplicateInBatch(first));
+                } else {
+                    first_in_batch.insert(&p.digest, n);
+                    plans.push(Plan::New(new_rows.len()));
+                    reviews.push(review_reason(p));
+                    let review = reviews.last().and_then(|r| r.as_deref());
+                    new_rows.push(ledger::NewMessage {
                         digest: &p.digest,
-                        kind,
+                        kind: p.report.kind.as_str(),
                         dialect: p.report.dialect,
                         state: if review.is_some() { "review" } else { "processed" },
-                        review_reason: review.as_deref(),
+                        review_reason: None,
                         subject: p.report.subject.as_deref(),
                         from_addr: p.report.from.as_deref(),
                         message_id: p.report.message_id.as_deref(),
@@ -214,17 +255,62 @@ impl Pipeline {
                         records: p.report.records.len() as i32,
                         received_at: now,
                         purge_after: if review.is_none() { self.purge_after(now) } else { None },
-                    },
-                )?;
-                ledger::add_source(c, item.source, item.source_id, message, now)?;
-                let written =
-                    self.write_events(c, &allow, message, item.source, &p, &[], now, &mut stats, &mut hits)?;
-                stats.messages += 1;
-                *stats.by_kind.entry(kind.to_string()).or_default() += 1;
-                if review.is_some() {
-                    stats.review += 1;
+                    });
                 }
-                out.push(Disposition::New { message, events: written, review });
+            }
+            for (row, review) in new_rows.iter_mut().zip(&reviews) {
+                row.review_reason = review.as_deref();
+            }
+            let ids = ledger::insert_many(c, &new_rows)?;
+            let message_of = |plan: &Plan| -> Option<i64> {
+                match plan {
+                    Plan::Seen => None,
+                    Plan::DuplicateOf(id) => Some(*id),
+                    Plan::DuplicateInBatch(first) => match &plans[*first] {
+                        Plan::New(k) => Some(ids[*k]),
+                        _ => None,
+                    },
+                    Plan::New(k) => Some(ids[*k]),
+                }
+            };
+            let sightings: Vec<(&str, &str, i64)> = items
+                .iter()
+                .zip(&plans)
+                .filter_map(|(i, plan)| message_of(plan).map(|m| (i.source, i.source_id, m)))
+                .collect();
+            ledger::add_sources(c, &sightings, now)?;
+
+            let entries: Vec<Entry> = items
+                .iter()
+                .zip(&plans)
+                .zip(&prepared)
+                .filter_map(|((i, plan), p)| match plan {
+                    Plan::New(k) => Some(Entry { message: ids[*k], source: i.source, prepared: p, skip: &[] }),
+                    _ => None,
+                })
+                .collect();
+            let mut hits = HashMap::new();
+            let written = self.write_events(c, &entries, now, &mut stats, &mut hits)?;
+            let mut written = written.into_iter();
+            let mut out = Vec::with_capacity(items.len());
+            for (plan, p) in plans.iter().zip(&prepared) {
+                out.push(match plan {
+                    Plan::Seen => {
+                        stats.seen += 1;
+                        Disposition::Seen
+                    }
+                    Plan::DuplicateOf(_) | Plan::DuplicateInBatch(_) => {
+                        stats.duplicates += 1;
+                        Disposition::Duplicate { message: message_of(plan).unwrap_or_default() }
+                    }
+                    Plan::New(k) => {
+                        stats.messages += 1;
+                        *stats.by_kind.entry(p.report.kind.as_str().to_string()).or_default() += 1;
+                        let review = reviews[*k].clone();
+                        stats.review += usize::from(review.is_some());
+                        Disposition::New { message: ids[*k], events: written.next().unwrap_or(0), review }
+                    }
+                });
             }
             let hits: Vec<(String, i64)> = hits.into_iter().collect();
             repo::record_hits(c, &hits, now).map_err(|e| PipelineError::Rules(e.to_string()))?;
@@ -232,65 +318,97 @@ impl Pipeline {
         })
     }
 
-    /// Writes the events of `p` (skipping record indexes in `skip`), counts them toward
-    /// their campaigns, and applies the suppression policy. Returns how many it wrote.
-    #[allow(clippy::too_many_arguments)]
+    /// Writes the events of each entry (skipping record indexes in its `skip`), counts
+    /// them toward their campaigns and applies the suppression policy, in a fixed number
+    /// of statements. Returns how many events each entry got.
     pub(super) fn write_events(
         &self,
         c: &mut AnyConnection,
-        allow: &Allowlist,
-        message: i64,
-        source: &str,
-        p: &Prepared,
-        skip: &[i32],
+        entries: &[Entry],
         now: NaiveDateTime,
         stats: &mut Stats,
         hits: &mut HashMap<String, i64>,
-    ) -> Result<usize, PipelineError> {
-        let report = &p.report;
-        if p.attribution.refused.is_some() {
-            // A forged bounce proves nothing about the address: it waits for review.
-            return Ok(0);
+    ) -> Result<Vec<usize>, PipelineError> {
+        let allow = Allowlist::load(c, &self.allow_cfg)?;
+        // Step 3 of attribution, for every entry the earlier steps left unattributed.
+        let wanted: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.prepared.attribution.method == Method::None && e.prepared.attribution.refused.is_none())
+            .filter_map(|e| e.prepared.report.original.as_ref()?.message_id.as_deref())
+            .map(bare_message_id)
+            .collect();
+        let mut sent: HashMap<String, (String, Option<String>)> = HashMap::new();
+        if self.attributor.use_sent_map && !wanted.is_empty() {
+            for chunk in wanted.chunks(ledger::CHUNK) {
+                let rows: Vec<(String, String, Option<String>)> = sent_messages::table
+                    .filter(sent_messages::message_id.eq_any(chunk))
+                    .select((sent_messages::message_id, sent_messages::campaign_id, sent_messages::recipient))
+                    .load(c)?;
+                sent.extend(rows.into_iter().map(|(m, camp, r)| (m, (camp, r))));
+            }
         }
-        let mut attribution = p.attribution.clone();
-        if attribution.method == Method::None && attribution.refused.is_none() && self.attributor.use_sent_map {
-            let mid = report.original.as_ref().and_then(|o| o.message_id.as_deref());
-            if let Some(mid) = mid {
-                let found: Option<(String, Option<String>)> = sent_messages::table
-                    .find(mid.trim().trim_start_matches('<').trim_end_matches('>'))
-                    .select((sent_messages::campaign_id, sent_messages::recipient))
-                    .first(c)
-                    .optional()?;
-                if let Some((campaign, recipient)) = found {
-                    attribution.campaign = Some(campaign);
-                    attribution.recipient = attribution.recipient.or(recipient);
+        // Owned per-entry facts first, so the event rows can borrow them.
+        struct Owned {
+            attribution: Attribution,
+            sending_domain: Option<String>,
+            reporting_isp: Option<String>,
+            recipients: Vec<Option<String>>,
+        }
+        let owned: Vec<Owned> = entries
+            .iter()
+            .map(|e| {
+                let report = &e.prepared.report;
+                let mut attribution = e.prepared.attribution.clone();
+                if let Some((campaign, recipient)) = report
+                    .original
+                    .as_ref()
+                    .and_then(|o| o.message_id.as_deref())
+                    .filter(|_| attribution.method == Method::None && attribution.refused.is_none())
+                    .and_then(|m| sent.get(bare_message_id(m)))
+                {
+                    attribution.campaign = Some(campaign.clone());
+                    attribution.recipient = attribution.recipient.or_else(|| recipient.clone());
                     attribution.method = Method::MessageId;
                 }
-            }
-        }
-        let sending_domain = report
-            .original
-            .as_ref()
-            .and_then(|o| o.from.as_deref())
-            .and_then(|f| f.rsplit_once('@'))
-            .map(|(_, d)| d.trim_end_matches('>').trim().to_lowercase());
-        let reporting_isp = report.feedback.as_ref().and_then(|f| f.reporting_mta.clone()).or_else(|| {
-            report.from.as_deref().and_then(|f| f.rsplit_once('@')).map(|(_, d)| d.trim_end_matches('>').to_lowercase())
-        });
-        let mut written = 0;
-        for (i, (rec, cls)) in report.records.iter().zip(&p.classified).enumerate() {
-            let idx = (i + 1) as i32;
-            if skip.contains(&idx) {
+                let sending_domain = report
+                    .original
+                    .as_ref()
+                    .and_then(|o| o.from.as_deref())
+                    .and_then(|f| f.rsplit_once('@'))
+                    .map(|(_, d)| d.trim_end_matches('>').trim().to_lowercase());
+                let reporting_isp = report.feedback.as_ref().and_then(|f| f.reporting_mta.clone()).or_else(|| {
+                    report
+                        .from
+                        .as_deref()
+                        .and_then(|f| f.rsplit_once('@'))
+                        .map(|(_, d)| d.trim_end_matches('>').to_lowercase())
+                });
+                let recipients = report.records.iter().map(|r| recipient_of(r, &attribution)).collect();
+                Owned { attribution, sending_domain, reporting_isp, recipients }
+            })
+            .collect();
+
+        let mut rows = Vec::new();
+        let mut classes: Vec<&Classified> = Vec::new();
+        let mut counts = vec![0usize; entries.len()];
+        for (n, (e, o)) in entries.iter().zip(&owned).enumerate() {
+            // A forged bounce proves nothing about the address: it waits for review.
+            if o.attribution.refused.is_some() {
                 continue;
             }
-            let Some(recipient) = recipient_of(rec, &attribution) else { continue };
-            let is_complaint = rec.kind == Kind::Complaint;
-            let event = events::insert(
-                c,
-                &events::NewEvent {
-                    message_id: message,
+            let report = &e.prepared.report;
+            for (i, ((rec, cls), recipient)) in
+                report.records.iter().zip(&e.prepared.classified).zip(&o.recipients).enumerate()
+            {
+                let idx = (i + 1) as i32;
+                let Some(recipient) = recipient else { continue };
+                if e.skip.contains(&idx) {
+                    continue;
+                }
+                rows.push(events::NewEvent {
+                    message_id: e.message,
                     idx,
-                    recipient: Some(&recipient),
+                    recipient: Some(recipient),
                     kind: rec.kind.as_str(),
                     classification: cls.outcome.as_str(),
                     reason: &cls.reason,
@@ -302,38 +420,67 @@ impl Pipeline {
                     reporting_mta: rec.reporting_mta.as_deref().or(report.reporting_mta.as_deref()),
                     rule_key: Some(&cls.rule_key),
                     feedback_type: rec.feedback_type.as_deref(),
-                    reporting_isp: if is_complaint { reporting_isp.as_deref() } else { None },
-                    campaign_id: attribution.campaign.as_deref(),
-                    attribution: attribution.method.as_str(),
-                    sending_domain: sending_domain.as_deref(),
-                    source,
+                    reporting_isp: if rec.kind == Kind::Complaint { o.reporting_isp.as_deref() } else { None },
+                    campaign_id: o.attribution.campaign.as_deref(),
+                    attribution: o.attribution.method.as_str(),
+                    sending_domain: o.sending_domain.as_deref(),
+                    source: e.source,
                     dialect: rec.dialect,
-                    occurred_at: p.occurred_at,
+                    occurred_at: e.prepared.occurred_at,
                     ingested_at: now,
-                },
-            )?;
-            if let Some(campaign) = &attribution.campaign {
-                events::count(c, campaign, cls.outcome.as_str(), p.occurred_at)?;
+                });
+                classes.push(cls);
+                counts[n] += 1;
             }
-            let facts = EventFacts {
-                event_id: event,
-                recipient: &recipient,
+        }
+        let ids = events::insert_many(c, &rows)?;
+
+        let mut tallies: HashMap<&str, events::Tally> = HashMap::new();
+        for r in &rows {
+            if let Some(campaign) = r.campaign_id {
+                tallies.entry(campaign).or_default().add(r.classification, r.occurred_at);
+            }
+        }
+        for (campaign, t) in &tallies {
+            events::count(c, campaign, t)?;
+        }
+        let facts: Vec<EventFacts> = rows
+            .iter()
+            .zip(&ids)
+            .zip(&classes)
+            .map(|((r, id), cls)| EventFacts {
+                event_id: *id,
+                recipient: r.recipient.unwrap_or_default(),
                 outcome: cls.outcome,
                 reason: &cls.reason,
-                sending_domain: sending_domain.as_deref(),
-                occurred_at: p.occurred_at,
+                sending_domain: r.sending_domain,
+                occurred_at: r.occurred_at,
                 now,
-            };
-            if self.policy.on_event(c, allow, &facts)?.is_some() {
-                stats.suppressed += 1;
-            }
+            })
+            .collect();
+        let suppressed = self.policy.on_events(c, &allow, &facts)?;
+        stats.suppressed += suppressed.iter().filter(|s| s.is_some()).count();
+        for cls in &classes {
             *hits.entry(cls.rule_key.clone()).or_default() += 1;
             *stats.by_classification.entry(cls.outcome.as_str().to_string()).or_default() += 1;
-            stats.events += 1;
-            written += 1;
         }
-        Ok(written)
+        stats.events += rows.len();
+        Ok(counts)
     }
+}
+
+/// A stored message whose records are to be written.
+pub(super) struct Entry<'a> {
+    pub message: i64,
+    pub source: &'a str,
+    pub prepared: &'a Prepared,
+    /// Record indexes that already have events (reprocessing).
+    pub skip: &'a [i32],
+}
+
+/// Message-IDs are compared without their angle brackets.
+fn bare_message_id(m: &str) -> &str {
+    m.trim().trim_start_matches('<').trim_end_matches('>')
 }
 
 /// PostgreSQL text cannot hold NUL characters (and no server meant one): drop them from

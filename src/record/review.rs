@@ -3,10 +3,9 @@
 //! better parser or rule) deals with them.
 
 use super::events;
-use super::pipeline::{Pipeline, PipelineError, Stats};
+use super::pipeline::{Entry, Pipeline, PipelineError, Stats};
 use crate::store::AnyConnection;
 use crate::store::schema::{message_sources, messages};
-use crate::suppress::Allowlist;
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -97,10 +96,10 @@ pub fn reprocess(c: &mut AnyConnection, pipeline: &Pipeline, id: i64) -> Result<
             .first(c)
             .optional()?
             .unwrap_or_else(|| "review".into());
-        let allow = Allowlist::load(c, pipeline.allowlist())?;
         let mut stats = Stats::default();
         let mut hits = HashMap::new();
-        pipeline.write_events(c, &allow, id, &source, &p, &done, now, &mut stats, &mut hits)?;
+        let entry = Entry { message: id, source: &source, prepared: &p, skip: &done };
+        pipeline.write_events(c, &[entry], now, &mut stats, &mut hits)?;
         let still = super::pipeline::review_reason(&p);
         diesel::update(messages::table.find(id))
             .set((

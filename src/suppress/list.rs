@@ -84,6 +84,40 @@ pub fn add(c: &mut AnyConnection, entry: &Suppression) -> Result<bool, StoreErro
     Ok(true)
 }
 
+/// Inserts new suppressions (known not to exist) and their change-log entries, in one
+/// statement each on PostgreSQL.
+pub fn insert_many(c: &mut AnyConnection, entries: &[Suppression]) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let changes: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            (
+                suppression_changes::address.eq(&e.address),
+                suppression_changes::scope.eq(&e.scope),
+                suppression_changes::op.eq("add"),
+                suppression_changes::source.eq(&e.source),
+                suppression_changes::at.eq(e.created_at),
+            )
+        })
+        .collect();
+    match c {
+        AnyConnection::Postgresql(pg) => {
+            diesel::insert_into(suppressions::table).values(entries).execute(pg)?;
+            diesel::insert_into(suppression_changes::table).values(&changes).execute(pg)?;
+        }
+        AnyConnection::Sqlite(lite) => {
+            // SQLite is in-process: row by row costs no round trips.
+            for (e, ch) in entries.iter().zip(&changes) {
+                diesel::insert_into(suppressions::table).values(e).execute(lite)?;
+                diesel::insert_into(suppression_changes::table).values(*ch).execute(lite)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Removes a suppression and logs the change; false when there was none.
 pub fn remove(
     c: &mut AnyConnection,

@@ -16,7 +16,7 @@ pub use list::{Change, GLOBAL, Source, Suppression, normalize};
 
 use crate::classify::Outcome;
 use crate::config::{SuppressionConfig, SuppressionScope};
-use crate::store::schema::events;
+use crate::store::schema::{events, suppressions};
 use crate::store::{AnyConnection, StoreError};
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -55,50 +55,118 @@ impl Policy {
         (self.cfg.expire_after_days > 0).then(|| now + Duration::days(i64::from(self.cfg.expire_after_days)))
     }
 
-    /// Applies the policy to a just-stored event; returns the source it suppressed with.
+    /// Applies the policy to one just-stored event; returns the source it suppressed with.
     pub fn on_event(
         &self,
         c: &mut AnyConnection,
         allow: &Allowlist,
         ev: &EventFacts,
     ) -> Result<Option<Source>, StoreError> {
-        let source = match ev.outcome {
-            Outcome::Hard => Source::HardBounce,
-            Outcome::Complaint => Source::FblComplaint,
-            Outcome::Soft if !self.cfg.soft_uncounted_reasons.iter().any(|r| r == ev.reason) => {
-                if self.soft_count(c, ev)? < i64::from(self.cfg.soft_threshold) {
-                    return Ok(None);
-                }
-                Source::SoftThreshold
-            }
-            _ => return Ok(None),
-        };
-        if allow.allows(ev.recipient) {
-            return Ok(None);
-        }
-        let entry = Suppression {
-            address: ev.recipient.to_string(),
-            scope: self.scope(ev, source),
-            source: source.as_str().into(),
-            event_id: Some(ev.event_id),
-            reason: Some(ev.reason.to_string()),
-            note: None,
-            created_at: ev.now,
-            expires_at: self.expiry(ev.now),
-        };
-        Ok(list::add(c, &entry)?.then_some(source))
+        Ok(self.on_events(c, allow, std::slice::from_ref(ev))?.pop().flatten())
     }
 
-    /// Counted soft bounces of this recipient in the window ending at this event.
-    fn soft_count(&self, c: &mut AnyConnection, ev: &EventFacts) -> Result<i64, StoreError> {
-        let since = ev.occurred_at - Duration::days(i64::from(self.cfg.soft_window_days));
-        Ok(events::table
-            .filter(events::recipient.eq(ev.recipient))
-            .filter(events::classification.eq("soft"))
-            .filter(events::occurred_at.gt(since))
-            .filter(events::occurred_at.le(ev.occurred_at))
-            .filter(events::reason.ne_all(&self.cfg.soft_uncounted_reasons))
-            .count()
-            .get_result(c)?)
+    /// Applies the policy to just-stored events, in order, with a fixed number of queries
+    /// however many events there are. Returns, per event, the source it suppressed with.
+    pub fn on_events(
+        &self,
+        c: &mut AnyConnection,
+        allow: &Allowlist,
+        evs: &[EventFacts],
+    ) -> Result<Vec<Option<Source>>, StoreError> {
+        let counted_soft = |ev: &EventFacts| {
+            ev.outcome == Outcome::Soft && !self.cfg.soft_uncounted_reasons.iter().any(|r| r == ev.reason)
+        };
+        let relevant = |ev: &EventFacts| matches!(ev.outcome, Outcome::Hard | Outcome::Complaint) || counted_soft(ev);
+        let candidates: Vec<&EventFacts> = evs.iter().filter(|e| relevant(e) && !allow.allows(e.recipient)).collect();
+        if candidates.is_empty() {
+            return Ok(vec![None; evs.len()]);
+        }
+        let window = Duration::days(i64::from(self.cfg.soft_window_days));
+        // Soft history of the soft recipients, over the union of their windows (one query).
+        let soft: Vec<&EventFacts> = candidates.iter().copied().filter(|e| counted_soft(e)).collect();
+        let mut history: std::collections::HashMap<String, Vec<NaiveDateTime>> = Default::default();
+        if !soft.is_empty() {
+            let from = soft.iter().map(|e| e.occurred_at).min().unwrap_or_default() - window;
+            let to = soft.iter().map(|e| e.occurred_at).max().unwrap_or_default();
+            let who: Vec<&str> = soft.iter().map(|e| e.recipient).collect();
+            let rows: Vec<(Option<String>, NaiveDateTime)> = events::table
+                .filter(events::recipient.eq_any(&who))
+                .filter(events::classification.eq("soft"))
+                .filter(events::occurred_at.gt(from))
+                .filter(events::occurred_at.le(to))
+                .filter(events::reason.ne_all(&self.cfg.soft_uncounted_reasons))
+                .select((events::recipient, events::occurred_at))
+                .load(c)?;
+            for (r, t) in rows {
+                history.entry(r.unwrap_or_default()).or_default().push(t);
+            }
+        }
+        // Current suppressions of every candidate address (one query).
+        let who: Vec<&str> = candidates.iter().map(|e| e.recipient).collect();
+        let existing: Vec<(String, String, Option<NaiveDateTime>)> = suppressions::table
+            .filter(suppressions::address.eq_any(&who))
+            .select((suppressions::address, suppressions::scope, suppressions::expires_at))
+            .load(c)?;
+        let mut held: std::collections::HashMap<(String, String), Option<NaiveDateTime>> =
+            existing.into_iter().map(|(a, s, e)| ((a, s), e)).collect();
+
+        let mut out = Vec::with_capacity(evs.len());
+        let mut new_entries = Vec::new();
+        for ev in evs {
+            let source = match ev.outcome {
+                Outcome::Hard => Source::HardBounce,
+                Outcome::Complaint => Source::FblComplaint,
+                Outcome::Soft if counted_soft(ev) => {
+                    let n = history.get(ev.recipient).map_or(0, |ts| {
+                        ts.iter().filter(|t| **t > ev.occurred_at - window && **t <= ev.occurred_at).count()
+                    });
+                    if n < self.cfg.soft_threshold as usize {
+                        out.push(None);
+                        continue;
+                    }
+                    Source::SoftThreshold
+                }
+                _ => {
+                    out.push(None);
+                    continue;
+                }
+            };
+            if allow.allows(ev.recipient) {
+                out.push(None);
+                continue;
+            }
+            let scope = self.scope(ev, source);
+            let key = (ev.recipient.to_string(), scope.clone());
+            match held.get(&key) {
+                Some(None) => {
+                    out.push(None);
+                    continue;
+                }
+                Some(Some(expires)) if *expires > ev.now => {
+                    out.push(None);
+                    continue;
+                }
+                Some(Some(_)) => {
+                    // Expired: the new evidence starts a fresh suppression.
+                    diesel::delete(suppressions::table.find((&key.0, &key.1))).execute(c)?;
+                }
+                None => {}
+            }
+            let entry = Suppression {
+                address: key.0.clone(),
+                scope,
+                source: source.as_str().into(),
+                event_id: Some(ev.event_id),
+                reason: Some(ev.reason.to_string()),
+                note: None,
+                created_at: ev.now,
+                expires_at: self.expiry(ev.now),
+            };
+            held.insert(key, entry.expires_at);
+            new_entries.push(entry);
+            out.push(Some(source));
+        }
+        list::insert_many(c, &new_entries)?;
+        Ok(out)
     }
 }
