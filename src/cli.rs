@@ -5,6 +5,7 @@
 //! config problem at once. It never prints a secret.
 
 use crate::app::{self, App};
+use crate::cli_verify::{self, VerifyArgs};
 use crate::config::{self, Config, ConfigError};
 use crate::store::Db;
 use clap::{Parser, Subcommand};
@@ -44,6 +45,10 @@ pub enum Command {
         /// The file to check (default: the --config file).
         path: Option<PathBuf>,
     },
+    /// Check a mailbox's connection stage by stage (DNS, TCP, TLS certificate, greeting,
+    /// capabilities, login, folders, delete/move) without changing it. Exit 0 when every
+    /// stage passes, 1 when one fails (the report names it, with the server's words).
+    Verify(Box<VerifyArgs>),
 }
 
 /// What went wrong, and so which exit code.
@@ -51,6 +56,8 @@ pub enum Command {
 enum Failure {
     Config(ConfigError),
     Run(anyhow::Error),
+    /// A failure already reported on stdout (e.g. a verify report): exit 1, print nothing more.
+    Reported,
 }
 
 impl From<anyhow::Error> for Failure {
@@ -71,6 +78,7 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+        Err(Failure::Reported) => ExitCode::from(1),
     }
 }
 
@@ -98,6 +106,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Verify(args) => verify(*args, &cli.config),
         Command::Serve => {
             let cfg = load(&cli.config)?;
             crate::telemetry::init(&cfg.log);
@@ -108,6 +117,37 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+fn verify(args: VerifyArgs, config: &Path) -> Result<(), Failure> {
+    let (mailbox, key) = match &args.name {
+        Some(name) => {
+            let cfg = load(config)?;
+            crate::telemetry::init(&cfg.log);
+            let Some(i) = cfg.mailbox.iter().position(|m| &m.name == name) else {
+                let known: Vec<&str> = cfg.mailbox.iter().map(|m| m.name.as_str()).collect();
+                return Err(Failure::Config(ConfigError {
+                    source_name: config.display().to_string(),
+                    problems: vec![config::Problem::new(
+                        "mailbox",
+                        format!("no [[mailbox]] named `{name}`; configured: {}", list_or_none(&known)),
+                    )],
+                }));
+            };
+            (cfg.mailbox[i].clone(), format!("mailbox[{i}]"))
+        }
+        None => {
+            crate::telemetry::init(&config::LogConfig::default());
+            (args.adhoc_mailbox().map_err(Failure::Config)?, "verify".to_string())
+        }
+    };
+    let secret = cli_verify::password(&mailbox, &key).map_err(Failure::Config)?;
+    let ok = runtime()?.block_on(cli_verify::run(&mailbox, &secret, args.json));
+    if ok { Ok(()) } else { Err(Failure::Reported) }
+}
+
+fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() { "none".into() } else { names.join(", ") }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -8,7 +8,9 @@
 pub mod api;
 pub mod app;
 pub mod cli;
+mod cli_verify;
 pub mod config;
+pub mod fetch;
 pub mod instance;
 pub mod scheduler;
 pub mod store;

@@ -6,12 +6,15 @@
 //! reads secrets into the config itself: those stay behind `password_env` / `password_file`
 //! and are resolved by the component that needs them.
 
+mod cclient;
 mod env;
 mod load;
+pub mod mailbox;
 pub mod secret;
 mod sections;
 
 pub use load::{ConfigError, Problem, load, load_str};
+pub use mailbox::{AfterProcessing, MailboxConfig, Protocol, Purpose, Security};
 pub use secret::{Secret, SecretRef};
 pub use sections::*;
 
@@ -21,6 +24,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub log: LogConfig,
+    /// `[[mailbox]]` entries: the mailboxes to poll, in file order.
+    pub mailbox: Vec<MailboxConfig>,
 }
 
 impl Config {
