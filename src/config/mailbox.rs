@@ -277,9 +277,15 @@ fn resolve(raw: Raw, key: &str, out: &mut Vec<Problem>) -> Option<MailboxConfig>
     if folders.is_empty() || folders.iter().any(|f| f.trim().is_empty()) {
         p("folders", "must list at least one non-empty folder name, e.g. [\"INBOX\"]".into());
     }
+    if folders.iter().any(|f| f.contains(['\r', '\n', '\0'])) {
+        p("folders", "folder names cannot contain line breaks or NUL".into());
+    }
     match &raw.after_processing {
         AfterProcessing::Move(_) | AfterProcessing::Seen if is_pop3 => {
             p("after_processing", "POP3 can only \"delete\" or \"keep\"; move and seen need IMAP".into());
+        }
+        AfterProcessing::Move(target) if target.contains(['\r', '\n', '\0']) => {
+            p("after_processing", "the move target cannot contain line breaks or NUL".into());
         }
         AfterProcessing::Move(target) if folders.contains(target) => {
             p("after_processing", format!("moves into `{target}`, which is polled too; move to another folder"));

@@ -5,7 +5,7 @@
 //! folder. It never acts on a UID whose folder's UIDVALIDITY changed since listing (that
 //! UID may now name another message).
 
-use super::util::{self, Fail, op, run_drained};
+use super::util::{self, Fail, command, op};
 use super::{ImapSession, UID_BATCH};
 use crate::config::AfterProcessing;
 use crate::fetch::SourceId;
@@ -52,53 +52,44 @@ impl ImapSession {
     }
 
     async fn store(&mut self, set: &str, flags: &str) -> Result<(), FetchError> {
-        let limit = self.limit;
-        let s = self.sess(Stage::Delete)?;
-        let r = run_drained(limit, s.uid_store(set, flags), |_| {}).await;
-        self.check(Stage::Delete, r)
+        self.run(&format!("UID STORE {set} {flags}")).await
     }
 
     /// \Deleted then expunge: UID EXPUNGE of exactly these with UIDPLUS; without it a plain
     /// EXPUNGE, which also removes messages others flagged \Deleted in this folder.
     async fn delete(&mut self, set: &str) -> Result<(), FetchError> {
         self.store(set, "+FLAGS.SILENT (\\Deleted)").await?;
-        let (limit, uidplus) = (self.limit, self.caps.uidplus);
-        let s = self.sess(Stage::Delete)?;
-        let r = if uidplus {
-            run_drained(limit, s.uid_expunge(set), |_| {}).await
-        } else {
-            run_drained(limit, s.expunge(), |_| {}).await
-        };
+        if self.caps.uidplus { self.run(&format!("UID EXPUNGE {set}")).await } else { self.run("EXPUNGE").await }
+    }
+
+    /// One command of this stage, read to its completion.
+    async fn run(&mut self, cmd: &str) -> Result<(), FetchError> {
+        let r = self.attempt(cmd).await;
         self.check(Stage::Delete, r)
+    }
+
+    async fn attempt(&mut self, cmd: &str) -> Result<(), Fail> {
+        let limit = self.limit;
+        match self.session.as_mut() {
+            Some(s) => command(s, limit, cmd, |_| {}).await,
+            None => Err(Fail::Imap(async_imap::error::Error::ConnectionLost)),
+        }
     }
 
     /// UID MOVE (RFC 6851), or COPY + delete without it; the target is created on TRYCREATE.
     async fn move_to(&mut self, set: &str, target: &str) -> Result<(), FetchError> {
-        let mut created = false;
-        loop {
-            let (limit, has_move) = (self.limit, self.caps.move_);
-            let s = self.sess(Stage::Delete)?;
-            let r = if has_move {
-                op(limit, s.uid_mv(set, target)).await
-            } else {
-                op(limit, s.uid_copy(set, target)).await
-            };
-            match r {
-                Err(fail) if !created && util::is_trycreate(&fail) => {
-                    let s = self.sess(Stage::Delete)?;
-                    let r = op(limit, s.create(target)).await;
-                    self.check(Stage::Delete, r)?;
-                    created = true;
-                }
-                r => {
-                    self.check(Stage::Delete, r).map_err(|mut e| {
-                        e.detail = format!("moving to {target}: {}", e.detail);
-                        e
-                    })?;
-                    return if has_move { Ok(()) } else { self.delete(set).await };
-                }
-            }
+        let verb = if self.caps.move_ { "MOVE" } else { "COPY" };
+        let cmd = format!("UID {verb} {set} {}", util::quote(target));
+        let mut r = self.attempt(&cmd).await;
+        if matches!(&r, Err(f) if util::is_trycreate(f)) {
+            self.run(&format!("CREATE {}", util::quote(target))).await?;
+            r = self.attempt(&cmd).await;
         }
+        self.check(Stage::Delete, r).map_err(|mut e| {
+            e.detail = format!("moving to {target}: {}", e.detail);
+            e
+        })?;
+        if self.caps.move_ { Ok(()) } else { self.delete(set).await }
     }
 
     /// IDLE on the first folder until the server reports a change or `max_wait` passes;

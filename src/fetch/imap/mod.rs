@@ -17,14 +17,13 @@ use super::net::Conn;
 use super::trace::Trace;
 use super::{Batch, Fetched, FolderCheckpoint, MessageRef, SkipReason, Skipped, SourceId};
 use crate::config::{AfterProcessing, MailboxConfig, Secret, Security};
-use async_imap::imap_proto::{Capability as ProtoCapability, Response, ResponseCode, Status};
-use async_imap::types::{Capability, Fetch};
+use async_imap::imap_proto::{AttributeValue, Capability, MailboxDatum, Response, ResponseCode, Status};
 use async_imap::{Client, Session};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::Duration;
-use util::{Fail, op, run_drained, to_error};
+use util::{Fail, command, op, to_error};
 
 /// Bodies per UID FETCH: small, because async-imap buffers each response whole.
 const BODY_BATCH: usize = 20;
@@ -112,22 +111,21 @@ impl ImapSession {
         trace.pass(format!("logged in as {}", cfg.username), json!({ "username": cfg.username }));
 
         trace.enter(Stage::Capabilities);
-        let caps = op(limit, session.capabilities()).await.map_err(|f| to_error(Stage::Capabilities, &server, f))?;
-        let mut all: Vec<String> = caps
-            .iter()
-            .map(|c| match c {
-                Capability::Imap4rev1 => "IMAP4rev1".to_string(),
-                Capability::Auth(a) => format!("AUTH={a}"),
-                Capability::Atom(a) => a.clone(),
-            })
-            .collect();
+        let mut all: Vec<String> = Vec::new();
+        let r = command(&mut session, limit, "CAPABILITY", |r| {
+            if let Response::Capabilities(caps) = r {
+                all.extend(caps.iter().map(|c| match c {
+                    Capability::Imap4rev1 => "IMAP4rev1".to_string(),
+                    Capability::Auth(a) => format!("AUTH={a}"),
+                    Capability::Atom(a) => a.to_string(),
+                }));
+            }
+        })
+        .await;
+        r.map_err(|f| to_error(Stage::Capabilities, &server, f))?;
         all.sort();
-        let caps = ImapCapabilities {
-            idle: caps.has_str("IDLE"),
-            move_: caps.has_str("MOVE"),
-            uidplus: caps.has_str("UIDPLUS"),
-            all,
-        };
+        let has = |name: &str| all.iter().any(|c| c.eq_ignore_ascii_case(name));
+        let caps = ImapCapabilities { idle: has("IDLE"), move_: has("MOVE"), uidplus: has("UIDPLUS"), all };
         trace.pass(
             format!("IDLE {}, MOVE {}, UIDPLUS {}", yes(caps.idle), yes(caps.move_), yes(caps.uidplus)),
             json!(caps),
@@ -179,12 +177,23 @@ impl ImapSession {
         }
         self.selected = None;
         let limit = self.limit;
-        let r = op(limit, self.sess(Stage::Select)?.select(folder)).await;
-        let mailbox = self.check(Stage::Select, r).map_err(|mut e| {
+        let (mut exists, mut uidvalidity) = (0, None);
+        let s = self.sess(Stage::Select)?;
+        let r = command(s, limit, &format!("SELECT {}", util::quote(folder)), |r| match r {
+            Response::MailboxData(MailboxDatum::Exists(n)) => exists = *n,
+            Response::Data { outcome, .. } => {
+                if let Some(ResponseCode::UidValidity(v)) = outcome.code {
+                    uidvalidity = Some(v);
+                }
+            }
+            _ => {}
+        })
+        .await;
+        self.check(Stage::Select, r).map_err(|mut e| {
             e.detail = format!("{folder}: {}", e.detail);
             e
         })?;
-        let Some(uidvalidity) = mailbox.uid_validity else {
+        let Some(uidvalidity) = uidvalidity else {
             return Err(FetchError::new(
                 Stage::Select,
                 ErrorKind::Protocol,
@@ -192,7 +201,7 @@ impl ImapSession {
                 format!("{folder}: no UIDVALIDITY"),
             ));
         };
-        let info = FolderInfo { name: folder.to_string(), messages: mailbox.exists, uidvalidity };
+        let info = FolderInfo { name: folder.to_string(), messages: exists, uidvalidity };
         self.selected = Some(info.clone());
         Ok(info)
     }
@@ -218,17 +227,26 @@ impl ImapSession {
             // `UID n:*` always matches the highest UID, even below n: filter again below.
             let query = after.map_or_else(|| "ALL".to_string(), |last| format!("UID {}:*", last.saturating_add(1)));
             let limit = self.limit;
-            let r = op(limit, self.sess(Stage::Fetch)?.uid_search(&query)).await;
-            let mut uids: Vec<u32> =
-                self.check(Stage::Fetch, r)?.into_iter().filter(|u| after.is_none_or(|last| *u > last)).collect();
+            let mut uids: Vec<u32> = Vec::new();
+            let s = self.sess(Stage::Fetch)?;
+            let r = command(s, limit, &format!("UID SEARCH {query}"), |r| {
+                if let Response::MailboxData(MailboxDatum::Search(found)) = r {
+                    uids.extend(found.iter().filter(|u| after.is_none_or(|last| **u > last)));
+                }
+            })
+            .await;
+            self.check(Stage::Fetch, r)?;
             uids.sort_unstable();
+            uids.dedup();
             for chunk in uids.chunks(UID_BATCH) {
                 let mut sizes: Vec<(u32, u64)> = Vec::with_capacity(chunk.len());
                 let set = util::uid_set(chunk);
                 let s = self.sess(Stage::Fetch)?;
-                let r = run_drained(limit, s.uid_fetch(&set, "(UID RFC822.SIZE)"), |f: Fetch| {
-                    if let (Some(uid), Some(size)) = (f.uid, f.size) {
-                        sizes.push((uid, u64::from(size)));
+                let r = command(s, limit, &format!("UID FETCH {set} (UID RFC822.SIZE)"), |r| {
+                    if let (Some(uid), Some(AttributeValue::Rfc822Size(size))) =
+                        (fetched_uid(r), fetched(r, |a| matches!(a, AttributeValue::Rfc822Size(_))))
+                    {
+                        sizes.push((uid, u64::from(*size)));
                     }
                 })
                 .await;
@@ -286,8 +304,9 @@ impl ImapSession {
         let mut got: HashMap<u32, Vec<u8>> = HashMap::new();
         let mut too_big: HashMap<u32, u64> = HashMap::new();
         let s = self.sess(Stage::Fetch)?;
-        let r = run_drained(limit, s.uid_fetch(&set, "(UID BODY.PEEK[])"), |f: Fetch| {
-            if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+        let r = command(s, limit, &format!("UID FETCH {set} (UID BODY.PEEK[])"), |r| {
+            let body = fetched(r, |a| matches!(a, AttributeValue::BodySection { section: None, .. }));
+            if let (Some(uid), Some(AttributeValue::BodySection { data: Some(body), .. })) = (fetched_uid(r), body) {
                 if body.len() as u64 > max {
                     too_big.insert(uid, body.len() as u64);
                 } else {
@@ -320,6 +339,22 @@ impl ImapSession {
     }
 }
 
+/// The UID of an untagged FETCH response.
+fn fetched_uid(r: &Response<'_>) -> Option<u32> {
+    match fetched(r, |a| matches!(a, AttributeValue::Uid(_))) {
+        Some(AttributeValue::Uid(uid)) => Some(*uid),
+        _ => None,
+    }
+}
+
+/// The first attribute of an untagged FETCH response that `want` picks.
+fn fetched<'r>(r: &'r Response<'_>, want: impl Fn(&AttributeValue<'_>) -> bool) -> Option<&'r AttributeValue<'r>> {
+    match r {
+        Response::Fetch(_, attrs) => attrs.iter().find(|a| want(a)),
+        _ => None,
+    }
+}
+
 fn yes(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
@@ -341,9 +376,9 @@ async fn read_greeting(
         Response::Data { status: Status::Ok | Status::PreAuth, outcome } => {
             let text = outcome.information.as_deref().unwrap_or("").to_string();
             let starttls = match &outcome.code {
-                Some(ResponseCode::Capabilities(caps)) => Some(
-                    caps.iter().any(|c| matches!(c, ProtoCapability::Atom(a) if a.eq_ignore_ascii_case("STARTTLS"))),
-                ),
+                Some(ResponseCode::Capabilities(caps)) => {
+                    Some(caps.iter().any(|c| matches!(c, Capability::Atom(a) if a.eq_ignore_ascii_case("STARTTLS"))))
+                }
                 _ => None,
             };
             Ok((text, starttls))

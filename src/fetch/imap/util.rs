@@ -1,13 +1,16 @@
-//! Small pieces under the IMAP session: bounded awaits, stream draining, the server's words
-//! out of async-imap's errors, and UID sets.
+//! Small pieces under the IMAP session: bounded commands read to their tagged completion,
+//! the server's own words, UID sets and quoting.
 //!
-//! Takes async-imap futures, streams and errors; gives bounded results and [`FetchError`]s.
-//! It never leaves a response half-read without reporting it (the caller then drops the session).
+//! Takes an async-imap session and a command; gives each untagged response to the caller
+//! and the command's outcome. async-imap's FETCH/STORE/SEARCH/EXPUNGE streams end quietly
+//! on a tagged NO/BAD and on a closed connection (an empty result would look like "no
+//! messages"), so commands after login are run here instead, where both are errors.
 
 use crate::fetch::error::{ErrorKind, FetchError, Stage};
-use crate::fetch::net::io_kind;
+use crate::fetch::net::{Conn, io_kind};
+use async_imap::Session;
 use async_imap::error::Error as ImapError;
-use futures_util::{Stream, StreamExt};
+use async_imap::imap_proto::{Outcome, Response, Status};
 use std::future::Future;
 use std::time::Duration;
 
@@ -15,9 +18,11 @@ use std::time::Duration;
 pub enum Fail {
     Timeout(Duration),
     Imap(ImapError),
+    /// A tagged NO or BAD, with the server's words.
+    Refused(String),
 }
 
-/// One command under the per-operation timeout (async-imap has none of its own).
+/// One async-imap call under the per-operation timeout (async-imap has none of its own).
 pub async fn op<T>(limit: Duration, fut: impl Future<Output = async_imap::error::Result<T>>) -> Result<T, Fail> {
     match tokio::time::timeout(limit, fut).await {
         Ok(Ok(t)) => Ok(t),
@@ -26,34 +31,51 @@ pub async fn op<T>(limit: Duration, fut: impl Future<Output = async_imap::error:
     }
 }
 
-/// Reads a response stream to its end (required before the next command), each item bounded.
-pub async fn drain<T>(
+/// Sends `command` and reads every response up to its own tagged completion, each read
+/// bounded; untagged responses go to `each`. A NO/BAD completion is [`Fail::Refused`], a
+/// connection that ends first is an error, never an empty success.
+pub async fn command(
+    session: &mut Session<Conn>,
     limit: Duration,
-    stream: impl Stream<Item = async_imap::error::Result<T>>,
-    mut each: impl FnMut(T),
+    command: &str,
+    mut each: impl FnMut(&Response<'_>),
 ) -> Result<(), Fail> {
-    let mut stream = std::pin::pin!(stream);
+    let tag = op(limit, session.run_command(command)).await?;
     loop {
-        match tokio::time::timeout(limit, stream.next()).await {
+        let resp = match tokio::time::timeout(limit, session.read_response()).await {
             Err(_) => return Err(Fail::Timeout(limit)),
-            Ok(None) => return Ok(()),
-            Ok(Some(Err(e))) => return Err(Fail::Imap(e)),
-            Ok(Some(Ok(item))) => each(item),
+            Ok(Err(e)) => return Err(Fail::Imap(ImapError::Io(e))),
+            Ok(Ok(None)) => return Err(Fail::Imap(ImapError::ConnectionLost)),
+            Ok(Ok(Some(r))) => r,
+        };
+        match resp.parsed() {
+            Response::Done { tag: t, status, outcome } if *t == tag => {
+                return match status {
+                    Status::Ok => Ok(()),
+                    _ => Err(Fail::Refused(outcome_words(outcome))),
+                };
+            }
+            other => each(other),
         }
     }
 }
 
-/// A command's stream, started and drained under the timeout.
-pub async fn run_drained<S, T>(
-    limit: Duration,
-    start: impl Future<Output = async_imap::error::Result<S>>,
-    each: impl FnMut(T),
-) -> Result<(), Fail>
-where
-    S: Stream<Item = async_imap::error::Result<T>>,
-{
-    let stream = op(limit, start).await?;
-    drain(limit, stream, each).await
+/// `[CODE] text` as the server sent it (known codes are parsed out by imap-proto).
+fn outcome_words(outcome: &Outcome<'_>) -> String {
+    let code = outcome
+        .code
+        .as_ref()
+        .map(|c| format!("{c:?}"))
+        .filter(|c| c.chars().all(|ch| ch.is_ascii_alphanumeric()))
+        .map(|c| format!("[{}] ", c.to_ascii_uppercase()))
+        .unwrap_or_default();
+    let text = format!("{code}{}", outcome.information.as_deref().unwrap_or("")).trim().to_string();
+    if text.is_empty() { "the server refused without saying why".into() } else { text }
+}
+
+/// A mailbox name as an IMAP quoted string (config validation keeps CR/LF out).
+pub fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 pub fn to_error(stage: Stage, server: &str, fail: Fail) -> FetchError {
@@ -63,10 +85,11 @@ pub fn to_error(stage: Stage, server: &str, fail: Fail) -> FetchError {
             let (kind, words) = words(&e);
             FetchError::new(stage, kind, server, words)
         }
+        Fail::Refused(words) => FetchError::new(stage, ErrorKind::Rejected, server, words),
     }
 }
 
-/// The server's own words from an async-imap error. async-imap renders NO/BAD as
+/// The server's own words from an async-imap error (LOGIN, STARTTLS). It renders NO/BAD as
 /// `code: Some(TryCreate), info: Some("…")`; this turns that back into `[TRYCREATE] …`.
 pub fn words(e: &ImapError) -> (ErrorKind, String) {
     match e {
@@ -80,7 +103,7 @@ pub fn words(e: &ImapError) -> (ErrorKind, String) {
 
 /// True for a NO carrying `[TRYCREATE]`: the target folder does not exist yet.
 pub fn is_trycreate(fail: &Fail) -> bool {
-    matches!(fail, Fail::Imap(ImapError::No(s)) if s.contains("TryCreate") || s.contains("TRYCREATE"))
+    matches!(fail, Fail::Refused(s) if s.starts_with("[TRYCREATE]"))
 }
 
 fn tidy(s: &str) -> String {
@@ -135,6 +158,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn quoting_escapes_quotes_and_backslashes() {
+        assert_eq!(quote(r#"a "b" \c"#), r#""a \"b\" \\c""#);
+    }
+
+    #[test]
     fn uid_sets_compress_runs() {
         assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
         assert_eq!(uid_set(&[5]), "5");
@@ -147,7 +175,7 @@ mod tests {
         assert_eq!(words(&e).1, "[AUTHENTICATIONFAILED] Authentication failed.");
         let e = ImapError::No(r#"code: Some(TryCreate), info: Some("Mailbox doesn't exist: \"X\"")"#.into());
         assert_eq!(words(&e).1, r#"[TRYCREATE] Mailbox doesn't exist: "X""#);
-        assert!(is_trycreate(&Fail::Imap(e)));
+        assert!(is_trycreate(&Fail::Refused("[TRYCREATE] Mailbox doesn't exist: X".into())));
         let e = ImapError::No(
             r#"outcome: Outcome { code: None, information: Some("Mailbox doesn't exist: Nope (0.001 + 0.000 secs).") }"#
                 .into(),
