@@ -121,6 +121,9 @@ async fn untrusted_certificate_fails_at_tls_unless_told_not_to_check() {
         let (stage, kind, detail) = failed(&r);
         assert_eq!((stage, kind), (Stage::Tls, ErrorKind::Certificate), "{r}");
         assert!(detail.starts_with("certificate verify failed"), "{r}");
+        let tls = r.stages.last().unwrap();
+        assert_eq!(tls.facts["presented"]["issuer"], "CN=rebound test CA", "{r}");
+        assert!(tls.summary.contains("the server presents CN=localhost"), "{r}");
         assert!(r.failure.unwrap().hint.contains("ca_file"));
 
         c.verify_certificate = false;

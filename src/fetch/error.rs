@@ -116,7 +116,10 @@ impl FetchError {
                 "the server's TLS certificate did not verify: {d}; set ca_file to the CA that signed it, or fix the \
                  server's certificate (verify_certificate = false only for testing)"
             ),
-            (S::Tls, K::NotOffered) | (S::Capabilities, K::NotOffered) => format!(
+            (S::Capabilities, K::NotOffered) => {
+                format!("{d}; this server cannot do what the mailbox settings ask: change the setting or the server")
+            }
+            (S::Tls, K::NotOffered) => format!(
                 "{d}; use security = \"ssl\" on the implicit-TLS port (993 IMAP, 995 POP3), or security = \"none\" \
                  only on a trusted network"
             ),

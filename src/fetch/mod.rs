@@ -25,11 +25,12 @@ pub mod imap;
 mod net;
 pub mod pop3;
 mod tls;
-pub mod trace;
+mod trace;
 pub mod verify;
 
 pub use error::{ErrorKind, FetchError, Stage};
 pub use tls::PeerCert;
+pub use trace::StageReport;
 pub use verify::{VerifyReport, verify};
 
 use crate::config::{MailboxConfig, Protocol, Secret};
@@ -52,6 +53,26 @@ impl fmt::Display for SourceId {
             SourceId::Imap { folder, uidvalidity, uid } => write!(f, "imap:{folder}:{uidvalidity}:{uid}"),
             SourceId::Pop3 { uidl } => write!(f, "pop3:{uidl}"),
         }
+    }
+}
+
+impl std::str::FromStr for SourceId {
+    type Err = String;
+
+    /// Reads back what `Display` wrote (a folder may itself contain `:`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(uidl) = s.strip_prefix("pop3:").filter(|u| !u.is_empty()) {
+            return Ok(SourceId::Pop3 { uidl: uidl.to_string() });
+        }
+        if let Some(rest) = s.strip_prefix("imap:") {
+            let mut parts = rest.rsplitn(3, ':');
+            if let (Some(uid), Some(v), Some(folder)) = (parts.next(), parts.next(), parts.next())
+                && let (Ok(uid), Ok(uidvalidity)) = (uid.parse(), v.parse())
+            {
+                return Ok(SourceId::Imap { folder: folder.to_string(), uidvalidity, uid });
+            }
+        }
+        Err(format!("`{s}` is not a message id: expected imap:FOLDER:UIDVALIDITY:UID or pop3:UIDL"))
     }
 }
 
@@ -192,5 +213,24 @@ impl Source {
             Source::Imap(s) => s.close().await,
             Source::Pop3(s) => s.close().await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_ids_round_trip_through_their_text() {
+        for id in [
+            SourceId::Imap { folder: "INBOX".into(), uidvalidity: 1_700_000_000, uid: 42 },
+            SourceId::Imap { folder: "Archive:2026:bounces".into(), uidvalidity: 7, uid: 1 },
+            SourceId::Pop3 { uidl: "000000010000abcd".into() },
+        ] {
+            assert_eq!(id.to_string().parse::<SourceId>(), Ok(id.clone()), "{id}");
+        }
+        assert_eq!(SourceId::Pop3 { uidl: "x".into() }.to_string(), "pop3:x");
+        assert!("imap:INBOX:x:1".parse::<SourceId>().is_err());
+        assert!("pop3:".parse::<SourceId>().is_err());
     }
 }

@@ -42,7 +42,7 @@ pub struct Pop3Session {
 
 impl Pop3Session {
     /// Connects, says hello, upgrades to TLS as configured, and logs in.
-    pub async fn open(cfg: &MailboxConfig, password: &Secret, trace: &mut Trace) -> Result<Self, FetchError> {
+    pub(crate) async fn open(cfg: &MailboxConfig, password: &Secret, trace: &mut Trace) -> Result<Self, FetchError> {
         let conn = dial(cfg, trace).await?;
         let mut s = Pop3Session {
             io: BufReader::new(conn),
@@ -211,12 +211,18 @@ impl Pop3Session {
     }
 
     /// Reads a multi-line body up to the terminating "." line, undoing dot-stuffing, and hands
-    /// each line (with its line ending) to `each`; stops with an error once `cap` bytes are exceeded.
-    async fn multiline(&mut self, stage: Stage, cap: u64, mut each: impl FnMut(&[u8])) -> Result<(), FetchError> {
+    /// each line (with its line ending) to `each`; an error once a line exceeds `line_cap` or
+    /// the whole exceeds `cap` bytes.
+    async fn multiline(
+        &mut self,
+        stage: Stage,
+        cap: u64,
+        line_cap: usize,
+        mut each: impl FnMut(&[u8]),
+    ) -> Result<(), FetchError> {
         let mut total: u64 = 0;
         loop {
-            let room = usize::try_from(cap.saturating_sub(total)).unwrap_or(usize::MAX).saturating_add(2);
-            let line = self.read_line(stage, room.max(MAX_STATUS_LINE)).await?;
+            let line = self.read_line(stage, line_cap).await?;
             if line == b".\r\n" || line == b".\n" {
                 return Ok(());
             }
@@ -236,7 +242,7 @@ impl Pop3Session {
         match self.command(Stage::Capabilities, "CAPA").await {
             Ok(_) => {
                 let mut caps = Vec::new();
-                self.multiline(Stage::Capabilities, 64 * 1024, |l| {
+                self.multiline(Stage::Capabilities, 64 * 1024, MAX_STATUS_LINE, |l| {
                     caps.push(String::from_utf8_lossy(l).trim().to_string());
                 })
                 .await?;
@@ -285,7 +291,7 @@ impl Pop3Session {
         self.usable(Stage::Fetch)?;
         let mut sizes: Vec<(u32, u64)> = Vec::new();
         self.command(Stage::Fetch, "LIST").await?;
-        self.multiline(Stage::Fetch, u64::MAX, |l| {
+        self.multiline(Stage::Fetch, u64::MAX, MAX_STATUS_LINE, |l| {
             if let Some((n, size)) = two_words(l) {
                 sizes.push((n, size.parse().unwrap_or(0)));
             }
@@ -306,7 +312,7 @@ impl Pop3Session {
                 e
             });
         }
-        self.multiline(Stage::Fetch, u64::MAX, |l| {
+        self.multiline(Stage::Fetch, u64::MAX, MAX_STATUS_LINE, |l| {
             if let Some((n, uidl)) = two_words(l) {
                 uidls.insert(n, uidl.to_string());
             }
@@ -355,7 +361,9 @@ impl Pop3Session {
                 Err(e) => return Err(e),
             }
             let mut raw = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            self.multiline(Stage::Fetch, self.max_bytes, |l| raw.extend_from_slice(l)).await?;
+            // A line may be as long as the whole message, plus a stuffed dot and CRLF.
+            let line_cap = usize::try_from(self.max_bytes).unwrap_or(usize::MAX).saturating_add(3);
+            self.multiline(Stage::Fetch, self.max_bytes, line_cap, |l| raw.extend_from_slice(l)).await?;
             out.fetched.push(Fetched { id: r.id.clone(), raw });
         }
         Ok(out)

@@ -54,6 +54,16 @@ fn connector(cfg: &MailboxConfig, server: &str) -> Result<(TlsConnector, String)
     Ok((tls, how))
 }
 
+/// What the server presents, over a handshake that does not check it: for `verify`, after
+/// verification failed, to show the operator which certificate was refused. Nothing is sent
+/// over this connection and it is dropped at once.
+pub async fn peek_certificate(tcp: TcpStream, host: &str, limit: Duration) -> Option<PeerCert> {
+    let tls = TlsConnector::new().danger_accept_invalid_certs(true).danger_accept_invalid_hostnames(true);
+    let stream = tokio::time::timeout(limit, tls.connect(host, tcp)).await.ok()?.ok()?;
+    let der = stream.peer_certificate().ok().flatten()?.to_der().ok()?;
+    Some(describe(&der))
+}
+
 /// Runs the TLS handshake on `tcp`, under the per-operation timeout.
 pub async fn handshake(
     tcp: TcpStream,

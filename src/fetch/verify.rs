@@ -58,6 +58,16 @@ pub async fn verify(cfg: &MailboxConfig, password: &Secret) -> VerifyReport {
     };
     if let Some(e) = &error {
         trace.fail(e);
+        if e.kind == ErrorKind::Certificate
+            && cfg.security == Security::Ssl
+            && let (Some(cert), Some(stage)) = (presented(cfg).await, trace.stages.last_mut())
+        {
+            stage.summary = format!(
+                "{}; the server presents {} issued by {}, expiring {}",
+                stage.summary, cert.subject, cert.issuer, cert.not_after
+            );
+            stage.facts = json!({ "presented": cert });
+        }
     }
     VerifyReport {
         mailbox: cfg.name.clone(),
@@ -69,6 +79,14 @@ pub async fn verify(cfg: &MailboxConfig, password: &Secret) -> VerifyReport {
         stages: trace.stages,
         failure: error.map(|e| Failure { stage: e.stage, kind: e.kind, hint: e.hint(), detail: e.detail }),
     }
+}
+
+/// The certificate an implicit-TLS server presents, read without checking it.
+async fn presented(cfg: &MailboxConfig) -> Option<super::PeerCert> {
+    let (server, limit) = (dial::server(cfg), dial::limit(cfg));
+    let addrs = super::net::resolve(&cfg.host, cfg.port, &server, limit).await.ok()?;
+    let tcp = super::net::connect(&addrs, &server, limit).await.ok()?;
+    super::tls::peek_certificate(tcp, &cfg.host, limit).await
 }
 
 async fn run(cfg: &MailboxConfig, password: &Secret, trace: &mut Trace) -> Result<(), FetchError> {

@@ -61,7 +61,7 @@ pub struct ImapSession {
 
 impl ImapSession {
     /// Connects, reads the greeting, upgrades to TLS as configured, logs in, reads capabilities.
-    pub async fn open(cfg: &MailboxConfig, password: &Secret, trace: &mut Trace) -> Result<Self, FetchError> {
+    pub(crate) async fn open(cfg: &MailboxConfig, password: &Secret, trace: &mut Trace) -> Result<Self, FetchError> {
         let (server, limit) = (dial::server(cfg), dial::limit(cfg));
         let conn = dial(cfg, trace).await?;
         let mut client = Client::new(conn);
