@@ -1,61 +1,15 @@
 //! Servers that drop the connection: tiny scripted fakes that answer like Dovecot up to a
 //! point and then close. The client must return a clean FetchError, never hang or panic.
 
-use rebound::config::{AfterProcessing, MailboxConfig, Protocol, Purpose, Secret, Security};
+mod support;
+
+use rebound::config::{Protocol, Secret};
 use rebound::fetch::{ErrorKind, Source, Stage};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+use support::fake::{self, mailbox};
 
-fn mailbox(protocol: Protocol, port: u16) -> MailboxConfig {
-    MailboxConfig {
-        name: "fake".into(),
-        purpose: Purpose::Bounce,
-        protocol,
-        host: "127.0.0.1".into(),
-        port,
-        security: Security::None,
-        verify_certificate: true,
-        ca_file: None,
-        username: "u".into(),
-        password_env: None,
-        password_file: None,
-        folders: vec!["INBOX".into()],
-        after_processing: AfterProcessing::Keep,
-        schedule: "*/5 * * * *".into(),
-        idle: false,
-        enabled: true,
-        max_messages_per_poll: 500,
-        max_message_bytes: 1024 * 1024,
-        timeout_seconds: 2,
-    }
-}
-
-/// Serves one connection: sends `greeting`, then answers each command line with what
-/// `answer` returns (None: close the connection right there; a reply ending in CLOSE: send
-/// what comes before it, then close).
 async fn fake(greeting: &'static str, answer: fn(&str) -> Option<String>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let Ok((s, _)) = listener.accept().await else { return };
-        let (r, mut w) = s.into_split();
-        let mut lines = BufReader::new(r).lines();
-        if w.write_all(greeting.as_bytes()).await.is_err() {
-            return;
-        }
-        while let Ok(Some(line)) = lines.next_line().await {
-            let Some(reply) = answer(&line) else { return };
-            let (reply, close) = match reply.strip_suffix("CLOSE") {
-                Some(r) => (r.to_string(), true),
-                None => (reply, false),
-            };
-            if w.write_all(reply.as_bytes()).await.is_err() || close {
-                return;
-            }
-        }
-    });
-    port
+    fake::serve(greeting, answer).await.port
 }
 
 fn pop3_answer(line: &str) -> Option<String> {

@@ -4,6 +4,8 @@
 //! fails with a clear message when it is missing — it never silently skips.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod fake;
+
 use rebound::config::DatabaseConfig;
 use std::path::PathBuf;
 
