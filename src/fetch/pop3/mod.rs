@@ -10,25 +10,20 @@
 //! larger than `max_message_bytes` is refused before RETR. It never deletes anything the
 //! caller did not name, and deletions take effect only at a successful QUIT ([`Pop3Session::close`]).
 
+mod wire;
+
 use super::dial::{self, dial};
 use super::error::{ErrorKind, FetchError, Stage};
-use super::net::{Conn, io_error, within};
 use super::trace::Trace;
 use super::{Batch, Fetched, MessageRef, SkipReason, Skipped, SourceId};
 use crate::config::{AfterProcessing, MailboxConfig, Secret, Security};
 use md5::{Digest, Md5};
 use serde_json::json;
 use std::collections::HashMap;
-use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-
-/// Status and listing lines are short (RFC 1939 says 512 octets); anything far longer is not POP3.
-const MAX_STATUS_LINE: usize = 8 * 1024;
+use wire::{MAX_STATUS_LINE, Wire};
 
 pub struct Pop3Session {
-    io: BufReader<Conn>,
-    server: String,
-    limit: Duration,
+    wire: Wire,
     max_bytes: u64,
     after: AfterProcessing,
     capabilities: Vec<String>,
@@ -36,8 +31,6 @@ pub struct Pop3Session {
     listing: Option<HashMap<String, (u32, u64)>>,
     /// DELEs sent; they take effect at QUIT.
     pending_deletes: usize,
-    /// Set after an error that leaves the protocol state unknown.
-    broken: bool,
 }
 
 impl Pop3Session {
@@ -45,18 +38,15 @@ impl Pop3Session {
     pub(crate) async fn open(cfg: &MailboxConfig, password: &Secret, trace: &mut Trace) -> Result<Self, FetchError> {
         let conn = dial(cfg, trace).await?;
         let mut s = Pop3Session {
-            io: BufReader::new(conn),
-            server: dial::server(cfg),
-            limit: dial::limit(cfg),
+            wire: Wire::new(conn, dial::server(cfg), dial::limit(cfg)),
             max_bytes: cfg.max_message_bytes,
             after: cfg.after_processing.clone(),
             capabilities: Vec::new(),
             listing: None,
             pending_deletes: 0,
-            broken: false,
         };
         trace.enter(Stage::Greeting);
-        let greeting = s.response(Stage::Greeting).await?;
+        let greeting = s.wire.response(Stage::Greeting).await?;
         trace.pass(format!("+OK {greeting}"), json!({ "greeting": greeting }));
 
         trace.enter(Stage::Capabilities);
@@ -66,18 +56,14 @@ impl Pop3Session {
                 return Err(FetchError::new(
                     Stage::Tls,
                     ErrorKind::NotOffered,
-                    &s.server,
+                    &s.wire.server,
                     format!("the server does not offer STLS (its capabilities: {})", s.shown_capabilities()),
                 ));
             }
             trace.enter(Stage::Tls);
-            s.command(Stage::Tls, "STLS").await?;
-            // Bytes after +OK and before the handshake would be injected plaintext (CVE-2011-0411 style).
-            if !s.io.buffer().is_empty() {
-                return Err(s.err(Stage::Tls, ErrorKind::Protocol, "the server sent data after +OK to STLS"));
-            }
-            let conn = s.io.into_inner();
-            s.io = BufReader::new(dial::upgrade(conn, cfg, trace).await?);
+            s.wire.command(Stage::Tls, "STLS").await?;
+            let conn = s.wire.into_conn()?;
+            s.wire = Wire::new(dial::upgrade(conn, cfg, trace).await?, dial::server(cfg), dial::limit(cfg));
             trace.enter(Stage::Capabilities);
             // RFC 2595: capabilities may change once TLS is up.
             s.capa().await?;
@@ -97,7 +83,7 @@ impl Pop3Session {
     }
 
     pub fn server(&self) -> &str {
-        &self.server
+        &self.wire.server
     }
 
     pub fn capabilities(&self) -> &[String] {
@@ -112,140 +98,16 @@ impl Pop3Session {
         if self.capabilities.is_empty() { "none listed".into() } else { self.capabilities.join(", ") }
     }
 
-    fn err(&self, stage: Stage, kind: ErrorKind, detail: impl Into<String>) -> FetchError {
-        FetchError::new(stage, kind, &self.server, detail)
-    }
-
-    /// Marks the session unusable after an error that leaves the protocol state unknown.
-    fn track<T>(&mut self, r: Result<T, FetchError>) -> Result<T, FetchError> {
-        if let Err(e) = &r
-            && e.breaks_session()
-        {
-            self.broken = true;
-        }
-        r
-    }
-
-    fn usable(&self, stage: Stage) -> Result<(), FetchError> {
-        if self.broken {
-            return Err(self.err(
-                stage,
-                ErrorKind::Local,
-                "the session was lost after an earlier error; open a new one",
-            ));
-        }
-        Ok(())
-    }
-
-    async fn send(&mut self, stage: Stage, line: &str) -> Result<(), FetchError> {
-        let bytes = format!("{line}\r\n");
-        let (server, limit) = (self.server.clone(), self.limit);
-        let io = self.io.get_mut();
-        let r = within(stage, &server, limit, async {
-            io.write_all(bytes.as_bytes()).await?;
-            io.flush().await
-        })
-        .await
-        .and_then(|r| r.map_err(|e| io_error(stage, &server, &e)));
-        self.track(r)
-    }
-
-    /// One line including its line ending, at most `cap` bytes.
-    async fn read_line(&mut self, stage: Stage, cap: usize) -> Result<Vec<u8>, FetchError> {
-        let r = self.read_line_inner(stage, cap).await;
-        self.track(r)
-    }
-
-    async fn read_line_inner(&mut self, stage: Stage, cap: usize) -> Result<Vec<u8>, FetchError> {
-        let mut line = Vec::new();
-        loop {
-            let buf = match within(stage, &self.server, self.limit, self.io.fill_buf()).await? {
-                Ok(buf) => buf,
-                Err(e) => return Err(io_error(stage, &self.server, &e)),
-            };
-            if buf.is_empty() {
-                return Err(FetchError::new(
-                    stage,
-                    ErrorKind::Closed,
-                    &self.server,
-                    "the server closed the connection",
-                ));
-            }
-            let (take, done) = match buf.iter().position(|&b| b == b'\n') {
-                Some(i) => (i + 1, true),
-                None => (buf.len(), false),
-            };
-            line.extend_from_slice(&buf[..take]);
-            self.io.consume(take);
-            if line.len() > cap {
-                return Err(FetchError::new(
-                    stage,
-                    ErrorKind::Protocol,
-                    &self.server,
-                    format!("the server sent a line longer than {cap} bytes"),
-                ));
-            }
-            if done {
-                return Ok(line);
-            }
-        }
-    }
-
-    /// Reads a status line: the text after `+OK`, or the server's words after `-ERR` as a refusal.
-    async fn response(&mut self, stage: Stage) -> Result<String, FetchError> {
-        let line = self.read_line(stage, MAX_STATUS_LINE).await?;
-        let text = String::from_utf8_lossy(&line).trim_end().to_string();
-        if let Some(rest) = text.strip_prefix("+OK") {
-            Ok(rest.trim_start().to_string())
-        } else if let Some(rest) = text.strip_prefix("-ERR") {
-            Err(self.err(stage, ErrorKind::Rejected, rest.trim_start()))
-        } else {
-            let r = Err(self.err(stage, ErrorKind::Protocol, format!("not a POP3 answer: `{}`", shorten(&text))));
-            self.track(r)
-        }
-    }
-
-    async fn command(&mut self, stage: Stage, line: &str) -> Result<String, FetchError> {
-        self.send(stage, line).await?;
-        self.response(stage).await
-    }
-
-    /// Reads a multi-line body up to the terminating "." line, undoing dot-stuffing, and hands
-    /// each line (with its line ending) to `each`; an error once a line exceeds `line_cap` or
-    /// the whole exceeds `cap` bytes.
-    async fn multiline(
-        &mut self,
-        stage: Stage,
-        cap: u64,
-        line_cap: usize,
-        mut each: impl FnMut(&[u8]),
-    ) -> Result<(), FetchError> {
-        let mut total: u64 = 0;
-        loop {
-            let line = self.read_line(stage, line_cap).await?;
-            if line == b".\r\n" || line == b".\n" {
-                return Ok(());
-            }
-            let line = if line.starts_with(b".") { &line[1..] } else { &line[..] };
-            total += line.len() as u64;
-            if total > cap {
-                let r = Err(self.err(stage, ErrorKind::TooLarge, format!("the answer exceeds {cap} bytes")));
-                self.broken = true; // the rest of the answer is still on the wire
-                return r;
-            }
-            each(line);
-        }
-    }
-
     async fn capa(&mut self) -> Result<(), FetchError> {
         self.capabilities.clear();
-        match self.command(Stage::Capabilities, "CAPA").await {
+        match self.wire.command(Stage::Capabilities, "CAPA").await {
             Ok(_) => {
                 let mut caps = Vec::new();
-                self.multiline(Stage::Capabilities, 64 * 1024, MAX_STATUS_LINE, |l| {
-                    caps.push(String::from_utf8_lossy(l).trim().to_string());
-                })
-                .await?;
+                self.wire
+                    .multiline(Stage::Capabilities, 64 * 1024, MAX_STATUS_LINE, |l| {
+                        caps.push(String::from_utf8_lossy(l).trim().to_string());
+                    })
+                    .await?;
                 self.capabilities = caps;
                 Ok(())
             }
@@ -257,50 +119,49 @@ impl Pop3Session {
 
     async fn login(&mut self, user: &str, password: &Secret, greeting: &str) -> Result<&'static str, FetchError> {
         if [user, password.expose()].iter().any(|s| s.contains(['\r', '\n'])) {
-            return Err(self.err(Stage::Login, ErrorKind::Local, "username or password contains a line break"));
+            return Err(self.wire.err(Stage::Login, ErrorKind::Local, "username or password contains a line break"));
         }
         if let Some(stamp) = apop_timestamp(greeting) {
             let digest = apop_digest(stamp, password.expose());
-            match self.command(Stage::Login, &format!("APOP {user} {digest}")).await {
+            match self.wire.command(Stage::Login, &format!("APOP {user} {digest}")).await {
                 Ok(_) => return Ok("APOP"),
                 // The server may offer APOP without holding a usable secret for it: try USER/PASS.
                 Err(e) if e.kind == ErrorKind::Rejected => {
-                    tracing::debug!(server = %self.server, error = %e.detail, "APOP refused; trying USER/PASS")
+                    tracing::debug!(server = %self.wire.server, error = %e.detail, "APOP refused; trying USER/PASS")
                 }
                 Err(e) => return Err(e),
             }
         }
-        self.command(Stage::Login, &format!("USER {user}")).await?;
-        self.command(Stage::Login, &format!("PASS {}", password.expose())).await?;
+        self.wire.command(Stage::Login, &format!("USER {user}")).await?;
+        self.wire.command(Stage::Login, &format!("PASS {}", password.expose())).await?;
         Ok("USER/PASS")
     }
 
     /// Message count and total size (STAT).
     pub async fn stat(&mut self) -> Result<(u64, u64), FetchError> {
-        self.usable(Stage::Select)?;
-        let text = self.command(Stage::Select, "STAT").await?;
+        let text = self.wire.command(Stage::Select, "STAT").await?;
         let mut words = text.split_whitespace().map(str::parse::<u64>);
         match (words.next(), words.next()) {
             (Some(Ok(n)), Some(Ok(octets))) => Ok((n, octets)),
-            _ => Err(self.err(Stage::Select, ErrorKind::Protocol, format!("unreadable STAT answer `{text}`"))),
+            _ => Err(self.wire.err(Stage::Select, ErrorKind::Protocol, format!("unreadable STAT answer `{text}`"))),
         }
     }
 
     /// Every message in the maildrop with its UIDL and size, in the server's order.
     pub async fn list(&mut self) -> Result<Vec<MessageRef>, FetchError> {
-        self.usable(Stage::Fetch)?;
         let mut sizes: Vec<(u32, u64)> = Vec::new();
-        self.command(Stage::Fetch, "LIST").await?;
-        self.multiline(Stage::Fetch, u64::MAX, MAX_STATUS_LINE, |l| {
-            if let Some((n, size)) = two_words(l) {
-                sizes.push((n, size.parse().unwrap_or(0)));
-            }
-        })
-        .await?;
+        self.wire.command(Stage::Fetch, "LIST").await?;
+        self.wire
+            .multiline(Stage::Fetch, u64::MAX, MAX_STATUS_LINE, |l| {
+                if let Some((n, size)) = two_words(l) {
+                    sizes.push((n, size.parse().unwrap_or(0)));
+                }
+            })
+            .await?;
         let mut uidls: HashMap<u32, String> = HashMap::with_capacity(sizes.len());
-        if let Err(e) = self.command(Stage::Fetch, "UIDL").await {
+        if let Err(e) = self.wire.command(Stage::Fetch, "UIDL").await {
             return Err(if e.kind == ErrorKind::Rejected {
-                self.err(
+                self.wire.err(
                     Stage::Capabilities,
                     ErrorKind::NotOffered,
                     format!(
@@ -312,12 +173,13 @@ impl Pop3Session {
                 e
             });
         }
-        self.multiline(Stage::Fetch, u64::MAX, MAX_STATUS_LINE, |l| {
-            if let Some((n, uidl)) = two_words(l) {
-                uidls.insert(n, uidl.to_string());
-            }
-        })
-        .await?;
+        self.wire
+            .multiline(Stage::Fetch, u64::MAX, MAX_STATUS_LINE, |l| {
+                if let Some((n, uidl)) = two_words(l) {
+                    uidls.insert(n, uidl.to_string());
+                }
+            })
+            .await?;
         let mut listing = HashMap::with_capacity(sizes.len());
         let mut refs = Vec::with_capacity(sizes.len());
         for (n, size) in sizes {
@@ -332,7 +194,6 @@ impl Pop3Session {
 
     /// Retrieves the listed messages; oversized ones are refused before RETR.
     pub async fn fetch(&mut self, batch: &[MessageRef]) -> Result<Batch, FetchError> {
-        self.usable(Stage::Fetch)?;
         if self.listing.is_none() {
             self.list().await?;
         }
@@ -352,7 +213,7 @@ impl Pop3Session {
                     .push(Skipped { id: r.id.clone(), reason: SkipReason::TooLarge { size, limit: self.max_bytes } });
                 continue;
             }
-            match self.command(Stage::Fetch, &format!("RETR {n}")).await {
+            match self.wire.command(Stage::Fetch, &format!("RETR {n}")).await {
                 Ok(_) => {}
                 Err(e) if e.kind == ErrorKind::Rejected => {
                     out.skipped.push(Skipped { id: r.id.clone(), reason: SkipReason::Gone(e.detail) });
@@ -363,7 +224,7 @@ impl Pop3Session {
             let mut raw = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
             // A line may be as long as the whole message, plus a stuffed dot and CRLF.
             let line_cap = usize::try_from(self.max_bytes).unwrap_or(usize::MAX).saturating_add(3);
-            self.multiline(Stage::Fetch, self.max_bytes, line_cap, |l| raw.extend_from_slice(l)).await?;
+            self.wire.multiline(Stage::Fetch, self.max_bytes, line_cap, |l| raw.extend_from_slice(l)).await?;
             out.fetched.push(Fetched { id: r.id.clone(), raw });
         }
         Ok(out)
@@ -377,14 +238,17 @@ impl Pop3Session {
             AfterProcessing::Delete => {}
             other => {
                 let what = String::from(other.clone());
-                return Err(self.err(Stage::Delete, ErrorKind::NotOffered, format!("POP3 cannot `{what}` messages")));
+                return Err(self.wire.err(
+                    Stage::Delete,
+                    ErrorKind::NotOffered,
+                    format!("POP3 cannot `{what}` messages"),
+                ));
             }
         }
-        self.usable(Stage::Delete)?;
         for id in committed {
             let SourceId::Pop3 { uidl } = id else { continue };
             let Some(&(n, _)) = self.listing.as_ref().and_then(|l| l.get(uidl)) else { continue };
-            self.command(Stage::Delete, &format!("DELE {n}")).await?;
+            self.wire.command(Stage::Delete, &format!("DELE {n}")).await?;
             self.pending_deletes += 1;
         }
         Ok(())
@@ -392,10 +256,10 @@ impl Pop3Session {
 
     /// QUIT: the server applies the deletions only now, and only when this succeeds.
     pub async fn close(mut self) -> Result<(), FetchError> {
-        if self.broken {
+        if self.wire.is_broken() {
             if self.pending_deletes > 0 {
                 let n = self.pending_deletes;
-                return Err(self.err(
+                return Err(self.wire.err(
                     Stage::Logout,
                     ErrorKind::Local,
                     format!("the session was lost, so {n} deletion(s) were not applied"),
@@ -403,7 +267,7 @@ impl Pop3Session {
             }
             return Ok(());
         }
-        self.command(Stage::Logout, "QUIT").await.map(|_| ())
+        self.wire.command(Stage::Logout, "QUIT").await.map(|_| ())
     }
 }
 
@@ -411,10 +275,6 @@ fn two_words(line: &[u8]) -> Option<(u32, &str)> {
     let text = std::str::from_utf8(line).ok()?;
     let mut w = text.split_whitespace();
     Some((w.next()?.parse().ok()?, w.next()?))
-}
-
-fn shorten(s: &str) -> String {
-    s.chars().take(200).collect()
 }
 
 /// The `<…@…>` timestamp of an APOP-capable greeting (RFC 1939 §7).
