@@ -136,6 +136,18 @@ async fn untrusted_certificate_fails_at_tls_unless_told_not_to_check() {
 }
 
 #[tokio::test]
+async fn implicit_tls_on_a_plaintext_port_says_so() {
+    let d = Dovecot::get();
+    let user = d.add_user();
+    let c = d.mailbox(&user, Protocol::Imap, Security::Ssl, d.imap_port);
+    let r = verify(&c, &user.secret()).await;
+    let (stage, _, detail) = failed(&r);
+    assert_eq!(stage, Stage::Tls, "{r}");
+    assert!(detail.contains("plaintext first"), "{r}");
+    assert!(r.failure.unwrap().hint.contains("security matches the port"));
+}
+
+#[tokio::test]
 async fn starttls_not_offered_is_named_as_such() {
     let d = Dovecot::get();
     let user = d.add_user();

@@ -91,8 +91,14 @@ pub async fn handshake(
 }
 
 /// OpenSSL's "error:0A000086:SSL routines:…:certificate verify failed:…:1889: (reason)"
-/// becomes "certificate verify failed: reason"; other texts stay as they are.
+/// becomes "certificate verify failed: reason"; "wrong version number" (the peer answered
+/// in plaintext) is said plainly; other texts stay as they are.
 fn readable_tls_error(text: &str) -> String {
+    if text.contains("wrong version number") {
+        return "the server did not answer with TLS (OpenSSL: wrong version number); this port speaks \
+                plaintext first"
+            .into();
+    }
     match (text.find("certificate verify failed"), text.rfind('('), text.ends_with(')')) {
         (Some(_), Some(open), true) => format!("certificate verify failed: {}", &text[open + 1..text.len() - 1]),
         _ => text.to_string(),
