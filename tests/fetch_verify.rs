@@ -96,6 +96,18 @@ async fn wrong_password_fails_at_login_with_the_server_words() {
 }
 
 #[tokio::test]
+async fn unknown_host_fails_at_dns() {
+    let d = Dovecot::get();
+    let user = d.add_user();
+    let mut c = cfg(&d, &user, Protocol::Pop3, Security::Ssl);
+    c.host = "no-such-host.invalid".into();
+    let r = verify(&c, &user.secret()).await;
+    let (stage, _, _) = failed(&r);
+    assert_eq!(stage, Stage::Dns, "{r}");
+    assert!(r.failure.unwrap().hint.contains("check the host name"));
+}
+
+#[tokio::test]
 async fn wrong_port_fails_at_connect() {
     let d = Dovecot::get();
     let user = d.add_user();
