@@ -1,5 +1,6 @@
-//! IMAP servers without MOVE or UIDPLUS (Dovecot has both, so a scripted fake stands in):
-//! move falls back to COPY + \Deleted + EXPUNGE, and delete uses a plain EXPUNGE.
+//! What the test Dovecot does not do, played by scripted servers: IMAP without MOVE or
+//! UIDPLUS (move falls back to COPY + \Deleted + EXPUNGE, delete to a plain EXPUNGE), and
+//! POP3 with APOP offered in the greeting and no CAPA.
 
 mod support;
 
@@ -62,4 +63,40 @@ async fn delete_without_uidplus_uses_expunge_and_only_flags_committed_uids() {
     assert_eq!(cmds.iter().filter(|c| c.contains("STORE")).count(), 1, "{cmds:?}");
     assert!(in_order(&cmds, &["UID STORE 3 +FLAGS.SILENT (\\Deleted)", "EXPUNGE", "LOGOUT"]), "{cmds:?}");
     assert!(!cmds.iter().any(|c| c.contains("UID EXPUNGE")), "{cmds:?}");
+}
+
+fn apop_server(line: &str) -> Option<String> {
+    let cmd = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+    Some(match cmd.as_str() {
+        // No CAPA at all (it is optional): the client must carry on.
+        "CAPA" => "-ERR unknown command\r\n".into(),
+        "APOP" if line.ends_with(&apop_digest()) => "+OK maildrop locked\r\n".into(),
+        "APOP" => "-ERR [AUTH] bad digest\r\n".into(),
+        "LIST" | "UIDL" => "+OK\r\n.\r\n".into(),
+        _ => "+OK\r\n".into(),
+    })
+}
+
+/// RFC 1939 §7: MD5 of the greeting's timestamp followed by the secret, in hex.
+fn apop_digest() -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(b"<1896.697170952@fake>tanstaaf").iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn pop3_uses_apop_when_the_greeting_offers_it() {
+    let server = fake::serve("+OK fake <1896.697170952@fake>\r\n", apop_server).await;
+    let mut src = Source::open(&mailbox(Protocol::Pop3, server.port), &Secret::new("tanstaaf")).await.unwrap();
+    assert!(src.list().await.unwrap().is_empty());
+    src.close().await.unwrap();
+    let cmds = server.commands();
+    assert_eq!(cmds[1], format!("APOP u {}", apop_digest()), "{cmds:?}");
+    assert!(!cmds.iter().any(|c| c.starts_with("PASS")), "the password must not be sent when APOP works: {cmds:?}");
+
+    // A server that refuses the digest still gets USER/PASS.
+    let server = fake::serve("+OK fake <1896.697170952@fake>\r\n", apop_server).await;
+    let src = Source::open(&mailbox(Protocol::Pop3, server.port), &Secret::new("other")).await.unwrap();
+    src.close().await.unwrap();
+    let cmds = server.commands();
+    assert!(cmds.iter().any(|c| c == "USER u") && cmds.iter().any(|c| c == "PASS other"), "{cmds:?}");
 }
