@@ -1,6 +1,7 @@
 //! What the test Dovecot does not do, played by scripted servers: IMAP without MOVE or
-//! UIDPLUS (move falls back to COPY + \Deleted + EXPUNGE, delete to a plain EXPUNGE), and
-//! POP3 with APOP offered in the greeting and no CAPA.
+//! UIDPLUS (move falls back to COPY + \Deleted + EXPUNGE, delete to a plain EXPUNGE), a
+//! FETCH partly refused with [EXPUNGEISSUED], and POP3 with APOP offered in the greeting and
+//! no CAPA.
 
 mod support;
 
@@ -20,6 +21,11 @@ fn basic_imap(line: &str) -> Option<String> {
         "* SEARCH 3 4\r\n"
     } else if upper.contains("RFC822.SIZE") {
         "* 1 FETCH (UID 3 RFC822.SIZE 10)\r\n* 2 FETCH (UID 4 RFC822.SIZE 10)\r\n"
+    } else if upper.contains("BODY.PEEK[]") {
+        // UID 4 was expunged by another client meanwhile (RFC 5530).
+        return Some(format!(
+            "* 1 FETCH (UID 3 BODY[] {{10}}\r\nSubject: 3)\r\n{tag} NO [EXPUNGEISSUED] Some messages were expunged\r\n"
+        ));
     } else if upper.starts_with("UID MOVE") || upper.starts_with("UID EXPUNGE") {
         return Some(format!("{tag} BAD unknown command\r\n"));
     } else {
@@ -48,6 +54,19 @@ async fn move_without_move_copies_then_deletes_with_plain_expunge() {
     assert!(!cmds.iter().any(|c| c.contains("UID MOVE")), "{cmds:?}");
     let want = ["UID COPY 4 \"Done\"", "UID STORE 4 +FLAGS.SILENT (\\Deleted)", "EXPUNGE", "LOGOUT"];
     assert!(in_order(&cmds, &want), "{cmds:?}");
+}
+
+#[tokio::test]
+async fn a_fetch_refused_with_expungeissued_keeps_what_arrived() {
+    let server = fake::serve("* OK fake ready\r\n", basic_imap).await;
+    let mut src = Source::open(&mailbox(Protocol::Imap, server.port), &Secret::new("p")).await.unwrap();
+    let refs = src.list().await.unwrap();
+    let batch = src.fetch(&refs).await.unwrap();
+    assert_eq!(batch.fetched.len(), 1);
+    assert_eq!(batch.fetched[0].raw, b"Subject: 3");
+    assert_eq!(batch.skipped.len(), 1);
+    assert_eq!(batch.skipped[0].id, refs[1].id);
+    src.close().await.unwrap();
 }
 
 #[tokio::test]

@@ -250,7 +250,7 @@ impl ImapSession {
                     }
                 })
                 .await;
-                self.check(Stage::Fetch, r)?;
+                self.check(Stage::Fetch, util::partial_ok(r))?;
                 sizes.sort_unstable();
                 refs.extend(sizes.into_iter().map(|(uid, size)| MessageRef {
                     id: SourceId::Imap { folder: folder.clone(), uidvalidity: info.uidvalidity, uid },
@@ -315,7 +315,7 @@ impl ImapSession {
             }
         })
         .await;
-        self.check(Stage::Fetch, r)?;
+        self.check(Stage::Fetch, util::partial_ok(r))?;
         for (uid, r) in chunk {
             match got.remove(uid) {
                 Some(raw) => out.fetched.push(Fetched { id: r.id.clone(), raw }),

@@ -4,7 +4,8 @@
 //! Takes an async-imap session and a command; gives each untagged response to the caller
 //! and the command's outcome. async-imap's FETCH/STORE/SEARCH/EXPUNGE streams end quietly
 //! on a tagged NO/BAD and on a closed connection (an empty result would look like "no
-//! messages"), so commands after login are run here instead, where both are errors.
+//! messages"), so commands after login are run here instead, where both are errors. It
+//! never reports success for a command whose tagged OK it has not read.
 
 use crate::fetch::error::{ErrorKind, FetchError, Stage};
 use crate::fetch::net::{Conn, io_kind};
@@ -57,6 +58,15 @@ pub async fn command(
             }
             other => each(other),
         }
+    }
+}
+
+/// A FETCH refused with `[EXPUNGEISSUED]` (RFC 5530) still delivered every message that
+/// exists: another client removed the rest meanwhile, which the caller sees as missing.
+pub fn partial_ok(r: Result<(), Fail>) -> Result<(), Fail> {
+    match r {
+        Err(Fail::Refused(words)) if words.starts_with("[EXPUNGEISSUED]") => Ok(()),
+        r => r,
     }
 }
 
