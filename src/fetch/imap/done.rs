@@ -62,10 +62,11 @@ impl ImapSession {
         if self.caps.uidplus { self.run(&format!("UID EXPUNGE {set}")).await } else { self.run("EXPUNGE").await }
     }
 
-    /// One command of this stage, read to its completion.
+    /// One command of this stage, read to its completion. Messages another client expunged
+    /// meanwhile ([EXPUNGEISSUED]) need nothing more from us.
     async fn run(&mut self, cmd: &str) -> Result<(), FetchError> {
         let r = self.attempt(cmd).await;
-        self.check(Stage::Delete, r)
+        self.check(Stage::Delete, util::partial_ok(r))
     }
 
     async fn attempt(&mut self, cmd: &str) -> Result<(), Fail> {
@@ -85,7 +86,7 @@ impl ImapSession {
             self.run(&format!("CREATE {}", util::quote(target))).await?;
             r = self.attempt(&cmd).await;
         }
-        self.check(Stage::Delete, r).map_err(|mut e| {
+        self.check(Stage::Delete, util::partial_ok(r)).map_err(|mut e| {
             e.detail = format!("moving to {target}: {}", e.detail);
             e
         })?;
