@@ -61,8 +61,8 @@ pub async fn command(
     }
 }
 
-/// A FETCH refused with `[EXPUNGEISSUED]` (RFC 5530) still delivered every message that
-/// exists: another client removed the rest meanwhile, which the caller sees as missing.
+/// A command refused with `[EXPUNGEISSUED]` (RFC 5530) still did its work on every message
+/// that exists: another client removed the rest meanwhile (a FETCH caller sees them missing).
 pub fn partial_ok(r: Result<(), Fail>) -> Result<(), Fail> {
     match r {
         Err(Fail::Refused(words)) if words.starts_with("[EXPUNGEISSUED]") => Ok(()),
