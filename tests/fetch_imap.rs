@@ -158,6 +158,7 @@ async fn idle_wakes_on_new_mail_and_times_out_without() {
     let user = d.add_user();
     let cfg = imap(&d, &user, Security::Ssl);
     let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
+    assert!(src.can_idle());
     let started = Instant::now();
     assert!(!src.wait_for_mail(Duration::from_secs(1)).await.unwrap());
     assert!(started.elapsed() < Duration::from_secs(5));

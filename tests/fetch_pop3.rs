@@ -89,6 +89,7 @@ async fn deletions_need_a_clean_quit() {
     let mut cfg = pop3(&d, &user, Security::Ssl);
     cfg.after_processing = AfterProcessing::Delete;
     let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
+    assert!(!src.can_idle());
     let refs = src.list().await.unwrap();
     src.mark_done(&[refs[0].id.clone()]).await.unwrap();
     drop(src); // connection gone without QUIT: the server must not apply the DELE

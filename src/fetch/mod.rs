@@ -193,6 +193,11 @@ impl Source {
         }
     }
 
+    /// True when [`wait_for_mail`](Self::wait_for_mail) can work: IMAP and the server offers IDLE.
+    pub fn can_idle(&self) -> bool {
+        matches!(self, Source::Imap(s) if s.capabilities().idle)
+    }
+
     /// IMAP IDLE: waits up to `max_wait` for the server to report new mail (true) or not
     /// (false). POP3, or an IMAP server without IDLE, gives an error at `capabilities`.
     pub async fn wait_for_mail(&mut self, max_wait: Duration) -> Result<bool, FetchError> {
