@@ -1,6 +1,6 @@
 //! The config file contract: the example documents every key, every problem is reported.
 
-use rebound::config::{Config, load, load_str};
+use rebound::config::{AfterProcessing, Config, MailboxConfig, Protocol, Purpose, Security, load, load_str};
 use std::path::Path;
 
 fn no_env() -> Vec<(String, String)> {
@@ -22,6 +22,27 @@ fn example_config_documents_every_key() {
     all.database.password_file = Some("X".into());
     all.attribution.verp_secret_env = Some("X".into());
     all.attribution.verp_secret_file = Some("X".into());
+    all.mailbox.push(MailboxConfig {
+        name: "x".into(),
+        purpose: Purpose::Bounce,
+        protocol: Protocol::Imap,
+        host: "x".into(),
+        port: 993,
+        security: Security::Ssl,
+        verify_certificate: true,
+        ca_file: Some("X".into()),
+        username: "x".into(),
+        password_env: Some("X".into()),
+        password_file: Some("X".into()),
+        folders: vec!["INBOX".into()],
+        after_processing: AfterProcessing::Keep,
+        schedule: "*/5 * * * *".into(),
+        idle: false,
+        enabled: true,
+        max_messages_per_poll: 500,
+        max_message_bytes: 10,
+        timeout_seconds: 30,
+    });
     let rendered = toml::to_string(&all).unwrap();
     let mut section = String::new();
     for line in rendered.lines() {

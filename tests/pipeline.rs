@@ -14,8 +14,7 @@ use support::mail::{arf, dsn, original};
 const PAGE: Page = Page { limit: 100, offset: 0 };
 
 fn setup(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> (Db, Pipeline) {
-    let mut cfg = Config::default();
-    cfg.database = db.config();
+    let mut cfg = Config { database: db.config(), ..Default::default() };
     tweak(&mut cfg);
     let store = Db::connect(&cfg.database).unwrap();
     (store, Pipeline::new(&cfg).unwrap())

@@ -42,12 +42,11 @@ pub fn run(db: &Db, pipeline: &Pipeline, paths: &[PathBuf]) -> Result<Stats, Fai
     };
     files::walk(
         paths,
-        &mut |name, raw| {
-            // Source identity: the absolute path, so importing from another directory is
-            // still recognised (the content digest catches moved files).
-            let id = std::fs::canonicalize(name.split('#').next().unwrap_or(name))
-                .map(|p| format!("{}{}", p.display(), name.find('#').map_or("", |i| &name[i..])))
-                .unwrap_or_else(|_| name.to_string());
+        &mut |name, part, raw| {
+            // Source identity: the absolute path (and position inside an mbox), so importing
+            // from another directory is still recognised (the content digest catches moved files).
+            let path = std::fs::canonicalize(name).map_or_else(|_| name.to_string(), |p| p.display().to_string());
+            let id = part.map_or(path.clone(), |k| format!("{path}#{k}"));
             batch.push((id, raw.to_vec()));
             if batch.len() >= BATCH {
                 flush(&mut batch, &mut total)?;

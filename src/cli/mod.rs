@@ -10,6 +10,7 @@ use crate::store::Db;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use verify::VerifyArgs;
 
 mod import;
 mod output;
@@ -17,6 +18,7 @@ mod parse;
 mod records;
 mod rules;
 mod suppression;
+mod verify;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -69,6 +71,10 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Check a mailbox's connection stage by stage (DNS, TCP, TLS certificate, greeting,
+    /// capabilities, login, folders, delete/move) without changing it. Exit 0 when every
+    /// stage passes, 1 when one fails (the report names it, with the server's words).
+    Verify(Box<VerifyArgs>),
     /// A campaign's BOUNCED or COMPLAINTS records, or `campaign list` for all campaigns.
     Campaign(records::CampaignArgs),
     /// The suppression list and the allowlist.
@@ -108,6 +114,8 @@ enum Failure {
     Config(ConfigError),
     Usage(String),
     Run(anyhow::Error),
+    /// A failure already reported on stdout (e.g. a verify report): exit 1, print nothing more.
+    Reported,
 }
 
 impl From<diesel::result::Error> for Failure {
@@ -141,6 +149,7 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+        Err(Failure::Reported) => ExitCode::from(1),
     }
 }
 
@@ -242,6 +251,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let db = Db::connect(&cfg.database).map_err(anyhow::Error::from)?;
             rules::run(&cfg, &db, cmd)
         }
+        Command::Verify(args) => run_verify(*args, &cli.config),
         Command::Serve => {
             let cfg = load(&cli.config)?;
             crate::telemetry::init(&cfg.log);
@@ -252,6 +262,37 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+fn run_verify(args: VerifyArgs, config: &Path) -> Result<(), Failure> {
+    let (mailbox, key) = match &args.name {
+        Some(name) => {
+            let cfg = load(config)?;
+            crate::telemetry::init(&cfg.log);
+            let Some(i) = cfg.mailbox.iter().position(|m| &m.name == name) else {
+                let known: Vec<&str> = cfg.mailbox.iter().map(|m| m.name.as_str()).collect();
+                return Err(Failure::Config(ConfigError {
+                    source_name: config.display().to_string(),
+                    problems: vec![config::Problem::new(
+                        "mailbox",
+                        format!("no [[mailbox]] named `{name}`; configured: {}", list_or_none(&known)),
+                    )],
+                }));
+            };
+            (cfg.mailbox[i].clone(), format!("mailbox[{i}]"))
+        }
+        None => {
+            crate::telemetry::init(&config::LogConfig::default());
+            (args.adhoc_mailbox().map_err(Failure::Config)?, "verify".to_string())
+        }
+    };
+    let secret = verify::password(&mailbox, &key).map_err(Failure::Config)?;
+    let ok = runtime()?.block_on(verify::run(&mailbox, &secret, args.json));
+    if ok { Ok(()) } else { Err(Failure::Reported) }
+}
+
+fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() { "none".into() } else { names.join(", ") }
 }
 
 /// Loads the config and opens the database (migrating it).

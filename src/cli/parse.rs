@@ -89,16 +89,21 @@ pub fn run(cfg: &Config, engine: &Engine, paths: &[PathBuf], as_json: bool) -> R
     let mut errors = 0usize;
     files::walk(
         paths,
-        &mut |name, raw| {
+        &mut |name, part, raw| {
             let p = pipeline.prepare(engine, raw);
             if as_json {
-                for v in json_records(name, &p) {
+                for mut v in json_records(name, &p) {
+                    // Messages of one mbox share the file name; `message` tells them apart.
+                    if let Some(k) = part {
+                        v["message"] = k.into();
+                    }
                     serde_json::to_writer(&mut out, &v)?;
                     out.write_all(b"\n")?;
                 }
                 Ok(())
             } else {
-                human(&mut out, name, &p)
+                let shown = part.map_or(name.to_string(), |k| format!("{name} (message {k})"));
+                human(&mut out, &shown, &p)
             }
         },
         &mut |name, e| {

@@ -70,6 +70,7 @@ pub fn load_str(
         attribution: section(&mut root, "attribution", &mut problems),
         suppression: section(&mut root, "suppression", &mut problems),
         retention: section(&mut root, "retention", &mut problems),
+        mailbox: super::mailbox::load_all(&mut root, &mut problems),
     };
     for key in root.keys() {
         problems.push(Problem::new(key.clone(), "unknown section or key; see config.example.toml for the valid ones"));
@@ -85,14 +86,20 @@ pub fn load_str(
     if problems.is_empty() { Ok(config) } else { Err(fail(problems)) }
 }
 
-/// Deserializes one section, reporting unknown keys and every badly typed key: a key that
-/// fails is reported, removed, and the section retried, so later keys are still checked.
+/// Deserializes one section, reporting unknown keys and every badly typed key.
 pub(super) fn section<T: DeserializeOwned + Default>(root: &mut Table, name: &str, out: &mut Vec<Problem>) -> T {
-    let Some(mut value) = root.remove(name) else { return T::default() };
+    let Some(value) = root.remove(name) else { return T::default() };
     if !value.is_table() {
         out.push(Problem::new(name, format!("must be a table: write it as [{name}]")));
         return T::default();
     }
+    entry(value, name, out).unwrap_or_default()
+}
+
+/// Deserializes one table whose keys are reported as `prefix.key` (`server`, `mailbox[2]`):
+/// a key that fails is reported, removed, and the table retried, so later keys are still
+/// checked. Gives `None` only when the table cannot be read at all.
+pub(super) fn entry<T: DeserializeOwned>(mut value: toml::Value, prefix: &str, out: &mut Vec<Problem>) -> Option<T> {
     loop {
         let mut unknown = Vec::new();
         let mut note = |p: serde_ignored::Path| unknown.push(p.to_string());
@@ -102,15 +109,15 @@ pub(super) fn section<T: DeserializeOwned + Default>(root: &mut Table, name: &st
             Ok(t) => {
                 for key in unknown {
                     out.push(Problem::new(
-                        format!("{name}.{key}"),
+                        format!("{prefix}.{key}"),
                         "unknown key; check its spelling against config.example.toml",
                     ));
                 }
-                return t;
+                return Some(t);
             }
             Err(e) => {
                 let path = e.path().to_string();
-                let key = if path == "." { name.to_string() } else { format!("{name}.{path}") };
+                let key = if path == "." { prefix.to_string() } else { format!("{prefix}.{path}") };
                 // toml appends its own "in `key`" line; the key is already in front.
                 let why = e.inner().to_string();
                 out.push(Problem::new(key, why.lines().next().unwrap_or_default().trim().to_string()));
@@ -121,7 +128,7 @@ pub(super) fn section<T: DeserializeOwned + Default>(root: &mut Table, name: &st
                     _ => false,
                 };
                 if !removed {
-                    return T::default();
+                    return None;
                 }
             }
         }

@@ -6,13 +6,16 @@
 //! reads secrets into the config itself: those stay behind `password_env` / `password_file`
 //! and are resolved by the component that needs them.
 
+mod cclient;
 mod env;
 mod load;
+pub mod mailbox;
 mod pipeline;
 pub mod secret;
 mod sections;
 
 pub use load::{ConfigError, Problem, load, load_str};
+pub use mailbox::{AfterProcessing, MailboxConfig, Protocol, Purpose, Security};
 pub use pipeline::*;
 pub use secret::{Secret, SecretRef};
 pub use sections::*;
@@ -27,6 +30,8 @@ pub struct Config {
     pub attribution: AttributionConfig,
     pub suppression: SuppressionConfig,
     pub retention: RetentionConfig,
+    /// `[[mailbox]]` entries: the mailboxes to poll, in file order.
+    pub mailbox: Vec<MailboxConfig>,
 }
 
 impl Config {

@@ -2,7 +2,7 @@
 //! and mbox files, for `rebound parse` and `rebound import`.
 //!
 //! Takes paths; gives each message's bytes with a stable name (the path as given joined
-//! with the relative path inside a directory, `#N` for the N-th message of an mbox).
+//! with the relative path inside a directory) and, inside an mbox, its 1-based position.
 //! mbox files are streamed line by line, so a 1 GB mbox needs memory for one message only.
 //! It never modifies or deletes the files it reads.
 
@@ -10,13 +10,13 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-/// Calls `each(name, bytes)` for every message under `paths`, in a stable order.
+/// Receives each message: its name, its position inside an mbox (None for a plain file),
+/// and its bytes.
+pub type Each<'a> = dyn FnMut(&str, Option<usize>, &[u8]) -> io::Result<()> + 'a;
+
+/// Calls `each(name, position, bytes)` for every message under `paths`, in a stable order.
 /// Unreadable entries are reported through `each_error` and skipped, never silently.
-pub fn walk(
-    paths: &[PathBuf],
-    each: &mut dyn FnMut(&str, &[u8]) -> io::Result<()>,
-    each_error: &mut dyn FnMut(&str, io::Error),
-) -> io::Result<()> {
+pub fn walk(paths: &[PathBuf], each: &mut Each, each_error: &mut dyn FnMut(&str, io::Error)) -> io::Result<()> {
     for p in paths {
         let meta = match std::fs::metadata(p) {
             Ok(m) => m,
@@ -60,11 +60,7 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>, each_error: &mut dyn FnMut(&str, 
     }
 }
 
-fn read_one(
-    path: &Path,
-    each: &mut dyn FnMut(&str, &[u8]) -> io::Result<()>,
-    each_error: &mut dyn FnMut(&str, io::Error),
-) -> io::Result<()> {
+fn read_one(path: &Path, each: &mut Each, each_error: &mut dyn FnMut(&str, io::Error)) -> io::Result<()> {
     let name = path.display().to_string();
     let mut file = match File::open(path) {
         Ok(f) => BufReader::with_capacity(64 * 1024, f),
@@ -73,8 +69,13 @@ fn read_one(
             return Ok(());
         }
     };
+    // An mbox starts with an envelope line ending in LF; a CR-only file with an envelope
+    // line is one message, and the parser copes with the line.
     let is_mbox = match file.fill_buf() {
-        Ok(head) => head.starts_with(b"From ") && !head.starts_with(b"From: "),
+        Ok(head) => {
+            let eol = head.iter().position(|&b| b == b'\n' || b == b'\r');
+            is_separator(head) && eol.is_some_and(|i| head[i] == b'\n' || head.get(i + 1) == Some(&b'\n'))
+        }
         Err(e) => {
             each_error(&name, e);
             return Ok(());
@@ -85,7 +86,7 @@ fn read_one(
     }
     let mut raw = Vec::new();
     match file.read_to_end(&mut raw) {
-        Ok(_) => each(&name, &raw),
+        Ok(_) => each(&name, None, &raw),
         Err(e) => {
             each_error(&name, e);
             Ok(())
@@ -93,20 +94,37 @@ fn read_one(
     }
 }
 
-/// Splits an mbox on its "From " separator lines, undoing mboxrd ">From " quoting.
-fn read_mbox(
-    name: &str,
-    mut file: impl BufRead,
-    each: &mut dyn FnMut(&str, &[u8]) -> io::Result<()>,
-) -> io::Result<()> {
+/// Is this line an mbox envelope line: "From SENDER DATE", the date ending in a year?
+fn is_separator(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"From ") else { return false };
+    let end = rest.iter().position(|&b| b == b'\n' || b == b'\r').unwrap_or(rest.len());
+    let text = String::from_utf8_lossy(&rest[..end]);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    // ctime() dates: "Mon Jan  1 00:00:00 2024", sometimes with a zone after the year.
+    words.len() >= 5
+        && words.iter().skip(1).any(|w| w.len() == 8 && w.as_bytes()[2] == b':' && w.as_bytes()[5] == b':')
+        && words.iter().skip(3).any(|w| w.len() == 4 && w.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Splits an mbox on its "From " separator lines, undoing mboxrd ">From " quoting. A file
+/// holding a single message (a saved .eml with its envelope line) keeps its plain name;
+/// only a real mbox names its messages `#N`. At most two messages are held at a time.
+fn read_mbox(name: &str, mut file: impl BufRead, each: &mut Each) -> io::Result<()> {
     let mut line = Vec::new();
     let mut msg: Vec<u8> = Vec::new();
+    let mut first: Option<Vec<u8>> = None;
     let mut n = 0usize;
     let mut started = false;
+    let mut after_blank = true;
     loop {
         line.clear();
         let read = file.read_until(b'\n', &mut line)?;
-        if read == 0 || line.starts_with(b"From ") {
+        let blank = line == b"\n" || line == b"\r\n";
+        // A separator follows a blank line and looks like "From sender date"; a "From "
+        // inside a quoted bounce body is not one.
+        let separator = after_blank && is_separator(&line);
+        after_blank = blank;
+        if read == 0 || separator {
             if started {
                 // The blank line before a separator belongs to the mbox format, not the message.
                 if msg.ends_with(b"\n\n") {
@@ -115,8 +133,17 @@ fn read_mbox(
                     msg.truncate(msg.len() - 2);
                 }
                 n += 1;
-                each(&format!("{name}#{n}"), &msg)?;
-                msg.clear();
+                match (n, read == 0) {
+                    (1, true) => return each(name, None, &msg),
+                    (1, false) => first = Some(std::mem::take(&mut msg)),
+                    _ => {
+                        if let Some(f) = first.take() {
+                            each(name, Some(1), &f)?;
+                        }
+                        each(name, Some(n), &msg)?;
+                        msg.clear();
+                    }
+                }
             }
             if read == 0 {
                 return Ok(());
@@ -137,8 +164,9 @@ mod tests {
         let mut out = Vec::new();
         walk(
             paths,
-            &mut |n, b| {
-                out.push((n.to_string(), b.to_vec()));
+            &mut |n, part, b| {
+                let name = part.map_or(n.to_string(), |k| format!("{n}#{k}"));
+                out.push((name, b.to_vec()));
                 Ok(())
             },
             &mut |n, e| panic!("{n}: {e}"),
@@ -157,6 +185,30 @@ mod tests {
         assert_eq!(got[0].0, format!("{}#1", p.display()));
         assert_eq!(got[0].1, b"Subject: one\n\nFrom the start\nbody\n");
         assert_eq!(got[1].1, b"Subject: two\n\nx\n");
+    }
+
+    #[test]
+    fn a_single_message_with_an_envelope_line_keeps_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("one.eml");
+        std::fs::write(&p, "From MAILER-DAEMON Mon Jan 1 00:00:00 2024\nSubject: one\n\nbody\n").unwrap();
+        let got = names_and_bodies(std::slice::from_ref(&p));
+        assert_eq!(got, vec![(p.display().to_string(), b"Subject: one\n\nbody\n".to_vec())]);
+    }
+
+    #[test]
+    fn from_lines_in_bodies_are_not_separators() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bounce.eml");
+        let text = "From MAILER-DAEMON Mon Jan  1 00:00:00 2024\nSubject: bounce\n\nquoted:\nFrom someone who wrote\n\nFrom the start\n";
+        std::fs::write(&p, text).unwrap();
+        let got = names_and_bodies(std::slice::from_ref(&p));
+        assert_eq!(got.len(), 1, "{got:?}");
+        let cr_only = dir.path().join("mac.eml");
+        std::fs::write(&cr_only, "From MAILER-DAEMON Mon Jan  1 00:00:00 2024\rSubject: x\r\rbody\r").unwrap();
+        let got = names_and_bodies(std::slice::from_ref(&cr_only));
+        assert_eq!(got.len(), 1);
+        assert!(got[0].1.starts_with(b"From MAILER-DAEMON"), "a CR-only file is passed whole to the parser");
     }
 
     #[test]

@@ -1,6 +1,243 @@
-//! Fetching: where raw messages come from — POP3/IMAP mailboxes and the filesystem.
+//! Fetch: the transport stage. Reads raw messages from POP3 and IMAP mailboxes (and, for
+//! imports, from the filesystem: [`files`]).
 //!
-//! Takes source settings; gives raw message bytes with a stable source identity. It never
-//! parses, and never deletes anything the pipeline has not committed.
+//! Takes a [`MailboxConfig`] and its password; gives a [`Source`] session that lists
+//! messages (ids and sizes only), fetches their raw bytes in caller-sized batches, and, only
+//! for the ids the caller says it has committed, applies `after_processing` (delete, move,
+//! \Seen). Memory stays flat: listing holds one small [`MessageRef`] per message, and only
+//! the batch being fetched holds bodies. Failures are one [`FetchError`] naming the stage,
+//! the server's words and what to do. It never parses mail and never writes the database.
+//!
+//! The usual poll:
+//! ```text
+//! let mut src = Source::open(&cfg, &password).await?;
+//! let refs = src.list_since(&checkpoints).await?;          // take up to max_messages_per_poll
+//! for chunk in refs.chunks(20) {
+//!     let batch = src.fetch(chunk).await?;                   // bodies of this chunk only
+//!     /* parse + commit batch.fetched, note batch.skipped */
+//!     src.mark_done(&committed_ids).await?;                  // delete/move/seen, committed only
+//! }
+//! src.close().await?;                                        // POP3 deletions happen here
+//! ```
 
+mod dial;
+pub mod error;
 pub mod files;
+pub mod imap;
+mod net;
+pub mod pop3;
+mod tls;
+mod trace;
+pub mod verify;
+
+pub use error::{ErrorKind, FetchError, Stage};
+pub use tls::PeerCert;
+pub use trace::StageReport;
+pub use verify::{VerifyReport, verify};
+
+use crate::config::{MailboxConfig, Protocol, Secret};
+use serde::Serialize;
+use std::fmt;
+use std::time::Duration;
+
+/// Where a message lives, stable across sessions: the key for checkpoints and the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(tag = "protocol", rename_all = "lowercase")]
+pub enum SourceId {
+    Imap { folder: String, uidvalidity: u32, uid: u32 },
+    Pop3 { uidl: String },
+}
+
+impl fmt::Display for SourceId {
+    /// `imap:INBOX:1700000000:42` or `pop3:000000010000abcd`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SourceId::Imap { folder, uidvalidity, uid } => write!(f, "imap:{folder}:{uidvalidity}:{uid}"),
+            SourceId::Pop3 { uidl } => write!(f, "pop3:{uidl}"),
+        }
+    }
+}
+
+impl std::str::FromStr for SourceId {
+    type Err = String;
+
+    /// Reads back what `Display` wrote (a folder may itself contain `:`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(uidl) = s.strip_prefix("pop3:").filter(|u| !u.is_empty()) {
+            return Ok(SourceId::Pop3 { uidl: uidl.to_string() });
+        }
+        if let Some(rest) = s.strip_prefix("imap:") {
+            let mut parts = rest.rsplitn(3, ':');
+            if let (Some(uid), Some(v), Some(folder)) = (parts.next(), parts.next(), parts.next())
+                && let (Ok(uid), Ok(uidvalidity)) = (uid.parse(), v.parse())
+            {
+                return Ok(SourceId::Imap { folder: folder.to_string(), uidvalidity, uid });
+            }
+        }
+        Err(format!("`{s}` is not a message id: expected imap:FOLDER:UIDVALIDITY:UID or pop3:UIDL"))
+    }
+}
+
+/// A listed message: its id and size in bytes as the server reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageRef {
+    pub id: SourceId,
+    pub size: u64,
+}
+
+/// A fetched message, byte for byte as the server holds it (CRLF line endings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub id: SourceId,
+    pub raw: Vec<u8>,
+}
+
+/// Why a listed message was not fetched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum SkipReason {
+    /// Larger than `max_message_bytes`; never read.
+    TooLarge { size: u64, limit: u64 },
+    /// Removed (by someone else) since it was listed.
+    Gone(String),
+    /// The folder's UIDVALIDITY changed since listing: the UID may name another message now.
+    Stale,
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::TooLarge { size, limit } => {
+                write!(f, "message of {size} bytes is larger than max_message_bytes = {limit}; not downloaded")
+            }
+            SkipReason::Gone(why) => write!(f, "message vanished since listing: {why}"),
+            SkipReason::Stale => f.write_str("folder UIDVALIDITY changed since listing; list again"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub id: SourceId,
+    pub reason: SkipReason,
+}
+
+/// The result of fetching one batch, in the order asked.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub fetched: Vec<Fetched>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// The last UID processed in an IMAP folder; valid only while UIDVALIDITY is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FolderCheckpoint {
+    pub folder: String,
+    pub uidvalidity: u32,
+    pub last_uid: u32,
+}
+
+/// An open, logged-in mailbox session. One per poll; drop it after any error that
+/// [`FetchError::breaks_session`] (further calls then fail fast).
+pub enum Source {
+    Imap(imap::ImapSession),
+    Pop3(pop3::Pop3Session),
+}
+
+impl Source {
+    /// Connects, secures, logs in. Bounded: each network operation by `timeout_seconds`.
+    pub async fn open(cfg: &MailboxConfig, password: &Secret) -> Result<Source, FetchError> {
+        let mut trace = trace::Trace::default();
+        Self::open_traced(cfg, password, &mut trace).await
+    }
+
+    pub(crate) async fn open_traced(
+        cfg: &MailboxConfig,
+        password: &Secret,
+        trace: &mut trace::Trace,
+    ) -> Result<Source, FetchError> {
+        match cfg.protocol {
+            Protocol::Imap => imap::ImapSession::open(cfg, password, trace).await.map(Source::Imap),
+            Protocol::Pop3 => pop3::Pop3Session::open(cfg, password, trace).await.map(Source::Pop3),
+        }
+    }
+
+    /// Every message (ids and sizes), in server order.
+    pub async fn list(&mut self) -> Result<Vec<MessageRef>, FetchError> {
+        self.list_since(&[]).await
+    }
+
+    /// IMAP: messages with a UID above the folder's checkpoint (a folder whose UIDVALIDITY
+    /// changed is listed whole), per folder in UID order. POP3 has no order or "since":
+    /// it lists the whole maildrop and the caller skips UIDLs it already has.
+    pub async fn list_since(&mut self, since: &[FolderCheckpoint]) -> Result<Vec<MessageRef>, FetchError> {
+        match self {
+            Source::Imap(s) => s.list_since(since).await,
+            Source::Pop3(s) => s.list().await,
+        }
+    }
+
+    /// Downloads one batch (pass ~20 refs from the listing: the result holds their bodies).
+    /// Messages over `max_message_bytes` are skipped without being downloaded.
+    pub async fn fetch(&mut self, batch: &[MessageRef]) -> Result<Batch, FetchError> {
+        match self {
+            Source::Imap(s) => s.fetch(batch).await,
+            Source::Pop3(s) => s.fetch(batch).await,
+        }
+    }
+
+    /// Applies `after_processing` to exactly these ids; call it only with ids whose results
+    /// are committed. POP3 deletions take effect at [`close`](Self::close).
+    pub async fn mark_done(&mut self, committed: &[SourceId]) -> Result<(), FetchError> {
+        match self {
+            Source::Imap(s) => s.mark_done(committed).await,
+            Source::Pop3(s) => s.mark_done(committed).await,
+        }
+    }
+
+    /// True when [`wait_for_mail`](Self::wait_for_mail) can work: IMAP and the server offers IDLE.
+    pub fn can_idle(&self) -> bool {
+        matches!(self, Source::Imap(s) if s.capabilities().idle)
+    }
+
+    /// IMAP IDLE: waits up to `max_wait` for the server to report new mail (true) or not
+    /// (false). POP3, or an IMAP server without IDLE, gives an error at `capabilities`.
+    pub async fn wait_for_mail(&mut self, max_wait: Duration) -> Result<bool, FetchError> {
+        match self {
+            Source::Imap(s) => s.wait_for_mail(max_wait).await,
+            Source::Pop3(s) => Err(FetchError::new(
+                Stage::Capabilities,
+                ErrorKind::NotOffered,
+                s.server(),
+                "POP3 has no IDLE; poll on the schedule",
+            )),
+        }
+    }
+
+    /// Logs out. For POP3 this is when DELEs take effect; an error means they did not.
+    pub async fn close(self) -> Result<(), FetchError> {
+        match self {
+            Source::Imap(s) => s.close().await,
+            Source::Pop3(s) => s.close().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_ids_round_trip_through_their_text() {
+        for id in [
+            SourceId::Imap { folder: "INBOX".into(), uidvalidity: 1_700_000_000, uid: 42 },
+            SourceId::Imap { folder: "Archive:2026:bounces".into(), uidvalidity: 7, uid: 1 },
+            SourceId::Pop3 { uidl: "000000010000abcd".into() },
+        ] {
+            assert_eq!(id.to_string().parse::<SourceId>(), Ok(id.clone()), "{id}");
+        }
+        assert_eq!(SourceId::Pop3 { uidl: "x".into() }.to_string(), "pop3:x");
+        assert!("imap:INBOX:x:1".parse::<SourceId>().is_err());
+        assert!("pop3:".parse::<SourceId>().is_err());
+    }
+}

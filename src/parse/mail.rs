@@ -4,7 +4,9 @@
 //! Takes the parsed `Message`; gives borrowed/owned views; never re-parses the body per
 //! dialect and never fails (missing parts are just absent).
 
-use mail_parser::{Address, Header, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+use std::sync::LazyLock;
+
+use mail_parser::{Address, Header, HeaderName, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
 use crate::parse::original;
 use crate::parse::types::OriginalMessage;
@@ -22,11 +24,15 @@ pub struct Mail<'a> {
     /// Body of a message/feedback-report part.
     pub arf: Option<String>,
     pub original: Option<OriginalMessage>,
-    /// The multipart/report report-type, lower-cased.
-    pub report_type: Option<String>,
+    /// Where the bounce's own words end in `text` (the quoted original starts there).
+    pub end: usize,
+    /// `head()` in ASCII lower case (the whole text while looking for the end), searched by `has`.
+    lower: String,
 }
 
 impl<'a> Mail<'a> {
+    // A match guard instead of the inner `if`s would hand those parts to the text arm.
+    #[allow(clippy::collapsible_match)]
     pub fn new(msg: &'a Message<'a>) -> Mail<'a> {
         let mut m = Mail {
             msg,
@@ -37,20 +43,16 @@ impl<'a> Mail<'a> {
             dsn: Vec::new(),
             arf: None,
             original: None,
-            report_type: None,
+            end: 0,
+            lower: String::new(),
         };
-        let mut html = String::new();
+        let mut html: Option<&str> = None;
         for (i, part) in msg.parts.iter().enumerate() {
             let (ctype, sub) = match part.content_type() {
                 Some(ct) => (ct.ctype().to_ascii_lowercase(), ct.subtype().unwrap_or("").to_ascii_lowercase()),
                 None => ("text".to_string(), "plain".to_string()),
             };
             match (&part.body, ctype.as_str(), sub.as_str()) {
-                (PartType::Multipart(_), "multipart", "report") => {
-                    if let Some(rt) = part.content_type().and_then(|c| c.attribute("report-type")) {
-                        m.report_type = Some(rt.to_ascii_lowercase());
-                    }
-                }
                 (PartType::Multipart(_), _, _) => {}
                 (_, "message", "delivery-status" | "global-delivery-status") => {
                     m.dsn.push(lossy(part.contents()));
@@ -62,6 +64,7 @@ impl<'a> Mail<'a> {
                     }
                 }
                 (_, "message", "rfc822" | "global") | (_, "text", "rfc822-headers" | "rfc822-header") => {
+                    // Only the first returned copy counts; a later one is never bounce text.
                     if m.original.is_none() {
                         m.original = original::from_header_text(&lossy(part.contents()));
                     }
@@ -80,15 +83,15 @@ impl<'a> Mail<'a> {
                     }
                 }
                 (PartType::Html(h), _, _) => {
-                    if html.is_empty() {
-                        html = html_to_text(h);
-                    }
+                    html = html.or(Some(h.as_ref()));
                 }
                 _ => {}
             }
         }
-        if m.text.trim().is_empty() && !html.is_empty() {
-            m.text = html;
+        if m.text.trim().is_empty()
+            && let Some(h) = html
+        {
+            m.text = html_to_text(h);
         }
         if m.text.trim().is_empty() && m.dsn.is_empty() && m.arf.is_none() {
             // Broken MIME (a boundary that never appears, an unfolded parameter): read the
@@ -96,13 +99,47 @@ impl<'a> Mail<'a> {
             let start = msg.root_part().raw_body_offset() as usize;
             m.text = lossy(msg.raw_message.get(start..).unwrap_or(&[]));
         }
-        if m.original.is_none() {
-            m.original = original::find_inline(&m.text).and_then(|(_, o)| o);
-        }
         if m.text.contains('\r') {
-            m.text = m.text.replace("\r\n", "\n").replace('\r', "\n");
+            m.text = crate::parse::text::unix_newlines(&m.text);
         }
+        // The marker that ends the bounce's own words comes early; 64 KiB is plenty.
+        m.lower = crate::parse::text::prefix(&m.text, 65536).to_ascii_lowercase();
+        match original::marker_lower(&m.lower) {
+            Some((st, en)) => {
+                // End at the start of the marker's line ("------ This is a copy...").
+                m.end = m.text.get(..st).and_then(|h| h.rfind('\n')).map_or(st, |p| p + 1);
+                if m.original.is_none() {
+                    let rest = m.text.get(en..).unwrap_or("");
+                    let rest = rest.find('\n').and_then(|p| rest.get(p + 1..)).unwrap_or("");
+                    m.original = original::from_header_text(rest);
+                }
+            }
+            None => m.end = m.text.len(),
+        }
+        let head = m.head().len();
+        m.lower.truncate(head);
         m
+    }
+
+    /// The bounce's own words up to and including the line that introduces the quoted
+    /// original, at most 8 KiB: where dialect markers are looked for.
+    pub fn head(&self) -> &str {
+        crate::parse::text::prefix(&self.text, (self.end + 128).min(8192))
+    }
+
+    /// Does the head say `needle` (ASCII case-insensitive)?
+    pub fn has(&self, needle: &str) -> bool {
+        // memmem's SIMD search beats str::contains on these few-KiB haystacks.
+        let hay = self.lower.as_bytes();
+        if needle.bytes().any(|b| b.is_ascii_uppercase()) {
+            return memchr::memmem::find(hay, needle.to_ascii_lowercase().as_bytes()).is_some();
+        }
+        memchr::memmem::find(hay, needle.as_bytes()).is_some()
+    }
+
+    /// Does the head say any of `needles`?
+    pub fn has_any(&self, needles: &[&str]) -> bool {
+        needles.iter().any(|n| self.has(n))
     }
 
     /// Raw text of the first top-level header `name`.
@@ -168,6 +205,10 @@ pub fn first_addr(a: Option<&Address>) -> Option<String> {
 pub fn all_addrs(msg: &Message, name: &str) -> Vec<String> {
     let mut out = Vec::new();
     for h in msg.root_part().headers.iter().filter(|h| h.name().eq_ignore_ascii_case(name)) {
+        if let HeaderValue::Address(a) = &h.value {
+            out.extend(a.iter().filter_map(|x| x.address.as_deref()).filter_map(crate::parse::text::normalize_address));
+            continue;
+        }
         let t = header_text(msg, h);
         for (st, en) in crate::parse::text::address_spans(&t) {
             if let Some(a) = t.get(st..en).and_then(crate::parse::text::normalize_address) {
@@ -182,37 +223,44 @@ pub fn all_addrs(msg: &Message, name: &str) -> Vec<String> {
 /// few entities bounces use.
 fn html_to_text(h: &str) -> String {
     let mut out = String::with_capacity(h.len() / 2);
-    let mut in_tag = false;
-    let mut tag = String::new();
-    for c in h.chars() {
-        if in_tag {
-            if c == '>' {
-                in_tag = false;
-                let t = tag.to_ascii_lowercase();
-                if t.starts_with("br")
-                    || t.starts_with("/p")
-                    || t.starts_with("/div")
-                    || t.starts_with("/tr")
-                    || t.starts_with("p")
-                    || t.starts_with("/h")
-                    || t.starts_with("li")
-                {
-                    out.push('\n');
-                }
-                tag.clear();
-            } else if tag.len() < 8 {
-                tag.push(c);
-            }
-        } else if c == '<' {
-            in_tag = true;
-        } else {
-            out.push(c);
+    let mut rest = h;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(rest.get(..lt).unwrap_or(""));
+        let after = rest.get(lt + 1..).unwrap_or("");
+        let gt = after.find('>').unwrap_or(after.len());
+        let tag = after.get(..gt.min(8)).unwrap_or("").to_ascii_lowercase();
+        if ["br", "/p", "/div", "/tr", "p", "/h", "li"].iter().any(|t| tag.starts_with(t)) {
+            out.push('\n');
         }
+        rest = after.get(gt + 1..).unwrap_or("");
+        // Style sheets and scripts are not words of the bounce.
+        for (open, close) in [("style", "</style"), ("script", "</script")] {
+            if tag.starts_with(open) {
+                let end = crate::parse::text::find_ci(rest, close).unwrap_or(rest.len());
+                rest = rest.get(end..).unwrap_or("");
+            }
+        }
+    }
+    out.push_str(rest);
+    if !out.contains('&') {
+        return out;
     }
     out.replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " ").replace("&amp;", "&").replace("&quot;", "\"")
 }
 
+/// One parser, configured once: addresses, ids, Subject and MIME headers parsed; Received
+/// and everything else kept raw (decoding every header costs more than it gives here).
+pub static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
+    MessageParser::new()
+        .with_mime_headers()
+        .with_address_headers()
+        .with_message_ids()
+        .header_text(HeaderName::Subject)
+        .header_raw(HeaderName::Received)
+        .header_raw(HeaderName::Date)
+});
+
 /// Parse bytes as a message (used for inline copies of the original).
 pub fn parse_headers_only(b: &[u8]) -> Option<Message<'_>> {
-    MessageParser::default().parse_headers(b)
+    PARSER.parse_headers(b)
 }

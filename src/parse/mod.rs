@@ -6,9 +6,10 @@
 //! built once; never panics and never drops input silently (anything not understood is
 //! `Kind::Unknown` with a reason).
 //!
-//! Pipeline: normalise line ends -> mail-parser -> `Mail` view -> ARF / SES JSON ->
-//! RFC 3464 DSN parts (gaps filled from the dialect's text) -> auto-reply -> dialect text
-//! scanners -> generic scanner -> `reason::classify` for every record without a reason.
+//! Pipeline: normalise line ends -> mail-parser -> `Mail` view -> ARF report -> RFC 3464
+//! DSN parts (gaps filled from the detected dialect's text) -> non-ARF complaint forwards ->
+//! dialect text scanners (SES JSON included) -> auto-reply -> generic scanner -> reason:
+//! provider codes (`rhost`), the dialect's own words, then `reason::classify`.
 
 pub mod arf;
 pub mod autoreply;
@@ -17,13 +18,13 @@ pub mod fields;
 pub mod mail;
 pub mod original;
 pub mod reason;
+pub mod recipients;
 pub mod rfc3464;
+pub mod rhost;
 pub mod text;
 pub mod types;
 
 use std::borrow::Cow;
-
-use mail_parser::MessageParser;
 
 pub use types::{Feedback, Kind, OriginalMessage, ParseOptions, Reason, Record, Report};
 
@@ -35,16 +36,18 @@ pub fn parse(raw: &[u8], opts: &ParseOptions) -> Report {
         return Report::unknown(format!("message exceeds size cap of {} bytes", opts.max_size));
     }
     let norm = normalize_newlines(raw);
-    let Some(msg) = MessageParser::default().parse(norm.as_ref()) else {
+    let Some(msg) = mail::PARSER.parse(norm.as_ref()) else {
         return Report::unknown("not an email: no header could be parsed");
     };
     if msg.root_part().headers.is_empty() {
         return Report::unknown("not an email: no header could be parsed");
     }
-    let m = Mail::new(&msg);
+    let mut m = Mail::new(&msg);
     let mut report = base_report(&m);
     let (dialect, records) = analyse(&m, &mut report);
-    finish(report, dialect, dialect::by_name(dialect), &m.text, records)
+    let mut report = finish(report, dialect, dialect::by_name(dialect), &m, records);
+    report.original = m.original.take();
+    report
 }
 
 /// CR-only (old Mac) and CRLF line ends become LF, so every scanner sees one form.
@@ -53,19 +56,16 @@ fn normalize_newlines(raw: &[u8]) -> Cow<'_, [u8]> {
         return Cow::Borrowed(raw);
     }
     let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        let b = raw[i];
-        if b == b'\r' {
-            out.push(b'\n');
-            if raw.get(i + 1) == Some(&b'\n') {
-                i += 1;
-            }
-        } else {
-            out.push(b);
+    let mut start = 0;
+    for cr in memchr::memchr_iter(b'\r', raw) {
+        if cr < start {
+            continue;
         }
-        i += 1;
+        out.extend_from_slice(raw.get(start..cr).unwrap_or(&[]));
+        out.push(b'\n');
+        start = if raw.get(cr + 1) == Some(&b'\n') { cr + 2 } else { cr + 1 };
     }
+    out.extend_from_slice(raw.get(start..).unwrap_or(&[]));
     Cow::Owned(out)
 }
 
@@ -82,7 +82,6 @@ fn base_report(m: &Mail) -> Report {
             }
         }
     }
-    r.original = m.original.clone();
     r
 }
 
@@ -147,7 +146,11 @@ fn fill_gaps(records: &mut [Record], text: Vec<Record>) {
             r.recipient = t.recipient.clone();
         }
         if r.command.is_none() {
-            r.command = t.diagnostic.as_deref().and_then(text::smtp_command).map(str::to_string);
+            r.command =
+                t.command.clone().or_else(|| t.diagnostic.as_deref().and_then(text::smtp_command).map(str::to_string));
+        }
+        if r.reply_code.is_none() {
+            r.reply_code = t.reply_code;
         }
         let vague = r.status.as_deref().is_none_or(|s| s.ends_with(".0.0"));
         if vague
@@ -168,20 +171,30 @@ fn fill_gaps(records: &mut [Record], text: Vec<Record>) {
     }
 }
 
+/// A dialect's words may sit in the bounce's own text (`m`) rather than in the DSN.
 fn finish(
     mut report: Report,
     dialect: &'static str,
     table: Option<&dialect::Dialect>,
-    body: &str,
+    m: &Mail,
     mut records: Vec<Record>,
 ) -> Report {
-    // The dialect's own words may sit in the human-readable part rather than the DSN.
-    let head = text::prefix(body, dialect::text_end(body).min(4096));
     if records.is_empty() {
         report.kind = Kind::Unknown;
+        report.unknown_reason = Some(match dialect {
+            "none" => "not a bounce, complaint or auto-reply".into(),
+            d => format!("{d}: bounce-like, but no SMTP reply or status code to trust"),
+        });
         report.dialect = "none";
-        report.unknown_reason = Some("not a bounce, complaint or auto-reply".into());
         return report;
+    }
+    // Hosts that handled the bounce: they tell which provider wrote it.
+    let mut hints = report.reporting_mta.clone().unwrap_or_default();
+    hints.push(' ');
+    hints.push_str(report.from.as_deref().unwrap_or(""));
+    for h in m.msg.root_part().headers.iter().filter(|h| h.name().eq_ignore_ascii_case("Received")).take(3) {
+        hints.push(' ');
+        hints.push_str(&mail::header_text(m.msg, h));
     }
     for r in &mut records {
         let unix = r.diagnostic_type.as_deref().is_some_and(|t| t.starts_with("x-unix"));
@@ -204,8 +217,16 @@ fn finish(
                 command: r.command.as_deref(),
                 diagnostic_type: r.diagnostic_type.as_deref(),
             };
-            r.reason = match table.and_then(|t| dialect::table_reason(t, d).or_else(|| dialect::table_reason(t, head)))
-            {
+            let domain = r.recipient.as_deref().and_then(|a| a.rsplit('@').next()).unwrap_or("");
+            let hosts =
+                [r.remote_mta.as_deref().unwrap_or(""), r.reporting_mta.as_deref().unwrap_or(""), domain, &hints];
+            let by_dialect = || {
+                table.and_then(|t| {
+                    dialect::table_reason(t, d).or_else(|| t.reasons.iter().find(|(p, _)| m.has(p)).map(|(_, r)| *r))
+                })
+            };
+            let by_vendor = dialect::powermta::category_reason(r).or_else(|| rhost::reason(d, &hosts));
+            r.reason = match by_vendor.or_else(by_dialect) {
                 Some(t) => reason::temporary(t, &facts),
                 None => reason::classify(&facts),
             };
@@ -215,6 +236,11 @@ fn finish(
         }
     }
     report.kind = overall_kind(&records);
+    if report.kind == Kind::Complaint && report.feedback.is_none() {
+        // A complaint without an ARF part (SES JSON): still say what kind of feedback.
+        let ft = records.iter().find_map(|r| r.feedback_type.clone()).unwrap_or_else(|| "abuse".into());
+        report.feedback = Some(Feedback { feedback_type: ft, ..Feedback::default() });
+    }
     report.dialect = dialect;
     report.records = records;
     report

@@ -3,10 +3,12 @@
 //! Takes a parsed nested message or text; gives an `OriginalMessage` with every header in
 //! order. Never fails: a block that does not parse as headers gives `None`.
 
+use std::sync::LazyLock;
+
+use aho_corasick::{AhoCorasick, MatchKind};
 use mail_parser::Message;
 
 use crate::parse::mail::{header_text, parse_headers_only};
-use crate::parse::text::find_any;
 use crate::parse::types::OriginalMessage;
 
 /// Lines after which MTAs quote the original message (or its headers).
@@ -50,15 +52,16 @@ pub fn from_message(m: &Message) -> OriginalMessage {
             "date" => Some(&mut o.date),
             _ => None,
         };
-        if let Some(slot) = slot {
-            if slot.is_none() && !v.is_empty() {
-                let v = if name.eq_ignore_ascii_case("message-id") {
-                    format!("<{}>", v.trim_matches(['<', '>']))
-                } else {
-                    v.clone()
-                };
-                *slot = Some(v);
-            }
+        if let Some(slot) = slot
+            && slot.is_none()
+            && !v.is_empty()
+        {
+            let v = if name.eq_ignore_ascii_case("message-id") {
+                format!("<{}>", v.trim_matches(['<', '>']))
+            } else {
+                v.clone()
+            };
+            *slot = Some(v);
         }
         o.headers.push((name, v));
     }
@@ -90,26 +93,29 @@ pub fn from_header_text(t: &str) -> Option<OriginalMessage> {
     Some(o)
 }
 
-/// Does this text start with a header block (a quoted original message)?
+/// Does this text start with a header block (a quoted original message)? At least two
+/// fields before the first non-field line, one of them a well-known message header.
 pub fn looks_like_headers(t: &str) -> bool {
-    let mut n = 0;
-    for l in t.trim_start().lines().take(6) {
-        if l.starts_with([' ', '\t']) {
-            continue;
-        }
+    let (mut n, mut known) = (0, false);
+    for l in t.trim_start().lines().filter(|l| !l.starts_with([' ', '\t'])).take(8) {
         match crate::parse::fields::split_field(l) {
-            Some((k, _)) if !k.contains(' ') => n += 1,
-            _ => return n >= 3,
+            Some((k, _)) => {
+                n += 1;
+                known |= ["received", "return-path", "from", "to", "subject", "message-id", "date"]
+                    .iter()
+                    .any(|h| k.eq_ignore_ascii_case(h));
+            }
+            None => break,
         }
     }
-    n >= 3
+    n >= 2 && known
 }
 
-/// Where the quoted original starts in `text` (offset of the marker) and the message.
-pub fn find_inline(text: &str) -> Option<(usize, Option<OriginalMessage>)> {
-    let (st, en) = find_any(text, MARKERS)?;
-    let rest = text.get(en..).unwrap_or("");
-    // Skip the rest of the marker line.
-    let rest = rest.find('\n').and_then(|p| rest.get(p + 1..)).unwrap_or("");
-    Some((st, from_header_text(rest)))
+static MARKER_AC: LazyLock<Option<AhoCorasick>> =
+    LazyLock::new(|| AhoCorasick::builder().match_kind(MatchKind::LeftmostFirst).build(MARKERS).ok());
+
+/// Offset of the first marker line in `lower` (ASCII lower-cased text): (start, end).
+pub fn marker_lower(lower: &str) -> Option<(usize, usize)> {
+    let m = MARKER_AC.as_ref()?.find(lower)?;
+    Some((m.start(), m.end()))
 }

@@ -1,9 +1,11 @@
 //! Small text scanners shared by every dialect: e-mail addresses, RFC 3463 status codes,
-//! SMTP reply codes, and the generic "recipient line + explanation" scanner used on the
-//! human-readable part of non-DSN bounces.
+//! SMTP reply codes, the SMTP command an error answered, case-insensitive search.
 //! Takes &str, gives owned findings; never allocates the whole body, never slices off a
 //! char boundary (all cuts are at ASCII bytes).
 
+use std::sync::LazyLock;
+
+use aho_corasick::{AhoCorasick, MatchKind};
 use memchr::memchr_iter;
 
 fn local_byte(b: u8) -> bool {
@@ -16,12 +18,19 @@ fn domain_byte(b: u8) -> bool {
 
 /// Every plausible address in `s`, as (start, end) byte offsets, in order.
 pub fn address_spans(s: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some((st, en)) = s.get(from..).and_then(first_address).map(|(a, b)| (a + from, b + from)) {
+        out.push((st, en));
+        from = en;
+    }
+    out
+}
+
+/// The first plausible address in `s`, as (start, end) byte offsets.
+pub fn first_address(s: &str) -> Option<(usize, usize)> {
     let b = s.as_bytes();
-    let mut out: Vec<(usize, usize)> = Vec::new();
     for at in memchr_iter(b'@', b) {
-        if out.last().is_some_and(|&(_, e)| at < e) {
-            continue;
-        }
         let mut st = at;
         while st > 0 && local_byte(b[st - 1]) {
             st -= 1;
@@ -41,12 +50,11 @@ pub fn address_spans(s: &str) -> Vec<(usize, usize)> {
             continue;
         }
         let dom = &b[at + 1..en];
-        if !dom.contains(&b'.') || dom.starts_with(b".") {
-            continue;
+        if dom.contains(&b'.') && !dom.starts_with(b".") {
+            return Some((st, en));
         }
-        out.push((st, en));
     }
-    out
+    None
 }
 
 /// Normalise an address: trim, drop <>, quotes and "rfc822;", lower-case the domain.
@@ -60,14 +68,14 @@ pub fn normalize_address(raw: &str) -> Option<String> {
     }
     // A quoted local part ("first..last"@example.com) loses its quotes.
     let unquoted;
-    if let Some(q) = s.find("\"@") {
-        if let Some(open) = s.get(..q).and_then(|h| h.rfind('"')) {
-            unquoted =
-                format!("{}{}", s.get(..open).unwrap_or(""), s.get(open + 1..).unwrap_or("").replacen("\"@", "@", 1));
-            s = unquoted.as_str();
-        }
+    if let Some(q) = s.contains('"').then(|| s.find("\"@")).flatten()
+        && let Some(open) = s.get(..q).and_then(|h| h.rfind('"'))
+    {
+        unquoted =
+            format!("{}{}", s.get(..open).unwrap_or(""), s.get(open + 1..).unwrap_or("").replacen("\"@", "@", 1));
+        s = unquoted.as_str();
     }
-    let (st, en) = *address_spans(s).first()?;
+    let (st, en) = first_address(s)?;
     let a = s.get(st..en)?;
     let at = a.rfind('@')?;
     let (l, d) = (a.get(..at)?, a.get(at + 1..)?);
@@ -131,7 +139,7 @@ pub fn find_reply_code(s: &str) -> Option<u16> {
         // hour like "10:" is two digits. Reject "NNN-NNN" phone-like runs.
         if after == Some(b'-')
             && b.get(i + 4).is_some_and(|x| x.is_ascii_digit())
-            && !b.get(i + 5).is_some_and(|x| *x == b'.')
+            && b.get(i + 5).is_none_or(|x| *x != b'.')
         {
             continue;
         }
@@ -160,14 +168,12 @@ pub fn code_pair(s: &str) -> Option<(u16, String)> {
             if matches!(b.get(j), Some(b'\'' | b'"' | b'#')) {
                 j += 1;
             }
-            if b.get(j) == Some(&c) {
-                if let (Some(code), Some(st)) =
+            if b.get(j) == Some(&c)
+                && let (Some(code), Some(st)) =
                     (s.get(i..i + 3).and_then(|x| x.parse::<u16>().ok()), s.get(j..).and_then(find_status))
-                {
-                    if s.get(j..).is_some_and(|rest| rest.starts_with(st.as_str())) {
-                        best = Some((code, st));
-                    }
-                }
+                && s.get(j..).is_some_and(|rest| rest.starts_with(st.as_str()))
+            {
+                best = Some((code, st));
             }
         }
         i += 1;
@@ -195,193 +201,34 @@ pub fn one_line(s: &str) -> String {
 pub fn find_any(hay: &str, needles: &[&str]) -> Option<(usize, usize)> {
     let mut best: Option<(usize, usize)> = None;
     for n in needles {
-        if let Some(p) = find_ci(hay, n) {
-            if best.is_none_or(|(b, _)| p < b) {
-                best = Some((p, p + n.len()));
-            }
+        if let Some(p) = find_ci(hay, n)
+            && best.is_none_or(|(b, _)| p < b)
+        {
+            best = Some((p, p + n.len()));
         }
     }
     best
 }
 
-/// ASCII case-insensitive substring search.
+/// ASCII case-insensitive substring search (memchr on the first byte's two cases).
 pub fn find_ci(hay: &str, needle: &str) -> Option<usize> {
     let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    if n.is_empty() || h.len() < n.len() {
+    let (&first, rest) = n.split_first()?;
+    if h.len() < n.len() {
         return None;
     }
-    let first = n[0].to_ascii_lowercase();
-    let upper = n[0].to_ascii_uppercase();
-    let mut i = 0;
-    while i + n.len() <= h.len() {
-        let c = h[i];
-        if (c == first || c == upper) && h[i..i + n.len()].eq_ignore_ascii_case(n) {
+    let last_start = h.len() - n.len();
+    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    for i in memchr::memchr2_iter(lo, up, h.get(..=last_start)?) {
+        if h.get(i + 1..i + n.len()).is_some_and(|w| w.eq_ignore_ascii_case(rest)) {
             return Some(i);
         }
-        i += 1;
     }
     None
 }
 
 pub fn contains_ci(hay: &str, needle: &str) -> bool {
     find_ci(hay, needle).is_some()
-}
-
-/// One recipient found in the human-readable text, with the text that explains it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Found {
-    pub address: String,
-    pub diagnostic: String,
-}
-
-/// Words that may precede an address on a line that names a failed recipient.
-const LEADS: &[&str] = &[
-    "",
-    "*",
-    "-",
-    "--",
-    ">>>",
-    "rcpt to:",
-    "rcpt to",
-    "recipient:",
-    "to:",
-    "to",
-    "delivery failed:",
-    "could not be delivered to:",
-    "undeliverable to",
-    "userid:",
-    "address:",
-    "recipient address:",
-    "failed recipient:",
-    "original-recipient:",
-    "final-recipient:",
-    "addressee:",
-    "mailbox:",
-    "unable to deliver message to",
-    "unable to deliver message to:",
-    "error delivering your mail to",
-    "rejected recipient",
-    "for",
-    "user",
-    "destinataire:",
-    "empfänger:",
-    "to the following address:",
-];
-
-/// Sentence ends after which the failed address follows on the same line.
-const LEAD_ENDS: &[&str] = &[
-    "error delivering your mail to",
-    "could not be delivered to:",
-    "could not be delivered to",
-    "unable to deliver message to",
-    "undeliverable to",
-    "attempts:",
-    "rejected recipient",
-    "delivery to the following recipient failed permanently:",
-    "your message to",
-    "message to",
-];
-
-fn lead_ok(prefix: &str) -> bool {
-    let p = prefix.trim().trim_end_matches(['<', '"', '(', '\'']).trim();
-    let lower = p.to_ascii_lowercase();
-    if LEAD_ENDS.iter().any(|e| lower.ends_with(e)) && lower.len() < 120 {
-        return true;
-    }
-    if p.len() > 40 {
-        return false;
-    }
-    if LEADS.iter().any(|l| lower == *l || (!l.is_empty() && l.ends_with(':') && lower.ends_with(l))) {
-        return true;
-    }
-    // Sendmail transcript: "550 <addr>... User unknown", or "Delivery failed 20 attempts:".
-    let b = lower.as_bytes();
-    if b.len() == 3 && b.iter().all(u8::is_ascii_digit) {
-        return true;
-    }
-    false
-}
-
-/// Scan `region` for recipient lines and their explanations. `skip` lists addresses that
-/// are never recipients (the bounce's own sender, postmaster...).
-pub fn scan_recipients(region: &str, skip: &[String]) -> Vec<Found> {
-    let mut found: Vec<Found> = Vec::new();
-    let mut current: Option<usize> = None;
-    let mut preamble = String::new();
-    for line in region.lines() {
-        let mut started = None;
-        if let Some(&(st, en)) = address_spans(line).first() {
-            let prefix = line.get(..st).unwrap_or("");
-            if lead_ok(prefix) && !looks_like_header(prefix) {
-                if let Some(addr) = line.get(st..en).and_then(normalize_address) {
-                    if !skip.iter().any(|s| s.eq_ignore_ascii_case(&addr)) && !is_daemon(&addr) {
-                        started =
-                            Some((addr, prefix.trim().trim_end_matches(['<', '"']), line.get(en..).unwrap_or("")));
-                    }
-                }
-            }
-        }
-        match started {
-            Some((addr, lead, rest)) => {
-                let rest = rest.trim_start_matches(['>', '"', ')', ':', '.', ',']).trim();
-                let idx = match found.iter().position(|f| f.address.eq_ignore_ascii_case(&addr)) {
-                    Some(i) => i,
-                    None => {
-                        found.push(Found { address: addr, diagnostic: String::new() });
-                        found.len() - 1
-                    }
-                };
-                current = Some(idx);
-                // Keep a lead that carries meaning: ">>> RCPT TO:" or a reply code.
-                if contains_ci(lead, "rcpt")
-                    || lead.contains(' ')
-                    || lead.bytes().next().is_some_and(|b| b.is_ascii_digit())
-                {
-                    push_line(&mut found[idx].diagnostic, lead);
-                }
-                if !rest.is_empty() {
-                    push_line(&mut found[idx].diagnostic, rest);
-                }
-            }
-            None => match current {
-                Some(i) => push_line(&mut found[i].diagnostic, line.trim()),
-                None => push_line(&mut preamble, line.trim()),
-            },
-        }
-    }
-    // When the explanation comes before the addresses (Lotus Notes, MailMarshal), use it.
-    for f in &mut found {
-        if f.diagnostic.is_empty() {
-            f.diagnostic = preamble.clone();
-        } else if !preamble.is_empty()
-            && find_status(&f.diagnostic).is_none()
-            && find_reply_code(&f.diagnostic).is_none()
-        {
-            f.diagnostic = format!("{preamble} {}", f.diagnostic);
-        }
-    }
-    found
-}
-
-fn push_line(buf: &mut String, line: &str) {
-    if line.is_empty() {
-        return;
-    }
-    if !buf.is_empty() {
-        buf.push(' ');
-    }
-    buf.push_str(line);
-}
-
-fn looks_like_header(prefix: &str) -> bool {
-    let p = prefix.trim();
-    ["from:", "reply-to:", "sender:", "return-path:", "cc:", "subject:"].iter().any(|h| p.eq_ignore_ascii_case(h))
-}
-
-/// Mailer-daemon style addresses are never the failed recipient.
-pub fn is_daemon(addr: &str) -> bool {
-    let local = addr.split('@').next().unwrap_or("").to_ascii_lowercase();
-    matches!(local.as_str(), "mailer-daemon" | "postmaster" | "mail.delivery.system" | "mailerdaemon")
 }
 
 /// Words that tell which SMTP command an error answered.
@@ -407,17 +254,32 @@ const COMMANDS: &[(&str, &str)] = &[
     ("starttls", "STARTTLS"),
 ];
 
+static COMMAND_AC: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(COMMANDS.iter().map(|(w, _)| w))
+        .ok()
+});
+
 /// The SMTP command named first in `s`.
 pub fn smtp_command(s: &str) -> Option<&'static str> {
-    let mut best: Option<(usize, &'static str)> = None;
-    for (w, c) in COMMANDS {
-        if let Some(p) = find_ci(s, w) {
-            if best.is_none_or(|(b, _)| p < b) {
-                best = Some((p, c));
-            }
-        }
+    let m = COMMAND_AC.as_ref()?.find(s)?;
+    COMMANDS.get(m.pattern().as_usize()).map(|(_, c)| *c)
+}
+
+/// CRLF and lone CR become LF (decoded parts may carry either).
+pub fn unix_newlines(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(p) = rest.find('\r') {
+        out.push_str(rest.get(..p).unwrap_or(""));
+        out.push('\n');
+        let skip = if rest.get(p + 1..p + 2) == Some("\n") { 2 } else { 1 };
+        rest = rest.get(p + skip..).unwrap_or("");
     }
-    best.map(|(_, c)| c)
+    out.push_str(rest);
+    out
 }
 
 /// At most `n` bytes of `s`, cut back to a char boundary.
@@ -445,15 +307,5 @@ mod tests {
         );
         assert_eq!(code_pair("5.1.0 - Unknown address error 550-'5.2.2 <a@b.example>"), Some((550, "5.2.2".into())));
         assert_eq!(normalize_address(" rfc822; <User@EXAMPLE.com>"), Some("User@example.com".into()));
-    }
-
-    #[test]
-    fn recipients() {
-        let f = scan_recipients(
-            "  bob@example.com\n    SMTP error after RCPT TO:<bob@example.com>:\n    550 5.1.1 unknown\n",
-            &[],
-        );
-        assert_eq!(f.len(), 1);
-        assert!(f[0].diagnostic.contains("550 5.1.1 unknown"));
     }
 }

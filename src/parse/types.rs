@@ -198,3 +198,18 @@ impl Report {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for r in [Reason::UserUnknown, Reason::FailedStartTls, Reason::NotCompliantRfc, Reason::Delivered] {
+            assert_eq!(r.as_str().parse::<Reason>(), Ok(r));
+            assert_eq!(serde_json::to_string(&r).ok(), Some(format!("\"{}\"", r.as_str())));
+        }
+        assert_eq!(serde_json::to_string(&Kind::Autoreply).ok().as_deref(), Some("\"autoreply\""));
+        assert!("nonsense".parse::<Reason>().is_err());
+    }
+}

@@ -88,8 +88,7 @@ fn thousand_rules() -> Vec<Rule> {
 }
 
 fn import_rate(label: &str, db: DatabaseConfig, mails: &[Vec<u8>]) {
-    let mut cfg = Config::default();
-    cfg.database = db;
+    let cfg = Config { database: db, ..Default::default() };
     let store = match Db::connect(&cfg.database) {
         Ok(s) => s,
         Err(e) => return println!("{label:<44} skipped: {e}"),
@@ -193,8 +192,8 @@ fn main() {
         let pg_ready = {
             use diesel::{Connection, PgConnection, connection::SimpleConnection};
             PgConnection::establish(&admin)
-                .and_then(|mut c| Ok(c.batch_execute(&format!("CREATE SCHEMA {schema}"))))
-                .is_ok()
+                .ok()
+                .is_some_and(|mut c| c.batch_execute(&format!("CREATE SCHEMA {schema}")).is_ok())
         };
         if pg_ready {
             let sep = if admin.contains('?') { '&' } else { '?' };

@@ -4,6 +4,7 @@
 //! fails with a clear message when it is missing — it never silently skips.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod fake;
 pub mod mail;
 
 use rebound::config::DatabaseConfig;
@@ -134,6 +135,164 @@ impl Dovecot {
             dir,
         }
     }
+}
+
+/// A mailbox user of its own, so tests run in parallel without seeing each other's mail.
+#[derive(Clone)]
+pub struct MailUser {
+    pub name: String,
+    pub password: String,
+    conf: PathBuf,
+}
+
+impl Dovecot {
+    /// Adds a fresh user (passwd-file line + maildir owned by 65534); Dovecot re-reads the
+    /// users file when it changes.
+    pub fn add_user(&self) -> MailUser {
+        use std::io::Write;
+        let name = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let password = format!("pw-{name}");
+        let home = self.dir.join("home").join(&name);
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(home.join("Maildir").join(sub)).expect("create maildir");
+        }
+        for p in [
+            home.clone(),
+            home.join("Maildir"),
+            home.join("Maildir/cur"),
+            home.join("Maildir/new"),
+            home.join("Maildir/tmp"),
+        ] {
+            std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap_or_else(|e| {
+                panic!("chown {} to 65534: {e} (tests that add mail users run as root)", p.display())
+            });
+        }
+        let line = format!("{name}:{{PLAIN}}{password}:65534:65534::{}::\n", home.display());
+        let mut users = std::fs::OpenOptions::new().append(true).open(self.dir.join("users")).expect("open users file");
+        users.write_all(line.as_bytes()).expect("append user");
+        // Dovecot's passwd-file re-reads a changed file at most once per second (per auth
+        // process; the plain instance has its own): wait for the next second to begin.
+        let into_second =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_millis()).unwrap_or(0);
+        std::thread::sleep(std::time::Duration::from_millis(u64::from(1000 - into_second) + 50));
+        MailUser { name, password, conf: self.dir.join("tls/dovecot.conf") }
+    }
+}
+
+impl MailUser {
+    fn doveadm(&self, args: &[&str], stdin: Option<&[u8]>) -> String {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new("doveadm")
+            .arg("-c")
+            .arg(&self.conf)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("doveadm: {e}; is Dovecot installed? run `make test`"));
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(bytes) = stdin {
+            input.write_all(bytes).expect("write to doveadm");
+        }
+        drop(input);
+        let out = child.wait_with_output().expect("doveadm output");
+        assert!(out.status.success(), "doveadm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    /// Stores one message in `folder` (created beforehand with [`create_folder`]).
+    pub fn deliver(&self, folder: &str, message: &[u8]) {
+        self.doveadm(&["save", "-u", &self.name, "-m", folder], Some(message));
+    }
+
+    pub fn create_folder(&self, folder: &str) {
+        self.doveadm(&["mailbox", "create", "-u", &self.name, folder], None);
+    }
+
+    /// Messages in `folder`, as Dovecot itself counts them.
+    pub fn count(&self, folder: &str) -> usize {
+        let out = self.doveadm(&["mailbox", "status", "-u", &self.name, "messages", folder], None);
+        out.trim()
+            .rsplit("messages=")
+            .next()
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("unreadable doveadm status: {out}"))
+    }
+
+    /// Messages in `folder` flagged \\Seen.
+    pub fn seen(&self, folder: &str) -> usize {
+        self.doveadm(&["search", "-u", &self.name, "mailbox", folder, "SEEN"], None).lines().count()
+    }
+
+    /// The Subject lines of the messages in `folder`.
+    pub fn subjects(&self, folder: &str) -> Vec<String> {
+        let out = self.doveadm(&["fetch", "-u", &self.name, "hdr.subject", "mailbox", folder], None);
+        let mut subjects: Vec<String> =
+            out.lines().filter_map(|l| l.strip_prefix("hdr.subject: ")).map(|s| s.trim().to_string()).collect();
+        subjects.sort();
+        subjects
+    }
+}
+
+impl Dovecot {
+    /// A mailbox entry for `user` on localhost, trusting the test CA, 10 s per operation.
+    pub fn mailbox(
+        &self,
+        user: &MailUser,
+        protocol: rebound::config::Protocol,
+        security: rebound::config::Security,
+        port: u16,
+    ) -> rebound::config::MailboxConfig {
+        rebound::config::MailboxConfig {
+            name: user.name.clone(),
+            purpose: rebound::config::Purpose::Bounce,
+            protocol,
+            host: "localhost".into(),
+            port,
+            security,
+            verify_certificate: true,
+            ca_file: Some(self.ca_file.display().to_string()),
+            username: user.name.clone(),
+            password_env: None,
+            password_file: None,
+            folders: vec!["INBOX".into()],
+            after_processing: rebound::config::AfterProcessing::Keep,
+            schedule: "*/5 * * * *".into(),
+            idle: false,
+            enabled: true,
+            max_messages_per_poll: 500,
+            max_message_bytes: 10 * 1024 * 1024,
+            timeout_seconds: 10,
+        }
+    }
+}
+
+impl MailUser {
+    pub fn secret(&self) -> rebound::config::Secret {
+        rebound::config::Secret::new(self.password.clone())
+    }
+}
+
+/// A small message with a unique subject; lines ending CRLF as on the wire.
+pub fn sample_message(subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: MAILER-DAEMON@mx.example.net\r\nTo: bounces@example.com\r\nSubject: {subject}\r\n\
+         Message-ID: <{subject}@example.net>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// Bytes with CRLF turned into LF: Dovecot stores LF and serves CRLF.
+pub fn lf(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    for (i, &b) in bytes.iter().enumerate() {
+        if !(b == b'\r' && bytes.get(i + 1) == Some(&b'\n')) {
+            out.push(b);
+        }
+    }
+    out
 }
 
 #[derive(diesel::QueryableByName)]

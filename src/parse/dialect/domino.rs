@@ -3,7 +3,7 @@
 
 use super::{Dialect, scan};
 use crate::parse::mail::Mail;
-use crate::parse::text::{contains_ci, find_any};
+use crate::parse::text::contains_ci;
 use crate::parse::types::Reason;
 
 pub const DIALECT: Dialect = Dialect { name: "domino", detect, parse, reasons: REASONS };
@@ -13,7 +13,7 @@ const REASONS: &[(&str, Reason)] = &[("not listed in", Reason::UserUnknown)];
 
 fn detect(m: &Mail) -> bool {
     m.subject.starts_with("DELIVERY FAILURE:")
-        || find_any(&m.text, &["------- failure reasons", "was not delivered to:"]).is_some()
+        || m.has_any(&["------- failure reasons", "was not delivered to:"])
         || contains_ci(&m.subject, "DELIVERY_FAILURE")
 }
 

@@ -3,13 +3,11 @@
 
 use super::{Dialect, scan};
 use crate::parse::mail::Mail;
-use crate::parse::text::contains_ci;
 
 pub const DIALECT: Dialect = Dialect { name: "dragonfly", detect, parse, reasons: &[] };
 
 fn detect(m: &Mail) -> bool {
-    contains_ci(&m.text, "this is the dragonfly mail agent")
-        || contains_ci(&m.text, "there was an error delivering your mail to")
+    m.has("this is the dragonfly mail agent") || m.has("there was an error delivering your mail to")
 }
 
 fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {

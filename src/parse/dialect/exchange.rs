@@ -21,7 +21,7 @@ fn detect(m: &Mail) -> bool {
     m.has_header("X-MS-Exchange-Message-Is-Ndr")
         || find_any(&m.subject, &["undeliverable:", "non remis", "non recapitabile", "unzustellbar", "onbestelbaar"])
             .is_some()
-        || find_any(&m.text, MARKS).is_some()
+        || m.has_any(MARKS)
         || contains_ci(&m.from_lower, "microsoft outlook")
 }
 
@@ -39,7 +39,7 @@ const REASONS: &[(&str, Reason)] = &[
 ];
 
 fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {
-    let v = scan(
+    scan(
         m,
         "exchange",
         &[
@@ -48,6 +48,5 @@ fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {
             "could not be reached",
             "recipient(s)",
         ],
-    );
-    v
+    )
 }

@@ -4,7 +4,7 @@
 
 use super::{Dialect, delayed, scan};
 use crate::parse::mail::Mail;
-use crate::parse::text::{contains_ci, find_any};
+use crate::parse::text::contains_ci;
 
 pub const DIALECT: Dialect = Dialect { name: "exim", detect, parse, reasons: &[] };
 
@@ -18,7 +18,7 @@ fn detect(m: &Mail) -> bool {
     m.has_header("X-Failed-Recipients")
         || m.subject.starts_with("Mail delivery failed")
         || (m.subject.starts_with("Warning: message") && contains_ci(&m.subject, "delayed"))
-        || find_any(&m.text, MARKS).is_some()
+        || m.has_any(MARKS)
 }
 
 fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {
@@ -27,5 +27,5 @@ fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {
         "exim",
         &["address(es) failed", "address failed", "following address", "has not yet been delivered", "failed:"],
     );
-    if contains_ci(&m.text, "has not yet been delivered") || m.subject.starts_with("Warning:") { delayed(v) } else { v }
+    if m.has("has not yet been delivered") || m.subject.starts_with("Warning:") { delayed(v) } else { v }
 }

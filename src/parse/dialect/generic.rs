@@ -57,10 +57,7 @@ pub fn from_daemon(m: &Mail) -> bool {
 }
 
 pub fn looks_like_bounce(m: &Mail) -> bool {
-    from_daemon(m)
-        || m.has_header("X-Failed-Recipients")
-        || find_any(&m.subject, SUBJECTS).is_some()
-        || find_any(crate::parse::text::prefix(&m.text, 2000), BODY).is_some()
+    from_daemon(m) || m.has_header("X-Failed-Recipients") || find_any(&m.subject, SUBJECTS).is_some() || m.has_any(BODY)
 }
 
 /// Without a known format, a record is only trusted when the server's answer (a reply

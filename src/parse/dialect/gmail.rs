@@ -11,23 +11,53 @@ use crate::parse::types::Reason;
 pub const DIALECT: Dialect = Dialect { name: "gmail", detect, parse, reasons: REASONS };
 
 fn detect(m: &Mail) -> bool {
-    m.from_lower.contains("mailer-daemon@google") || contains_ci(&m.text, "delivery to the following recipient")
+    m.from_lower.contains("mailer-daemon@google")
+        || m.has("delivery to the following recipient failed permanently")
+        || m.has("delivery to the following recipient has been delayed")
 }
 
 /// Gmail's headlines ("** Address not found **") state the reason in Google's words.
 const REASONS: &[(&str, Reason)] =
     &[("doesn't receive email", Reason::NotAccept), ("did not accept our requests to connect", Reason::Expired)];
 
+/// Old Gmail NDRs end the remote reply with "(state N)": the SMTP stage that failed.
+fn state_of(diag: &str) -> Option<(&'static str, Reason)> {
+    let p = diag.rfind("(state ")?;
+    let n: u8 = diag.get(p + 7..)?.split(')').next()?.trim().parse().ok()?;
+    Some(match n {
+        6 | 9 => ("STARTTLS", Reason::FailedStartTls),
+        8 => ("AUTH", Reason::SystemError),
+        12 => ("AUTH", Reason::NoRelaying),
+        13 => ("HELO", Reason::Blocked),
+        14 => ("RCPT", Reason::UserUnknown),
+        15 | 17 | 18 => ("DATA", Reason::Filtered),
+        _ => return None,
+    })
+}
+
 fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {
-    if contains_ci(&m.text, "groups.google.com")
-        || m.has_header("X-Failed-Recipients") && contains_ci(&m.text, "Google Groups")
-    {
+    if m.has("groups.google.com") || m.has_header("X-Failed-Recipients") && m.has("Google Groups") {
         let rcpt = m.header("X-Failed-Recipients").and_then(|v| normalize_address(&v));
         let mut r = record("googlegroups", rcpt, "");
         r.diagnostic = Some(crate::parse::text::one_line(crate::parse::text::prefix(&m.text, 600)));
         r.reason = Reason::Rejected;
         return vec![r];
     }
-    let v = scan(m, "gmail", &["delivery to the following recipient", "your message wasn't delivered"]);
-    if contains_ci(&m.text, "has been delayed") || contains_ci(&m.subject, "(Delay)") { delayed(v) } else { v }
+    let mut v = scan(m, "gmail", &["delivery to the following recipient", "your message wasn't delivered"]);
+    for r in &mut v {
+        let state = r.diagnostic.as_deref().and_then(state_of);
+        // The state names the failing stage; a specific enhanced status still wins.
+        let vague = r.status.as_deref().is_none_or(|s| s.contains(".0"));
+        if let (Some((command, reason)), true) = (state, vague) {
+            r.command = Some(command.into());
+            r.reason = reason;
+        }
+    }
+    // "** Address not found **": Google's summary of a refusal at RCPT time.
+    if m.has("address couldn't be found") {
+        for r in v.iter_mut().filter(|r| r.command.is_none()) {
+            r.command = Some("RCPT".into());
+        }
+    }
+    if m.has("has been delayed") || contains_ci(&m.subject, "(Delay)") { delayed(v) } else { v }
 }

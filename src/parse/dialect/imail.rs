@@ -20,7 +20,7 @@ const REASONS: &[(&str, Reason)] = &[
 
 fn detect(m: &Mail) -> bool {
     m.header("X-Mailer").is_some_and(|x| contains_ci(&x, "imail") || contains_ci(&x, "<smtp32 "))
-        || contains_ci(&m.text, "invalid final delivery userid")
+        || m.has("invalid final delivery userid")
 }
 
 fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {

@@ -3,7 +3,6 @@
 
 use super::{Dialect, scan};
 use crate::parse::mail::Mail;
-use crate::parse::text::contains_ci;
 use crate::parse::types::Reason;
 
 pub const DIALECT: Dialect = Dialect { name: "interscan", detect, parse, reasons: REASONS };
@@ -12,7 +11,7 @@ pub const DIALECT: Dialect = Dialect { name: "interscan", detect, parse, reasons
 const REASONS: &[(&str, Reason)] = &[("please check if address is correct", Reason::UserUnknown)];
 
 fn detect(m: &Mail) -> bool {
-    contains_ci(&m.text, "interscan messaging security") || m.from_lower.contains("interscan")
+    m.has("interscan messaging security") || m.from_lower.contains("interscan")
 }
 
 fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {

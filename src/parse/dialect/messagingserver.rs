@@ -9,8 +9,7 @@ use crate::parse::text::contains_ci;
 pub const DIALECT: Dialect = Dialect { name: "messagingserver", detect, parse, reasons: &[] };
 
 fn detect(m: &Mail) -> bool {
-    contains_ci(&m.text, "this report relates to a message you sent")
-        || m.subject.starts_with("Delivery Notification: ")
+    m.has("this report relates to a message you sent") || m.subject.starts_with("Delivery Notification: ")
 }
 
 fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {

@@ -2,11 +2,12 @@
 //! tries them in order. Each module has a cheap `detect` (headers, a few body markers)
 //! and a `parse` that reads the human-readable text, mostly through [`scan`].
 //! Adding a dialect = one new file + one line in `REGISTRY`.
-//! Takes the `Mail`; gives records without reasons (the caller classifies). Never reads
-//! files, never panics on odd text.
+//! Takes the `Mail`; gives records. A dialect sets a reason only where its own format
+//! states one (a state code, a JSON field); its `reasons` table holds its one-meaning words;
+//! everything else is classified by the caller. Never reads files, never panics on odd text.
 
 use crate::parse::mail::Mail;
-use crate::parse::original;
+use crate::parse::recipients;
 use crate::parse::text::{self, find_any, find_reply_code, find_status, normalize_address, one_line};
 use crate::parse::types::{Kind, Reason, Record};
 
@@ -23,7 +24,9 @@ pub mod interscan;
 pub mod jpcarrier;
 pub mod messagingserver;
 pub mod opensmtpd;
+pub mod outlook;
 pub mod postfix;
+pub mod powermta;
 pub mod qmail;
 pub mod sendmail;
 pub mod verizon;
@@ -41,6 +44,8 @@ pub struct Dialect {
 /// Most specific first: the first whose `detect` says yes decides.
 pub const REGISTRY: &[Dialect] = &[
     amazonses::DIALECT,
+    powermta::DIALECT,
+    outlook::DIALECT,
     gmail::DIALECT,
     jpcarrier::DIALECT,
     verizon::DIALECT,
@@ -68,11 +73,6 @@ pub fn detect(mail: &Mail) -> Option<&'static Dialect> {
     REGISTRY.iter().find(|d| (d.detect)(mail))
 }
 
-/// Where the bounce's own words end: at the quoted original message, if any.
-pub fn text_end(t: &str) -> usize {
-    original::find_inline(t).map(|(p, _)| p).unwrap_or(t.len())
-}
-
 /// Addresses that are never the failed recipient: the bounce's sender and addressee, and
 /// the original sender.
 pub fn skip_list(mail: &Mail) -> Vec<String> {
@@ -90,14 +90,18 @@ pub fn skip_list(mail: &Mail) -> Vec<String> {
 /// marker (or the top) to the quoted original, finds recipient lines and what follows them.
 pub fn scan(mail: &Mail, name: &'static str, start: &[&str]) -> Vec<Record> {
     let t = mail.text.as_str();
-    let end = text_end(t);
-    let head = t.get(..end).unwrap_or(t);
+    let head = t.get(..mail.end).unwrap_or(t);
     let from = find_any(head, start).map(|(s, _)| s).unwrap_or(0);
-    let region = head.get(from..).unwrap_or(head);
+    // A bounce names its recipients near the top; 256 KiB bounds the work on huge input.
+    let region = text::prefix(head.get(from..).unwrap_or(head), 256 * 1024);
     let skip = skip_list(mail);
-    let mut found = text::scan_recipients(region, &skip);
+    let mut found = recipients::scan_recipients(region, &skip);
     if found.is_empty() && from > 0 {
-        found = text::scan_recipients(head, &skip);
+        found = recipients::scan_recipients(head, &skip);
+    }
+    if found.is_empty() {
+        // Sender and recipient may be the same address (tests, forwards to oneself).
+        found = recipients::scan_recipients(region, &[]);
     }
     let mut out: Vec<Record> = found.into_iter().map(|f| record(name, Some(f.address), &f.diagnostic)).collect();
     if out.is_empty() {
@@ -129,10 +133,10 @@ pub fn record(name: &'static str, rcpt: Option<String>, diag: &str) -> Record {
 
 /// When the text names nobody: X-Failed-Recipients, else the original's To.
 pub fn fallback_recipient(mail: &Mail) -> Option<String> {
-    if let Some(v) = mail.header("X-Failed-Recipients") {
-        if let Some(a) = normalize_address(&v) {
-            return Some(a);
-        }
+    if let Some(v) = mail.header("X-Failed-Recipients")
+        && let Some(a) = normalize_address(&v)
+    {
+        return Some(a);
     }
     let o = mail.original.as_ref()?;
     o.to.as_deref().and_then(normalize_address)

@@ -3,15 +3,14 @@
 
 use super::{Dialect, delayed, scan};
 use crate::parse::mail::Mail;
-use crate::parse::text::contains_ci;
 
 pub const DIALECT: Dialect = Dialect { name: "opensmtpd", detect, parse, reasons: &[] };
 
 fn detect(m: &Mail) -> bool {
-    contains_ci(&m.text, "this is the mailer-daemon, please do not reply")
+    m.has("this is the mailer-daemon, please do not reply")
 }
 
 fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {
     let v = scan(m, "opensmtpd", &["list of recipients"]);
-    if contains_ci(&m.text, "a message is delayed") { delayed(v) } else { v }
+    if m.has("a message is delayed") { delayed(v) } else { v }
 }

@@ -4,18 +4,17 @@
 
 use super::{Dialect, delayed, scan};
 use crate::parse::mail::Mail;
-use crate::parse::text::contains_ci;
 
 pub const DIALECT: Dialect = Dialect { name: "postfix", detect, parse, reasons: &[] };
 
 fn detect(m: &Mail) -> bool {
-    contains_ci(&m.text, "this is the mail system at host")
-        || contains_ci(&m.text, "this is the postfix program")
+    m.has("this is the mail system at host")
+        || m.has("this is the postfix program")
         || m.subject.starts_with("Undelivered Mail Returned to Sender")
         || m.subject.starts_with("Delayed Mail (still being retried)")
 }
 
 fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {
     let v = scan(m, "postfix", &["could not be delivered", "the mail system", "delivery to the following recipient"]);
-    if contains_ci(&m.text, "this is a warning only") { delayed(v) } else { v }
+    if m.has("this is a warning only") { delayed(v) } else { v }
 }

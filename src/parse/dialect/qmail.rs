@@ -4,14 +4,13 @@
 
 use super::{Dialect, scan};
 use crate::parse::mail::Mail;
-use crate::parse::text::contains_ci;
 
 pub const DIALECT: Dialect = Dialect { name: "qmail", detect, parse, reasons: &[] };
 
 fn detect(m: &Mail) -> bool {
-    contains_ci(&m.text, "this is the qmail-send program")
-        || contains_ci(&m.text, "--- below this line is a copy of the message")
-        || contains_ci(&m.text, "unable to deliver message to the following address")
+    m.has("this is the qmail-send program")
+        || m.has("--- below this line is a copy of the message")
+        || m.has("unable to deliver message to the following address")
 }
 
 fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {

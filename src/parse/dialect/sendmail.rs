@@ -12,12 +12,12 @@ pub const DIALECT: Dialect = Dialect { name: "sendmail", detect, parse, reasons:
 fn detect(m: &Mail) -> bool {
     m.subject.starts_with("Returned mail:")
         || m.subject.starts_with("Postmaster notify:")
-        || contains_ci(&m.text, "----- transcript of session follows -----")
-        || contains_ci(&m.text, "the original message was received at")
+        || m.has("----- transcript of session follows -----")
+        || m.has("the original message was received at")
 }
 
 fn parse(m: &Mail) -> Vec<Record> {
-    let t = m.text.get(..super::text_end(&m.text)).unwrap_or("");
+    let t = m.text.get(..m.end).unwrap_or("");
     let v = transcript(t, &super::skip_list(m));
     if !v.is_empty() {
         return v;
@@ -43,8 +43,12 @@ fn transcript(t: &str, skip: &[String]) -> Vec<Record> {
         }
         let b = l.as_bytes();
         let coded = b.len() > 5 && b[..3].iter().all(u8::is_ascii_digit) && b[3] == b' ';
-        let Some(p) = l.find("... ").filter(|_| coded && l.get(4..5) == Some("<")) else { continue };
-        let Some(addr) = l.get(4..p).and_then(normalize_address) else { continue };
+        let Some(p) = l.find("... ").filter(|_| coded && l.get(4..5) == Some("<")) else {
+            continue;
+        };
+        let Some(addr) = l.get(4..p).and_then(normalize_address) else {
+            continue;
+        };
         if skip.contains(&addr) || out.iter().any(|r| r.recipient.as_deref() == Some(addr.as_str())) {
             continue;
         }
@@ -53,6 +57,7 @@ fn transcript(t: &str, skip: &[String]) -> Vec<Record> {
         let inner = l.get(p + 4..).and_then(|rest| rest.get(..3)).and_then(|c| c.parse::<u16>().ok());
         r.reply_code = inner.filter(|c| (200..600).contains(c)).or_else(|| l.get(..3).and_then(|c| c.parse().ok()));
         out.push(r);
+        context.clear();
     }
     out
 }

@@ -3,7 +3,7 @@
 
 use super::{Dialect, fallback_recipient, record};
 use crate::parse::mail::Mail;
-use crate::parse::text::{contains_ci, one_line};
+use crate::parse::text::one_line;
 use crate::parse::types::{Reason, Record};
 
 pub const DIALECT: Dialect = Dialect { name: "verizon", detect, parse, reasons: REASONS };
@@ -11,12 +11,11 @@ pub const DIALECT: Dialect = Dialect { name: "verizon", detect, parse, reasons: 
 const REASONS: &[(&str, Reason)] = &[("no valid recipients", Reason::UserUnknown)];
 
 fn detect(m: &Mail) -> bool {
-    (m.from_lower.contains("vzwpix.com") || m.from_lower.contains("vtext.com"))
-        && contains_ci(&m.text, "could not be delivered")
+    (m.from_lower.contains("vzwpix.com") || m.from_lower.contains("vtext.com")) && m.has("could not be delivered")
 }
 
 fn parse(m: &Mail) -> Vec<Record> {
-    let t = m.text.get(..super::text_end(&m.text)).unwrap_or("");
+    let t = m.text.get(..m.end).unwrap_or("");
     let found = super::scan(m, "verizon", &[]);
     if found.iter().any(|r| r.recipient.is_some()) {
         return found;

@@ -4,12 +4,11 @@
 
 use super::{Dialect, scan};
 use crate::parse::mail::Mail;
-use crate::parse::text::contains_ci;
 
 pub const DIALECT: Dialect = Dialect { name: "yahoo", detect, parse, reasons: &[] };
 
 fn detect(m: &Mail) -> bool {
-    contains_ci(&m.text, "sorry, we were unable to deliver your message to the following address")
+    m.has("sorry, we were unable to deliver your message to the following address")
 }
 
 fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {

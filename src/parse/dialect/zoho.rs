@@ -2,22 +2,21 @@
 
 use super::{Dialect, scan};
 use crate::parse::mail::Mail;
-use crate::parse::text::contains_ci;
 
 pub const DIALECT: Dialect = Dialect { name: "zoho", detect, parse, reasons: &[] };
 
 fn detect(m: &Mail) -> bool {
-    m.from_lower.contains("zoho") || contains_ci(&m.text, "error_code :")
+    m.from_lower.contains("zoho") || m.has("error_code :")
 }
 
 fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {
     let mut v = scan(m, "zoho", &["this is a permanent error", "could not be delivered"]);
     for r in &mut v {
         // "ERROR_CODE :550" is the reply code even though a colon precedes it.
-        if let Some(d) = r.diagnostic.as_deref() {
-            if let Some(p) = d.find("ERROR_CODE :") {
-                r.reply_code = crate::parse::text::find_reply_code(d.get(p + 12..).unwrap_or(""));
-            }
+        if let Some(d) = r.diagnostic.as_deref()
+            && let Some(p) = d.find("ERROR_CODE :")
+        {
+            r.reply_code = crate::parse::text::find_reply_code(d.get(p + 12..).unwrap_or(""));
         }
     }
     v

@@ -1,0 +1,195 @@
+//! Small pieces under the IMAP session: bounded commands read to their tagged completion,
+//! the server's own words, UID sets and quoting.
+//!
+//! Takes an async-imap session and a command; gives each untagged response to the caller
+//! and the command's outcome. async-imap's FETCH/STORE/SEARCH/EXPUNGE streams end quietly
+//! on a tagged NO/BAD and on a closed connection (an empty result would look like "no
+//! messages"), so commands after login are run here instead, where both are errors. It
+//! never reports success for a command whose tagged OK it has not read.
+
+use crate::fetch::error::{ErrorKind, FetchError, Stage};
+use crate::fetch::net::{Conn, io_kind};
+use async_imap::Session;
+use async_imap::error::Error as ImapError;
+use async_imap::imap_proto::{Outcome, Response, Status};
+use std::future::Future;
+use std::time::Duration;
+
+/// Why an IMAP operation did not complete.
+pub enum Fail {
+    Timeout(Duration),
+    Imap(ImapError),
+    /// A tagged NO or BAD, with the server's words.
+    Refused(String),
+}
+
+/// One async-imap call under the per-operation timeout (async-imap has none of its own).
+pub async fn op<T>(limit: Duration, fut: impl Future<Output = async_imap::error::Result<T>>) -> Result<T, Fail> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(Ok(t)) => Ok(t),
+        Ok(Err(e)) => Err(Fail::Imap(e)),
+        Err(_) => Err(Fail::Timeout(limit)),
+    }
+}
+
+/// Sends `command` and reads every response up to its own tagged completion, each read
+/// bounded; untagged responses go to `each`. A NO/BAD completion is [`Fail::Refused`], a
+/// connection that ends first is an error, never an empty success.
+pub async fn command(
+    session: &mut Session<Conn>,
+    limit: Duration,
+    command: &str,
+    mut each: impl FnMut(&Response<'_>),
+) -> Result<(), Fail> {
+    let tag = op(limit, session.run_command(command)).await?;
+    loop {
+        let resp = match tokio::time::timeout(limit, session.read_response()).await {
+            Err(_) => return Err(Fail::Timeout(limit)),
+            Ok(Err(e)) => return Err(Fail::Imap(ImapError::Io(e))),
+            Ok(Ok(None)) => return Err(Fail::Imap(ImapError::ConnectionLost)),
+            Ok(Ok(Some(r))) => r,
+        };
+        match resp.parsed() {
+            Response::Done { tag: t, status, outcome } if *t == tag => {
+                return match status {
+                    Status::Ok => Ok(()),
+                    _ => Err(Fail::Refused(outcome_words(outcome))),
+                };
+            }
+            other => each(other),
+        }
+    }
+}
+
+/// A command refused with `[EXPUNGEISSUED]` (RFC 5530) still did its work on every message
+/// that exists: another client removed the rest meanwhile (a FETCH caller sees them missing).
+pub fn partial_ok(r: Result<(), Fail>) -> Result<(), Fail> {
+    match r {
+        Err(Fail::Refused(words)) if words.starts_with("[EXPUNGEISSUED]") => Ok(()),
+        r => r,
+    }
+}
+
+/// `[CODE] text` as the server sent it (known codes are parsed out by imap-proto).
+fn outcome_words(outcome: &Outcome<'_>) -> String {
+    let code = outcome
+        .code
+        .as_ref()
+        .map(|c| format!("{c:?}"))
+        .filter(|c| c.chars().all(|ch| ch.is_ascii_alphanumeric()))
+        .map(|c| format!("[{}] ", c.to_ascii_uppercase()))
+        .unwrap_or_default();
+    let text = format!("{code}{}", outcome.information.as_deref().unwrap_or("")).trim().to_string();
+    if text.is_empty() { "the server refused without saying why".into() } else { text }
+}
+
+/// A mailbox name as an IMAP quoted string (config validation keeps CR/LF out).
+pub fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+pub fn to_error(stage: Stage, server: &str, fail: Fail) -> FetchError {
+    match fail {
+        Fail::Timeout(limit) => FetchError::timeout(stage, server, limit),
+        Fail::Imap(e) => {
+            let (kind, words) = words(&e);
+            FetchError::new(stage, kind, server, words)
+        }
+        Fail::Refused(words) => FetchError::new(stage, ErrorKind::Rejected, server, words),
+    }
+}
+
+/// The server's own words from an async-imap error (LOGIN, STARTTLS). It renders NO/BAD as
+/// `code: Some(TryCreate), info: Some("…")`; this turns that back into `[TRYCREATE] …`.
+pub fn words(e: &ImapError) -> (ErrorKind, String) {
+    match e {
+        ImapError::No(s) | ImapError::Bad(s) => (ErrorKind::Rejected, tidy(s)),
+        ImapError::Io(io) => (io_kind(io), io.to_string()),
+        ImapError::ConnectionLost => (ErrorKind::Closed, "the server closed the connection".into()),
+        ImapError::Validate(v) => (ErrorKind::Local, format!("cannot be sent to the server: {v}")),
+        other => (ErrorKind::Protocol, format!("unreadable answer from the server: {other}")),
+    }
+}
+
+/// True for a NO carrying `[TRYCREATE]`: the target folder does not exist yet.
+pub fn is_trycreate(fail: &Fail) -> bool {
+    matches!(fail, Fail::Refused(s) if s.starts_with("[TRYCREATE]"))
+}
+
+fn tidy(s: &str) -> String {
+    // Two renderings occur: `code: …, info: Some("…")` and `outcome: Outcome { code: …,
+    // information: Some("…") }`.
+    let info = ["information: Some(\"", "info: Some(\""].iter().find_map(|k| {
+        let start = s.find(k)? + k.len();
+        let end = s.rfind("\")")?;
+        (end >= start).then(|| s[start..end].replace("\\\"", "\"").replace("\\\\", "\\"))
+    });
+    // Simple codes (TryCreate, ReadOnly…) are worth showing; structured ones are noise.
+    let code = s.find("code: Some(").and_then(|i| {
+        let rest = &s[i + "code: Some(".len()..];
+        let name: String = rest.chars().take_while(char::is_ascii_alphanumeric).collect();
+        rest[name.len()..].starts_with(')').then(|| format!("[{}] ", name.to_ascii_uppercase()))
+    });
+    match (code, info) {
+        (None, None) => s.to_string(),
+        (code, info) => {
+            let text = format!("{}{}", code.unwrap_or_default(), info.unwrap_or_default()).trim().to_string();
+            if text.is_empty() { "the server refused without saying why".into() } else { text }
+        }
+    }
+}
+
+/// `1:3,7,9:10` for sorted, distinct UIDs.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end.wrapping_add(1) {
+            i += 1;
+            end = uids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_escapes_quotes_and_backslashes() {
+        assert_eq!(quote(r#"a "b" \c"#), r#""a \"b\" \\c""#);
+    }
+
+    #[test]
+    fn uid_sets_compress_runs() {
+        assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
+        assert_eq!(uid_set(&[5]), "5");
+        assert_eq!(uid_set(&[]), "");
+    }
+
+    #[test]
+    fn server_words_come_back_as_sent() {
+        let e = ImapError::No(r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")"#.into());
+        assert_eq!(words(&e).1, "[AUTHENTICATIONFAILED] Authentication failed.");
+        let e = ImapError::No(r#"code: Some(TryCreate), info: Some("Mailbox doesn't exist: \"X\"")"#.into());
+        assert_eq!(words(&e).1, r#"[TRYCREATE] Mailbox doesn't exist: "X""#);
+        assert!(is_trycreate(&Fail::Refused("[TRYCREATE] Mailbox doesn't exist: X".into())));
+        let e = ImapError::No(
+            r#"outcome: Outcome { code: None, information: Some("Mailbox doesn't exist: Nope (0.001 + 0.000 secs).") }"#
+                .into(),
+        );
+        assert_eq!(words(&e).1, "Mailbox doesn't exist: Nope (0.001 + 0.000 secs).");
+    }
+}

@@ -1,0 +1,302 @@
+//! A POP3 client (RFC 1939, CAPA from RFC 2449, STLS from RFC 2595) over tokio and
+//! async-native-tls.
+//!
+//! Written here because no maintained crate works: `async-pop` has no STLS and corrupts RETR
+//! (keeps the dot-stuffing, drops the final CRLF); `pop3` and `mailme` are abandoned.
+//!
+//! Takes the mailbox settings and its password; gives the maildrop's messages (UIDL and
+//! size), their raw bytes, and deletion of the ones the caller committed. Every read and
+//! write runs under the per-operation timeout, every line has a length cap, and a message
+//! larger than `max_message_bytes` is refused before RETR. It never deletes anything the
+//! caller did not name, and deletions take effect only at a successful QUIT ([`Pop3Session::close`]).
+
+mod wire;
+
+use super::dial::{self, dial};
+use super::error::{ErrorKind, FetchError, Stage};
+use super::trace::Trace;
+use super::{Batch, Fetched, MessageRef, SkipReason, Skipped, SourceId};
+use crate::config::{AfterProcessing, MailboxConfig, Secret, Security};
+use md5::{Digest, Md5};
+use serde_json::json;
+use std::collections::HashMap;
+use wire::{MAX_STATUS_LINE, Wire};
+
+pub struct Pop3Session {
+    wire: Wire,
+    max_bytes: u64,
+    after: AfterProcessing,
+    capabilities: Vec<String>,
+    /// UIDL → (message number, size), from the last listing of this session.
+    listing: Option<HashMap<String, (u32, u64)>>,
+    /// DELEs sent; they take effect at QUIT.
+    pending_deletes: usize,
+}
+
+impl Pop3Session {
+    /// Connects, says hello, upgrades to TLS as configured, and logs in.
+    pub(crate) async fn open(cfg: &MailboxConfig, password: &Secret, trace: &mut Trace) -> Result<Self, FetchError> {
+        let conn = dial(cfg, trace).await?;
+        let mut s = Pop3Session {
+            wire: Wire::new(conn, dial::server(cfg), dial::limit(cfg)),
+            max_bytes: cfg.max_message_bytes,
+            after: cfg.after_processing.clone(),
+            capabilities: Vec::new(),
+            listing: None,
+            pending_deletes: 0,
+        };
+        trace.enter(Stage::Greeting);
+        let greeting = s.wire.response(Stage::Greeting).await?;
+        trace.pass(format!("+OK {greeting}"), json!({ "greeting": greeting }));
+
+        trace.enter(Stage::Capabilities);
+        s.capa().await?;
+        if cfg.security == Security::Starttls {
+            if !s.has("STLS") {
+                return Err(FetchError::new(
+                    Stage::Tls,
+                    ErrorKind::NotOffered,
+                    &s.wire.server,
+                    format!("the server does not offer STLS (its capabilities: {})", s.shown_capabilities()),
+                ));
+            }
+            trace.enter(Stage::Tls);
+            s.wire.command(Stage::Tls, "STLS").await?;
+            let conn = s.wire.into_conn()?;
+            s.wire = Wire::new(dial::upgrade(conn, cfg, trace).await?, dial::server(cfg), dial::limit(cfg));
+            trace.enter(Stage::Capabilities);
+            // RFC 2595: capabilities may change once TLS is up.
+            s.capa().await?;
+        }
+        trace.pass(
+            format!("capabilities: {}", s.shown_capabilities()),
+            json!({
+                "capabilities": s.capabilities,
+                "uidl": s.has("UIDL"), "stls": s.has("STLS"), "top": s.has("TOP"), "user": s.has("USER"),
+            }),
+        );
+
+        trace.enter(Stage::Login);
+        let how = s.login(&cfg.username, password, &greeting).await?;
+        trace.pass(format!("logged in as {} ({how})", cfg.username), json!({ "method": how }));
+        Ok(s)
+    }
+
+    pub fn server(&self) -> &str {
+        &self.wire.server
+    }
+
+    pub fn capabilities(&self) -> &[String] {
+        &self.capabilities
+    }
+
+    fn has(&self, cap: &str) -> bool {
+        self.capabilities.iter().any(|c| c.split_whitespace().next().is_some_and(|w| w.eq_ignore_ascii_case(cap)))
+    }
+
+    fn shown_capabilities(&self) -> String {
+        if self.capabilities.is_empty() { "none listed".into() } else { self.capabilities.join(", ") }
+    }
+
+    async fn capa(&mut self) -> Result<(), FetchError> {
+        self.capabilities.clear();
+        match self.wire.command(Stage::Capabilities, "CAPA").await {
+            Ok(_) => {
+                let mut caps = Vec::new();
+                self.wire
+                    .multiline(Stage::Capabilities, 64 * 1024, MAX_STATUS_LINE, |l| {
+                        caps.push(String::from_utf8_lossy(l).trim().to_string());
+                    })
+                    .await?;
+                self.capabilities = caps;
+                Ok(())
+            }
+            // CAPA is optional (RFC 2449): a server without it simply lists nothing.
+            Err(e) if e.kind == ErrorKind::Rejected => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn login(&mut self, user: &str, password: &Secret, greeting: &str) -> Result<&'static str, FetchError> {
+        if [user, password.expose()].iter().any(|s| s.contains(['\r', '\n'])) {
+            return Err(self.wire.err(Stage::Login, ErrorKind::Local, "username or password contains a line break"));
+        }
+        if let Some(stamp) = apop_timestamp(greeting) {
+            let digest = apop_digest(stamp, password.expose());
+            match self.wire.command(Stage::Login, &format!("APOP {user} {digest}")).await {
+                Ok(_) => return Ok("APOP"),
+                // The server may offer APOP without holding a usable secret for it: try USER/PASS.
+                Err(e) if e.kind == ErrorKind::Rejected => {
+                    tracing::debug!(server = %self.wire.server, error = %e.detail, "APOP refused; trying USER/PASS")
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.wire.command(Stage::Login, &format!("USER {user}")).await?;
+        self.wire.command(Stage::Login, &format!("PASS {}", password.expose())).await?;
+        Ok("USER/PASS")
+    }
+
+    /// Message count and total size (STAT).
+    pub async fn stat(&mut self) -> Result<(u64, u64), FetchError> {
+        let text = self.wire.command(Stage::Select, "STAT").await?;
+        let mut words = text.split_whitespace().map(str::parse::<u64>);
+        match (words.next(), words.next()) {
+            (Some(Ok(n)), Some(Ok(octets))) => Ok((n, octets)),
+            _ => Err(self.wire.err(Stage::Select, ErrorKind::Protocol, format!("unreadable STAT answer `{text}`"))),
+        }
+    }
+
+    /// Every message in the maildrop with its UIDL and size, in the server's order.
+    pub async fn list(&mut self) -> Result<Vec<MessageRef>, FetchError> {
+        let mut sizes: Vec<(u32, u64)> = Vec::new();
+        self.wire.command(Stage::Fetch, "LIST").await?;
+        self.wire
+            .multiline(Stage::Fetch, u64::MAX, MAX_STATUS_LINE, |l| {
+                if let Some((n, size)) = two_words(l) {
+                    sizes.push((n, size.parse().unwrap_or(0)));
+                }
+            })
+            .await?;
+        let mut uidls: HashMap<u32, String> = HashMap::with_capacity(sizes.len());
+        if let Err(e) = self.wire.command(Stage::Fetch, "UIDL").await {
+            return Err(if e.kind == ErrorKind::Rejected {
+                self.wire.err(
+                    Stage::Capabilities,
+                    ErrorKind::NotOffered,
+                    format!(
+                        "the server refused UIDL ({}); rebound needs UIDL to know which messages it has seen",
+                        e.detail
+                    ),
+                )
+            } else {
+                e
+            });
+        }
+        self.wire
+            .multiline(Stage::Fetch, u64::MAX, MAX_STATUS_LINE, |l| {
+                if let Some((n, uidl)) = two_words(l) {
+                    uidls.insert(n, uidl.to_string());
+                }
+            })
+            .await?;
+        let mut listing = HashMap::with_capacity(sizes.len());
+        let mut refs = Vec::with_capacity(sizes.len());
+        for (n, size) in sizes {
+            if let Some(uidl) = uidls.remove(&n) {
+                listing.insert(uidl.clone(), (n, size));
+                refs.push(MessageRef { id: SourceId::Pop3 { uidl }, size });
+            }
+        }
+        self.listing = Some(listing);
+        Ok(refs)
+    }
+
+    /// Retrieves the listed messages; oversized ones are refused before RETR.
+    pub async fn fetch(&mut self, batch: &[MessageRef]) -> Result<Batch, FetchError> {
+        if self.listing.is_none() {
+            self.list().await?;
+        }
+        let mut out = Batch::default();
+        for r in batch {
+            let SourceId::Pop3 { uidl } = &r.id else {
+                out.skipped.push(Skipped { id: r.id.clone(), reason: SkipReason::Gone("not a POP3 message".into()) });
+                continue;
+            };
+            let Some(&(n, size)) = self.listing.as_ref().and_then(|l| l.get(uidl)) else {
+                out.skipped
+                    .push(Skipped { id: r.id.clone(), reason: SkipReason::Gone("no longer in the maildrop".into()) });
+                continue;
+            };
+            if size > self.max_bytes {
+                out.skipped
+                    .push(Skipped { id: r.id.clone(), reason: SkipReason::TooLarge { size, limit: self.max_bytes } });
+                continue;
+            }
+            match self.wire.command(Stage::Fetch, &format!("RETR {n}")).await {
+                Ok(_) => {}
+                Err(e) if e.kind == ErrorKind::Rejected => {
+                    out.skipped.push(Skipped { id: r.id.clone(), reason: SkipReason::Gone(e.detail) });
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            let mut raw = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            // A line may be as long as the whole message, plus a stuffed dot and CRLF.
+            let line_cap = usize::try_from(self.max_bytes).unwrap_or(usize::MAX).saturating_add(3);
+            self.wire.multiline(Stage::Fetch, self.max_bytes, line_cap, |l| raw.extend_from_slice(l)).await?;
+            out.fetched.push(Fetched { id: r.id.clone(), raw });
+        }
+        Ok(out)
+    }
+
+    /// Marks committed messages for deletion (when `after_processing = "delete"`); they are
+    /// removed by the server only when [`close`](Self::close) succeeds.
+    pub async fn mark_done(&mut self, committed: &[SourceId]) -> Result<(), FetchError> {
+        match &self.after {
+            AfterProcessing::Keep => return Ok(()),
+            AfterProcessing::Delete => {}
+            other => {
+                let what = String::from(other.clone());
+                return Err(self.wire.err(
+                    Stage::Delete,
+                    ErrorKind::NotOffered,
+                    format!("POP3 cannot `{what}` messages"),
+                ));
+            }
+        }
+        for id in committed {
+            let SourceId::Pop3 { uidl } = id else { continue };
+            let Some(&(n, _)) = self.listing.as_ref().and_then(|l| l.get(uidl)) else { continue };
+            self.wire.command(Stage::Delete, &format!("DELE {n}")).await?;
+            self.pending_deletes += 1;
+        }
+        Ok(())
+    }
+
+    /// QUIT: the server applies the deletions only now, and only when this succeeds.
+    pub async fn close(mut self) -> Result<(), FetchError> {
+        if self.wire.is_broken() {
+            if self.pending_deletes > 0 {
+                let n = self.pending_deletes;
+                return Err(self.wire.err(
+                    Stage::Logout,
+                    ErrorKind::Local,
+                    format!("the session was lost, so {n} deletion(s) were not applied"),
+                ));
+            }
+            return Ok(());
+        }
+        self.wire.command(Stage::Logout, "QUIT").await.map(|_| ())
+    }
+}
+
+fn two_words(line: &[u8]) -> Option<(u32, &str)> {
+    let text = std::str::from_utf8(line).ok()?;
+    let mut w = text.split_whitespace();
+    Some((w.next()?.parse().ok()?, w.next()?))
+}
+
+/// The `<…@…>` timestamp of an APOP-capable greeting (RFC 1939 §7).
+fn apop_timestamp(greeting: &str) -> Option<&str> {
+    let start = greeting.find('<')?;
+    let end = start + greeting[start..].find('>')?;
+    let stamp = &greeting[start..=end];
+    stamp.contains('@').then_some(stamp)
+}
+
+fn apop_digest(stamp: &str, secret: &str) -> String {
+    Md5::digest(format!("{stamp}{secret}").as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apop_digest_matches_rfc_1939() {
+        let stamp = apop_timestamp("POP3 server ready <1896.697170952@dbc.mtview.ca.us>").unwrap();
+        assert_eq!(apop_digest(stamp, "tanstaaf"), "c4c9334bac560ecc979e58001b3e22fb");
+        assert_eq!(apop_timestamp("Dovecot ready."), None);
+    }
+}

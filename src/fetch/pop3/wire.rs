@@ -1,0 +1,172 @@
+//! POP3 on the wire: one command line out, one status line or a dot-terminated multi-line
+//! answer back.
+//!
+//! Takes a connection and the per-operation timeout; gives status text (`+OK …`), the
+//! server's words of a `-ERR` as a refusal, and multi-line answers with dot-stuffing undone.
+//! Every read and write is bounded in time and every line in length. After an error that
+//! leaves the conversation out of step it refuses further use rather than misread answers.
+
+use crate::fetch::error::{ErrorKind, FetchError, Stage};
+use crate::fetch::net::{Conn, io_error, within};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// Status and listing lines are short (RFC 1939 says 512 octets); anything far longer is not POP3.
+pub const MAX_STATUS_LINE: usize = 8 * 1024;
+
+pub struct Wire {
+    io: BufReader<Conn>,
+    pub server: String,
+    limit: Duration,
+    /// Set after an error that leaves the protocol state unknown.
+    broken: bool,
+}
+
+impl Wire {
+    pub fn new(conn: Conn, server: String, limit: Duration) -> Self {
+        Self { io: BufReader::new(conn), server, limit, broken: false }
+    }
+
+    /// The connection back, for the TLS handshake after STLS. Bytes already received after
+    /// the +OK would be plaintext injected before TLS (CVE-2011-0411 style): refused.
+    pub fn into_conn(self) -> Result<Conn, FetchError> {
+        if !self.io.buffer().is_empty() {
+            return Err(self.err(Stage::Tls, ErrorKind::Protocol, "the server sent data after +OK to STLS"));
+        }
+        Ok(self.io.into_inner())
+    }
+
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    pub fn err(&self, stage: Stage, kind: ErrorKind, detail: impl Into<String>) -> FetchError {
+        FetchError::new(stage, kind, &self.server, detail)
+    }
+
+    /// Marks the session unusable after an error that leaves the protocol state unknown.
+    fn track<T>(&mut self, r: Result<T, FetchError>) -> Result<T, FetchError> {
+        if let Err(e) = &r
+            && e.breaks_session()
+        {
+            self.broken = true;
+        }
+        r
+    }
+
+    fn usable(&self, stage: Stage) -> Result<(), FetchError> {
+        if self.broken {
+            return Err(self.err(
+                stage,
+                ErrorKind::Local,
+                "the session was lost after an earlier error; open a new one",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self, stage: Stage, line: &str) -> Result<(), FetchError> {
+        self.usable(stage)?;
+        let bytes = format!("{line}\r\n");
+        let (server, limit) = (self.server.clone(), self.limit);
+        let io = self.io.get_mut();
+        let r = within(stage, &server, limit, async {
+            io.write_all(bytes.as_bytes()).await?;
+            io.flush().await
+        })
+        .await
+        .and_then(|r| r.map_err(|e| io_error(stage, &server, &e)));
+        self.track(r)
+    }
+
+    /// One line including its line ending, at most `cap` bytes.
+    async fn read_line(&mut self, stage: Stage, cap: usize) -> Result<Vec<u8>, FetchError> {
+        let r = self.read_line_inner(stage, cap).await;
+        self.track(r)
+    }
+
+    async fn read_line_inner(&mut self, stage: Stage, cap: usize) -> Result<Vec<u8>, FetchError> {
+        let mut line = Vec::new();
+        loop {
+            let buf = match within(stage, &self.server, self.limit, self.io.fill_buf()).await? {
+                Ok(buf) => buf,
+                Err(e) => return Err(io_error(stage, &self.server, &e)),
+            };
+            if buf.is_empty() {
+                return Err(FetchError::new(
+                    stage,
+                    ErrorKind::Closed,
+                    &self.server,
+                    "the server closed the connection",
+                ));
+            }
+            let (take, done) = match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (buf.len(), false),
+            };
+            line.extend_from_slice(&buf[..take]);
+            self.io.consume(take);
+            if line.len() > cap {
+                return Err(FetchError::new(
+                    stage,
+                    ErrorKind::Protocol,
+                    &self.server,
+                    format!("the server sent a line longer than {cap} bytes"),
+                ));
+            }
+            if done {
+                return Ok(line);
+            }
+        }
+    }
+
+    /// Reads a status line: the text after `+OK`, or the server's words after `-ERR` as a refusal.
+    pub async fn response(&mut self, stage: Stage) -> Result<String, FetchError> {
+        let line = self.read_line(stage, MAX_STATUS_LINE).await?;
+        let text = String::from_utf8_lossy(&line).trim_end().to_string();
+        if let Some(rest) = text.strip_prefix("+OK") {
+            Ok(rest.trim_start().to_string())
+        } else if let Some(rest) = text.strip_prefix("-ERR") {
+            Err(self.err(stage, ErrorKind::Rejected, rest.trim_start()))
+        } else {
+            let r = Err(self.err(stage, ErrorKind::Protocol, format!("not a POP3 answer: `{}`", shorten(&text))));
+            self.track(r)
+        }
+    }
+
+    pub async fn command(&mut self, stage: Stage, line: &str) -> Result<String, FetchError> {
+        self.send(stage, line).await?;
+        self.response(stage).await
+    }
+
+    /// Reads a multi-line body up to the terminating "." line, undoing dot-stuffing, and hands
+    /// each line (with its line ending) to `each`; an error once a line exceeds `line_cap` or
+    /// the whole exceeds `cap` bytes.
+    pub async fn multiline(
+        &mut self,
+        stage: Stage,
+        cap: u64,
+        line_cap: usize,
+        mut each: impl FnMut(&[u8]),
+    ) -> Result<(), FetchError> {
+        let mut total: u64 = 0;
+        loop {
+            let line = self.read_line(stage, line_cap).await?;
+            if line == b".\r\n" || line == b".\n" {
+                return Ok(());
+            }
+            let line = if line.starts_with(b".") { &line[1..] } else { &line[..] };
+            total += line.len() as u64;
+            if total > cap {
+                let r = Err(self.err(stage, ErrorKind::TooLarge, format!("the answer exceeds {cap} bytes")));
+                self.broken = true; // the rest of the answer is still on the wire
+                return r;
+            }
+            each(line);
+        }
+    }
+}
+
+fn shorten(s: &str) -> String {
+    s.chars().take(200).collect()
+}

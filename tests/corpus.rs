@@ -1,0 +1,48 @@
+//! Accuracy on the shared evaluation corpus, scored by its own scorer.
+//!
+//! Runs where ../shared/corpus/sisimai-dev exists (CI has it; under CI=true its absence is a
+//! failure). The emails and expectations stay outside the repository: this test only runs
+//! `rebound parse --json` over them (default rules, no database) and `score.py`.
+//! Thresholds: REBOUND_MIN_CORE / REBOUND_MIN_HARD (defaults: the floor the parser holds
+//! today, so a regression fails here; .ci/run applies the same gate).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn corpus() -> Option<PathBuf> {
+    let dir = std::env::var("REBOUND_CORPUS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/sisimai-dev"));
+    if dir.join("expected.tsv").exists() {
+        return Some(dir);
+    }
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but the corpus is missing at {}", dir.display());
+    eprintln!("corpus not found at {}: accuracy not measured here", dir.display());
+    None
+}
+
+#[test]
+fn corpus_accuracy_holds_its_floor() {
+    let Some(dir) = corpus() else { return };
+    let out = Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args(["--config", "/nonexistent/rebound.toml", "parse", "--json"])
+        .arg(dir.join("emails"))
+        .output()
+        .expect("run rebound parse");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().join("out.jsonl");
+    std::fs::write(&results, &out.stdout).unwrap();
+    let min_core = std::env::var("REBOUND_MIN_CORE").unwrap_or_else(|_| "92".into());
+    let min_hard = std::env::var("REBOUND_MIN_HARD").unwrap_or_else(|_| "99".into());
+    let score = Command::new("python3")
+        .arg(dir.join("../score.py"))
+        .arg(&dir)
+        .arg(&results)
+        .args(["--min-core", &min_core, "--min-hard", &min_hard])
+        .output()
+        .expect("run score.py (python3)");
+    let report = String::from_utf8_lossy(&score.stdout);
+    println!("{report}");
+    assert!(score.status.success(), "corpus score below core {min_core}% / hard {min_hard}%:\n{report}");
+}
