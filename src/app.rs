@@ -8,12 +8,18 @@
 
 use crate::api::{self, AppState};
 use crate::config::Config;
+use crate::config::MailboxConfig;
+use crate::fetch::Source;
+use crate::mailbox::{self, PollError, state};
+use crate::record::Pipeline;
 use crate::scheduler::Scheduler;
 use crate::{instance, store::Db};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 /// How often this instance proves it is alive.
 const HEARTBEAT: &str = "*/30 * * * * *";
@@ -75,6 +81,29 @@ impl App {
                 }
             })
             .await?;
+        let pipeline = Arc::new(Pipeline::new(&config)?);
+        for m in &config.mailbox {
+            if !m.enabled {
+                let (db, name) = (db.clone(), m.name.clone());
+                db.run(move |c| state::mark_disabled(c, &name)).await?;
+                continue;
+            }
+            let guard = Arc::new(tokio::sync::Mutex::new(()));
+            let job = PollJob {
+                db: db.clone(),
+                pipeline: pipeline.clone(),
+                mailbox: m.clone(),
+                owner: instance_id.clone(),
+                guard,
+            };
+            if m.idle {
+                let (job, cancel) = (job.clone(), scheduler.cancel_token());
+                scheduler.spawn(async move { job.idle(cancel).await });
+            }
+            scheduler
+                .add(&format!("poll:{}", m.name), &m.schedule, move |cancel| job.clone().scheduled(cancel))
+                .await?;
+        }
         scheduler.start().await?;
 
         let addr = listener.local_addr()?;
@@ -104,6 +133,96 @@ impl App {
         instance::deregister(&db, &instance_id).await?;
         tracing::info!("rebound stopped");
         Ok(())
+    }
+}
+
+/// Everything one mailbox's polls need; cloned into its scheduled job and IDLE task.
+#[derive(Clone)]
+struct PollJob {
+    db: Db,
+    pipeline: Arc<Pipeline>,
+    mailbox: MailboxConfig,
+    owner: String,
+    /// Keeps this instance's scheduled poll and IDLE-triggered poll from overlapping.
+    guard: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl PollJob {
+    async fn scheduled(self, cancel: CancellationToken) {
+        let (db, name) = (self.db.clone(), self.mailbox.name.clone());
+        if let Ok(Some(status)) = db.run(move |c| state::get(c, &name)).await
+            && let Some(next) = mailbox::next_attempt(&status)
+            && chrono::Utc::now().naive_utc() < next
+        {
+            tracing::debug!(mailbox = %self.mailbox.name, %next, "backing off after repeated failures");
+            return;
+        }
+        self.poll(&cancel).await;
+    }
+
+    async fn poll(&self, cancel: &CancellationToken) {
+        let Ok(_running) = self.guard.try_lock() else { return };
+        let m = &self.mailbox;
+        match mailbox::poll_once(&self.db, self.pipeline.clone(), m, &self.owner, cancel).await {
+            Ok(o) => tracing::info!(
+                mailbox = %m.name, listed = o.listed, new = o.stats.messages, records = o.stats.events,
+                suppressed = o.stats.suppressed, review = o.stats.review, marked_done = o.marked_done, more = o.more,
+                "polled"
+            ),
+            Err(PollError::Busy(_)) => tracing::debug!(mailbox = %m.name, "another instance is polling it"),
+            Err(e) => {
+                let hint = match &e {
+                    PollError::Fetch(f) => f.hint(),
+                    _ => String::new(),
+                };
+                tracing::warn!(mailbox = %m.name, stage = %e.stage(), error = %e, %hint, "poll failed")
+            }
+        }
+    }
+
+    /// IMAP IDLE: wait for new mail on a session of its own and poll at once when it
+    /// arrives; the schedule still runs as the fallback. Reconnects after errors.
+    async fn idle(self, cancel: CancellationToken) {
+        let m = &self.mailbox;
+        let mut pause = std::time::Duration::from_secs(5);
+        while !cancel.is_cancelled() {
+            let password = match m.password().resolve(&m.name) {
+                Ok(Some(p)) => p,
+                _ => return tracing::warn!(mailbox = %m.name, "IDLE disabled: no password available"),
+            };
+            let session = tokio::select! {
+                s = Source::open(m, &password) => s,
+                _ = cancel.cancelled() => return,
+            };
+            let mut src = match session {
+                Ok(s) if s.can_idle() => s,
+                Ok(_) => {
+                    return tracing::warn!(mailbox = %m.name, "server does not offer IDLE; polling on the schedule only");
+                }
+                Err(e) => {
+                    tracing::warn!(mailbox = %m.name, error = %e, "IDLE connection failed; retrying");
+                    tokio::select! { _ = tokio::time::sleep(pause) => {}, _ = cancel.cancelled() => return }
+                    pause = (pause * 2).min(std::time::Duration::from_secs(300));
+                    continue;
+                }
+            };
+            pause = std::time::Duration::from_secs(5);
+            loop {
+                // RFC 2177: re-issue IDLE at least every 29 minutes.
+                let waited = tokio::select! {
+                    w = src.wait_for_mail(std::time::Duration::from_secs(25 * 60)) => w,
+                    _ = cancel.cancelled() => return,
+                };
+                match waited {
+                    Ok(true) => self.poll(&cancel).await,
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::debug!(mailbox = %m.name, error = %e, "IDLE session ended; reconnecting");
+                        break;
+                    }
+                }
+            }
+        }
     }
 }
 

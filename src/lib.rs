@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod fetch;
 pub mod instance;
+pub mod mailbox;
 pub mod parse;
 pub mod record;
 pub mod scheduler;

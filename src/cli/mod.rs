@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use verify::VerifyArgs;
 
 mod import;
+mod mailbox;
 mod output;
 mod parse;
 mod records;
@@ -75,6 +76,17 @@ pub enum Command {
     /// capabilities, login, folders, delete/move) without changing it. Exit 0 when every
     /// stage passes, 1 when one fails (the report names it, with the server's words).
     Verify(Box<VerifyArgs>),
+    /// Poll mailboxes now: the named one, or every enabled one. Drains each mailbox unless
+    /// --once (one poll of at most max_messages_per_poll messages).
+    Poll {
+        name: Option<String>,
+        #[arg(long)]
+        once: bool,
+    },
+    /// The configured mailboxes and their status: last poll, last success, last error with
+    /// its stage, consecutive failures, messages processed.
+    #[command(subcommand)]
+    Mailbox(MailboxCommand),
     /// A campaign's BOUNCED or COMPLAINTS records, or `campaign list` for all campaigns.
     Campaign(records::CampaignArgs),
     /// The suppression list and the allowlist.
@@ -99,6 +111,15 @@ pub enum Command {
         /// List what would change, change nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailboxCommand {
+    /// Every configured mailbox with its status.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: output::Format,
     },
 }
 
@@ -204,6 +225,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
             import::print_summary(&stats);
             Ok(())
         }
+        Command::Poll { name, once } => {
+            let (cfg, db) = connect(&cli.config)?;
+            mailbox::poll(&cfg, &db, name.as_deref(), once)
+        }
+        Command::Mailbox(MailboxCommand::List { format }) => {
+            let (cfg, db) = connect(&cli.config)?;
+            mailbox::list(&cfg, &db, format)
+        }
         Command::Campaign(args) => records::campaign(&connect(&cli.config)?.1, args),
         Command::Suppression(cmd) => suppression::run(&connect(&cli.config)?.1, cmd),
         Command::Review(cmd) => {
@@ -303,7 +332,7 @@ fn connect(path: &Path) -> Result<(Config, Db), Failure> {
     Ok((cfg, db))
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 

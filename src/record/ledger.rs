@@ -124,3 +124,32 @@ pub fn purge_raw(c: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, Sto
     .set((messages::raw.eq(None::<Vec<u8>>), messages::purge_after.eq(None::<NaiveDateTime>)))
     .execute(c)?)
 }
+
+/// Puts a message that was listed but not downloaded (too large) in the review queue,
+/// once: it stays in the mailbox and is never marked done.
+pub fn record_unfetched(c: &mut AnyConnection, source: &str, source_id: &str, why: &str) -> Result<(), StoreError> {
+    let key = digest(format!("unfetched:{source}:{source_id}").as_bytes());
+    if !by_digests(c, &[&key])?.is_empty() {
+        return Ok(());
+    }
+    let reason = format!("{source} {source_id}: {why}; left in the mailbox");
+    insert_many(
+        c,
+        &[NewMessage {
+            digest: &key,
+            kind: "unknown",
+            dialect: "none",
+            state: "review",
+            review_reason: Some(&reason),
+            subject: None,
+            from_addr: None,
+            message_id: None,
+            size: 0,
+            raw: None,
+            records: 0,
+            received_at: chrono::Utc::now().naive_utc(),
+            purge_after: None,
+        }],
+    )?;
+    Ok(())
+}

@@ -156,6 +156,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mailbox_status (name) {
+        name -> Text,
+        state -> Text,
+        last_poll_at -> Nullable<Timestamp>,
+        last_success_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        last_error_stage -> Nullable<Text>,
+        consecutive_failures -> Integer,
+        messages_processed -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    mailbox_checkpoints (mailbox, folder) {
+        mailbox -> Text,
+        folder -> Text,
+        uidvalidity -> BigInt,
+        last_uid -> BigInt,
+    }
+}
+
 diesel::joinable!(events -> messages (message_id));
 diesel::joinable!(message_sources -> messages (message_id));
 diesel::allow_tables_to_appear_in_same_query!(

@@ -143,6 +143,7 @@ pub struct MailUser {
     pub name: String,
     pub password: String,
     conf: PathBuf,
+    home: PathBuf,
 }
 
 impl Dovecot {
@@ -175,7 +176,7 @@ impl Dovecot {
         let into_second =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_millis()).unwrap_or(0);
         std::thread::sleep(std::time::Duration::from_millis(u64::from(1000 - into_second) + 50));
-        MailUser { name, password, conf: self.dir.join("tls/dovecot.conf") }
+        MailUser { name, password, conf: self.dir.join("tls/dovecot.conf"), home }
     }
 }
 
@@ -205,6 +206,17 @@ impl MailUser {
     /// Stores one message in `folder` (created beforehand with [`create_folder`]).
     pub fn deliver(&self, folder: &str, message: &[u8]) {
         self.doveadm(&["save", "-u", &self.name, "-m", folder], Some(message));
+    }
+
+    /// Drops messages straight into INBOX's maildir `new/` (Dovecot picks them up at its
+    /// next sync): far faster than one doveadm call per message for big mailboxes.
+    pub fn drop_into_maildir(&self, messages: impl IntoIterator<Item = Vec<u8>>) {
+        let new = self.home.join("Maildir/new");
+        for (i, m) in messages.into_iter().enumerate() {
+            let p = new.join(format!("{}.M{i}P1.rebound-test", 1_700_000_000 + i));
+            std::fs::write(&p, m).expect("write maildir file");
+            std::os::unix::fs::chown(&p, Some(65534), Some(65534)).expect("chown maildir file");
+        }
     }
 
     pub fn create_folder(&self, folder: &str) {

@@ -1,0 +1,2 @@
+DROP TABLE mailbox_checkpoints;
+DROP TABLE mailbox_status;

@@ -1,0 +1,141 @@
+//! `rebound poll` and `rebound mailbox list`: run polls by hand, and see each mailbox's status.
+
+use super::Failure;
+use super::output::{Format, opt, print};
+use crate::config::Config;
+use crate::mailbox::{self, PollError, state};
+use crate::record::Pipeline;
+use crate::store::Db;
+use serde::Serialize;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+fn fail(e: impl Into<anyhow::Error>) -> Failure {
+    Failure::Run(e.into())
+}
+
+/// Polls the named mailbox (or every enabled one). Without `once`, polls again while a
+/// poll stopped at max_messages_per_poll, so the mailbox is drained.
+pub fn poll(cfg: &Config, db: &Db, name: Option<&str>, once: bool) -> Result<(), Failure> {
+    let boxes: Vec<_> =
+        cfg.mailbox.iter().filter(|m| name.is_none_or(|n| n == m.name) && (m.enabled || name.is_some())).collect();
+    if boxes.is_empty() {
+        return Err(match name {
+            Some(n) => Failure::Usage(format!("no [[mailbox]] named `{n}` in the config")),
+            None => Failure::Usage("no enabled [[mailbox]] in the config".into()),
+        });
+    }
+    let pipeline = Arc::new(Pipeline::new(cfg).map_err(fail)?);
+    let owner = format!("cli-{}", crate::instance::new_id());
+    let rt = super::runtime()?;
+    let mut failed = 0;
+    for m in boxes {
+        loop {
+            let res = rt.block_on(mailbox::poll_once(db, pipeline.clone(), m, &owner, &CancellationToken::new()));
+            match res {
+                Ok(o) => {
+                    println!(
+                        "{}: listed {}, fetched {}, {} new ({} records, {} suppressed, {} for review), {} marked done{}",
+                        m.name,
+                        o.listed,
+                        o.fetched,
+                        o.stats.messages,
+                        o.stats.events,
+                        o.stats.suppressed,
+                        o.stats.review,
+                        o.marked_done,
+                        if o.more { "; more waiting" } else { "" }
+                    );
+                    for (id, why) in &o.skipped {
+                        println!("  skipped {id}: {why}");
+                    }
+                    if once || !o.more {
+                        break;
+                    }
+                }
+                Err(PollError::Busy(_)) => {
+                    println!("{}: another instance is polling it now (it holds the lease); nothing to do", m.name);
+                    break;
+                }
+                Err(e) => {
+                    failed += 1;
+                    let hint = match &e {
+                        PollError::Fetch(f) => format!("; {}", f.hint()),
+                        _ => String::new(),
+                    };
+                    eprintln!("{}: poll failed at {}: {e}{hint}", m.name, e.stage());
+                    break;
+                }
+            }
+        }
+    }
+    if failed > 0 { Err(Failure::Reported) } else { Ok(()) }
+}
+
+#[derive(Serialize)]
+struct Row {
+    name: String,
+    purpose: String,
+    protocol: String,
+    server: String,
+    enabled: bool,
+    #[serde(flatten)]
+    status: Option<state::Status>,
+}
+
+pub fn list(cfg: &Config, db: &Db, format: Format) -> Result<(), Failure> {
+    let mut conn = db.conn().map_err(fail)?;
+    let known = state::all(&mut conn).map_err(fail)?;
+    let rows: Vec<Row> = cfg
+        .mailbox
+        .iter()
+        .map(|m| Row {
+            name: m.name.clone(),
+            purpose: format!("{:?}", m.purpose).to_lowercase(),
+            protocol: format!("{:?}", m.protocol).to_lowercase(),
+            server: format!("{}:{}", m.host, m.port),
+            enabled: m.enabled,
+            status: known.iter().find(|s| s.name == m.name).cloned(),
+        })
+        .collect();
+    print(
+        format,
+        &[
+            "name",
+            "purpose",
+            "protocol",
+            "server",
+            "state",
+            "last poll",
+            "last success",
+            "failures",
+            "processed",
+            "last error",
+        ],
+        &rows,
+        |r| {
+            let s = r.status.as_ref();
+            let state =
+                if !r.enabled { "disabled".to_string() } else { s.map_or("never polled".into(), |s| s.state.clone()) };
+            let error = s
+                .and_then(|s| {
+                    s.last_error.as_ref().map(|e| format!("[{}] {e}", s.last_error_stage.as_deref().unwrap_or("?")))
+                })
+                .filter(|_| s.is_some_and(|s| s.state == "failing"))
+                .unwrap_or_default();
+            vec![
+                r.name.clone(),
+                r.purpose.clone(),
+                r.protocol.clone(),
+                r.server.clone(),
+                state,
+                s.map(|s| opt(&s.last_poll_at)).unwrap_or_default(),
+                s.map(|s| opt(&s.last_success_at)).unwrap_or_default(),
+                s.map_or(0, |s| s.consecutive_failures).to_string(),
+                s.map_or(0, |s| s.messages_processed).to_string(),
+                error,
+            ]
+        },
+    )
+    .map_err(fail)
+}

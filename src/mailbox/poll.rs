@@ -1,0 +1,224 @@
+//! One poll of one mailbox: list → fetch in small batches → pipeline → mark done.
+//!
+//! A message is deleted, moved or flagged only after the pipeline has committed it, and a
+//! message committed by an earlier poll that died before marking it is marked now. The
+//! lease keeps other instances off the mailbox while this runs; the checkpoint (IMAP) and
+//! the ledger (both protocols) keep anything from being processed twice. Memory holds one
+//! batch of bodies at a time, however large the mailbox.
+
+use super::state;
+use crate::config::{AfterProcessing, MailboxConfig, Protocol};
+use crate::fetch::{FetchError, FolderCheckpoint, MessageRef, SkipReason, Source, SourceId};
+use crate::record::{Disposition, Item, Pipeline, PipelineError, Stats, ledger};
+use crate::store::{Db, StoreError};
+use chrono::{Duration, Utc};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Bodies fetched per round trip: small, so a slow server or a crash costs little.
+const FETCH_BATCH: usize = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error("mailbox {0} is being polled by another instance (lease held)")]
+    Busy(String),
+    #[error("{0}")]
+    Fetch(#[from] FetchError),
+    #[error("{0}")]
+    Pipeline(#[from] PipelineError),
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Config(String),
+}
+
+impl PollError {
+    /// The stage for the status row: the fetch stage, or "pipeline"/"database"/"config".
+    pub fn stage(&self) -> String {
+        match self {
+            PollError::Fetch(e) => e.stage.to_string(),
+            PollError::Pipeline(_) => "pipeline".into(),
+            PollError::Store(_) => "database".into(),
+            PollError::Config(_) => "config".into(),
+            PollError::Busy(_) => "lease".into(),
+        }
+    }
+}
+
+/// What one poll did.
+#[derive(Debug, Default, Serialize)]
+pub struct PollOutcome {
+    pub listed: usize,
+    pub fetched: usize,
+    /// Committed by an earlier poll and only marked done now.
+    pub recovered: usize,
+    pub marked_done: usize,
+    pub skipped: Vec<(String, String)>,
+    /// The poll stopped at max_messages_per_poll: more is waiting.
+    pub more: bool,
+    pub stats: Stats,
+}
+
+/// Polls `cfg` once as `owner` (this instance's id).
+pub async fn poll_once(
+    db: &Db,
+    pipeline: Arc<Pipeline>,
+    cfg: &MailboxConfig,
+    owner: &str,
+    cancel: &CancellationToken,
+) -> Result<PollOutcome, PollError> {
+    // Renewed after every batch, and a batch is bounded by the per-operation timeout, so four
+    // timeouts are ample; a dead instance's lease lapses after that.
+    let lease = Duration::seconds(i64::try_from(cfg.timeout_seconds.saturating_mul(4)).unwrap_or(120).max(10));
+    let (name, who) = (cfg.name.clone(), owner.to_string());
+    let got = db.run(move |c| state::acquire_lease(c, &name, &who, Utc::now().naive_utc(), lease)).await?;
+    if !got {
+        return Err(PollError::Busy(cfg.name.clone()));
+    }
+    let mut outcome = PollOutcome::default();
+    let result = run(db, pipeline, cfg, owner, lease, cancel, &mut outcome).await;
+    let (name, who) = (cfg.name.clone(), owner.to_string());
+    let processed = outcome.stats.messages as i64;
+    let record = match &result {
+        Ok(()) => {
+            let name = name.clone();
+            db.run(move |c| state::record_success(c, &name, processed, Utc::now().naive_utc())).await
+        }
+        Err(e) => {
+            let (stage, msg, name) = (e.stage(), e.to_string(), name.clone());
+            db.run(move |c| state::record_failure(c, &name, &stage, &msg, processed, Utc::now().naive_utc())).await
+        }
+    };
+    let released = db.run(move |c| state::release_lease(c, &name, &who)).await;
+    result?;
+    record?;
+    released?;
+    Ok(outcome)
+}
+
+async fn run(
+    db: &Db,
+    pipeline: Arc<Pipeline>,
+    cfg: &MailboxConfig,
+    owner: &str,
+    lease: Duration,
+    cancel: &CancellationToken,
+    out: &mut PollOutcome,
+) -> Result<(), PollError> {
+    let password = cfg
+        .password()
+        .resolve(&format!("mailbox {}", cfg.name))
+        .map_err(PollError::Config)?
+        .ok_or_else(|| PollError::Config(format!("mailbox {}: no password_env or password_file set", cfg.name)))?;
+    let name = cfg.name.clone();
+    let checkpoints = db.run(move |c| state::checkpoints(c, &name)).await?;
+    let mut src = Source::open(cfg, &password).await?;
+    // Checkpoints skip what keep mode leaves behind. Any other mode empties (or flags)
+    // the folder as it goes, so listing everything is cheap, and it also catches mail
+    // committed before the mode was switched; the ledger still keeps it from counting twice.
+    let refs = match (cfg.protocol, &cfg.after_processing) {
+        (Protocol::Imap, AfterProcessing::Keep) => src.list_since(&checkpoints).await?,
+        _ => src.list().await?,
+    };
+    out.listed = refs.len();
+
+    // What an earlier poll already committed: mark it now (it may have died before), never
+    // process it again.
+    let ids: Vec<String> = refs.iter().map(|r| r.id.to_string()).collect();
+    let name = cfg.name.clone();
+    let done_before: HashSet<String> = db
+        .run(move |c| {
+            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            ledger::seen_ids(c, &name, &refs)
+        })
+        .await?;
+    let recovered: Vec<SourceId> =
+        refs.iter().filter(|r| done_before.contains(&r.id.to_string())).map(|r| r.id.clone()).collect();
+    if !recovered.is_empty() && cfg.after_processing != AfterProcessing::Keep {
+        src.mark_done(&recovered).await?;
+        out.recovered = recovered.len();
+        out.marked_done += recovered.len();
+    }
+    let todo: Vec<MessageRef> = refs.into_iter().filter(|r| !done_before.contains(&r.id.to_string())).collect();
+    let cap = cfg.max_messages_per_poll as usize;
+    out.more = todo.len() > cap;
+
+    for chunk in todo.iter().take(cap).collect::<Vec<_>>().chunks(FETCH_BATCH) {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let chunk: Vec<MessageRef> = chunk.iter().map(|r| (*r).clone()).collect();
+        let batch = src.fetch(&chunk).await?;
+        out.fetched += batch.fetched.len();
+        let mut advance: BTreeMap<String, FolderCheckpoint> = BTreeMap::new();
+        let mut note = |id: &SourceId| {
+            if let SourceId::Imap { folder, uidvalidity, uid } = id {
+                let cp = advance.entry(folder.clone()).or_insert(FolderCheckpoint {
+                    folder: folder.clone(),
+                    uidvalidity: *uidvalidity,
+                    last_uid: 0,
+                });
+                cp.last_uid = cp.last_uid.max(*uid);
+            }
+        };
+        let mut unfetched = Vec::new();
+        for s in &batch.skipped {
+            out.skipped.push((s.id.to_string(), s.reason.to_string()));
+            match &s.reason {
+                SkipReason::TooLarge { .. } => {
+                    unfetched.push((s.id.to_string(), s.reason.to_string()));
+                    note(&s.id);
+                }
+                SkipReason::Gone(_) => note(&s.id),
+                SkipReason::Stale => {}
+            }
+        }
+        // Commit this batch (blocking diesel work off the runtime).
+        let fetched = batch.fetched;
+        let (p, name) = (pipeline.clone(), cfg.name.clone());
+        let (dispositions, stats, fetched) = db
+            .run(move |c| {
+                let ids: Vec<String> = fetched.iter().map(|f| f.id.to_string()).collect();
+                let items: Vec<Item> = fetched
+                    .iter()
+                    .zip(&ids)
+                    .map(|(f, id)| Item { source: &name, source_id: id, raw: &f.raw })
+                    .collect();
+                let (d, s) = p.ingest(c, &items).map_err(|e| StoreError::Task(e.to_string()))?;
+                for (id, why) in &unfetched {
+                    ledger::record_unfetched(c, &name, id, why)?;
+                }
+                Ok((d, s, fetched))
+            })
+            .await?;
+        out.stats.add(&stats);
+        let committed: Vec<SourceId> = fetched
+            .iter()
+            .zip(&dispositions)
+            .filter(|(_, d)| matches!(d, Disposition::New { .. } | Disposition::Seen | Disposition::Duplicate { .. }))
+            .map(|(f, _)| f.id.clone())
+            .collect();
+        for id in &committed {
+            note(id);
+        }
+        if cfg.after_processing != AfterProcessing::Keep && !committed.is_empty() {
+            src.mark_done(&committed).await?;
+            out.marked_done += committed.len();
+        }
+        let (name, who) = (cfg.name.clone(), owner.to_string());
+        let cps: Vec<FolderCheckpoint> = advance.into_values().collect();
+        db.run(move |c| {
+            for cp in &cps {
+                state::advance(c, &name, cp)?;
+            }
+            // Renew the lease between batches: a long drain must not lose it.
+            state::acquire_lease(c, &name, &who, Utc::now().naive_utc(), lease)?;
+            Ok(())
+        })
+        .await?;
+    }
+    src.close().await?;
+    Ok(())
+}

@@ -1,0 +1,171 @@
+//! What the database keeps per mailbox: status for operators, checkpoints, and the lease.
+
+use crate::fetch::FolderCheckpoint;
+use crate::store::schema::{mailbox_checkpoints, mailbox_status};
+use crate::store::{AnyConnection, StoreError};
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use serde::Serialize;
+
+/// A mailbox's status row (the "Error column" of the mailbox list).
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, PartialEq, Eq)]
+#[diesel(table_name = mailbox_status)]
+pub struct Status {
+    pub name: String,
+    pub state: String,
+    pub last_poll_at: Option<NaiveDateTime>,
+    pub last_success_at: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub last_error_stage: Option<String>,
+    pub consecutive_failures: i32,
+    pub messages_processed: i64,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<NaiveDateTime>,
+}
+
+fn ensure_row(c: &mut AnyConnection, name: &str) -> Result<(), StoreError> {
+    let exists: i64 = mailbox_status::table.find(name).count().get_result(c)?;
+    if exists == 0 {
+        let inserted = diesel::insert_into(mailbox_status::table)
+            .values((mailbox_status::name.eq(name), mailbox_status::state.eq("new")))
+            .execute(c);
+        // Another instance may have created it between the check and the insert.
+        if let Err(e) = inserted {
+            let again: i64 = mailbox_status::table.find(name).count().get_result(c)?;
+            if again == 0 {
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn get(c: &mut AnyConnection, name: &str) -> Result<Option<Status>, StoreError> {
+    Ok(mailbox_status::table.find(name).select(Status::as_select()).first(c).optional()?)
+}
+
+pub fn all(c: &mut AnyConnection) -> Result<Vec<Status>, StoreError> {
+    Ok(mailbox_status::table.order(mailbox_status::name.asc()).select(Status::as_select()).load(c)?)
+}
+
+/// Takes (or renews) the lease on `name` for `owner` until `now + ttl`, unless another
+/// live instance holds it. One conditional UPDATE: atomic on both backends.
+pub fn acquire_lease(
+    c: &mut AnyConnection,
+    name: &str,
+    owner: &str,
+    now: NaiveDateTime,
+    ttl: Duration,
+) -> Result<bool, StoreError> {
+    ensure_row(c, name)?;
+    let n = diesel::update(
+        mailbox_status::table.find(name).filter(
+            mailbox_status::lease_owner
+                .is_null()
+                .or(mailbox_status::lease_owner.eq(owner))
+                .or(mailbox_status::lease_expires_at.lt(now)),
+        ),
+    )
+    .set((mailbox_status::lease_owner.eq(owner), mailbox_status::lease_expires_at.eq(now + ttl)))
+    .execute(c)?;
+    Ok(n == 1)
+}
+
+pub fn release_lease(c: &mut AnyConnection, name: &str, owner: &str) -> Result<(), StoreError> {
+    diesel::update(mailbox_status::table.find(name).filter(mailbox_status::lease_owner.eq(owner)))
+        .set((
+            mailbox_status::lease_owner.eq(None::<String>),
+            mailbox_status::lease_expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// Records a successful poll that processed `n` messages.
+pub fn record_success(c: &mut AnyConnection, name: &str, n: i64, now: NaiveDateTime) -> Result<(), StoreError> {
+    ensure_row(c, name)?;
+    diesel::update(mailbox_status::table.find(name))
+        .set((
+            mailbox_status::state.eq("ok"),
+            mailbox_status::last_poll_at.eq(Some(now)),
+            mailbox_status::last_success_at.eq(Some(now)),
+            mailbox_status::consecutive_failures.eq(0),
+            mailbox_status::messages_processed.eq(mailbox_status::messages_processed + n),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// Records a failed poll: the stage and the error, and one more consecutive failure.
+pub fn record_failure(
+    c: &mut AnyConnection,
+    name: &str,
+    stage: &str,
+    error: &str,
+    n: i64,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    ensure_row(c, name)?;
+    diesel::update(mailbox_status::table.find(name))
+        .set((
+            mailbox_status::state.eq("failing"),
+            mailbox_status::last_poll_at.eq(Some(now)),
+            mailbox_status::last_error.eq(Some(error)),
+            mailbox_status::last_error_stage.eq(Some(stage)),
+            mailbox_status::consecutive_failures.eq(mailbox_status::consecutive_failures + 1),
+            mailbox_status::messages_processed.eq(mailbox_status::messages_processed + n),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+pub fn mark_disabled(c: &mut AnyConnection, name: &str) -> Result<(), StoreError> {
+    ensure_row(c, name)?;
+    diesel::update(mailbox_status::table.find(name)).set(mailbox_status::state.eq("disabled")).execute(c)?;
+    Ok(())
+}
+
+pub fn checkpoints(c: &mut AnyConnection, mailbox: &str) -> Result<Vec<FolderCheckpoint>, StoreError> {
+    let rows: Vec<(String, i64, i64)> = mailbox_checkpoints::table
+        .filter(mailbox_checkpoints::mailbox.eq(mailbox))
+        .select((mailbox_checkpoints::folder, mailbox_checkpoints::uidvalidity, mailbox_checkpoints::last_uid))
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|(folder, v, u)| FolderCheckpoint {
+            folder,
+            uidvalidity: u32::try_from(v).unwrap_or(0),
+            last_uid: u32::try_from(u).unwrap_or(0),
+        })
+        .collect())
+}
+
+/// Moves a folder's checkpoint forward (or resets it for a new UIDVALIDITY).
+pub fn advance(c: &mut AnyConnection, mailbox: &str, cp: &FolderCheckpoint) -> Result<(), StoreError> {
+    let key = (mailbox, cp.folder.as_str());
+    let current: Option<(i64, i64)> = mailbox_checkpoints::table
+        .find(key)
+        .select((mailbox_checkpoints::uidvalidity, mailbox_checkpoints::last_uid))
+        .first(c)
+        .optional()?;
+    let (v, u) = (i64::from(cp.uidvalidity), i64::from(cp.last_uid));
+    match current {
+        None => {
+            diesel::insert_into(mailbox_checkpoints::table)
+                .values((
+                    mailbox_checkpoints::mailbox.eq(mailbox),
+                    mailbox_checkpoints::folder.eq(&cp.folder),
+                    mailbox_checkpoints::uidvalidity.eq(v),
+                    mailbox_checkpoints::last_uid.eq(u),
+                ))
+                .execute(c)?;
+        }
+        Some((cv, cu)) if cv != v || u > cu => {
+            diesel::update(mailbox_checkpoints::table.find(key))
+                .set((mailbox_checkpoints::uidvalidity.eq(v), mailbox_checkpoints::last_uid.eq(u)))
+                .execute(c)?;
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
