@@ -2,7 +2,7 @@
 CARGO ?= cargo
 CONFIG ?= config.example.toml
 
-.PHONY: run build test bench fmt lint clean
+.PHONY: run build test bench demo fmt lint clean
 
 ## run: build and start `rebound serve` on config.example.toml (SQLite under ./data/)
 run:
@@ -22,6 +22,11 @@ test:
 bench:
 	bash tests/support/deps.sh
 	$(CARGO) bench --locked --bench rebound
+
+## demo: a throw-away Dovecot with sample bounces and complaints, and rebound serving
+## from it: watch mail flow into campaign records and suppression within a minute
+demo:
+	bash tests/support/demo.sh
 
 ## fmt: format the code
 fmt:

@@ -8,7 +8,8 @@ use tracing_subscriber::EnvFilter;
 
 pub fn init(cfg: &LogConfig) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::builder().parse(&cfg.level))
+        // The scheduler crate logs every job it creates at info: keep it to warnings.
+        .or_else(|_| EnvFilter::builder().parse(format!("{},tokio_cron_scheduler=warn", cfg.level)))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match cfg.format {

@@ -1,7 +1,7 @@
 //! `rebound poll` and `rebound mailbox list`: run polls by hand, and see each mailbox's status.
 
 use super::Failure;
-use super::output::{Format, opt, print};
+use super::output::{Format, opt_time, print};
 use crate::config::Config;
 use crate::mailbox::{self, PollError, state};
 use crate::record::Pipeline;
@@ -129,8 +129,8 @@ pub fn list(cfg: &Config, db: &Db, format: Format) -> Result<(), Failure> {
                 r.protocol.clone(),
                 r.server.clone(),
                 state,
-                s.map(|s| opt(&s.last_poll_at)).unwrap_or_default(),
-                s.map(|s| opt(&s.last_success_at)).unwrap_or_default(),
+                s.map(|s| opt_time(&s.last_poll_at)).unwrap_or_default(),
+                s.map(|s| opt_time(&s.last_success_at)).unwrap_or_default(),
                 s.map_or(0, |s| s.consecutive_failures).to_string(),
                 s.map_or(0, |s| s.messages_processed).to_string(),
                 error,

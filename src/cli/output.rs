@@ -68,3 +68,12 @@ pub fn print<T: Serialize>(
 pub fn opt<T: ToString>(v: &Option<T>) -> String {
     v.as_ref().map(ToString::to_string).unwrap_or_default()
 }
+
+/// Times as operators read them: UTC, to the second.
+pub fn time(t: &chrono::NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+pub fn opt_time(t: &Option<chrono::NaiveDateTime>) -> String {
+    t.as_ref().map(time).unwrap_or_default()
+}

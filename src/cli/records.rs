@@ -1,7 +1,7 @@
 //! `rebound campaign …`, `rebound review …`, `rebound sent import`: what was recorded.
 
 use super::Failure;
-use super::output::{Format, opt, print};
+use super::output::{Format, opt, opt_time, print, time};
 use crate::record::views::{self, Page};
 use crate::record::{Pipeline, review};
 use crate::store::Db;
@@ -53,7 +53,7 @@ pub fn campaign(db: &Db, a: CampaignArgs) -> Result<(), Failure> {
                     opt(&r.sent),
                     pct(r.bounce_rate),
                     pct(r.complaint_rate),
-                    opt(&r.last_event_at),
+                    opt_time(&r.last_event_at),
                 ]
             },
         )
@@ -70,7 +70,7 @@ pub fn campaign(db: &Db, a: CampaignArgs) -> Result<(), Failure> {
                     r.reason.clone(),
                     opt(&r.status),
                     opt(&r.diagnostic),
-                    r.date.to_string(),
+                    time(&r.date),
                 ]
             })
         }
@@ -82,7 +82,7 @@ pub fn campaign(db: &Db, a: CampaignArgs) -> Result<(), Failure> {
                     opt(&r.feedback_type),
                     opt(&r.reporting_isp),
                     r.mailbox.clone(),
-                    r.timestamp.to_string(),
+                    time(&r.timestamp),
                 ]
             })
         }
@@ -123,7 +123,7 @@ pub fn review(db: &Db, pipeline: &Pipeline, cmd: ReviewCommand) -> Result<(), Fa
                     opt(&r.reason),
                     opt(&r.subject),
                     opt(&r.from),
-                    r.received_at.to_string(),
+                    time(&r.received_at),
                 ]
             })
             .map_err(fail)

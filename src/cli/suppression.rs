@@ -1,7 +1,7 @@
 //! `rebound suppression …`: the list the sending nodes honour, and the allowlist.
 
 use super::Failure;
-use super::output::{Format, opt, print};
+use super::output::{Format, opt, opt_time, print, time};
 use crate::store::Db;
 use crate::store::schema::allowlist;
 use crate::suppress::{self, GLOBAL, Source, Suppression, list};
@@ -87,8 +87,8 @@ pub fn run(db: &Db, cmd: SuppressionCommand) -> Result<(), Failure> {
                     r.scope.clone(),
                     r.source.clone(),
                     opt(&r.reason),
-                    r.created_at.to_string(),
-                    opt(&r.expires_at),
+                    time(&r.created_at),
+                    opt_time(&r.expires_at),
                 ]
             })
             .map_err(fail)
@@ -179,8 +179,8 @@ pub fn run(db: &Db, cmd: SuppressionCommand) -> Result<(), Failure> {
                             r.scope.clone(),
                             r.source.clone(),
                             opt(&r.reason),
-                            r.created_at.to_string(),
-                            opt(&r.expires_at),
+                            time(&r.created_at),
+                            opt_time(&r.expires_at),
                         ]
                     })
                     .map_err(fail)

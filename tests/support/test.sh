@@ -8,4 +8,4 @@ export REBOUND_TEST_DOVECOT_DIR=${REBOUND_TEST_DOVECOT_DIR:-/tmp/rebound-test-do
 bash tests/support/deps.sh
 bash tests/support/dovecot.sh start "$REBOUND_TEST_DOVECOT_DIR"
 trap 'bash tests/support/dovecot.sh stop "$REBOUND_TEST_DOVECOT_DIR"' EXIT
-cargo test --locked --all-targets "$@"
+cargo test --locked "$@"
