@@ -18,10 +18,10 @@ test:
 	bash tests/support/test.sh
 
 ## bench: throughput and memory figures (parse, classify, import into SQLite and
-## PostgreSQL, whole process, 1 GB mbox); needs ../shared/corpus or REBOUND_CORPUS
+## PostgreSQL, draining IMAP and POP3 mailboxes, whole process, 1 GB mbox); needs
+## ../shared/corpus or REBOUND_CORPUS
 bench:
-	bash tests/support/deps.sh
-	$(CARGO) bench --locked --bench rebound
+	bash tests/support/bench.sh
 
 ## demo: a throw-away Dovecot with sample bounces and complaints, and rebound serving
 ## from it: watch mail flow into campaign records and suppression within a minute

@@ -17,8 +17,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-/// Bodies fetched per round trip: small, so a slow server or a crash costs little.
-const FETCH_BATCH: usize = 20;
+/// Bodies fetched per round trip, at most this many and this many bytes: memory stays
+/// flat, and a slow server or a crash costs little.
+const FETCH_BATCH: usize = 50;
+const FETCH_BATCH_BYTES: u64 = 4 * 1024 * 1024;
+/// Committed messages are deleted/moved in groups this large: servers rewrite their index
+/// on every expunge, so one expunge per fetch batch makes draining quadratic.
+const MARK_BATCH: usize = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PollError {
@@ -145,11 +150,11 @@ async fn run(
     let cap = cfg.max_messages_per_poll as usize;
     out.more = todo.len() > cap;
 
-    for chunk in todo.iter().take(cap).collect::<Vec<_>>().chunks(FETCH_BATCH) {
+    let mut pending: Vec<SourceId> = Vec::new();
+    for chunk in batches(todo.into_iter().take(cap).collect()) {
         if cancel.is_cancelled() {
             break;
         }
-        let chunk: Vec<MessageRef> = chunk.iter().map(|r| (*r).clone()).collect();
         let batch = src.fetch(&chunk).await?;
         out.fetched += batch.fetched.len();
         let mut advance: BTreeMap<String, FolderCheckpoint> = BTreeMap::new();
@@ -203,9 +208,13 @@ async fn run(
         for id in &committed {
             note(id);
         }
-        if cfg.after_processing != AfterProcessing::Keep && !committed.is_empty() {
-            src.mark_done(&committed).await?;
-            out.marked_done += committed.len();
+        if cfg.after_processing != AfterProcessing::Keep {
+            pending.extend(committed);
+            if pending.len() >= MARK_BATCH {
+                src.mark_done(&pending).await?;
+                out.marked_done += pending.len();
+                pending.clear();
+            }
         }
         let (name, who) = (cfg.name.clone(), owner.to_string());
         let cps: Vec<FolderCheckpoint> = advance.into_values().collect();
@@ -219,6 +228,28 @@ async fn run(
         })
         .await?;
     }
+    if !pending.is_empty() {
+        src.mark_done(&pending).await?;
+        out.marked_done += pending.len();
+    }
     src.close().await?;
     Ok(())
+}
+
+/// Splits the listing into fetch batches bounded by count and by declared size.
+fn batches(refs: Vec<MessageRef>) -> Vec<Vec<MessageRef>> {
+    let mut out: Vec<Vec<MessageRef>> = Vec::new();
+    let mut bytes = 0u64;
+    for r in refs {
+        let full = out.last().is_none_or(|b| b.len() >= FETCH_BATCH || bytes + r.size > FETCH_BATCH_BYTES);
+        if full {
+            out.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += r.size;
+        if let Some(b) = out.last_mut() {
+            b.push(r);
+        }
+    }
+    out
 }
