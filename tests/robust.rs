@@ -84,6 +84,27 @@ fn report_fields() {
     assert_eq!(r.records[0].extra, vec![("X-Vendor-Queue".to_string(), "q-77".to_string())]);
 }
 
+/// Every fixture gives the same records with LF, CRLF and CR-only line ends (returned
+/// messages and HTML parts are marked the same way in all three).
+#[test]
+fn fixtures_same_with_any_line_end() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/parse");
+    let opts = ParseOptions::default();
+    for d in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
+            if f.path().extension().is_none_or(|x| x != "eml") {
+                continue;
+            }
+            let lf = std::fs::read_to_string(f.path()).expect("fixture");
+            let a = parse(lf.as_bytes(), &opts);
+            let b = parse(lf.replace('\n', "\r\n").as_bytes(), &opts);
+            let c = parse(lf.replace('\n', "\r").as_bytes(), &opts);
+            assert_eq!(a.records, b.records, "{}", f.path().display());
+            assert_eq!(a.records, c.records, "{}", f.path().display());
+        }
+    }
+}
+
 /// Cheap deterministic fuzzing: every fixture, cut and with bytes flipped, never panics.
 #[test]
 fn mutated_fixtures_never_panic() {

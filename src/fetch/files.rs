@@ -69,20 +69,21 @@ fn read_one(path: &Path, each: &mut Each, each_error: &mut dyn FnMut(&str, io::E
             return Ok(());
         }
     };
-    // An mbox starts with an envelope line ending in LF; a CR-only file with an envelope
-    // line is one message, and the parser copes with the line.
-    let is_mbox = match file.fill_buf() {
-        Ok(head) => {
-            let eol = head.iter().position(|&b| b == b'\n' || b == b'\r');
-            is_separator(head) && eol.is_some_and(|i| head[i] == b'\n' || head.get(i + 1) == Some(&b'\n'))
-        }
+    // An mbox starts with an envelope line; its line ending (LF, CRLF, or CR alone as on old
+    // Macs) is the file's.
+    let eol = match file.fill_buf() {
+        Ok(head) if is_separator(head) => match head.iter().position(|&b| b == b'\n' || b == b'\r') {
+            Some(i) if head[i] == b'\r' && head.get(i + 1) != Some(&b'\n') => Some(b'\r'),
+            _ => Some(b'\n'),
+        },
+        Ok(_) => None,
         Err(e) => {
             each_error(&name, e);
             return Ok(());
         }
     };
-    if is_mbox {
-        return read_mbox(&name, file, each);
+    if let Some(eol) = eol {
+        return read_mbox(&name, file, eol, each);
     }
     let mut raw = Vec::new();
     match file.read_to_end(&mut raw) {
@@ -109,25 +110,26 @@ fn is_separator(line: &[u8]) -> bool {
 /// Splits an mbox on its "From " separator lines, undoing mboxrd ">From " quoting. A file
 /// holding a single message (a saved .eml with its envelope line) keeps its plain name;
 /// only a real mbox names its messages `#N`. At most two messages are held at a time.
-fn read_mbox(name: &str, mut file: impl BufRead, each: &mut Each) -> io::Result<()> {
+fn read_mbox(name: &str, mut file: impl BufRead, eol: u8, each: &mut Each) -> io::Result<()> {
     let mut line = Vec::new();
     let mut msg: Vec<u8> = Vec::new();
     let mut first: Option<Vec<u8>> = None;
     let mut n = 0usize;
     let mut started = false;
-    let mut after_blank = true;
+    let mut after_break = true;
     loop {
         line.clear();
-        let read = file.read_until(b'\n', &mut line)?;
-        let blank = line == b"\n" || line == b"\r\n";
-        // A separator follows a blank line and looks like "From sender date"; a "From "
-        // inside a quoted bounce body is not one.
-        let separator = after_blank && is_separator(&line);
-        after_blank = blank;
+        let read = file.read_until(eol, &mut line)?;
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        // A separator looks like "From sender date" and follows a blank line or the closing
+        // boundary of a MIME message; a "From " inside a quoted bounce body is not one.
+        let separator = after_break && is_separator(&line);
+        after_break = text.is_empty() || (text.starts_with(b"--") && text.ends_with(b"--") && text.len() > 4);
         if read == 0 || separator {
             if started {
                 // The blank line before a separator belongs to the mbox format, not the message.
-                if msg.ends_with(b"\n\n") {
+                if msg.ends_with(b"\n\n") || msg.ends_with(b"\r\r") {
                     msg.pop();
                 } else if msg.ends_with(b"\r\n\r\n") {
                     msg.truncate(msg.len() - 2);
@@ -204,11 +206,19 @@ mod tests {
         std::fs::write(&p, text).unwrap();
         let got = names_and_bodies(std::slice::from_ref(&p));
         assert_eq!(got.len(), 1, "{got:?}");
-        let cr_only = dir.path().join("mac.eml");
-        std::fs::write(&cr_only, "From MAILER-DAEMON Mon Jan  1 00:00:00 2024\rSubject: x\r\rbody\r").unwrap();
+        let cr_only = dir.path().join("mac.mbox");
+        std::fs::write(
+            &cr_only,
+            "From a Mon Jan  1 00:00:00 2024\rSubject: x\r\rbody\r\rFrom b Mon Jan  1 00:00:00 2024\rSubject: y\r\rz\r",
+        )
+        .unwrap();
         let got = names_and_bodies(std::slice::from_ref(&cr_only));
-        assert_eq!(got.len(), 1);
-        assert!(got[0].1.starts_with(b"From MAILER-DAEMON"), "a CR-only file is passed whole to the parser");
+        assert_eq!(got.len(), 2, "CR-only mbox files split too: {got:?}");
+        assert_eq!(got[0].1, b"Subject: x\r\rbody\r");
+        // Right after a MIME message's closing boundary, without a blank line.
+        let tight = dir.path().join("tight.mbox");
+        std::fs::write(&tight, "From a Mon Jan  1 00:00:00 2024\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--\nFrom c Mon Jan  1 00:00:00 2024\nSubject: two\n\ny\n").unwrap();
+        assert_eq!(names_and_bodies(std::slice::from_ref(&tight)).len(), 2);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Complaints: ARF feedback reports (RFC 5965, auth-failure per RFC 6591, redaction per
 //! RFC 6650) and non-ARF complaint forwards (Microsoft JMRP style, Amazon SES complaint
 //! notifications).
-//! Takes the `Mail`; gives the `Feedback` and one complaint record. Never invents a
-//! recipient: when the report hides it, it comes from the returned original message.
+//! Takes the `Mail`; gives the `Feedback` and one complaint record. Never invents a real
+//! recipient: when the report hides it, it comes from the returned original message, and
+//! when that names nobody either, the record carries the `.invalid` placeholder
+//! [`UNDISCLOSED_RECIPIENT`].
 
 use crate::parse::fields::{self, get};
 use crate::parse::mail::Mail;
@@ -67,8 +69,14 @@ pub fn parse_forward(mail: &Mail) -> (Feedback, Vec<Record>) {
     (fb, recs)
 }
 
+/// The complained-about address when neither the report nor the returned message names
+/// one (an undisclosed-recipients To). Sisimai's placeholder, so records stay comparable
+/// with Sisimai output; under `.invalid` (RFC 2606) it can never be a real mailbox, so a
+/// suppression made from it never blocks anyone.
+pub const UNDISCLOSED_RECIPIENT: &str = "undisclosed-recipient-in-headers@libsisimai.org.invalid";
+
 fn recipients_or_none(v: Vec<String>) -> Vec<Option<String>> {
-    if v.is_empty() { vec![None] } else { v.into_iter().map(Some).collect() }
+    if v.is_empty() { vec![Some(UNDISCLOSED_RECIPIENT.to_string())] } else { v.into_iter().map(Some).collect() }
 }
 
 pub fn complaint(rcpt: Option<String>, ftype: &str, dialect: &'static str, mta: Option<String>) -> Record {

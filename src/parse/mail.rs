@@ -4,6 +4,9 @@
 //! Takes the parsed `Message`; gives borrowed/owned views; never re-parses the body per
 //! dialect and never fails (missing parts are just absent).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
 use mail_parser::{Address, Header, HeaderName, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
@@ -26,14 +29,16 @@ pub struct Mail<'a> {
     pub original: Option<OriginalMessage>,
     /// Where the bounce's own words end in `text` (the quoted original starts there).
     pub end: usize,
-    /// `head()` in ASCII lower case (the whole text while looking for the end), searched by `has`.
+    /// `head()` in ASCII lower case, searched by `has`.
     lower: String,
 }
 
 impl<'a> Mail<'a> {
     // A match guard instead of the inner `if`s would hand those parts to the text arm.
     #[allow(clippy::collapsible_match)]
-    pub fn new(msg: &'a Message<'a>) -> Mail<'a> {
+    /// `plain_body`: the body of a single plain-text message, when `input` found one (its
+    /// parts are then not parsed).
+    pub fn new(msg: &'a Message<'a>, plain_body: Option<&str>) -> Mail<'a> {
         let mut m = Mail {
             msg,
             subject: msg.subject().unwrap_or("").to_string(),
@@ -46,8 +51,15 @@ impl<'a> Mail<'a> {
             end: 0,
             lower: String::new(),
         };
-        let mut html: Option<&str> = None;
-        for (i, part) in msg.parts.iter().enumerate() {
+        let mut html: Option<(&str, bool)> = None;
+        let parts = match plain_body {
+            Some(b) => {
+                m.text = b.to_string();
+                &[][..]
+            }
+            None => &msg.parts[..],
+        };
+        for (i, part) in parts.iter().enumerate() {
             let (ctype, sub) = match part.content_type() {
                 Some(ct) => (ct.ctype().to_ascii_lowercase(), ct.subtype().unwrap_or("").to_ascii_lowercase()),
                 None => ("text".to_string(), "plain".to_string()),
@@ -55,18 +67,28 @@ impl<'a> Mail<'a> {
             match (&part.body, ctype.as_str(), sub.as_str()) {
                 (PartType::Multipart(_), _, _) => {}
                 (_, "message", "delivery-status" | "global-delivery-status") => {
-                    m.dsn.push(lossy(part.contents()));
+                    m.dsn.push(part_text(part).into_owned());
                 }
-                (_, "message", "feedback-report") => m.arf = Some(lossy(part.contents())),
+                (_, "message", "feedback-report") => {
+                    m.arf = Some(part_text(part).into_owned());
+                }
                 (PartType::Message(inner), _, _) => {
                     if m.original.is_none() {
                         m.original = Some(original::from_message(inner));
                     }
                 }
+                (_, "x-rebound", "orig") => {
+                    // A returned message left unparsed by `input`: only its header block.
+                    if m.original.is_none() {
+                        let b = part.contents();
+                        let end = memchr::memmem::find(b, b"\n\n").map_or(b.len(), |p| p + 1);
+                        m.original = original::from_header_text(&utf8(b.get(..end).unwrap_or(b)));
+                    }
+                }
                 (_, "message", "rfc822" | "global") | (_, "text", "rfc822-headers" | "rfc822-header") => {
                     // Only the first returned copy counts; a later one is never bounce text.
                     if m.original.is_none() {
-                        m.original = original::from_header_text(&lossy(part.contents()));
+                        m.original = original::from_header_text(&part_text(part));
                     }
                 }
                 (PartType::Text(t), "text", _) if i > 0 || !t.is_empty() => {
@@ -83,15 +105,15 @@ impl<'a> Mail<'a> {
                     }
                 }
                 (PartType::Html(h), _, _) => {
-                    html = html.or(Some(h.as_ref()));
+                    html = html.or(Some((h.as_ref(), crate::parse::input::is_raw_qp(part))));
                 }
                 _ => {}
             }
         }
         if m.text.trim().is_empty()
-            && let Some(h) = html
+            && let Some((h, raw_qp)) = html
         {
-            m.text = html_to_text(h);
+            m.text = if raw_qp { html_to_text(&crate::parse::input::decode_qp(h)) } else { html_to_text(h) };
         }
         if m.text.trim().is_empty() && m.dsn.is_empty() && m.arf.is_none() {
             // Broken MIME (a boundary that never appears, an unfolded parameter): read the
@@ -103,8 +125,7 @@ impl<'a> Mail<'a> {
             m.text = crate::parse::text::unix_newlines(&m.text);
         }
         // The marker that ends the bounce's own words comes early; 64 KiB is plenty.
-        m.lower = crate::parse::text::prefix(&m.text, 65536).to_ascii_lowercase();
-        match original::marker_lower(&m.lower) {
+        match original::marker(crate::parse::text::prefix(&m.text, 65536)) {
             Some((st, en)) => {
                 // End at the start of the marker's line ("------ This is a copy...").
                 m.end = m.text.get(..st).and_then(|h| h.rfind('\n')).map_or(st, |p| p + 1);
@@ -116,8 +137,7 @@ impl<'a> Mail<'a> {
             }
             None => m.end = m.text.len(),
         }
-        let head = m.head().len();
-        m.lower.truncate(head);
+        m.lower = m.head().to_ascii_lowercase();
         m
     }
 
@@ -128,17 +148,22 @@ impl<'a> Mail<'a> {
     }
 
     /// Does the head say `needle` (ASCII case-insensitive)?
-    pub fn has(&self, needle: &str) -> bool {
-        // memmem's SIMD search beats str::contains on these few-KiB haystacks.
+    pub fn has(&self, needle: &'static str) -> bool {
         let hay = self.lower.as_bytes();
         if needle.bytes().any(|b| b.is_ascii_uppercase()) {
             return memchr::memmem::find(hay, needle.to_ascii_lowercase().as_bytes()).is_some();
         }
-        memchr::memmem::find(hay, needle.as_bytes()).is_some()
+        // Building a SIMD searcher costs more than searching a few KiB with it, and the
+        // dialects ask for the same few hundred markers in every message: build each once.
+        FINDERS.with(|f| {
+            let mut f = f.borrow_mut();
+            let key = (needle.as_ptr() as usize, needle.len());
+            f.entry(key).or_insert_with(|| memchr::memmem::Finder::new(needle.as_bytes())).find(hay).is_some()
+        })
     }
 
     /// Does the head say any of `needles`?
-    pub fn has_any(&self, needles: &[&str]) -> bool {
+    pub fn has_any(&self, needles: &[&'static str]) -> bool {
         needles.iter().any(|n| self.has(n))
     }
 
@@ -153,8 +178,54 @@ impl<'a> Mail<'a> {
     }
 }
 
+/// Searchers for `Mail::has` needles, keyed by the needle's (address, length): needles are
+/// string literals, so the key is stable and hashing it is one multiply.
+type FinderMap = HashMap<(usize, usize), memchr::memmem::Finder<'static>, BuildHasherDefault<KeyHasher>>;
+
+thread_local! {
+    static FINDERS: RefCell<FinderMap> = RefCell::new(FinderMap::default());
+}
+
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A part's decoded text, borrowed when mail-parser already made it a string (no second
+/// UTF-8 check, no copy).
+fn part_text<'x>(part: &'x mail_parser::MessagePart<'x>) -> std::borrow::Cow<'x, str> {
+    match &part.body {
+        PartType::Text(t) | PartType::Html(t) => std::borrow::Cow::Borrowed(t.as_ref()),
+        _ => utf8(part.contents()),
+    }
+}
+
+/// Bytes as text: borrowed when they are UTF-8 (std's validator has a fast ASCII path that
+/// `from_utf8_lossy` lacks), else with replacement characters.
+pub fn utf8(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
+}
+
 pub fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    utf8(b).into_owned()
 }
 
 /// A header as plain text: decoded where mail-parser decodes it, else the raw value
@@ -163,7 +234,7 @@ pub fn header_text(msg: &Message, h: &Header) -> String {
     match &h.value {
         HeaderValue::Received(_) | HeaderValue::DateTime(_) | HeaderValue::Empty => {
             let raw = msg.raw_message.get(h.offset_start as usize..h.offset_end as usize).unwrap_or(&[]);
-            crate::parse::text::one_line(&String::from_utf8_lossy(raw))
+            crate::parse::text::one_line(&utf8(raw))
         }
         v => value_text(v),
     }
@@ -248,16 +319,17 @@ fn html_to_text(h: &str) -> String {
     out.replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " ").replace("&amp;", "&").replace("&quot;", "\"")
 }
 
-/// One parser, configured once: addresses, ids, Subject and MIME headers parsed; Received
-/// and everything else kept raw (decoding every header costs more than it gives here).
+/// One parser, configured once: MIME headers, From/To, Message-ID and Subject parsed; every
+/// other header skipped without a copy (`header_text` reads its raw bytes by offset when a
+/// scanner asks for it, which few do): decoding every header costs more than it gives here.
 pub static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
     MessageParser::new()
+        .default_header_ignore()
         .with_mime_headers()
-        .with_address_headers()
-        .with_message_ids()
+        .header_address(HeaderName::From)
+        .header_address(HeaderName::To)
+        .header_id(HeaderName::MessageId)
         .header_text(HeaderName::Subject)
-        .header_raw(HeaderName::Received)
-        .header_raw(HeaderName::Date)
 });
 
 /// Parse bytes as a message (used for inline copies of the original).

@@ -6,15 +6,21 @@
 //! built once; never panics and never drops input silently (anything not understood is
 //! `Kind::Unknown` with a reason).
 //!
-//! Pipeline: normalise line ends -> mail-parser -> `Mail` view -> ARF report -> RFC 3464
+//! Pipeline: `input` (one line-end form; returned messages and quoted-printable HTML
+//! marked, unread bodies left out) -> mail-parser -> `Mail` view -> ARF report -> RFC 3464
 //! DSN parts (gaps filled from the detected dialect's text) -> non-ARF complaint forwards ->
 //! dialect text scanners (SES JSON included) -> auto-reply -> generic scanner -> reason:
-//! provider codes (`rhost`), the dialect's own words, then `reason::classify`.
+//! provider codes (`rhost`), the dialect's own words (its vague ones only as a hint that
+//! specific words in the reply outrank), then `reason::classify`.
+//!
+//! A mailbox file holding several messages is the caller's to split (`crate::fetch::files`
+//! streams mbox files message by message); each message is parsed on its own.
 
 pub mod arf;
 pub mod autoreply;
 pub mod dialect;
 pub mod fields;
+pub mod input;
 pub mod mail;
 pub mod original;
 pub mod reason;
@@ -23,8 +29,6 @@ pub mod rfc3464;
 pub mod rhost;
 pub mod text;
 pub mod types;
-
-use std::borrow::Cow;
 
 pub use types::{Feedback, Kind, OriginalMessage, ParseOptions, Reason, Record, Report};
 
@@ -35,38 +39,26 @@ pub fn parse(raw: &[u8], opts: &ParseOptions) -> Report {
     if raw.len() > opts.max_size {
         return Report::unknown(format!("message exceeds size cap of {} bytes", opts.max_size));
     }
-    let norm = normalize_newlines(raw);
-    let Some(msg) = mail::PARSER.parse(norm.as_ref()) else {
+    let prep = input::prepare(raw);
+    let bytes = prep.bytes.as_ref();
+    // A plain single-part message: only its headers go through mail-parser.
+    let parsed = match prep.plain_body {
+        Some(_) => mail::PARSER.parse_headers(bytes),
+        None => mail::PARSER.parse(bytes),
+    };
+    let Some(msg) = parsed else {
         return Report::unknown("not an email: no header could be parsed");
     };
     if msg.root_part().headers.is_empty() {
         return Report::unknown("not an email: no header could be parsed");
     }
-    let mut m = Mail::new(&msg);
+    let body = prep.plain_body.map(|o| mail::utf8(bytes.get(o..).unwrap_or(&[])));
+    let mut m = Mail::new(&msg, body.as_deref());
     let mut report = base_report(&m);
     let (dialect, records) = analyse(&m, &mut report);
     let mut report = finish(report, dialect, dialect::by_name(dialect), &m, records);
     report.original = m.original.take();
     report
-}
-
-/// CR-only (old Mac) and CRLF line ends become LF, so every scanner sees one form.
-fn normalize_newlines(raw: &[u8]) -> Cow<'_, [u8]> {
-    if memchr::memchr(b'\r', raw).is_none() {
-        return Cow::Borrowed(raw);
-    }
-    let mut out = Vec::with_capacity(raw.len());
-    let mut start = 0;
-    for cr in memchr::memchr_iter(b'\r', raw) {
-        if cr < start {
-            continue;
-        }
-        out.extend_from_slice(raw.get(start..cr).unwrap_or(&[]));
-        out.push(b'\n');
-        start = if raw.get(cr + 1) == Some(&b'\n') { cr + 2 } else { cr + 1 };
-    }
-    out.extend_from_slice(raw.get(start..).unwrap_or(&[]));
-    Cow::Owned(out)
 }
 
 fn base_report(m: &Mail) -> Report {
@@ -222,11 +214,23 @@ fn finish(
                 [r.remote_mta.as_deref().unwrap_or(""), r.reporting_mta.as_deref().unwrap_or(""), domain, &hints];
             let by_dialect = || {
                 table.and_then(|t| {
-                    dialect::table_reason(t, d).or_else(|| t.reasons.iter().find(|(p, _)| m.has(p)).map(|(_, r)| *r))
+                    dialect::table_reason(t, d).or_else(|| {
+                        // The head's own words count too, but a vague catch-all there
+                        // ("unable to" in "we were unable to deliver") says nothing.
+                        t.reasons.iter().find(|(p, r)| !reason::is_vague(*r) && m.has(p)).map(|(_, r)| *r)
+                    })
                 })
             };
-            let by_vendor = dialect::powermta::category_reason(r).or_else(|| rhost::reason(d, &hosts));
+            let by_vendor = dialect::powermta::category_reason(r).or_else(|| {
+                rhost::reason(&rhost::Reply {
+                    diagnostic: d,
+                    hosts: &hosts,
+                    status: r.status.as_deref(),
+                    command: r.command.as_deref(),
+                })
+            });
             r.reason = match by_vendor.or_else(by_dialect) {
+                Some(t) if reason::is_vague(t) => reason::classify_with(&facts, Some(t)),
                 Some(t) => reason::temporary(t, &facts),
                 None => reason::classify(&facts),
             };

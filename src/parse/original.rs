@@ -69,28 +69,94 @@ pub fn from_message(m: &Message) -> OriginalMessage {
 }
 
 /// Parse a block of header lines (possibly followed by a body) as the original message.
+/// Read here rather than by mail-parser: only the header block is wanted, and only
+/// Subject/From/To may carry RFC 2047 words worth decoding.
 pub fn from_header_text(t: &str) -> Option<OriginalMessage> {
-    let t = t.trim_start_matches(['\n', '\r', ' ', '\t']);
-    // Some MTAs indent the quoted copy; undo a uniform indent so it parses as headers.
-    let dedented;
-    let t = if t.starts_with(' ') || t.lines().next().is_some_and(|l| l.starts_with("   ")) {
-        dedented = t.lines().map(|l| l.trim_start()).collect::<Vec<_>>().join("\n");
-        dedented.as_str()
-    } else {
-        t
-    };
-    let m = parse_headers_only(t.as_bytes())?;
-    let o = from_message(&m);
-    let known = o.headers.iter().filter(|(k, _)| {
-        matches!(
-            k.to_ascii_lowercase().as_str(),
-            "from" | "to" | "subject" | "message-id" | "date" | "received" | "return-path"
-        )
-    });
-    if known.count() == 0 {
-        return None;
+    let t = t.trim_start_matches(['\n', '\r']);
+    // Some MTAs indent the quoted copy; a uniform indent is not folding.
+    let indent = t.len() - t.trim_start_matches([' ', '\t']).len();
+    let mut o = OriginalMessage::default();
+    let mut cur: Option<(&str, String)> = None;
+    for (i, raw) in t.split('\n').enumerate() {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let line = if indent > 0 && line.get(..indent).is_some_and(|p| p.trim().is_empty()) {
+            line.get(indent..).unwrap_or("")
+        } else {
+            line
+        };
+        if line.trim().is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, v)) = cur.as_mut() {
+                if !v.is_empty() {
+                    v.push(' ');
+                }
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        if i == 0 && line.starts_with("From ") {
+            continue; // an mbox separator line
+        }
+        let Some((name, value)) = crate::parse::fields::split_field(line) else {
+            break;
+        };
+        if let Some((n, v)) = cur.take() {
+            push_field(&mut o, n, v);
+        }
+        cur = Some((name, value.trim().to_string()));
     }
-    Some(o)
+    if let Some((n, v)) = cur.take() {
+        push_field(&mut o, n, v);
+    }
+    let known = o.headers.iter().any(|(k, _)| {
+        ["from", "to", "subject", "message-id", "date", "received", "return-path"]
+            .iter()
+            .any(|h| k.eq_ignore_ascii_case(h))
+    });
+    known.then_some(o)
+}
+
+/// Add one header field to `o`, filling the named slots from the first of each.
+fn push_field(o: &mut OriginalMessage, name: &str, value: String) {
+    let value = if ["subject", "from", "to"].iter().any(|h| name.eq_ignore_ascii_case(h)) && value.contains("=?") {
+        decode_words(name, &value).unwrap_or(value)
+    } else {
+        value
+    };
+    let slot = if name.eq_ignore_ascii_case("message-id") {
+        &mut o.message_id
+    } else if name.eq_ignore_ascii_case("subject") {
+        &mut o.subject
+    } else if name.eq_ignore_ascii_case("from") {
+        &mut o.from
+    } else if name.eq_ignore_ascii_case("to") {
+        &mut o.to
+    } else if name.eq_ignore_ascii_case("return-path") {
+        &mut o.return_path
+    } else if name.eq_ignore_ascii_case("date") {
+        &mut o.date
+    } else {
+        o.headers.push((name.to_string(), value));
+        return;
+    };
+    if slot.is_none() && !value.is_empty() {
+        *slot = Some(if name.eq_ignore_ascii_case("message-id") {
+            format!("<{}>", value.trim_matches(['<', '>', ' ']))
+        } else {
+            value.clone()
+        });
+    }
+    o.headers.push((name.to_string(), value));
+}
+
+/// RFC 2047 encoded words of one field decoded, the way mail-parser renders the field.
+fn decode_words(name: &str, value: &str) -> Option<String> {
+    let raw = format!("{name}: {value}\n\n");
+    let m = parse_headers_only(raw.as_bytes())?;
+    let h = m.root_part().headers.first()?;
+    Some(header_text(&m, h))
 }
 
 /// Does this text start with a header block (a quoted original message)? At least two
@@ -114,8 +180,11 @@ pub fn looks_like_headers(t: &str) -> bool {
 static MARKER_AC: LazyLock<Option<AhoCorasick>> =
     LazyLock::new(|| AhoCorasick::builder().match_kind(MatchKind::LeftmostFirst).build(MARKERS).ok());
 
-/// Offset of the first marker line in `lower` (ASCII lower-cased text): (start, end).
-pub fn marker_lower(lower: &str) -> Option<(usize, usize)> {
-    let m = MARKER_AC.as_ref()?.find(lower)?;
+/// Offset of the first marker line in `text` (ASCII case-insensitive): (start, end).
+/// Searched in a lower-cased copy: a case-sensitive automaton keeps its SIMD prefilter,
+/// which makes copy + search cheaper than a case-insensitive search.
+pub fn marker(text: &str) -> Option<(usize, usize)> {
+    let lower = text.to_ascii_lowercase();
+    let m = MARKER_AC.as_ref()?.find(&lower)?;
     Some((m.start(), m.end()))
 }

@@ -3,9 +3,11 @@
 //! every reason is in ONE Aho-Corasick automaton built once, run once over the diagnostic.
 //!
 //! Decision order (modelled on how deliverability tools read bounces): a first pass takes,
-//! in a fixed priority, the first reason whose phrases occur OR whose enhanced status
-//! matches; a second pass looks only at phrases of the vaguer reasons; then the status
-//! class; then the reply code; then onhold/undefined.
+//! in a fixed priority, the first reason whose specific phrases occur OR whose enhanced
+//! status matches; then a dialect's or provider's vague hint (`classify_with`); a second
+//! pass looks at the vaguer words ("not allowed", "timed out"...); then the status class;
+//! then the reply code; then onhold/undefined. A phrase inside a longer phrase of another
+//! reason does not count ("senders not allowed" in "unauthenticated senders not allowed").
 
 use std::sync::LazyLock;
 
@@ -108,6 +110,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
     ]),
     (BadReputation, &[
         "reputation", "sender score", "senderscore",
+        // Yahoo's [TSS04] deferral, read as a reputation problem unless Yahoo's MX said it.
+        "temporarily deferred due to unexpected volume or user complaints",
     ]),
     (ContentError, &[
         "content error", "improper use of 8-bit data", "illegal character", "malformed mime",
@@ -127,6 +131,13 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "unverified sender", "sender blocked", "rejected sender", "sender address",
         "sender was rejected", "return path", "sender not", "from address", "sender email",
         "your address", "null sender",
+        // Exim ACLs and blocklists of envelope senders (not of hosts).
+        "sending to/from an address that has been blacklisted",
+        "sender address has been blacklisted", "your email address has been blacklisted",
+        // Exchange Online refusing every recipient of a sender: about the sender, after DATA.
+        "recipient addresses rejected : access denied",
+        // Gmail's "Send mail as" alias whose SMTP settings are broken: the sender's account.
+        "sending this from a different address or alias using the",
     ]),
     (HostUnknown, &[
         "host unknown", "unknown host", "host not found", "domain not found", "no such domain",
@@ -155,6 +166,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "hostname rejected", "not authorized to send", "smtp server of your isp",
         "no access from mail server", "is an open relay", "dynamic ip", "dial-up", "dialup",
         "residential ip",
+        // "Connection refused by <host>": the host refused us, not a network failure.
+        "connection refused by",
     ]),
 ];
 
@@ -202,7 +215,7 @@ const PHRASES2: &[(Reason, &[&str])] = &[
         "authentication required", "authentication failed", "authentication failure",
         "verification failure", "authentication credentials invalid", "must authenticate",
         "certificate", "ssl", "tls", "security", "not authorized", "unauthorized",
-        "authentication is required",
+        "authentication is required", "unauthenticated senders not allowed",
     ]),
     (MailerError, &[
         "x-unix", "pipe to", "command failed", "program exited", "unknown mailer", "exit code",
@@ -278,25 +291,49 @@ static TABLE: LazyLock<Option<Table>> = LazyLock::new(|| {
     Some(Table { ac, owner })
 });
 
-/// Reasons whose phrases occur in `text`.
-pub fn phrase_hits(text: &str) -> Vec<Reason> {
-    let mut out = Vec::new();
+/// Reasons whose phrases occur in `text`, each with the pass its phrase belongs to (1 =
+/// specific words, 2 = vaguer words only trusted after every specific reason said no).
+pub fn phrase_hits(text: &str) -> Vec<(u8, Reason)> {
+    let mut out: Vec<(u8, Reason)> = Vec::new();
+    let mut spans: Vec<(usize, usize, u8, Reason)> = Vec::new();
     if let Some(t) = TABLE.as_ref() {
+        let b = text.as_bytes();
         for m in t.ac.find_overlapping_iter(text) {
+            let word = text.get(m.start()..m.end()).unwrap_or("");
             // "spam" inside "spamhaus"/"spamcop" names a blocklist, not a verdict on content.
-            let spam = text.get(m.start()..m.end()).is_some_and(|w| w.eq_ignore_ascii_case("spam"));
-            if spam && text.as_bytes().get(m.end()).is_some_and(|b| b.is_ascii_alphabetic() && !b"sSmM".contains(b)) {
+            if word.eq_ignore_ascii_case("spam")
+                && b.get(m.end()).is_some_and(|b| b.is_ascii_alphabetic() && !b"sSmM".contains(b))
+            {
                 continue;
             }
-            if let Some(&(_, r)) = t.owner.get(m.pattern().as_usize())
-                && !out.contains(&r)
+            // "Set up SPF records..." is advice appended to another verdict, not a failed check.
+            if AUTH_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w))
+                && text.get(..m.start()).is_some_and(|h| h.to_ascii_lowercase().ends_with("set up "))
             {
-                out.push(r);
+                continue;
             }
+            if let Some(&(pass, r)) = t.owner.get(m.pattern().as_usize()) {
+                spans.push((m.start(), m.end(), pass, r));
+            }
+        }
+    }
+    // A phrase inside a longer phrase of another reason is that phrase's word, not a verdict
+    // of its own ("senders not allowed" in "unauthenticated senders not allowed").
+    for &(s, e, pass, r) in &spans {
+        let inner = spans.iter().any(|&(s2, e2, _, r2)| r2 != r && s2 <= s && e <= e2 && e2 - s2 > e - s);
+        if inner {
+            continue;
+        }
+        match out.iter_mut().find(|(_, x)| *x == r) {
+            Some(x) => x.0 = x.0.min(pass),
+            None => out.push((pass, r)),
         }
     }
     out
 }
+
+/// Bare names of authentication schemes: a failure only when not named as advice.
+const AUTH_WORDS: &[&str] = &["spf", "dkim", "dmarc"];
 
 /// Reason named by an enhanced status code (RFC 3463 and its registry).
 pub fn by_status(status: &str) -> Option<Reason> {
@@ -351,20 +388,29 @@ pub struct Facts<'a> {
 }
 
 pub fn classify(f: &Facts) -> Reason {
+    classify_with(f, None)
+}
+
+/// Like [`classify`], with a `hint`: a vague reason a dialect or provider gave (system error,
+/// expired, unknown user...). Specific words of the first pass still outrank it, the vaguer
+/// words of the second pass do not: the MTA that wrote the text knew more than they say.
+pub fn classify_with(f: &Facts, hint: Option<Reason>) -> Reason {
     let action = f.action.unwrap_or("").to_ascii_lowercase();
     if matches!(action.as_str(), "delivered" | "relayed" | "expanded") || f.status.is_some_and(|s| s.starts_with("2."))
     {
         return Delivered;
     }
-    let mut hits = phrase_hits(f.diagnostic);
+    let all = phrase_hits(f.diagnostic);
     if f.diagnostic_type.is_some_and(|t| t.starts_with("x-unix")) {
         // A local delivery program (procmail, a pipe) failed, whatever else it printed.
-        return if hits.contains(&MailboxFull) { MailboxFull } else { MailerError };
+        return if all.iter().any(|(_, r)| *r == MailboxFull) { MailboxFull } else { MailerError };
     }
     if let Some(r) = DEFINITIVE.iter().find(|(p, _)| crate::parse::text::contains_ci(f.diagnostic, p)).map(|(_, r)| *r)
     {
         return r;
     }
+    // The first pass trusts only the specific words; the vague ones wait for the second.
+    let mut hits: Vec<Reason> = all.iter().filter(|(p, _)| *p == 1).map(|(_, r)| *r).collect();
     let st = f.status.and_then(by_status);
     if host_does_not_exist(f.diagnostic) {
         // "553 mx.example.org does not exist": the name that does not exist is a host.
@@ -406,16 +452,19 @@ pub fn classify(f: &Facts) -> Reason {
             return temporary(*r, f);
         }
     }
+    if let Some(h) = hint {
+        return temporary(h, f);
+    }
     for r in SECOND {
-        if hits.contains(r) {
+        if all.iter().any(|(_, x)| x == r) {
             return *r;
         }
     }
     if let Some(r) = st {
         return temporary(r, f);
     }
-    if f.command == Some("HELO") {
-        // Refused at the greeting: the client host itself is not welcome.
+    if matches!(f.command, Some("HELO" | "CONN")) {
+        // Refused at the greeting or HELO: the client host itself is not welcome.
         return Blocked;
     }
     if f.reply_code.is_some_and(|c| (500..=504).contains(&c)) {
@@ -452,6 +501,12 @@ fn host_does_not_exist(d: &str) -> bool {
         && !word.contains('@')
         && word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
         && word.bytes().any(|b| b.is_ascii_alphabetic())
+}
+
+/// Reasons a dialect or provider may state without having the last word: they say what
+/// kind of trouble the MTA saw, and more specific words in the reply still win.
+pub fn is_vague(r: Reason) -> bool {
+    matches!(r, Undefined | OnHold | SystemError | SecurityError | Expired | NetworkError)
 }
 
 /// A "domain does not exist" answered with a temporary code is a DNS failure for now.

@@ -22,6 +22,7 @@ const LEADS: &[&str] = &[
     "*",
     "-",
     "--",
+    "->",
     ">>>",
     "rcpt to:",
     "rcpt to",
@@ -66,22 +67,24 @@ const LEAD_ENDS: &[&str] = &[
 
 fn lead_ok(prefix: &str) -> bool {
     let p = prefix.trim().trim_end_matches(['<', '"', '(', '\'']).trim();
-    let lower = p.to_ascii_lowercase();
-    if LEAD_ENDS.iter().any(|e| lower.ends_with(e)) && lower.len() < 120 {
+    if p.len() < 120 && LEAD_ENDS.iter().any(|e| ends_with_ci(p, e)) {
         return true;
     }
     if p.len() > 40 {
         return false;
     }
-    if LEADS.iter().any(|l| lower == *l || (!l.is_empty() && l.ends_with(':') && lower.ends_with(l))) {
+    if LEADS.iter().any(|l| p.eq_ignore_ascii_case(l) || (!l.is_empty() && l.ends_with(':') && ends_with_ci(p, l))) {
         return true;
     }
     // Sendmail transcript: "550 <addr>... User unknown", or "Delivery failed 20 attempts:".
-    let b = lower.as_bytes();
-    if b.len() == 3 && b.iter().all(u8::is_ascii_digit) {
-        return true;
-    }
-    false
+    let b = p.as_bytes();
+    b.len() == 3 && b.iter().all(u8::is_ascii_digit)
+}
+
+/// Does `s` end with `suffix` (ASCII case-insensitive)?
+fn ends_with_ci(s: &str, suffix: &str) -> bool {
+    s.len() >= suffix.len()
+        && s.as_bytes().get(s.len() - suffix.len()..).is_some_and(|t| t.eq_ignore_ascii_case(suffix.as_bytes()))
 }
 
 /// Scan `region` for recipient lines and their explanations. `skip` lists addresses that
@@ -136,11 +139,12 @@ pub fn scan_recipients(region: &str, skip: &[String]) -> Vec<Found> {
     }
     // When the explanation comes before the addresses (Lotus Notes, MailMarshal), use it.
     let coded = |t: &str| find_status(t).is_some() || find_reply_code(t).is_some();
-    let preamble_coded = coded(&preamble);
+    // Checked once, and only when some explanation lacks a code of its own.
+    let mut preamble_coded: Option<bool> = None;
     for f in &mut found {
         if f.diagnostic.is_empty() {
             f.diagnostic = preamble.clone();
-        } else if preamble_coded && !coded(&f.diagnostic) {
+        } else if !coded(&f.diagnostic) && *preamble_coded.get_or_insert_with(|| coded(&preamble)) {
             f.diagnostic = format!("{preamble} {}", f.diagnostic);
         }
     }
@@ -175,8 +179,10 @@ fn looks_like_header(prefix: &str) -> bool {
 
 /// Mailer-daemon style addresses are never the failed recipient.
 pub fn is_daemon(addr: &str) -> bool {
-    let local = addr.split('@').next().unwrap_or("").to_ascii_lowercase();
-    matches!(local.as_str(), "mailer-daemon" | "postmaster" | "mail.delivery.system" | "mailerdaemon")
+    let local = addr.split('@').next().unwrap_or("");
+    ["mailer-daemon", "postmaster", "mail.delivery.system", "mailerdaemon"]
+        .iter()
+        .any(|d| local.eq_ignore_ascii_case(d))
 }
 
 #[cfg(test)]

@@ -4,6 +4,10 @@
 //! provider's code means one thing whatever SMTP command it answered.
 //! Takes the diagnostic and the hosts involved; gives a reason or nothing. Pure.
 
+use std::sync::LazyLock;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
 use crate::parse::text::find_ci;
 use crate::parse::types::Reason::{self, *};
 
@@ -14,6 +18,13 @@ struct Provider {
 }
 
 const PROVIDERS: &[Provider] = &[
+    // Yahoo's own MX hosts: "[TSS04] ... unexpected volume or user complaints" is Yahoo
+    // refusing the sender (it comes back for any sender trouble, not only reputation).
+    // Elsewhere the same words are read by the general table as a reputation problem.
+    Provider {
+        hosts: &["yahoodns.net"],
+        phrases: &[("temporarily deferred due to unexpected volume or user complaints", Rejected)],
+    },
     // Yahoo Inc. (senders.yahooinc.com/smtp-error-codes).
     Provider {
         hosts: &["yahoodns.net", "yahoo.com", "yahoo.co", "aol.com", "ymail.com"],
@@ -25,7 +36,6 @@ const PROVIDERS: &[Provider] = &[
             ("not accepted from ip addresses on spamhaus", Blocked),
             ("not accepted for policy reasons", PolicyViolation),
             ("headers are not rfc compliant", NotCompliantRfc),
-            ("temporarily deferred due to unexpected volume or user complaints", Rejected),
             ("will be permanently deferred", Rejected),
             ("user is receiving mail too quickly", Speeding),
             ("is no longer valid.", Suspend),
@@ -79,6 +89,65 @@ const PROVIDERS: &[Provider] = &[
             ("banned sending ip", Blocked),
             ("5.7.606", Blocked),
             ("5.7.511", Blocked),
+        ],
+    },
+    // KDDI / au (ezweb.ne.jp, au.com): au answers "550 : User unknown" (no address) when the
+    // recipient's own reception filter refused the sender, "<addr>: User unknown" when the
+    // mailbox does not exist.
+    Provider {
+        hosts: &["ezweb.ne.jp", "au.com"],
+        phrases: &[("550 : user unknown", Filtered), (">: user unknown", UserUnknown)],
+    },
+    // NTT docomo's mfsmax.docomo.ne.jp documented replies (the status-dependent ones are in
+    // `docomo`).
+    Provider {
+        hosts: &["docomo.ne.jp"],
+        phrases: &[
+            ("552 too many recipients", TooManyConn),
+            ("552 too much mail data", MailboxFull),
+            ("503 bad sequence of commands", SyntaxError),
+            ("504 command parameter not implemented", SyntaxError),
+        ],
+    },
+    // Zoho Mail (zoho.com/mail/help/spam-reason.html and its SMTP error list).
+    Provider {
+        hosts: &["zoho.com", "zoho.eu", "zoho.in", "zohomail"],
+        phrases: &[
+            ("email rejected per dmarc policy", AuthFailure),
+            ("greylisted, try again after some time", Blocked),
+            // Zoho refuses the sender (not the content) with these.
+            ("reason: email flagged as spam", Rejected),
+            ("mail rejected by destination domain", Rejected),
+            ("email policy violation detected", PolicyViolation),
+            ("mailbox delivery restricted by policy error", PolicyViolation),
+            ("temporary system error", SystemError),
+            ("user does not exist", UserUnknown),
+            (" detected by zoho mail", VirusDetected),
+        ],
+    },
+    // Mimecast (community.mimecast.com "Mimecast SMTP Error Codes").
+    Provider {
+        hosts: &["mimecast.com", "mimecast.co.za", "mimecast-offshore.com"],
+        phrases: &[
+            ("spf sender invalid - envelope rejected", AuthFailure),
+            ("dkim sender invalid - envelope rejected", AuthFailure),
+            ("dmarc sender invalid - envelope rejected", AuthFailure),
+            ("local ct ip reputation - (reject)", BadReputation),
+            ("ip temporarily blacklisted", Blocked),
+            ("envelope blocked - user entry", Rejected),
+            ("envelope blocked - user domain entry", Rejected),
+            ("envelope rejected - block policy for envelope from", Rejected),
+            ("anti-spoofing policy - inbound not allowed", PolicyViolation),
+            ("content examination policy", PolicyViolation),
+            ("host network not allowed", PolicyViolation),
+            ("maximum email size exceeded", MesgTooBig),
+            ("this route requires encryption (tls)", FailedStartTls),
+            ("this route requires tls version", FailedStartTls),
+            ("open relay not allowed", NoRelaying),
+            ("account service is temporarily unavailable", TooManyConn),
+            ("exceeding outbound thread limit", TooManyConn),
+            // Mimecast's documented meaning: an anti-virus (or spam) signature matched.
+            ("email rejected due to security policies", VirusDetected),
         ],
     },
     // Outlook.com / Hotmail consumer mail.
@@ -165,33 +234,89 @@ fn aup(diag: &str) -> Option<Reason> {
     })
 }
 
-/// The provider's reason for `diag`, given `hosts` (remote MTA, recipient domain...).
-/// Tables are lower-case; the texts are lower-cased once here.
-pub fn reason(diag: &str, hosts: &[&str]) -> Option<Reason> {
+/// What a provider table may look at: the server's words, the hosts involved (remote MTA,
+/// recipient domain, hosts named in the bounce), the status and the SMTP command answered.
+pub struct Reply<'a> {
+    pub diagnostic: &'a str,
+    pub hosts: &'a [&'a str],
+    pub status: Option<&'a str>,
+    pub command: Option<&'a str>,
+}
+
+/// NTT docomo answers "550 Unknown user" both for a missing mailbox and for its subscribers'
+/// reception filters; the status and the stage tell them apart.
+fn docomo(r: &Reply, hosts: &dyn Fn() -> String) -> Option<Reason> {
+    let x = match (r.status, r.command) {
+        (Some("5.2.0"), _) => Filtered,
+        (Some("5.1.1"), _) => UserUnknown,
+        // Accepted at RCPT, refused after DATA: the recipient's filter refused the sender.
+        (Some("5.0.0"), Some("DATA")) if find_ci(r.diagnostic, "unknown user").is_some() => Rejected,
+        _ => return None,
+    };
+    hosts().contains("docomo.ne.jp").then_some(x)
+}
+
+/// Every provider phrase in one case-insensitive automaton: (provider, phrase) per pattern.
+struct Phrases {
+    ac: AhoCorasick,
+    owner: Vec<(usize, usize)>,
+}
+
+static PHRASES: LazyLock<Option<Phrases>> = LazyLock::new(|| {
+    let mut pats = Vec::new();
+    let mut owner = Vec::new();
+    for (i, p) in PROVIDERS.iter().enumerate() {
+        for (j, (ph, _)) in p.phrases.iter().enumerate() {
+            pats.push(*ph);
+            owner.push((i, j));
+        }
+    }
+    let ac = AhoCorasick::builder().ascii_case_insensitive(true).match_kind(MatchKind::Standard).build(&pats).ok()?;
+    Some(Phrases { ac, owner })
+});
+
+/// The provider's reason for a reply, if its documented words or codes are there.
+pub fn reason(r: &Reply) -> Option<Reason> {
+    let diag = r.diagnostic;
     if diag.is_empty() {
         return None;
     }
-    if let Some(r) = orange(diag).or_else(|| aup(diag)) {
-        return Some(r);
+    if let Some(x) = orange(diag).or_else(|| aup(diag)) {
+        return Some(x);
     }
-    let d = diag.to_ascii_lowercase();
-    let mut h = hosts.join(" ").to_ascii_lowercase();
-    h.push(' ');
-    h.push_str(&d);
-    for p in PROVIDERS {
-        if !p.hosts.iter().any(|x| h.contains(x)) {
-            continue;
-        }
-        if let Some((_, r)) = p.phrases.iter().find(|(ph, _)| d.contains(ph)) {
-            return Some(*r);
+    // The hosts (and the reply itself, which often names its host) in lower case; built
+    // only when some provider's words are there to be checked against them.
+    let hosts = || {
+        let mut h = r.hosts.join(" ").to_ascii_lowercase();
+        h.push(' ');
+        h.push_str(&diag.to_ascii_lowercase());
+        h
+    };
+    let t = PHRASES.as_ref()?;
+    let mut hits: Vec<(usize, usize)> =
+        t.ac.find_overlapping_iter(diag).filter_map(|m| t.owner.get(m.pattern().as_usize()).copied()).collect();
+    if hits.is_empty() {
+        return docomo(r, &hosts);
+    }
+    // Table order decides: the first provider whose hosts match, its first phrase found.
+    hits.sort_unstable();
+    let h = hosts();
+    for (i, j) in hits {
+        let Some(p) = PROVIDERS.get(i) else { continue };
+        if p.hosts.iter().any(|x| h.contains(x)) {
+            return p.phrases.get(j).map(|(_, x)| *x);
         }
     }
-    None
+    docomo(r, &hosts)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn reason(diag: &str, hosts: &[&str]) -> Option<Reason> {
+        super::reason(&Reply { diagnostic: diag, hosts, status: None, command: None })
+    }
 
     #[test]
     fn codes() {

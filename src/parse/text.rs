@@ -78,8 +78,11 @@ pub fn normalize_address(raw: &str) -> Option<String> {
     let (st, en) = first_address(s)?;
     let a = s.get(st..en)?;
     let at = a.rfind('@')?;
-    let (l, d) = (a.get(..at)?, a.get(at + 1..)?);
-    Some(format!("{}@{}", l, d.to_ascii_lowercase()))
+    let mut out = a.to_string();
+    if let Some(d) = out.get_mut(at + 1..) {
+        d.make_ascii_lowercase();
+    }
+    Some(out)
 }
 
 /// First RFC 3463 status code ("5.1.1") in `s`.

@@ -36,6 +36,8 @@ const REASONS: &[(&str, Reason)] = &[
     ("mailbox is full", Reason::MailboxFull),
     ("message was too large", Reason::MesgTooBig),
     ("000b099c", Reason::NetworkError),
+    // Exchange Online's x.4.312 "Message expired, DNS query failed": the lookup failed.
+    ("dns query failed", Reason::NetworkError),
 ];
 
 fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {

@@ -1,7 +1,8 @@
 //! Gmail / Google Workspace / Google Groups: "Delivery to the following recipient failed
 //! permanently:" (or "has been delayed") with "Technical details of permanent failure" and
 //! the remote server's reply; Google Groups "the group you tried to contact ... may not
-//! exist" notices (the failed recipient is the group address).
+//! exist" notices (the failed recipient is the group address); "** Message not delivered **"
+//! notices about a broken "Send mail as" alias (the recipient is the returned message's To).
 
 use super::{Dialect, delayed, record, scan};
 use crate::parse::mail::Mail;
@@ -36,7 +37,7 @@ fn state_of(diag: &str) -> Option<(&'static str, Reason)> {
 }
 
 fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {
-    if m.has("groups.google.com") || m.has_header("X-Failed-Recipients") && m.has("Google Groups") {
+    if m.has("groups.google.com") || m.has_header("X-Failed-Recipients") && m.has("google groups") {
         let rcpt = m.header("X-Failed-Recipients").and_then(|v| normalize_address(&v));
         let mut r = record("googlegroups", rcpt, "");
         r.diagnostic = Some(crate::parse::text::one_line(crate::parse::text::prefix(&m.text, 600)));
@@ -51,6 +52,16 @@ fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {
         if let (Some((command, reason)), true) = (state, vague) {
             r.command = Some(command.into());
             r.reason = reason;
+        }
+    }
+    // A "Send mail as" failure is about the sender's alias account; the notice names no
+    // recipient in its text and X-Failed-Recipients may name an expanded group, so the
+    // returned message's To says who the message was for.
+    if m.has("sending this from a different address or alias")
+        && let Some(to) = m.original.as_ref().and_then(|o| o.to.as_deref()).and_then(normalize_address)
+    {
+        for r in &mut v {
+            r.recipient = Some(to.clone());
         }
     }
     // "** Address not found **": Google's summary of a refusal at RCPT time.

@@ -11,12 +11,14 @@ use crate::parse::recipients;
 use crate::parse::text::{self, find_any, find_reply_code, find_status, normalize_address, one_line};
 use crate::parse::types::{Kind, Reason, Record};
 
+pub mod amavis;
 pub mod amazonses;
 pub mod courier;
 pub mod domino;
 pub mod dragonfly;
 pub mod exchange;
 pub mod exim;
+pub mod fml;
 pub mod generic;
 pub mod gmail;
 pub mod imail;
@@ -38,6 +40,9 @@ pub struct Dialect {
     pub detect: fn(&Mail) -> bool,
     pub parse: fn(&Mail) -> Vec<Record>,
     /// Words this MTA family uses with one meaning only; checked before the general table.
+    /// A vague reason here (`reason::is_vague`: system error, expired...) is only a hint
+    /// that specific words of the reply outrank; a phrase written with a capital is matched
+    /// with its case.
     pub reasons: &'static [(&'static str, Reason)],
 }
 
@@ -45,6 +50,7 @@ pub struct Dialect {
 pub const REGISTRY: &[Dialect] = &[
     amazonses::DIALECT,
     powermta::DIALECT,
+    fml::DIALECT,
     outlook::DIALECT,
     gmail::DIALECT,
     jpcarrier::DIALECT,
@@ -54,6 +60,7 @@ pub const REGISTRY: &[Dialect] = &[
     dragonfly::DIALECT,
     opensmtpd::DIALECT,
     zoho::DIALECT,
+    amavis::DIALECT,
     exchange::DIALECT,
     domino::DIALECT,
     imail::DIALECT,
@@ -142,9 +149,17 @@ pub fn fallback_recipient(mail: &Mail) -> Option<String> {
     o.to.as_deref().and_then(normalize_address)
 }
 
-/// The reason `d`'s table gives for a diagnostic, if any.
+/// The reason `d`'s table gives for a diagnostic, if any. Phrases are matched ignoring
+/// ASCII case, except those written with a capital: their case is part of the format.
 pub fn table_reason(d: &Dialect, diag: &str) -> Option<Reason> {
-    d.reasons.iter().find(|(p, _)| text::contains_ci(diag, p)).map(|(_, r)| *r)
+    d.reasons
+        .iter()
+        .find(
+            |(p, _)| {
+                if p.bytes().any(|b| b.is_ascii_uppercase()) { diag.contains(p) } else { text::contains_ci(diag, p) }
+            },
+        )
+        .map(|(_, r)| *r)
 }
 
 /// Mark every record as a delay.

@@ -4,8 +4,42 @@
 
 use super::{Dialect, scan};
 use crate::parse::mail::Mail;
+use crate::parse::types::Reason;
 
-pub const DIALECT: Dialect = Dialect { name: "qmail", detect, parse, reasons: &[] };
+pub const DIALECT: Dialect = Dialect { name: "qmail", detect, parse, reasons: REASONS };
+
+/// qmail's own fixed sentences (qmail-send.c, qmail-remote.c, qmail-local.c, error_str.c)
+/// and those of the widespread qmail-ldap patch; shared by qmail-derived services (Yahoo).
+/// The last two are vague and more specific words in the reply still outrank them: qmail's
+/// own local failures are sentences starting "Unable to ..." (matched with that capital:
+/// a lower-case "unable to connect" inside a relayed reply is someone else's words), and its
+/// give-up line "this message has been in the queue too long".
+pub const REASONS: &[(&str, Reason)] = &[
+    ("no mailbox here by that name", Reason::UserUnknown),
+    ("sorry, i couldn't find any host ", Reason::HostUnknown),
+    ("disk quota exceeded", Reason::MailboxFull),
+    ("message size exceeds fixed maximum message size", Reason::MesgTooBig),
+    ("sorry, i wasn't able to establish an smtp connection", Reason::NetworkError),
+    ("although i'm listed as a best-preference mx", Reason::NetworkError),
+    ("sorry, i couldn't find a mail exchanger or ip address", Reason::NotAccept),
+    ("mailbox unavailable (not enough free space)", Reason::SystemFull),
+    ("mailaddress is administrativ", Reason::Suspend),
+    ("exeeded the maximum size the user accepts", Reason::ExceedLimit),
+    ("automatic homedir creator crashed", Reason::SystemError),
+    ("illegal value in ldap attribute", Reason::SystemError),
+    ("ldap attribute is not given but mandatory", Reason::SystemError),
+    ("timeout while performing search on ldap server", Reason::SystemError),
+    ("too many results returned but needs to be unique", Reason::SystemError),
+    ("error while executing qmail-forward", Reason::SystemError),
+    ("error in automatic homedir creation", Reason::SystemError),
+    ("temporary failure in ldap lookup", Reason::SystemError),
+    ("unable to contact ldap server", Reason::SystemError),
+    ("unable to login into ldap server", Reason::SystemError),
+    ("bad interpreter: no such file or directory", Reason::SystemError),
+    ("system error", Reason::SystemError),
+    ("Unable to ", Reason::SystemError),
+    ("this message has been in the queue too long", Reason::Expired),
+];
 
 fn detect(m: &Mail) -> bool {
     m.has("this is the qmail-send program")

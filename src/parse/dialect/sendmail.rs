@@ -18,11 +18,33 @@ fn detect(m: &Mail) -> bool {
 
 fn parse(m: &Mail) -> Vec<Record> {
     let t = m.text.get(..m.end).unwrap_or("");
-    let v = transcript(t, &super::skip_list(m));
-    if !v.is_empty() {
-        return v;
+    let mut v = transcript(t, &super::skip_list(m));
+    if v.is_empty() {
+        v = scan(m, "sendmail", &["following addresses had", "transcript of session follows"]);
     }
-    scan(m, "sendmail", &["following addresses had", "transcript of session follows"])
+    if greeting_refused(t) {
+        for r in v.iter_mut().filter(|r| r.command.is_none()) {
+            r.command = Some("CONN".into());
+        }
+    }
+    v
+}
+
+/// "... while talking to mx.example.org.:" answered at once by "<<< 5xx", before sendmail
+/// sent any command: the server refused the connection itself (its greeting).
+fn greeting_refused(t: &str) -> bool {
+    let mut talking = false;
+    for l in t.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if contains_ci(l, "while talking to") {
+            talking = true;
+        } else if talking {
+            if l.starts_with("<<< 5") || l.starts_with("<<< 4") {
+                return true;
+            }
+            talking = false;
+        }
+    }
+    false
 }
 
 /// Old-style transcripts: "554 <addr>... reason" lines, each preceded by the "<<<" replies
@@ -55,7 +77,18 @@ fn transcript(t: &str, skip: &[String]) -> Vec<Record> {
         let mut r = super::record("sendmail", Some(addr), &format!("{context}{l}"));
         // "554 <addr>... 550 Host unknown": the inner code is the remote server's.
         let inner = l.get(p + 4..).and_then(|rest| rest.get(..3)).and_then(|c| c.parse::<u16>().ok());
-        r.reply_code = inner.filter(|c| (200..600).contains(c)).or_else(|| l.get(..3).and_then(|c| c.parse().ok()));
+        // The remote server's own "<<< 550 ..." refusal outranks sendmail's summary code; a
+        // 500-504 protocol complaint does not (sendmail's summary then says more).
+        let remote = context
+            .rsplit("<<< ")
+            .next()
+            .filter(|_| context.contains("<<< "))
+            .and_then(|c| c.get(..3))
+            .and_then(|c| c.parse::<u16>().ok());
+        r.reply_code = inner
+            .filter(|c| (200..600).contains(c))
+            .or(remote.filter(|c| (400..600).contains(c) && !(500..=504).contains(c)))
+            .or_else(|| l.get(..3).and_then(|c| c.parse().ok()));
         out.push(r);
         context.clear();
     }

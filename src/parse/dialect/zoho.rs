@@ -3,7 +3,11 @@
 use super::{Dialect, scan};
 use crate::parse::mail::Mail;
 
-pub const DIALECT: Dialect = Dialect { name: "zoho", detect, parse, reasons: &[] };
+pub const DIALECT: Dialect = Dialect { name: "zoho", detect, parse, reasons: REASONS };
+
+/// Zoho's "Host not reachable" is its give-up message after retrying a host that never
+/// answered: the delivery time expired.
+const REASONS: &[(&str, crate::parse::types::Reason)] = &[("host not reachable", crate::parse::types::Reason::Expired)];
 
 fn detect(m: &Mail) -> bool {
     m.from_lower.contains("zoho") || m.has("error_code :")
