@@ -195,6 +195,24 @@ impl Pipeline {
     pub fn ingest(&self, c: &mut AnyConnection, items: &[Item]) -> Result<(Vec<Disposition>, Stats), PipelineError> {
         let engine = self.engine(c)?;
         let prepared = self.prepare_all(&engine, items);
+        match self.write(c, items, &prepared) {
+            // Another instance committed one of these messages between our lookups and our
+            // inserts (same mail in two mailboxes, or an import racing a poll): the unique
+            // constraints refused it and nothing was written. Once more, it is a duplicate.
+            Err(PipelineError::Store(StoreError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )))) => self.write(c, items, &prepared),
+            other => other,
+        }
+    }
+
+    fn write(
+        &self,
+        c: &mut AnyConnection,
+        items: &[Item],
+        prepared: &[Prepared],
+    ) -> Result<(Vec<Disposition>, Stats), PipelineError> {
         c.transaction(|c| {
             let now = Utc::now().naive_utc();
             let mut stats = Stats::default();
@@ -228,7 +246,7 @@ impl Pipeline {
             let mut first_in_batch: HashMap<&str, usize> = HashMap::new();
             let mut new_rows = Vec::new();
             let mut reviews: Vec<Option<String>> = Vec::new();
-            for (n, (item, p)) in items.iter().zip(&prepared).enumerate() {
+            for (n, (item, p)) in items.iter().zip(prepared).enumerate() {
                 // Committed before, or met earlier in this batch.
                 if !seen.insert((item.source, item.source_id)) {
                     plans.push(Plan::Seen);
@@ -283,7 +301,7 @@ impl Pipeline {
             let entries: Vec<Entry> = items
                 .iter()
                 .zip(&plans)
-                .zip(&prepared)
+                .zip(prepared)
                 .filter_map(|((i, plan), p)| match plan {
                     Plan::New(k) => Some(Entry { message: ids[*k], source: i.source, prepared: p, skip: &[] }),
                     _ => None,
@@ -293,7 +311,7 @@ impl Pipeline {
             let written = self.write_events(c, &entries, now, &mut stats, &mut hits)?;
             let mut written = written.into_iter();
             let mut out = Vec::with_capacity(items.len());
-            for (plan, p) in plans.iter().zip(&prepared) {
+            for (plan, p) in plans.iter().zip(prepared) {
                 out.push(match plan {
                     Plan::Seen => {
                         stats.seen += 1;
