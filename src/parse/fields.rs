@@ -10,7 +10,7 @@ pub type Block = Vec<(String, String)>;
 pub fn blocks(text: &str) -> Vec<Block> {
     let mut out = Vec::new();
     let mut cur: Block = Vec::new();
-    for line in text.split('\n') {
+    for line in crate::parse::text::split_lf(text) {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
             if !cur.is_empty() {

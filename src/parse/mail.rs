@@ -295,10 +295,10 @@ pub fn all_addrs(msg: &Message, name: &str) -> Vec<String> {
 fn html_to_text(h: &str) -> String {
     let mut out = String::with_capacity(h.len() / 2);
     let mut rest = h;
-    while let Some(lt) = rest.find('<') {
+    while let Some(lt) = memchr::memchr(b'<', rest.as_bytes()) {
         out.push_str(rest.get(..lt).unwrap_or(""));
         let after = rest.get(lt + 1..).unwrap_or("");
-        let gt = after.find('>').unwrap_or(after.len());
+        let gt = memchr::memchr(b'>', after.as_bytes()).unwrap_or(after.len());
         let tag = after.get(..gt.min(8)).unwrap_or("").to_ascii_lowercase();
         if ["br", "/p", "/div", "/tr", "p", "/h", "li"].iter().any(|t| tag.starts_with(t)) {
             out.push('\n');
