@@ -120,7 +120,9 @@ pub fn from_header_text(t: &str) -> Option<OriginalMessage> {
 
 /// Add one header field to `o`, filling the named slots from the first of each.
 fn push_field(o: &mut OriginalMessage, name: &str, value: String) {
-    let value = if ["subject", "from", "to"].iter().any(|h| name.eq_ignore_ascii_case(h)) && value.contains("=?") {
+    let value = if ["subject", "from", "to"].iter().any(|h| name.eq_ignore_ascii_case(h))
+        && value.as_bytes().windows(2).any(|w| w == b"=?")
+    {
         decode_words(name, &value).unwrap_or(value)
     } else {
         value
