@@ -10,7 +10,7 @@ pub type Block = Vec<(String, String)>;
 pub fn blocks(text: &str) -> Vec<Block> {
     let mut out = Vec::new();
     let mut cur: Block = Vec::new();
-    for line in text.split('\n') {
+    for line in crate::parse::text::split_lf(text) {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
             if !cur.is_empty() {
@@ -41,15 +41,14 @@ pub fn blocks(text: &str) -> Vec<Block> {
 
 /// "Name: value" -> (Name, value) when Name is a plausible field name.
 pub fn split_field(line: &str) -> Option<(&str, &str)> {
-    let colon = line.find(':')?;
-    let name = line.get(..colon)?;
-    if name.is_empty() || name.len() > 76 {
+    // The name's bytes up to the colon, at most 76 of them: a body line is given up on at
+    // its first space instead of being searched whole for a colon.
+    let b = line.as_bytes();
+    let n = b.iter().take(77).take_while(|c| c.is_ascii_alphanumeric() || **c == b'-' || **c == b'_').count();
+    if n == 0 || n > 76 || b.get(n) != Some(&b':') {
         return None;
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return None;
-    }
-    Some((name, line.get(colon + 1..)?))
+    Some((line.get(..n)?, line.get(n + 1..)?))
 }
 
 /// First value of field `name` (case-insensitive) in `block`.
@@ -68,5 +67,16 @@ mod tests {
         );
         assert_eq!(b.len(), 2);
         assert_eq!(get(&b[1], "diagnostic-code"), Some("smtp; 550 no such user"));
+    }
+
+    #[test]
+    fn field_names() {
+        assert_eq!(split_field("X-Name_1: v: w"), Some(("X-Name_1", " v: w")));
+        assert_eq!(split_field(": v"), None);
+        assert_eq!(split_field("not a field: v"), None);
+        assert_eq!(split_field("no colon"), None);
+        let long = "a".repeat(76);
+        assert!(split_field(&format!("{long}:")).is_some());
+        assert!(split_field(&format!("{long}a:")).is_none());
     }
 }

@@ -29,6 +29,9 @@ pub struct Mail<'a> {
     pub original: Option<OriginalMessage>,
     /// Where the bounce's own words end in `text` (the quoted original starts there).
     pub end: usize,
+    /// The addresses of the To header(s), normalised: read once, asked for by the report
+    /// and by every scan's skip list.
+    pub to_addrs: Vec<String>,
     /// `head()` in ASCII lower case, searched by `has`.
     lower: String,
 }
@@ -49,6 +52,7 @@ impl<'a> Mail<'a> {
             arf: None,
             original: None,
             end: 0,
+            to_addrs: all_addrs(msg, "To"),
             lower: String::new(),
         };
         let mut html: Option<(&str, bool)> = None;
@@ -150,15 +154,16 @@ impl<'a> Mail<'a> {
     /// Does the head say `needle` (ASCII case-insensitive)?
     pub fn has(&self, needle: &'static str) -> bool {
         let hay = self.lower.as_bytes();
-        if needle.bytes().any(|b| b.is_ascii_uppercase()) {
-            return memchr::memmem::find(hay, needle.to_ascii_lowercase().as_bytes()).is_some();
-        }
         // Building a SIMD searcher costs more than searching a few KiB with it, and the
-        // dialects ask for the same few hundred markers in every message: build each once.
+        // dialects ask for the same few hundred markers in every message: build each once
+        // (for the needle in lower case, so a capital in it costs nothing per message).
         FINDERS.with(|f| {
             let mut f = f.borrow_mut();
             let key = (needle.as_ptr() as usize, needle.len());
-            f.entry(key).or_insert_with(|| memchr::memmem::Finder::new(needle.as_bytes())).find(hay).is_some()
+            f.entry(key)
+                .or_insert_with(|| memchr::memmem::Finder::new(needle.to_ascii_lowercase().as_bytes()).into_owned())
+                .find(hay)
+                .is_some()
         })
     }
 
@@ -295,18 +300,26 @@ pub fn all_addrs(msg: &Message, name: &str) -> Vec<String> {
 fn html_to_text(h: &str) -> String {
     let mut out = String::with_capacity(h.len() / 2);
     let mut rest = h;
-    while let Some(lt) = rest.find('<') {
+    while let Some(lt) = memchr::memchr(b'<', rest.as_bytes()) {
         out.push_str(rest.get(..lt).unwrap_or(""));
         let after = rest.get(lt + 1..).unwrap_or("");
-        let gt = after.find('>').unwrap_or(after.len());
-        let tag = after.get(..gt.min(8)).unwrap_or("").to_ascii_lowercase();
-        if ["br", "/p", "/div", "/tr", "p", "/h", "li"].iter().any(|t| tag.starts_with(t)) {
+        let gt = memchr::memchr(b'>', after.as_bytes()).unwrap_or(after.len());
+        // The tag's first bytes in lower case, on the stack: a newsletter has thousands.
+        let mut buf = [0u8; 8];
+        let n = gt.min(8).min(after.len());
+        // A cut inside a character reads as no tag at all (as `str::get` gives).
+        let n = if after.is_char_boundary(n) { n } else { 0 };
+        for (d, s) in buf.iter_mut().zip(after.as_bytes().iter().take(n)) {
+            *d = s.to_ascii_lowercase();
+        }
+        let tag = buf.get(..n).unwrap_or(&[]);
+        if ["br", "/p", "/div", "/tr", "p", "/h", "li"].iter().any(|t| tag.starts_with(t.as_bytes())) {
             out.push('\n');
         }
         rest = after.get(gt + 1..).unwrap_or("");
         // Style sheets and scripts are not words of the bounce.
         for (open, close) in [("style", "</style"), ("script", "</script")] {
-            if tag.starts_with(open) {
+            if tag.starts_with(open.as_bytes()) {
                 let end = crate::parse::text::find_ci(rest, close).unwrap_or(rest.len());
                 rest = rest.get(end..).unwrap_or("");
             }

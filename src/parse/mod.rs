@@ -68,7 +68,8 @@ fn base_report(m: &Mail) -> Report {
     r.from = m.from_addr.clone();
     r.message_id = m.msg.message_id().map(|s| format!("<{s}>"));
     for h in ["To", "Delivered-To", "X-Original-To", "Return-Path"] {
-        for a in mail::all_addrs(m.msg, h) {
+        let addrs = if h == "To" { m.to_addrs.clone() } else { mail::all_addrs(m.msg, h) };
+        for a in addrs {
             if !r.to.contains(&a) {
                 r.to.push(a);
             }

@@ -77,7 +77,7 @@ pub fn from_header_text(t: &str) -> Option<OriginalMessage> {
     let indent = t.len() - t.trim_start_matches([' ', '\t']).len();
     let mut o = OriginalMessage::default();
     let mut cur: Option<(&str, String)> = None;
-    for (i, raw) in t.split('\n').enumerate() {
+    for (i, raw) in crate::parse::text::split_lf(t).enumerate() {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         let line = if indent > 0 && line.get(..indent).is_some_and(|p| p.trim().is_empty()) {
             line.get(indent..).unwrap_or("")
@@ -120,7 +120,9 @@ pub fn from_header_text(t: &str) -> Option<OriginalMessage> {
 
 /// Add one header field to `o`, filling the named slots from the first of each.
 fn push_field(o: &mut OriginalMessage, name: &str, value: String) {
-    let value = if ["subject", "from", "to"].iter().any(|h| name.eq_ignore_ascii_case(h)) && value.contains("=?") {
+    let value = if ["subject", "from", "to"].iter().any(|h| name.eq_ignore_ascii_case(h))
+        && value.as_bytes().windows(2).any(|w| w == b"=?")
+    {
         decode_words(name, &value).unwrap_or(value)
     } else {
         value
@@ -163,7 +165,7 @@ fn decode_words(name: &str, value: &str) -> Option<String> {
 /// fields before the first non-field line, one of them a well-known message header.
 pub fn looks_like_headers(t: &str) -> bool {
     let (mut n, mut known) = (0, false);
-    for l in t.trim_start().lines().filter(|l| !l.starts_with([' ', '\t'])).take(8) {
+    for l in crate::parse::text::lines(t.trim_start()).filter(|l| !l.starts_with([' ', '\t'])).take(8) {
         match crate::parse::fields::split_field(l) {
             Some((k, _)) => {
                 n += 1;

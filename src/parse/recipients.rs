@@ -93,7 +93,7 @@ pub fn scan_recipients(region: &str, skip: &[String]) -> Vec<Found> {
     let mut found: Vec<Found> = Vec::new();
     let mut current: Option<usize> = None;
     let mut preamble = String::new();
-    for line in region.lines() {
+    for line in crate::parse::text::lines(region) {
         let mut started = None;
         if let Some((st, en)) = first_address(line) {
             let prefix = line.get(..st).unwrap_or("");

@@ -8,12 +8,37 @@ use std::sync::LazyLock;
 use aho_corasick::{AhoCorasick, MatchKind};
 use memchr::memchr_iter;
 
+/// Bytes of an address's local part and of its domain, as one table lookup each: the
+/// address scan walks every byte around every '@' of the text.
+const LOCAL: u8 = 1;
+const DOMAIN: u8 = 2;
+static BYTE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() {
+            t[i] = LOCAL | DOMAIN;
+        }
+        i += 1;
+    }
+    let extra = b"._%+-=/!#$&'*?^`{|}~";
+    let mut j = 0;
+    while j < extra.len() {
+        t[extra[j] as usize] |= LOCAL;
+        j += 1;
+    }
+    t[b'.' as usize] |= DOMAIN;
+    t[b'-' as usize] |= DOMAIN;
+    t
+};
+
 fn local_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"._%+-=/!#$&'*?^`{|}~".contains(&b)
+    BYTE_CLASS[b as usize] & LOCAL != 0
 }
 
 fn domain_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'.' || b == b'-'
+    BYTE_CLASS[b as usize] & DOMAIN != 0
 }
 
 /// Every plausible address in `s`, as (start, end) byte offsets, in order.
@@ -60,7 +85,7 @@ pub fn first_address(s: &str) -> Option<(usize, usize)> {
 /// Normalise an address: trim, drop <>, quotes and "rfc822;", lower-case the domain.
 pub fn normalize_address(raw: &str) -> Option<String> {
     let mut s = raw.trim();
-    if let Some(p) = s.find(';') {
+    if let Some(p) = memchr::memchr(b';', s.as_bytes()) {
         let head = s.get(..p).unwrap_or("");
         if head.trim().eq_ignore_ascii_case("rfc822") || head.trim().len() < 12 && !head.contains('@') {
             s = s.get(p + 1..).unwrap_or("").trim();
@@ -68,7 +93,7 @@ pub fn normalize_address(raw: &str) -> Option<String> {
     }
     // A quoted local part ("first..last"@example.com) loses its quotes.
     let unquoted;
-    if let Some(q) = s.contains('"').then(|| s.find("\"@")).flatten()
+    if let Some(q) = memchr::memchr(b'"', s.as_bytes()).and_then(|_| s.find("\"@"))
         && let Some(open) = s.get(..q).and_then(|h| h.rfind('"'))
     {
         unquoted =
@@ -187,7 +212,7 @@ pub fn code_pair(s: &str) -> Option<(u16, String)> {
 /// Join lines into one line: trims every line and drops empty ones.
 pub fn one_line(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for l in s.lines() {
+    for l in lines(s) {
         let t = l.trim();
         if t.is_empty() {
             continue;
@@ -285,6 +310,62 @@ pub fn unix_newlines(s: &str) -> String {
     out
 }
 
+/// The pieces of `s` between '\n' bytes, like `s.split('\n')`, found with the memchr
+/// crate's SIMD search: std's char searcher falls back to a slow generic memchr, and line
+/// splitting is the commonest scan of the parser.
+pub fn split_lf(s: &str) -> SplitLf<'_> {
+    SplitLf { rest: Some(s) }
+}
+
+/// Iterator of [`split_lf`].
+pub struct SplitLf<'a> {
+    rest: Option<&'a str>,
+}
+
+impl<'a> Iterator for SplitLf<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        let r = self.rest?;
+        match memchr::memchr(b'\n', r.as_bytes()) {
+            Some(p) => {
+                // '\n' is ASCII: both cuts are char boundaries.
+                self.rest = r.get(p + 1..);
+                r.get(..p)
+            }
+            None => self.rest.take(),
+        }
+    }
+}
+
+/// The lines of `s` exactly as `str::lines` gives them (a final empty piece dropped, one
+/// trailing '\r' cut), through [`split_lf`].
+pub fn lines(s: &str) -> Lines<'_> {
+    Lines { rest: s }
+}
+
+/// Iterator of [`lines`].
+pub struct Lines<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        match memchr::memchr(b'\n', self.rest.as_bytes()) {
+            Some(p) => {
+                let line = self.rest.get(..p).unwrap_or("");
+                self.rest = self.rest.get(p + 1..).unwrap_or("");
+                Some(line.strip_suffix('\r').unwrap_or(line))
+            }
+            // The last line without its '\n' keeps a '\r', as in std.
+            None => Some(std::mem::take(&mut self.rest)),
+        }
+    }
+}
+
 /// At most `n` bytes of `s`, cut back to a char boundary.
 pub fn prefix(s: &str, n: usize) -> &str {
     let mut n = n.min(s.len());
@@ -310,5 +391,21 @@ mod tests {
         );
         assert_eq!(code_pair("5.1.0 - Unknown address error 550-'5.2.2 <a@b.example>"), Some((550, "5.2.2".into())));
         assert_eq!(normalize_address(" rfc822; <User@EXAMPLE.com>"), Some("User@example.com".into()));
+    }
+
+    #[test]
+    fn byte_classes() {
+        for b in 0..=255u8 {
+            assert_eq!(local_byte(b), b.is_ascii_alphanumeric() || b"._%+-=/!#$&'*?^`{|}~".contains(&b), "{b}");
+            assert_eq!(domain_byte(b), b.is_ascii_alphanumeric() || b == b'.' || b == b'-', "{b}");
+        }
+    }
+
+    #[test]
+    fn line_splitting_matches_std() {
+        for s in ["", "\n", "a", "a\n", "a\r\nb", "a\n\nb\n", "\r\n", "a\r", "x\n\r\ny\r\n", "é\nü\r\n\n"] {
+            assert_eq!(split_lf(s).collect::<Vec<_>>(), s.split('\n').collect::<Vec<_>>(), "{s:?}");
+            assert_eq!(lines(s).collect::<Vec<_>>(), s.lines().collect::<Vec<_>>(), "{s:?}");
+        }
     }
 }

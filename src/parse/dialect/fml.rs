@@ -37,7 +37,7 @@ fn parse(m: &Mail) -> Vec<Record> {
     let end = crate::parse::text::find_ci(t, "original mail as follows").unwrap_or(t.len());
     let head = t.get(..end).unwrap_or(t);
     let mut out: Vec<Record> = Vec::new();
-    for line in head.lines().map(str::trim).filter(|l| !l.is_empty()) {
+    for line in crate::parse::text::lines(head).map(str::trim).filter(|l| !l.is_empty()) {
         let inner = line.find('<').and_then(|a| line.get(a + 1..)).and_then(|r| r.find('>').and_then(|b| r.get(..b)));
         match inner.and_then(normalize_address) {
             Some(addr) => {

@@ -84,7 +84,7 @@ pub fn detect(mail: &Mail) -> Option<&'static Dialect> {
 /// the original sender.
 pub fn skip_list(mail: &Mail) -> Vec<String> {
     let mut v: Vec<String> = mail.from_addr.iter().cloned().collect();
-    v.extend(crate::parse::mail::all_addrs(mail.msg, "To"));
+    v.extend(mail.to_addrs.iter().cloned());
     if let Some(o) = &mail.original {
         for h in [&o.from, &o.return_path].into_iter().flatten() {
             v.extend(normalize_address(h));

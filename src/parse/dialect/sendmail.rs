@@ -34,7 +34,7 @@ fn parse(m: &Mail) -> Vec<Record> {
 /// sent any command: the server refused the connection itself (its greeting).
 fn greeting_refused(t: &str) -> bool {
     let mut talking = false;
-    for l in t.lines().map(str::trim).filter(|l| !l.is_empty()) {
+    for l in crate::parse::text::lines(t).map(str::trim).filter(|l| !l.is_empty()) {
         if contains_ci(l, "while talking to") {
             talking = true;
         } else if talking {
@@ -52,7 +52,7 @@ fn greeting_refused(t: &str) -> bool {
 fn transcript(t: &str, skip: &[String]) -> Vec<Record> {
     let mut out: Vec<Record> = Vec::new();
     let mut context = String::new();
-    for line in t.lines() {
+    for line in crate::parse::text::lines(t) {
         let l = line.trim();
         if contains_ci(l, "while talking to") {
             context.clear();
