@@ -44,9 +44,11 @@ lint:
 ## Stable Rust only: `--sanitizer none` needs no nightly feature (cargo-fuzz then passes only
 ## stable -C flags: sancov coverage, debug assertions, overflow checks, --cfg fuzzing), and
 ## safe Rust is bounds-checked anyway. AddressSanitizer (FUZZ_SANITIZER=address) needs
-## -Zsanitizer, so it is run with RUSTC_BOOTSTRAP=1 on the stable compiler. The fuzz crate
-## has a [workspace] of its own: it never joins `cargo build`/`cargo test`/clippy.
-## Regressions found by fuzzing live in tests/fixtures/fuzz/ (tests/fuzz_regressions.rs).
+## -Zsanitizer, so it is run with RUSTC_BOOTSTRAP=1 on the stable compiler (which ships the
+## ASan runtime; checked on a small program, not yet on the whole fuzz build). The fuzz
+## crate has a [workspace] of its own: it never joins `cargo build`/`cargo test`/clippy.
+## A crash: minimise it (cargo fuzz tmin --fuzz-dir tests/fuzz parse <artifact>) and keep it
+## under tests/fixtures/fuzz/ with a test; seed.sh feeds that folder back into the corpus.
 SECONDS ?= 600
 FUZZ_TARGET ?= parse
 FUZZ_SANITIZER ?= none

@@ -21,5 +21,14 @@ before=$(find "$out" -type f | wc -l)
         h=$(sha1sum "$f" | cut -c1-40)
         [ -e "$out/$h" ] || cp "$f" "$out/$h"
     done
+# The splitter wants mbox files: a few fixtures behind envelope lines, LF and CR-only forms.
+if [ "$target" = mbox ] && [ ! -e "$out/seed-lf.mbox" ]; then
+    for f in $(find "$root/tests/fixtures/parse" -name '*.eml' | sort | head -4); do
+        printf 'From MAILER-DAEMON Mon Jan  1 00:00:00 2024\n'
+        sed 's/^\(>*From \)/>\1/' "$f"
+        printf '\n'
+    done >"$out/seed-lf.mbox"
+    tr '\n' '\r' <"$out/seed-lf.mbox" >"$out/seed-cr.mbox"
+fi
 after=$(find "$out" -type f | wc -l)
 echo "seed: $out holds $after inputs ($((after - before)) new)"
