@@ -37,6 +37,30 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 
+## fuzz: libFuzzer on the parser for SECONDS (default 600; FUZZ_TARGET=mbox fuzzes the mbox
+## splitter). Installs cargo-fuzz if missing (cargo install cargo-fuzz --locked), seeds
+## tests/fuzz/corpus/<target> (git-ignored) from tests/fixtures and, where it exists,
+## ../shared/corpus/sisimai-dev/emails, then runs; crashes land in tests/fuzz/artifacts/.
+## Stable Rust only: `--sanitizer none` needs no nightly feature (cargo-fuzz then passes only
+## stable -C flags: sancov coverage, debug assertions, overflow checks, --cfg fuzzing), and
+## safe Rust is bounds-checked anyway. AddressSanitizer (FUZZ_SANITIZER=address) needs
+## -Zsanitizer, so it is run with RUSTC_BOOTSTRAP=1 on the stable compiler (which ships the
+## ASan runtime; checked on a small program, not yet on the whole fuzz build). The fuzz
+## crate has a [workspace] of its own: it never joins `cargo build`/`cargo test`/clippy.
+## A crash: minimise it (cargo fuzz tmin --fuzz-dir tests/fuzz parse <artifact>) and keep it
+## under tests/fixtures/fuzz/ with a test; seed.sh feeds that folder back into the corpus.
+SECONDS ?= 600
+FUZZ_TARGET ?= parse
+FUZZ_SANITIZER ?= none
+FUZZ_ARGS ?=
+.PHONY: fuzz
+fuzz:
+	$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	bash tests/fuzz/seed.sh $(FUZZ_TARGET)
+	$(if $(filter-out none,$(FUZZ_SANITIZER)),RUSTC_BOOTSTRAP=1) $(CARGO) fuzz run --fuzz-dir tests/fuzz \
+		--sanitizer $(FUZZ_SANITIZER) $(FUZZ_TARGET) tests/fuzz/corpus/$(FUZZ_TARGET) -- \
+		-max_total_time=$(SECONDS) -timeout=10 -print_final_stats=1 $(FUZZ_ARGS)
+
 clean:
 	$(CARGO) clean
 	rm -rf data
