@@ -70,6 +70,19 @@ pub enum SuppressionCommand {
     Disallow { entry: String },
 }
 
+const HEADERS: &[&str] = &["address", "scope", "source", "reason", "created", "expires"];
+
+fn cells(r: &Suppression) -> Vec<String> {
+    vec![
+        r.address.clone(),
+        r.scope.clone(),
+        r.source.clone(),
+        opt(&r.reason),
+        time(&r.created_at),
+        opt_time(&r.expires_at),
+    ]
+}
+
 fn actor() -> String {
     std::env::var("USER").map(|u| format!("cli:{u}")).unwrap_or_else(|_| "cli".into())
 }
@@ -81,17 +94,7 @@ pub fn run(db: &Db, cmd: SuppressionCommand) -> Result<(), Failure> {
     match cmd {
         SuppressionCommand::List { prefix, format, limit, offset } => {
             let rows = list::list(c, prefix.as_deref(), limit, offset).map_err(fail)?;
-            print(format, &["address", "scope", "source", "reason", "created", "expires"], &rows, |r| {
-                vec![
-                    r.address.clone(),
-                    r.scope.clone(),
-                    r.source.clone(),
-                    opt(&r.reason),
-                    time(&r.created_at),
-                    opt_time(&r.expires_at),
-                ]
-            })
-            .map_err(fail)
+            print(format, HEADERS, &rows, cells).map_err(fail)
         }
         SuppressionCommand::Show { address } => {
             let address = suppress::normalize(&address);
@@ -172,19 +175,7 @@ pub fn run(db: &Db, cmd: SuppressionCommand) -> Result<(), Failure> {
                     }
                     Ok(())
                 }
-                ExportFormat::Csv => {
-                    print(Format::Csv, &["address", "scope", "source", "reason", "created", "expires"], &all, |r| {
-                        vec![
-                            r.address.clone(),
-                            r.scope.clone(),
-                            r.source.clone(),
-                            opt(&r.reason),
-                            time(&r.created_at),
-                            opt_time(&r.expires_at),
-                        ]
-                    })
-                    .map_err(fail)
-                }
+                ExportFormat::Csv => print(Format::Csv, HEADERS, &all, cells).map_err(fail),
                 ExportFormat::Json => print(Format::Json, &[], &all, |_| vec![]).map_err(fail),
             }
         }
