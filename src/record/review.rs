@@ -11,45 +11,26 @@ use diesel::prelude::*;
 use serde::Serialize;
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Queryable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = messages)]
 pub struct ReviewItem {
     pub id: i64,
     pub kind: String,
     pub dialect: String,
+    #[diesel(column_name = review_reason)]
     pub reason: Option<String>,
     pub subject: Option<String>,
+    #[diesel(column_name = from_addr)]
     pub from: Option<String>,
     pub size: i64,
     pub received_at: NaiveDateTime,
-}
-
-fn columns() -> (
-    messages::id,
-    messages::kind,
-    messages::dialect,
-    messages::review_reason,
-    messages::subject,
-    messages::from_addr,
-    messages::size,
-    messages::received_at,
-) {
-    (
-        messages::id,
-        messages::kind,
-        messages::dialect,
-        messages::review_reason,
-        messages::subject,
-        messages::from_addr,
-        messages::size,
-        messages::received_at,
-    )
 }
 
 pub fn list(c: &mut AnyConnection, limit: i64, offset: i64) -> Result<Vec<ReviewItem>, PipelineError> {
     Ok(messages::table
         .filter(messages::state.eq("review"))
         .order(messages::id.asc())
-        .select(columns())
+        .select(ReviewItem::as_select())
         .limit(limit)
         .offset(offset)
         .load(c)?)
@@ -60,7 +41,7 @@ pub type Detail = (ReviewItem, Option<Vec<u8>>, Vec<String>);
 
 /// One item with its raw bytes and where it was seen.
 pub fn show(c: &mut AnyConnection, id: i64) -> Result<Option<Detail>, PipelineError> {
-    let item: Option<ReviewItem> = messages::table.find(id).select(columns()).first(c).optional()?;
+    let item: Option<ReviewItem> = messages::table.find(id).select(ReviewItem::as_select()).first(c).optional()?;
     let Some(item) = item else { return Ok(None) };
     let raw: Option<Vec<u8>> = messages::table.find(id).select(messages::raw).first(c)?;
     let sources: Vec<(String, String)> = message_sources::table
