@@ -91,10 +91,42 @@ async fn soft_threshold_boundaries(db: TestDb) {
     // The third within seven days suppresses.
     ingest(&p, c, "m", "4", &full(24, 4));
     assert_eq!(suppressed(c, "full@example.org").as_deref(), Some("soft_threshold"));
+    // Later soft bounces of a suppressed address change nothing.
+    let changes = list::changes_since(c, 0, 100).unwrap().len();
+    ingest(&p, c, "m", "5", &full(25, 5));
+    assert_eq!(suppressed(c, "full@example.org").as_deref(), Some("soft_threshold"));
+    assert_eq!(list::changes_since(c, 0, 100).unwrap().len(), changes, "no second suppression");
     let rows = views::bounced(c, "c", PAGE).unwrap();
     assert!(rows.iter().all(|r| r.kind == "soft"), "{rows:?}");
 }
 on_both_backends!(soft_threshold, soft_threshold_boundaries);
+
+async fn expired_soft_suppression_counts_history_again(db: TestDb) {
+    use diesel::prelude::*;
+    use rebound::store::schema::suppressions;
+    let (store, p) = setup(&db, |c| {
+        c.suppression.soft_threshold = 2;
+        c.suppression.soft_window_days = 7;
+        c.suppression.expire_after_days = 30;
+    });
+    let c = &mut *store.conn().unwrap();
+    let full = |n: u32| {
+        let when = format!("Tue, {} Nov 2026 10:00:00 +0000", 10 + n);
+        let diag = format!("552 5.2.2 Mailbox full (try {n})");
+        dsn("b@sender.example", "full@example.org", "5.2.2", &diag, &original(Some("c"), &format!("f{n}@s")), &when)
+    };
+    ingest(&p, c, "m", "1", &full(1));
+    ingest(&p, c, "m", "2", &full(2));
+    assert_eq!(suppressed(c, "full@example.org").as_deref(), Some("soft_threshold"));
+    // The suppression lapses; the next soft bounce, with the earlier ones still in its
+    // window, suppresses afresh.
+    let past = chrono::Utc::now().naive_utc() - chrono::Duration::days(1);
+    diesel::update(suppressions::table).set(suppressions::expires_at.eq(Some(past))).execute(c).unwrap();
+    ingest(&p, c, "m", "3", &full(3));
+    let s = list::get(c, "full@example.org", "global").unwrap().expect("suppressed again");
+    assert!(s.expires_at.is_some_and(|t| t > chrono::Utc::now().naive_utc()), "{s:?}");
+}
+on_both_backends!(expired_soft_suppression, expired_soft_suppression_counts_history_again);
 
 async fn sender_side_soft_bounces_do_not_count(db: TestDb) {
     let (store, p) = setup(&db, |c| c.suppression.soft_threshold = 1);

@@ -8,7 +8,7 @@
 
 use super::state;
 use crate::config::{AfterProcessing, MailboxConfig, Protocol};
-use crate::fetch::{FetchError, FolderCheckpoint, MessageRef, SkipReason, Source, SourceId};
+use crate::fetch::{Batch, FetchError, FolderCheckpoint, MessageRef, SkipReason, Source, SourceId};
 use crate::record::{Disposition, Item, Pipeline, PipelineError, Stats, ledger};
 use crate::store::{Db, StoreError};
 use chrono::{Duration, Utc};
@@ -23,7 +23,7 @@ const FETCH_BATCH: usize = 50;
 const FETCH_BATCH_BYTES: u64 = 4 * 1024 * 1024;
 /// Committed messages are deleted/moved in groups this large: servers rewrite their index
 /// on every expunge, so one expunge per fetch batch makes draining quadratic.
-const MARK_BATCH: usize = 1000;
+const MARK_BATCH: usize = 5000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PollError {
@@ -150,83 +150,40 @@ async fn run(
     let cap = cfg.max_messages_per_poll as usize;
     out.more = todo.len() > cap;
 
+    // While one batch commits (on a blocking thread), the session marks what is already
+    // committed and fetches the next batch: server and database work overlap instead of
+    // taking turns. At most two batches are in memory.
+    let mut chunks = batches(todo.into_iter().take(cap).collect()).into_iter();
     let mut pending: Vec<SourceId> = Vec::new();
-    for chunk in batches(todo.into_iter().take(cap).collect()) {
+    let mut next = match chunks.next() {
+        Some(chunk) => Some(src.fetch(&chunk).await?),
+        None => None,
+    };
+    while let Some(batch) = next.take() {
         if cancel.is_cancelled() {
             break;
         }
-        let batch = src.fetch(&chunk).await?;
         out.fetched += batch.fetched.len();
-        let mut advance: BTreeMap<String, FolderCheckpoint> = BTreeMap::new();
-        let mut note = |id: &SourceId| {
-            if let SourceId::Imap { folder, uidvalidity, uid } = id {
-                let cp = advance.entry(folder.clone()).or_insert(FolderCheckpoint {
-                    folder: folder.clone(),
-                    uidvalidity: *uidvalidity,
-                    last_uid: 0,
-                });
-                cp.last_uid = cp.last_uid.max(*uid);
+        out.skipped.extend(batch.skipped.iter().map(|s| (s.id.to_string(), s.reason.to_string())));
+        let to_mark = if pending.len() >= MARK_BATCH { std::mem::take(&mut pending) } else { Vec::new() };
+        let following = if cancel.is_cancelled() { None } else { chunks.next() };
+        let server_side = async {
+            if !to_mark.is_empty() {
+                src.mark_done(&to_mark).await?;
+            }
+            match following {
+                Some(chunk) => src.fetch(&chunk).await.map(Some),
+                None => Ok(None),
             }
         };
-        let mut unfetched = Vec::new();
-        for s in &batch.skipped {
-            out.skipped.push((s.id.to_string(), s.reason.to_string()));
-            match &s.reason {
-                SkipReason::TooLarge { .. } => {
-                    unfetched.push((s.id.to_string(), s.reason.to_string()));
-                    note(&s.id);
-                }
-                SkipReason::Gone(_) => note(&s.id),
-                SkipReason::Stale => {}
-            }
-        }
-        // Commit this batch (blocking diesel work off the runtime).
-        let fetched = batch.fetched;
-        let (p, name) = (pipeline.clone(), cfg.name.clone());
-        let (dispositions, stats, fetched) = db
-            .run(move |c| {
-                let ids: Vec<String> = fetched.iter().map(|f| f.id.to_string()).collect();
-                let items: Vec<Item> = fetched
-                    .iter()
-                    .zip(&ids)
-                    .map(|(f, id)| Item { source: &name, source_id: id, raw: &f.raw })
-                    .collect();
-                let (d, s) = p.ingest(c, &items).map_err(|e| StoreError::Task(e.to_string()))?;
-                for (id, why) in &unfetched {
-                    ledger::record_unfetched(c, &name, id, why)?;
-                }
-                Ok((d, s, fetched))
-            })
-            .await?;
+        let (committed, fetched) = tokio::join!(commit(db, pipeline.clone(), cfg, owner, lease, batch), server_side);
+        let (committed, stats) = committed?;
         out.stats.add(&stats);
-        let committed: Vec<SourceId> = fetched
-            .iter()
-            .zip(&dispositions)
-            .filter(|(_, d)| matches!(d, Disposition::New { .. } | Disposition::Seen | Disposition::Duplicate { .. }))
-            .map(|(f, _)| f.id.clone())
-            .collect();
-        for id in &committed {
-            note(id);
-        }
         if cfg.after_processing != AfterProcessing::Keep {
             pending.extend(committed);
-            if pending.len() >= MARK_BATCH {
-                src.mark_done(&pending).await?;
-                out.marked_done += pending.len();
-                pending.clear();
-            }
         }
-        let (name, who) = (cfg.name.clone(), owner.to_string());
-        let cps: Vec<FolderCheckpoint> = advance.into_values().collect();
-        db.run(move |c| {
-            for cp in &cps {
-                state::advance(c, &name, cp)?;
-            }
-            // Renew the lease between batches: a long drain must not lose it.
-            state::acquire_lease(c, &name, &who, Utc::now().naive_utc(), lease)?;
-            Ok(())
-        })
-        .await?;
+        next = fetched?;
+        out.marked_done += to_mark.len();
     }
     if !pending.is_empty() {
         src.mark_done(&pending).await?;
@@ -234,6 +191,70 @@ async fn run(
     }
     src.close().await?;
     Ok(())
+}
+
+/// Commits one fetched batch through the pipeline, then advances the folder checkpoints and
+/// renews the lease. Returns the messages whose results are committed (safe to mark done).
+async fn commit(
+    db: &Db,
+    pipeline: Arc<Pipeline>,
+    cfg: &MailboxConfig,
+    owner: &str,
+    lease: Duration,
+    batch: Batch,
+) -> Result<(Vec<SourceId>, Stats), PollError> {
+    let mut advance: BTreeMap<String, FolderCheckpoint> = BTreeMap::new();
+    let mut unfetched = Vec::new();
+    for s in &batch.skipped {
+        match &s.reason {
+            SkipReason::TooLarge { .. } => {
+                unfetched.push((s.id.to_string(), s.reason.to_string()));
+                note(&mut advance, &s.id);
+            }
+            SkipReason::Gone(_) => note(&mut advance, &s.id),
+            SkipReason::Stale => {}
+        }
+    }
+    let fetched = batch.fetched;
+    let (name, who) = (cfg.name.clone(), owner.to_string());
+    db.run(move |c| {
+        let ids: Vec<String> = fetched.iter().map(|f| f.id.to_string()).collect();
+        let items: Vec<Item> =
+            fetched.iter().zip(&ids).map(|(f, id)| Item { source: &name, source_id: id, raw: &f.raw }).collect();
+        let (dispositions, stats) = pipeline.ingest(c, &items).map_err(|e| StoreError::Task(e.to_string()))?;
+        for (id, why) in &unfetched {
+            ledger::record_unfetched(c, &name, id, why)?;
+        }
+        let committed: Vec<SourceId> = fetched
+            .iter()
+            .zip(&dispositions)
+            .filter(|(_, d)| matches!(d, Disposition::New { .. } | Disposition::Seen | Disposition::Duplicate { .. }))
+            .map(|(f, _)| f.id.clone())
+            .collect();
+        for id in &committed {
+            note(&mut advance, id);
+        }
+        for cp in advance.values() {
+            state::advance(c, &name, cp)?;
+        }
+        // Renew the lease between batches: a long drain must not lose it.
+        state::acquire_lease(c, &name, &who, Utc::now().naive_utc(), lease)?;
+        Ok((committed, stats))
+    })
+    .await
+    .map_err(PollError::from)
+}
+
+/// Moves a folder's checkpoint up to an IMAP message that is done with.
+fn note(advance: &mut BTreeMap<String, FolderCheckpoint>, id: &SourceId) {
+    if let SourceId::Imap { folder, uidvalidity, uid } = id {
+        let cp = advance.entry(folder.clone()).or_insert(FolderCheckpoint {
+            folder: folder.clone(),
+            uidvalidity: *uidvalidity,
+            last_uid: 0,
+        });
+        cp.last_uid = cp.last_uid.max(*uid);
+    }
 }
 
 /// Splits the listing into fetch batches bounded by count and by declared size.

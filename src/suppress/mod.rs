@@ -82,8 +82,23 @@ impl Policy {
             return Ok(vec![None; evs.len()]);
         }
         let window = Duration::days(i64::from(self.cfg.soft_window_days));
-        // Soft history of the soft recipients, over the union of their windows (one query).
-        let soft: Vec<&EventFacts> = candidates.iter().copied().filter(|e| counted_soft(e)).collect();
+        // Current suppressions of every candidate address (one query).
+        let who: Vec<&str> = candidates.iter().map(|e| e.recipient).collect();
+        let existing: Vec<(String, String, Option<NaiveDateTime>)> = suppressions::table
+            .filter(suppressions::address.eq_any(&who))
+            .select((suppressions::address, suppressions::scope, suppressions::expires_at))
+            .load(c)?;
+        let mut held: std::collections::HashMap<(String, String), Option<NaiveDateTime>> =
+            existing.into_iter().map(|(a, s, e)| ((a, s), e)).collect();
+        let already = |ev: &EventFacts, source: Source| {
+            held.get(&(ev.recipient.to_string(), self.scope(ev, source)))
+                .is_some_and(|exp| exp.is_none_or(|t| t > ev.now))
+        };
+        // Soft history of the soft recipients not suppressed yet, over the union of their
+        // windows (one query). A suppressed address needs no count, and skipping it keeps an
+        // address that keeps soft-bouncing from making every batch read its whole history.
+        let soft: Vec<&EventFacts> =
+            candidates.iter().copied().filter(|e| counted_soft(e) && !already(e, Source::SoftThreshold)).collect();
         let mut history: std::collections::HashMap<String, Vec<NaiveDateTime>> = Default::default();
         if !soft.is_empty() {
             let from = soft.iter().map(|e| e.occurred_at).min().unwrap_or_default() - window;
@@ -101,14 +116,6 @@ impl Policy {
                 history.entry(r.unwrap_or_default()).or_default().push(t);
             }
         }
-        // Current suppressions of every candidate address (one query).
-        let who: Vec<&str> = candidates.iter().map(|e| e.recipient).collect();
-        let existing: Vec<(String, String, Option<NaiveDateTime>)> = suppressions::table
-            .filter(suppressions::address.eq_any(&who))
-            .select((suppressions::address, suppressions::scope, suppressions::expires_at))
-            .load(c)?;
-        let mut held: std::collections::HashMap<(String, String), Option<NaiveDateTime>> =
-            existing.into_iter().map(|(a, s, e)| ((a, s), e)).collect();
 
         let mut out = Vec::with_capacity(evs.len());
         let mut new_entries = Vec::new();

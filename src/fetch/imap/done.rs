@@ -6,7 +6,7 @@
 //! UID may now name another message).
 
 use super::util::{self, Fail, command, op};
-use super::{ImapSession, UID_BATCH};
+use super::{ImapSession, UID_SET_CHARS, UID_SET_MAX};
 use crate::config::AfterProcessing;
 use crate::fetch::SourceId;
 use crate::fetch::error::{ErrorKind, FetchError, Stage};
@@ -38,8 +38,7 @@ impl ImapSession {
             uids.sort_unstable();
             uids.dedup();
             let uids: Vec<u32> = uids.into_iter().map(|(_, u)| u).collect();
-            for chunk in uids.chunks(UID_BATCH) {
-                let set = util::uid_set(chunk);
+            for set in util::uid_sets(&uids, UID_SET_MAX, UID_SET_CHARS) {
                 match self.after.clone() {
                     AfterProcessing::Keep => {}
                     AfterProcessing::Seen => self.store(&set, "+FLAGS.SILENT (\\Seen)").await?,

@@ -27,8 +27,12 @@ use util::{Fail, command, op, to_error};
 
 /// Bodies per UID FETCH: small, because async-imap buffers each response whole.
 const BODY_BATCH: usize = 20;
-/// UIDs per size listing or flag change, to keep command lines short.
-const UID_BATCH: usize = 500;
+/// UIDs per size listing or flag change/expunge, and the longest set sent. A server's cost is
+/// mostly per command (Dovecot rereads a large maildir on every expunge: 500 UIDs per
+/// expunge made deleting 100,000 messages take 25 s, 5,000 took 7 s); the character cap
+/// keeps scattered sets within servers' line limits.
+const UID_SET_MAX: usize = 5000;
+const UID_SET_CHARS: usize = 8000;
 
 /// What the server can do, read after login (servers may advertise more once authenticated).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -238,9 +242,8 @@ impl ImapSession {
             self.check(Stage::Fetch, r)?;
             uids.sort_unstable();
             uids.dedup();
-            for chunk in uids.chunks(UID_BATCH) {
-                let mut sizes: Vec<(u32, u64)> = Vec::with_capacity(chunk.len());
-                let set = util::uid_set(chunk);
+            for set in util::uid_sets(&uids, UID_SET_MAX, UID_SET_CHARS) {
+                let mut sizes: Vec<(u32, u64)> = Vec::new();
                 let s = self.sess(Stage::Fetch)?;
                 let r = command(s, limit, &format!("UID FETCH {set} (UID RFC822.SIZE)"), |r| {
                     if let (Some(uid), Some(AttributeValue::Rfc822Size(size))) =

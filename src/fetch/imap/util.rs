@@ -141,24 +141,45 @@ fn tidy(s: &str) -> String {
 
 /// `1:3,7,9:10` for sorted, distinct UIDs.
 pub fn uid_set(uids: &[u32]) -> String {
-    let mut out = String::new();
+    uid_sets(uids, usize::MAX, usize::MAX).pop().unwrap_or_default()
+}
+
+/// Sorted, distinct UIDs as compressed sets (`1:3,7,9:10`) of at most `max_uids` UIDs and
+/// `max_chars` characters each. Servers pay per command (Dovecot rereads a large folder on
+/// every expunge), so a run of UIDs should be one command however long; the length cap
+/// keeps a scattered set under the line limits servers enforce (RFC 7162 §4: 8,192 octets).
+pub fn uid_sets(uids: &[u32], max_uids: usize, max_chars: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let (mut set, mut count) = (String::new(), 0usize);
     let mut i = 0;
     while i < uids.len() {
+        if count >= max_uids {
+            out.push(std::mem::take(&mut set));
+            count = 0;
+        }
         let start = uids[i];
         let mut end = start;
-        while i + 1 < uids.len() && uids[i + 1] == end.wrapping_add(1) {
+        while i + 1 < uids.len()
+            && uids[i + 1] == end.wrapping_add(1)
+            && count + ((end - start) as usize + 1) < max_uids
+        {
             i += 1;
             end = uids[i];
         }
-        if !out.is_empty() {
-            out.push(',');
+        let range = if start == end { start.to_string() } else { format!("{start}:{end}") };
+        if !set.is_empty() && set.len() + 1 + range.len() > max_chars {
+            out.push(std::mem::take(&mut set));
+            count = 0;
         }
-        if start == end {
-            out.push_str(&start.to_string());
-        } else {
-            out.push_str(&format!("{start}:{end}"));
+        if !set.is_empty() {
+            set.push(',');
         }
+        set.push_str(&range);
+        count += (end - start) as usize + 1;
         i += 1;
+    }
+    if !set.is_empty() {
+        out.push(set);
     }
     out
 }
@@ -177,6 +198,19 @@ mod tests {
         assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
         assert_eq!(uid_set(&[5]), "5");
         assert_eq!(uid_set(&[]), "");
+    }
+
+    #[test]
+    fn uid_sets_respect_both_caps() {
+        let run: Vec<u32> = (1..=10_000).collect();
+        assert_eq!(uid_sets(&run, usize::MAX, 20), vec!["1:10000"]);
+        assert_eq!(uid_sets(&run, 4000, 8192), vec!["1:4000", "4001:8000", "8001:10000"]);
+        let scattered: Vec<u32> = (1..=3000).map(|u| u * 2).collect();
+        let sets = uid_sets(&scattered, usize::MAX, 100);
+        assert!(sets.iter().all(|s| s.len() <= 100), "{sets:?}");
+        let back: Vec<u32> = sets.iter().flat_map(|s| s.split(',')).map(|u| u.parse().unwrap_or(0)).collect();
+        assert_eq!(back, scattered);
+        assert_eq!(uid_sets(&[1, 2, 3, 7, 9, 10], 2, 100), vec!["1:2", "3,7", "9:10"]);
     }
 
     #[test]
