@@ -22,6 +22,7 @@ pub mod dialect;
 pub mod fields;
 pub mod input;
 pub mod mail;
+pub mod mime;
 pub mod original;
 pub mod reason;
 pub mod recipients;
@@ -44,7 +45,8 @@ pub fn parse(raw: &[u8], opts: &ParseOptions) -> Report {
     // A plain single-part message: only its headers go through mail-parser.
     let parsed = match prep.plain_body {
         Some(_) => mail::PARSER.parse_headers(bytes),
-        None => mail::PARSER.parse(bytes),
+        // Multipart bounces by the quicker walk; anything it is unsure of by mail-parser.
+        None => mime::parse(bytes).or_else(|| mail::PARSER.parse(bytes)),
     };
     let Some(msg) = parsed else {
         return Report::unknown("not an email: no header could be parsed");
