@@ -41,6 +41,12 @@ fn same(name: &str, fast: &Message, slow: &Message) {
 fn check(name: &str, raw: &[u8]) -> bool {
     let prep = input::prepare(raw);
     let b = prep.bytes.as_ref();
+    let (fast, slow) = (mime::headers_only(b), mail::PARSER.parse_headers(b));
+    assert_eq!(fast.is_some(), slow.is_some(), "{name}: headers only");
+    if let (Some(f), Some(s)) = (&fast, &slow) {
+        same(&format!("{name} (headers only)"), f, s);
+        assert_eq!(f.root_part().raw_body_offset(), s.root_part().raw_body_offset(), "{name}");
+    }
     let Some(fast) = mime::parse(b) else { return false };
     let slow = mail::PARSER.parse(b).unwrap_or_else(|| panic!("{name}: the walk parsed what mail-parser could not"));
     same(name, &fast, &slow);

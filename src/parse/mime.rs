@@ -17,7 +17,7 @@ use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::parsers::MessageStream;
 use mail_parser::{ContentType, Encoding, GetHeader, Header, HeaderName, HeaderValue, Message, MessagePart, PartType};
 
-use super::mail::{PARSER, utf8};
+use super::mail::utf8;
 
 /// Deeper nesting than this is left to mail-parser (bounces nest two or three levels).
 const MAX_DEPTH: usize = 8;
@@ -26,7 +26,7 @@ const MAX_DEPTH: usize = 8;
 pub fn parse(b: &[u8]) -> Option<Message<'_>> {
     let mut s = MessageStream::new(b);
     let mut headers = Vec::new();
-    if !s.parse_headers(&PARSER, &mut headers) || headers.is_empty() {
+    if !parse_headers(&mut s, b, &mut headers) || headers.is_empty() {
         return None;
     }
     let body = s.offset();
@@ -91,7 +91,7 @@ impl<'x> Walk<'x> {
         loop {
             let header_at = s.offset();
             let mut headers = Vec::new();
-            if !s.parse_headers(&PARSER, &mut headers) {
+            if !parse_headers(s, self.b, &mut headers) {
                 return None;
             }
             let body_at = s.offset();
@@ -216,6 +216,102 @@ impl<'x> Walk<'x> {
     }
 }
 
+/// The headers-only `Message` mail-parser's `parse_headers` gives, by [`parse_headers`].
+pub fn headers_only(b: &[u8]) -> Option<Message<'_>> {
+    let mut s = MessageStream::new(b);
+    let mut headers = Vec::new();
+    parse_headers(&mut s, b, &mut headers);
+    if headers.is_empty() {
+        return None;
+    }
+    let mut p = part(headers, PartType::Text(Cow::Borrowed("")), 0, b.len(), b.len());
+    p.is_encoding_problem = true;
+    Some(Message {
+        html_body: Vec::new(),
+        text_body: Vec::new(),
+        attachments: Vec::new(),
+        parts: vec![p],
+        raw_message: Cow::Borrowed(b),
+    })
+}
+
+/// mail-parser's `MessageStream::parse_headers` under `mail::PARSER`'s settings, step for
+/// step, except that a field that parser ignores is skipped with a SIMD line search instead
+/// of byte by byte (Received and DKIM fields are most of a bounce's header bytes). The
+/// fields it parses go to the same mail-parser functions it maps them to; the
+/// tests compare the result with mail-parser's own.
+pub fn parse_headers<'x>(s: &mut MessageStream<'x>, b: &'x [u8], out: &mut Vec<Header<'x>>) -> bool {
+    loop {
+        loop {
+            match s.peek() {
+                Some(b'\n') => {
+                    s.next();
+                    return true;
+                }
+                None => return false,
+                Some(c) if !c.is_ascii_whitespace() => break,
+                _ => {
+                    s.next();
+                }
+            }
+        }
+        let offset_field = s.offset();
+        if let Some(name) = s.parse_header_name() {
+            let offset_start = s.offset();
+            let value = match name {
+                HeaderName::ContentType | HeaderName::ContentDisposition => s.parse_content_type(),
+                HeaderName::ContentId | HeaderName::MessageId => s.parse_id(),
+                HeaderName::ContentDescription
+                | HeaderName::ContentLocation
+                | HeaderName::ContentTransferEncoding
+                | HeaderName::Subject => s.parse_unstructured(),
+                HeaderName::From | HeaderName::To => s.parse_address(),
+                _ => {
+                    skip_field(s, b);
+                    HeaderValue::Empty
+                }
+            };
+            out.push(Header {
+                name,
+                value,
+                offset_field: offset_field as u32,
+                offset_start: offset_start as u32,
+                offset_end: s.offset() as u32,
+            });
+        } else if s.is_eof() {
+            return false;
+        }
+    }
+}
+
+/// mail-parser's `parse_and_ignore`: past the line end not followed by a space or tab
+/// (that one space or tab consumed with it, as there).
+fn skip_field(s: &mut MessageStream, b: &[u8]) {
+    let mut pos = s.offset();
+    loop {
+        match memchr::memchr(b'\n', b.get(pos..).unwrap_or(&[])) {
+            None => {
+                pos = b.len();
+                break;
+            }
+            Some(p) => {
+                pos += p + 1;
+                if matches!(b.get(pos), Some(b' ' | b'\t')) {
+                    pos += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+    }
+    // Never a zero skip: at the end the stream's position may lie one past it, and
+    // `skip_bytes` would slice from there.
+    let n = pos.saturating_sub(s.offset());
+    if n > 0 {
+        s.skip_bytes(n);
+    }
+}
+
 /// Where `--boundary` first occurs in `hay` (`finder` looks for the boundary; the dashes
 /// before it are checked after).
 fn find_boundary(hay: &[u8], finder: &memchr::memmem::Finder) -> Option<usize> {
@@ -280,6 +376,7 @@ fn decode_text<'x>(bytes: Cow<'x, [u8]>, ct: Option<&ContentType>) -> Cow<'x, st
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::mail::PARSER;
 
     /// The fast walk and mail-parser agree on every part: type, body, headers.
     fn same(raw: &[u8]) {

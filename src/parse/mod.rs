@@ -44,7 +44,7 @@ pub fn parse(raw: &[u8], opts: &ParseOptions) -> Report {
     let bytes = prep.bytes.as_ref();
     // A plain single-part message: only its headers go through mail-parser.
     let parsed = match prep.plain_body {
-        Some(_) => mail::PARSER.parse_headers(bytes),
+        Some(_) => mime::headers_only(bytes),
         // Multipart bounces by the quicker walk; anything it is unsure of by mail-parser.
         None => mime::parse(bytes).or_else(|| mail::PARSER.parse(bytes)),
     };
