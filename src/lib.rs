@@ -13,6 +13,7 @@ pub mod config;
 pub mod fetch;
 pub mod instance;
 pub mod mailbox;
+pub mod memory;
 pub mod parse;
 pub mod record;
 pub mod scheduler;

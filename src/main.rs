@@ -1,3 +1,4 @@
 fn main() -> std::process::ExitCode {
+    rebound::memory::tune();
     rebound::cli::main()
 }
