@@ -1,5 +1,6 @@
 //! IMAP against the real test Dovecot: plain port, STARTTLS and IMAPS; listing, byte-exact
-//! fetch, delete/keep/move/seen of committed messages only, checkpoints, size cap, IDLE.
+//! fetch, delete/keep/move/seen of committed messages only, non-ASCII folders, checkpoints,
+//! size cap, IDLE.
 
 mod support;
 
@@ -93,6 +94,36 @@ async fn move_creates_the_target_and_moves_only_committed_messages() {
     assert_eq!(user.count("INBOX"), 1);
     assert_eq!(user.count("Processed"), 2);
     assert_eq!(user.subjects("INBOX"), vec![format!("{}-1", user.name)]);
+}
+
+/// A non-ASCII folder (sent in modified UTF-7) is created on TRYCREATE, moved into, then
+/// selected and fetched from; ids keep the name as configured.
+#[tokio::test]
+async fn non_ascii_folder_is_created_moved_into_and_polled() {
+    let d = Dovecot::get();
+    let user = d.add_user();
+    let sent = deliver_n(&user, 2);
+    // Dovecot's Maildir++ hierarchy separator is '.'.
+    let target = "Bounces.Rückläufer & Co";
+    let mut cfg = imap(&d, &user, Security::Ssl);
+    cfg.after_processing = AfterProcessing::Move(target.into());
+    let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
+    let refs = src.list().await.unwrap();
+    src.mark_done(&[refs[1].id.clone()]).await.unwrap();
+    src.close().await.unwrap();
+    assert_eq!((user.count("INBOX"), user.count(target)), (1, 1));
+
+    let cfg = MailboxConfig {
+        folders: vec![target.into()],
+        after_processing: AfterProcessing::Keep,
+        ..imap(&d, &user, Security::Starttls)
+    };
+    let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
+    let refs = src.list().await.unwrap();
+    assert!(matches!(&refs[..], [r] if matches!(&r.id, SourceId::Imap { folder, .. } if folder == target)), "{refs:?}");
+    let batch = src.fetch(&refs).await.unwrap();
+    assert_eq!(lf(&batch.fetched[0].raw), lf(&sent[1]));
+    src.close().await.unwrap();
 }
 
 #[tokio::test]

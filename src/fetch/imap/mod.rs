@@ -10,6 +10,7 @@
 //! on the caller's word.
 
 mod done;
+mod utf7;
 mod util;
 
 use super::dial::{self, dial};
