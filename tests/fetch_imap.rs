@@ -1,10 +1,11 @@
 //! IMAP against the real test Dovecot: plain port, STARTTLS and IMAPS; listing, byte-exact
-//! fetch, delete/keep/move/seen of committed messages only, checkpoints, size cap, IDLE.
+//! fetch, delete/keep/move/seen of committed messages only, non-ASCII folders, checkpoints,
+//! size cap, IDLE.
 
 mod support;
 
 use rebound::config::{AfterProcessing, MailboxConfig, Protocol, Security};
-use rebound::fetch::{FolderCheckpoint, SkipReason, Source, SourceId};
+use rebound::fetch::{FolderCheckpoint, Source, SourceId};
 use std::time::{Duration, Instant};
 use support::{Dovecot, MailUser, lf, sample_message};
 
@@ -95,6 +96,36 @@ async fn move_creates_the_target_and_moves_only_committed_messages() {
     assert_eq!(user.subjects("INBOX"), vec![format!("{}-1", user.name)]);
 }
 
+/// A non-ASCII folder (sent in modified UTF-7) is created on TRYCREATE, moved into, then
+/// selected and fetched from; ids keep the name as configured.
+#[tokio::test]
+async fn non_ascii_folder_is_created_moved_into_and_polled() {
+    let d = Dovecot::get();
+    let user = d.add_user();
+    let sent = deliver_n(&user, 2);
+    // Dovecot's Maildir++ hierarchy separator is '.'.
+    let target = "Bounces.Rückläufer & Co";
+    let mut cfg = imap(&d, &user, Security::Ssl);
+    cfg.after_processing = AfterProcessing::Move(target.into());
+    let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
+    let refs = src.list().await.unwrap();
+    src.mark_done(&[refs[1].id.clone()]).await.unwrap();
+    src.close().await.unwrap();
+    assert_eq!((user.count("INBOX"), user.count(target)), (1, 1));
+
+    let cfg = MailboxConfig {
+        folders: vec![target.into()],
+        after_processing: AfterProcessing::Keep,
+        ..imap(&d, &user, Security::Starttls)
+    };
+    let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
+    let refs = src.list().await.unwrap();
+    assert!(matches!(&refs[..], [r] if matches!(&r.id, SourceId::Imap { folder, .. } if folder == target)), "{refs:?}");
+    let batch = src.fetch(&refs).await.unwrap();
+    assert_eq!(lf(&batch.fetched[0].raw), lf(&sent[1]));
+    src.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn fetch_leaves_seen_alone_and_seen_mode_sets_it() {
     let d = Dovecot::get();
@@ -131,24 +162,10 @@ async fn checkpoint_lists_only_newer_uids_unless_uidvalidity_changed() {
 }
 
 #[tokio::test]
-async fn oversized_message_is_skipped_not_downloaded() {
+async fn oversized_message_gives_its_headers_not_its_body() {
     let d = Dovecot::get();
     let user = d.add_user();
-    let small = sample_message(&format!("{}-small", user.name), "short");
-    let big = sample_message(&format!("{}-big", user.name), &vec!["x".repeat(70); 100].join("\r\n"));
-    user.deliver("INBOX", &small);
-    user.deliver("INBOX", &big);
-    let mut cfg = imap(&d, &user, Security::Ssl);
-    cfg.max_message_bytes = 2048;
-    let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
-    let refs = src.list().await.unwrap();
-    let batch = src.fetch(&refs).await.unwrap();
-    assert_eq!(batch.fetched.len(), 1);
-    assert_eq!(lf(&batch.fetched[0].raw), lf(&small));
-    assert_eq!(batch.skipped.len(), 1);
-    let SkipReason::TooLarge { size, limit } = batch.skipped[0].reason else { panic!("{:?}", batch.skipped) };
-    assert!(size > 2048 && limit == 2048);
-    assert!(batch.skipped[0].reason.to_string().contains("max_message_bytes"));
+    let src = support::fetch_small_and_oversized(&user, imap(&d, &user, Security::Ssl), 'x').await;
     src.close().await.unwrap();
 }
 

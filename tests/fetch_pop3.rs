@@ -4,7 +4,7 @@
 mod support;
 
 use rebound::config::{AfterProcessing, MailboxConfig, Protocol, Security};
-use rebound::fetch::{SkipReason, Source, SourceId};
+use rebound::fetch::{Source, SourceId};
 use support::{Dovecot, MailUser, lf, sample_message};
 
 fn pop3(d: &Dovecot, user: &MailUser, security: Security) -> MailboxConfig {
@@ -98,22 +98,11 @@ async fn deletions_need_a_clean_quit() {
 }
 
 #[tokio::test]
-async fn oversized_message_is_refused_before_retr() {
+async fn oversized_message_gives_its_headers_by_top_not_retr() {
     let d = Dovecot::get();
     let user = d.add_user();
-    let small = sample_message(&format!("{}-small", user.name), "short");
-    user.deliver("INBOX", &small);
-    user.deliver("INBOX", &sample_message(&format!("{}-big", user.name), &vec!["y".repeat(70); 100].join("\r\n")));
-    let mut cfg = pop3(&d, &user, Security::Starttls);
-    cfg.max_message_bytes = 2048;
-    let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
-    let refs = src.list().await.unwrap();
-    let batch = src.fetch(&refs).await.unwrap();
-    assert_eq!(batch.fetched.len(), 1);
-    assert_eq!(lf(&batch.fetched[0].raw), lf(&small));
-    let SkipReason::TooLarge { size, limit } = batch.skipped[0].reason else { panic!("{:?}", batch.skipped) };
-    assert!(size > 2048 && limit == 2048);
-    // The session is still in step after the refusal.
+    let mut src = support::fetch_small_and_oversized(&user, pop3(&d, &user, Security::Starttls), 'y').await;
+    // The session is still in step after TOP.
     assert_eq!(src.list().await.unwrap().len(), 2);
     src.close().await.unwrap();
 }

@@ -1,12 +1,12 @@
 //! What the test Dovecot does not do, played by scripted servers: IMAP without MOVE or
 //! UIDPLUS (move falls back to COPY + \Deleted + EXPUNGE, delete to a plain EXPUNGE), a
-//! FETCH partly refused with [EXPUNGEISSUED], and POP3 with APOP offered in the greeting and
-//! no CAPA.
+//! FETCH partly refused with [EXPUNGEISSUED], POP3 with APOP offered in the greeting and
+//! no CAPA, and POP3 headers past the cap or without TOP.
 
 mod support;
 
 use rebound::config::{AfterProcessing, Protocol, Secret};
-use rebound::fetch::Source;
+use rebound::fetch::{HEADER_CAP, SkipReason, Source};
 use support::fake::{self, mailbox};
 
 /// An IMAP4rev1 server with neither MOVE nor UIDPLUS, holding UIDs 3 and 4.
@@ -118,4 +118,56 @@ async fn pop3_uses_apop_when_the_greeting_offers_it() {
     src.close().await.unwrap();
     let cmds = server.commands();
     assert!(cmds.iter().any(|c| c == "USER u") && cmds.iter().any(|c| c == "PASS other"), "{cmds:?}");
+}
+
+/// A maildrop of one 2,000,000-byte message whose "headers" run past the cap, with dot-stuffed
+/// lines; TOP is offered only when `top`.
+fn big_message_pop3(line: &str, top: bool) -> Option<String> {
+    let cmd = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+    Some(match cmd.as_str() {
+        "CAPA" if top => "+OK\r\nUIDL\r\nTOP\r\n.\r\n".into(),
+        "CAPA" => "+OK\r\nUIDL\r\n.\r\n".into(),
+        "LIST" => "+OK\r\n1 2000000\r\n.\r\n".into(),
+        "UIDL" => "+OK\r\n1 big-1\r\n.\r\n".into(),
+        "TOP" if line == "TOP 1 0" => {
+            format!("+OK\r\nSubject: big\r\n..dotted: yes\r\nX-Long: {}\r\n\r\n.\r\n", "y".repeat(300_000))
+        }
+        "TOP" | "RETR" => "-ERR not expected\r\n".into(),
+        _ => "+OK\r\n".into(),
+    })
+}
+
+/// Logs in to a fake POP3 server and fetches everything it lists.
+async fn fetch_all(server: &fake::Fake) -> (Source, rebound::fetch::Batch) {
+    let mut src = Source::open(&mailbox(Protocol::Pop3, server.port), &Secret::new("pw")).await.unwrap();
+    let refs = src.list().await.unwrap();
+    let batch = src.fetch(&refs).await.unwrap();
+    (src, batch)
+}
+
+#[tokio::test]
+async fn pop3_top_reads_capped_unstuffed_headers_of_an_oversized_message() {
+    let server = fake::serve("+OK fake\r\n", |l| big_message_pop3(l, true)).await;
+    let (mut src, batch) = fetch_all(&server).await;
+    let SkipReason::TooLarge { size: 2_000_000, headers: Some(h), .. } = &batch.skipped[0].reason else {
+        panic!("{:?}", batch.skipped)
+    };
+    assert_eq!(h.len(), HEADER_CAP);
+    assert!(h.starts_with(b"Subject: big\r\n.dotted: yes\r\nX-Long: yyy"), "{:?}", String::from_utf8_lossy(&h[..40]));
+    // The rest of the answer was read and dropped: the session is still in step.
+    assert_eq!(src.list().await.unwrap().len(), 1);
+    src.close().await.unwrap();
+    assert!(!server.commands().iter().any(|c| c.starts_with("RETR")), "{:?}", server.commands());
+}
+
+#[tokio::test]
+async fn pop3_without_top_reads_nothing_of_an_oversized_message_and_says_why() {
+    let server = fake::serve("+OK fake\r\n", |l| big_message_pop3(l, false)).await;
+    let (src, batch) = fetch_all(&server).await;
+    let reason = &batch.skipped[0].reason;
+    assert!(matches!(reason, SkipReason::TooLarge { headers: None, .. }), "{reason:?}");
+    assert!(reason.to_string().contains("does not offer TOP"), "{reason}");
+    src.close().await.unwrap();
+    let cmds = server.commands();
+    assert!(!cmds.iter().any(|c| c.starts_with("RETR") || c.starts_with("TOP")), "{cmds:?}");
 }

@@ -82,26 +82,27 @@ async fn ingests_a_batch_and_never_twice(db: TestDb, protocol: Protocol, securit
     assert_eq!((status.state.as_str(), status.messages_processed, status.lease_owner), ("ok", 4, None));
 }
 
-macro_rules! every_transport {
-    ($($name:ident: $p:expr, $s:expr;)*) => {$(
+/// `NAME::sqlite` and `NAME::postgres` tests running `FUNCTION(TestDb, ARGS…)`, per line.
+macro_rules! on_both_backends_with {
+    ($f:ident { $($name:ident: $($arg:expr),*;)* }) => {$(
         mod $name {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() { ingests_a_batch_and_never_twice(TestDb::sqlite(), $p, $s).await }
+            async fn sqlite() { $f(TestDb::sqlite(), $($arg),*).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() { ingests_a_batch_and_never_twice(TestDb::postgres(), $p, $s).await }
+            async fn postgres() { $f(TestDb::postgres(), $($arg),*).await }
         }
     )*};
 }
 
-every_transport! {
+on_both_backends_with!(ingests_a_batch_and_never_twice {
     imap: Protocol::Imap, Security::None;
     imap_starttls: Protocol::Imap, Security::Starttls;
     imaps: Protocol::Imap, Security::Ssl;
     pop3: Protocol::Pop3, Security::None;
     pop3_stls: Protocol::Pop3, Security::Starttls;
     pop3s: Protocol::Pop3, Security::Ssl;
-}
+});
 
 async fn delete_removes_only_committed(db: TestDb) {
     let (store, pipeline) = setup(&db);
@@ -124,6 +125,61 @@ async fn delete_removes_only_committed(db: TestDb) {
     assert!(review.iter().any(|r| r.reason.as_deref().is_some_and(|w| w.contains("max_message_bytes"))), "{review:?}");
 }
 on_both_backends!(delete_only_committed, delete_removes_only_committed);
+
+/// An oversized message goes to the review queue with its headers (IMAP `BODY.PEEK[HEADER]`,
+/// POP3 `TOP n 0`) and never its body, and stays in the mailbox.
+async fn oversized_goes_to_review_with_its_headers(db: TestDb, protocol: Protocol) {
+    use diesel::prelude::*;
+    use rebound::store::schema::messages;
+    let (store, pipeline) = setup(&db);
+    let d = Dovecot::get();
+    let user = d.add_user();
+    let marker = format!("BODY-MARKER-{}", user.name);
+    let body = vec![marker.as_str(); 400].join("\r\n");
+    let big = support::sample_message(&format!("{}-huge", user.name), &body);
+    user.deliver("INBOX", &big);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = mailbox(&d, &user, protocol, Security::None, dir.path());
+    cfg.max_message_bytes = 2048;
+    let cancel = CancellationToken::new();
+    let o = poll_once(&store, pipeline.clone(), &cfg, "i1", &cancel).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((o.fetched, o.skipped.len()), (0, 1), "{o:?}");
+
+    let mut c = store.conn().unwrap();
+    let review = rebound::record::review::list(&mut c, 10, 0).unwrap();
+    assert_eq!(review.len(), 1, "{review:?}");
+    let item = &review[0];
+    let reason = item.reason.as_deref().unwrap_or("");
+    assert!(reason.contains("max_message_bytes = 2048") && reason.ends_with("left in the mailbox"), "{reason}");
+    assert!(!reason.contains("TOP"), "Dovecot offers TOP, so the headers were read: {reason}");
+    assert_eq!(item.subject.as_deref(), Some(format!("{}-huge", user.name).as_str()));
+    assert_eq!(item.from.as_deref(), Some("MAILER-DAEMON@mx.example.net"));
+    let (mid, raw): (Option<String>, Option<Vec<u8>>) =
+        messages::table.find(item.id).select((messages::message_id, messages::raw)).first(&mut c).unwrap();
+    assert_eq!(mid, Some(format!("<{}-huge@example.net>", user.name)));
+    let raw = raw.expect("the header block is kept as the raw message");
+    let head_end = big.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(support::lf(&raw), support::lf(&big[..head_end]), "{}", String::from_utf8_lossy(&raw));
+    assert!(!String::from_utf8_lossy(&raw).contains(&marker), "the body must not be downloaded");
+    assert_eq!(user.count("INBOX"), 1, "the message stays in the mailbox");
+
+    // The next poll neither queues it twice nor (IMAP, keep mode: past the checkpoint) lists it.
+    let again = poll_once(&store, pipeline.clone(), &cfg, "i1", &cancel).await.unwrap();
+    if protocol == Protocol::Imap {
+        assert_eq!(again.listed, 0, "{again:?}");
+    }
+    assert_eq!(rebound::record::review::list(&mut c, 10, 0).unwrap().len(), 1);
+    assert_eq!(user.count("INBOX"), 1);
+    // Reprocessing a header block alone must not replace why it is there.
+    let (still, _) = rebound::record::review::reprocess(&mut c, &pipeline, item.id).unwrap();
+    let after = rebound::record::review::list(&mut c, 10, 0).unwrap();
+    assert!(still && after[0].reason.as_deref() == Some(reason), "{after:?}");
+}
+
+on_both_backends_with!(oversized_goes_to_review_with_its_headers {
+    oversized_imap: Protocol::Imap;
+    oversized_pop3: Protocol::Pop3;
+});
 
 async fn a_failing_mailbox_shows_its_stage_and_error(db: TestDb) {
     let (store, pipeline) = setup(&db);

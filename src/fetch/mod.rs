@@ -92,12 +92,36 @@ pub struct Fetched {
     pub raw: Vec<u8>,
 }
 
+/// The most of an oversized message's header block that is kept: enough for any real
+/// header, while a message whose "headers" are megabytes cannot fill memory or the ledger.
+pub const HEADER_CAP: usize = 256 * 1024;
+
+/// The header block of `raw` (through the blank line that ends it), at most [`HEADER_CAP`]
+/// bytes: what is kept of a message that turned out larger than announced.
+pub fn header_block(raw: &[u8]) -> Vec<u8> {
+    let mut end = 0;
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        end += line.len();
+        if line == b"\r\n" || line == b"\n" || end >= HEADER_CAP {
+            break;
+        }
+    }
+    raw[..end.min(HEADER_CAP)].to_vec()
+}
+
 /// Why a listed message was not fetched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum SkipReason {
-    /// Larger than `max_message_bytes`; never read.
-    TooLarge { size: u64, limit: u64 },
+    /// Larger than `max_message_bytes`; its body is never read. `headers` holds its header
+    /// block (at most [`HEADER_CAP`] bytes) for the review queue, or `None` when the server
+    /// cannot send headers alone (POP3 without TOP).
+    TooLarge {
+        size: u64,
+        limit: u64,
+        #[serde(skip)]
+        headers: Option<Vec<u8>>,
+    },
     /// Removed (by someone else) since it was listed.
     Gone(String),
     /// The folder's UIDVALIDITY changed since listing: the UID may name another message now.
@@ -107,8 +131,12 @@ pub enum SkipReason {
 impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SkipReason::TooLarge { size, limit } => {
-                write!(f, "message of {size} bytes is larger than max_message_bytes = {limit}; not downloaded")
+            SkipReason::TooLarge { size, limit, headers } => {
+                write!(f, "message of {size} bytes is larger than max_message_bytes = {limit}; not downloaded")?;
+                match headers {
+                    Some(_) => Ok(()),
+                    None => f.write_str(" (the server does not offer TOP, so its headers were not read either)"),
+                }
             }
             SkipReason::Gone(why) => write!(f, "message vanished since listing: {why}"),
             SkipReason::Stale => f.write_str("folder UIDVALIDITY changed since listing; list again"),
@@ -178,7 +206,8 @@ impl Source {
     }
 
     /// Downloads one batch (pass ~20 refs from the listing: the result holds their bodies).
-    /// Messages over `max_message_bytes` are skipped without being downloaded.
+    /// Messages over `max_message_bytes` are skipped without their bodies being downloaded;
+    /// only their headers are read, for the review queue.
     pub async fn fetch(&mut self, batch: &[MessageRef]) -> Result<Batch, FetchError> {
         match self {
             Source::Imap(s) => s.fetch(batch).await,
@@ -239,5 +268,14 @@ mod tests {
         assert_eq!(SourceId::Pop3 { uidl: "x".into() }.to_string(), "pop3:x");
         assert!("imap:INBOX:x:1".parse::<SourceId>().is_err());
         assert!("pop3:".parse::<SourceId>().is_err());
+    }
+
+    #[test]
+    fn header_block_stops_at_the_blank_line_and_the_cap() {
+        assert_eq!(header_block(b"Subject: a\r\nFrom: b\r\n\r\nbody\r\n"), b"Subject: a\r\nFrom: b\r\n\r\n");
+        assert_eq!(header_block(b"Subject: a\n\nbody"), b"Subject: a\n\n");
+        assert_eq!(header_block(b"Subject: no body"), b"Subject: no body");
+        let huge = [b"X: ".as_slice(), &vec![b'y'; HEADER_CAP * 2], b"\r\n\r\nbody"].concat();
+        assert_eq!(header_block(&huge).len(), HEADER_CAP);
     }
 }

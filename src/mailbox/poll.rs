@@ -207,8 +207,8 @@ async fn commit(
     let mut unfetched = Vec::new();
     for s in &batch.skipped {
         match &s.reason {
-            SkipReason::TooLarge { .. } => {
-                unfetched.push((s.id.to_string(), s.reason.to_string()));
+            SkipReason::TooLarge { headers, .. } => {
+                unfetched.push((s.id.to_string(), s.reason.to_string(), headers.clone()));
                 note(&mut advance, &s.id);
             }
             SkipReason::Gone(_) => note(&mut advance, &s.id),
@@ -222,8 +222,8 @@ async fn commit(
         let items: Vec<Item> =
             fetched.iter().zip(&ids).map(|(f, id)| Item { source: &name, source_id: id, raw: &f.raw }).collect();
         let (dispositions, stats) = pipeline.ingest(c, &items).map_err(|e| StoreError::Task(e.to_string()))?;
-        for (id, why) in &unfetched {
-            ledger::record_unfetched(c, &name, id, why)?;
+        for (id, why, headers) in &unfetched {
+            ledger::record_unfetched(c, &name, id, why, headers.as_deref())?;
         }
         let committed: Vec<SourceId> = fetched
             .iter()

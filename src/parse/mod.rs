@@ -63,6 +63,15 @@ pub fn parse(raw: &[u8], opts: &ParseOptions) -> Report {
     report
 }
 
+/// Subject, From address and Message-ID of a bare header block, filled as [`parse`] fills
+/// them: for messages too large to download, of which only the headers are kept.
+pub fn header_fields(headers: &[u8]) -> (Option<String>, Option<String>, Option<String>) {
+    let Some(msg) = mail::PARSER.parse_headers(headers) else { return (None, None, None) };
+    // An empty plain body: no MIME parts to walk, only the headers are read.
+    let r = base_report(&Mail::new(&msg, Some("")));
+    (r.subject, r.from, r.message_id)
+}
+
 fn base_report(m: &Mail) -> Report {
     let mut r = Report::unknown("");
     r.unknown_reason = None;

@@ -125,14 +125,28 @@ pub fn purge_raw(c: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, Sto
     .execute(c)?)
 }
 
+/// How the review reason of a message too large to download ends.
+pub const UNFETCHED: &str = "left in the mailbox";
+
 /// Puts a message that was listed but not downloaded (too large) in the review queue,
-/// once: it stays in the mailbox and is never marked done.
-pub fn record_unfetched(c: &mut AnyConnection, source: &str, source_id: &str, why: &str) -> Result<(), StoreError> {
+/// once: it stays in the mailbox and is never marked done. Its header block, when the server
+/// gave one, is kept as its raw bytes and fills subject, from and Message-ID.
+pub fn record_unfetched(
+    c: &mut AnyConnection,
+    source: &str,
+    source_id: &str,
+    why: &str,
+    headers: Option<&[u8]>,
+) -> Result<(), StoreError> {
     let key = digest(format!("unfetched:{source}:{source_id}").as_bytes());
     if !by_digests(c, &[&key])?.is_empty() {
         return Ok(());
     }
-    let reason = format!("{source} {source_id}: {why}; left in the mailbox");
+    let reason = format!("{source} {source_id}: {why}; {UNFETCHED}");
+    // PostgreSQL text cannot hold NUL characters.
+    let no_nul = |s: Option<String>| s.map(|v| v.replace('\0', ""));
+    let (subject, from, message_id) = headers.map(crate::parse::header_fields).unwrap_or_default();
+    let (subject, from, message_id) = (no_nul(subject), no_nul(from), no_nul(message_id));
     insert_many(
         c,
         &[NewMessage {
@@ -141,11 +155,11 @@ pub fn record_unfetched(c: &mut AnyConnection, source: &str, source_id: &str, wh
             dialect: "none",
             state: "review",
             review_reason: Some(&reason),
-            subject: None,
-            from_addr: None,
-            message_id: None,
-            size: 0,
-            raw: None,
+            subject: subject.as_deref(),
+            from_addr: from.as_deref(),
+            message_id: message_id.as_deref(),
+            size: headers.map_or(0, |h| h.len() as i64),
+            raw: headers,
             records: 0,
             received_at: chrono::Utc::now().naive_utc(),
             purge_after: None,

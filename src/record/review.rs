@@ -62,11 +62,16 @@ pub fn reprocess(c: &mut AnyConnection, pipeline: &Pipeline, id: i64) -> Result<
             .select((messages::state, messages::raw, messages::review_reason))
             .first(c)
             .optional()?;
-        let Some((state, Some(raw), _)) = row else {
+        let Some((state, Some(raw), reason)) = row else {
             return Err(PipelineError::Config(format!("review item {id} does not exist or has no raw message left")));
         };
         if state != "review" {
             return Ok((false, Stats::default()));
+        }
+        // Only the headers of a message too large to download: parsing them would replace
+        // that reason with a meaningless one. It stays until someone deals with the message.
+        if reason.as_deref().is_some_and(|r| r.ends_with(super::ledger::UNFETCHED)) {
+            return Ok((true, Stats::default()));
         }
         let p = pipeline.prepare(&engine, &raw);
         let now: NaiveDateTime = Utc::now().naive_utc();

@@ -299,6 +299,37 @@ pub fn sample_message(subject: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Delivers a small message and one of more than 2048 bytes (lines of `filler`) to INBOX and
+/// fetches both with `max_message_bytes = 2048`: the small one arrives whole, of the big one
+/// only its header block. Gives the session, still open.
+pub async fn fetch_small_and_oversized(
+    user: &MailUser,
+    mut cfg: rebound::config::MailboxConfig,
+    filler: char,
+) -> rebound::fetch::Source {
+    use rebound::fetch::{SkipReason, Source};
+    let small = sample_message(&format!("{}-small", user.name), "short");
+    let filler = filler.to_string().repeat(70);
+    user.deliver("INBOX", &small);
+    user.deliver("INBOX", &sample_message(&format!("{}-big", user.name), &vec![filler.as_str(); 100].join("\r\n")));
+    cfg.max_message_bytes = 2048;
+    let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
+    let refs = src.list().await.unwrap();
+    let batch = src.fetch(&refs).await.unwrap();
+    assert_eq!(batch.fetched.len(), 1);
+    assert_eq!(lf(&batch.fetched[0].raw), lf(&small));
+    assert_eq!(batch.skipped.len(), 1);
+    let reason = &batch.skipped[0].reason;
+    let SkipReason::TooLarge { size, limit, headers: Some(headers) } = reason else { panic!("{:?}", batch.skipped) };
+    assert!(*size > 2048 && *limit == 2048);
+    assert!(reason.to_string().contains("max_message_bytes"));
+    // Only the header block was read, never the body.
+    let headers = String::from_utf8_lossy(headers);
+    assert!(headers.contains(&format!("Subject: {}-big\r\n", user.name)) && headers.ends_with("\r\n\r\n"), "{headers}");
+    assert!(!headers.contains(&filler), "{headers}");
+    src
+}
+
 /// Bytes with CRLF turned into LF: Dovecot stores LF and serves CRLF.
 pub fn lf(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());

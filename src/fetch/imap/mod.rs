@@ -4,20 +4,24 @@
 //! Takes the mailbox settings and its password; gives messages as [`MessageRef`]s (folder,
 //! UIDVALIDITY, UID, size) and their raw bytes via `BODY.PEEK[]` (so \Seen is left alone).
 //! async-imap has no timeouts and buffers each response whole, so every await here is
-//! bounded, sizes are fetched before bodies, oversized messages are never requested, and
-//! after any error that may leave a response half-read the session is dropped. It never
-//! changes a message: that is [`ImapSession::mark_done`] in `done.rs`, on the caller's word.
+//! bounded, sizes are fetched before bodies, of oversized messages only the (capped) header
+//! block is requested, and after any error that may leave a response half-read the session
+//! is dropped. It never changes a message: that is [`ImapSession::mark_done`] in `done.rs`,
+//! on the caller's word.
 
 mod done;
+mod utf7;
 mod util;
 
 use super::dial::{self, dial};
 use super::error::{ErrorKind, FetchError, Stage};
 use super::net::Conn;
 use super::trace::Trace;
-use super::{Batch, Fetched, FolderCheckpoint, MessageRef, SkipReason, Skipped, SourceId};
+use super::{Batch, Fetched, FolderCheckpoint, HEADER_CAP, MessageRef, SkipReason, Skipped, SourceId};
 use crate::config::{AfterProcessing, MailboxConfig, Secret, Security};
-use async_imap::imap_proto::{AttributeValue, Capability, MailboxDatum, Response, ResponseCode, Status};
+use async_imap::imap_proto::{
+    AttributeValue, Capability, MailboxDatum, MessageSection, Response, ResponseCode, SectionPath, Status,
+};
 use async_imap::{Client, Session};
 use serde::Serialize;
 use serde_json::json;
@@ -264,7 +268,8 @@ impl ImapSession {
         Ok(refs)
     }
 
-    /// Fetches raw messages with `BODY.PEEK[]`; oversized, vanished or stale ones are skipped.
+    /// Fetches raw messages with `BODY.PEEK[]`; of oversized ones only the header block is
+    /// fetched; vanished or stale ones are skipped.
     pub async fn fetch(&mut self, batch: &[MessageRef]) -> Result<Batch, FetchError> {
         let mut out = Batch::default();
         let mut rest = batch;
@@ -280,17 +285,19 @@ impl ImapSession {
             let (group, tail) = rest.split_at(n);
             rest = tail;
             let info = self.select(folder).await?;
-            let mut wanted = Vec::new();
+            let (mut wanted, mut oversized) = (Vec::new(), Vec::new());
             for r in group {
                 let SourceId::Imap { uidvalidity, uid, .. } = &r.id else { continue };
                 if *uidvalidity != info.uidvalidity {
                     out.skipped.push(Skipped { id: r.id.clone(), reason: SkipReason::Stale });
                 } else if r.size > self.max_bytes {
-                    let reason = SkipReason::TooLarge { size: r.size, limit: self.max_bytes };
-                    out.skipped.push(Skipped { id: r.id.clone(), reason });
+                    oversized.push((*uid, r));
                 } else {
                     wanted.push((*uid, r));
                 }
+            }
+            for chunk in oversized.chunks(BODY_BATCH) {
+                self.fetch_headers(chunk, &mut out).await?;
             }
             for chunk in wanted.chunks(BODY_BATCH) {
                 self.fetch_bodies(chunk, &mut out).await?;
@@ -300,38 +307,69 @@ impl ImapSession {
     }
 
     async fn fetch_bodies(&mut self, chunk: &[(u32, &MessageRef)], out: &mut Batch) -> Result<(), FetchError> {
+        let max = self.max_bytes;
+        let mut got = self.fetch_section(chunk, "BODY.PEEK[]", |s| s.is_none()).await?;
+        for (uid, r) in chunk {
+            let reason = match got.remove(uid) {
+                // Larger than listed: keep only what an oversized message keeps.
+                Some(raw) if raw.len() as u64 > max => {
+                    let headers = Some(super::header_block(&raw));
+                    SkipReason::TooLarge { size: raw.len() as u64, limit: max, headers }
+                }
+                Some(raw) => {
+                    out.fetched.push(Fetched { id: r.id.clone(), raw });
+                    continue;
+                }
+                None => SkipReason::Gone("no longer in the folder".into()),
+            };
+            out.skipped.push(Skipped { id: r.id.clone(), reason });
+        }
+        Ok(())
+    }
+
+    /// The header blocks of oversized messages, for the review queue. The partial fetch
+    /// `<0.N>` caps them on the wire: async-imap buffers each response whole, so a cap
+    /// applied after reading would come too late.
+    async fn fetch_headers(&mut self, chunk: &[(u32, &MessageRef)], out: &mut Batch) -> Result<(), FetchError> {
+        let item = format!("BODY.PEEK[HEADER]<0.{HEADER_CAP}>");
+        let header = |s: &Option<SectionPath>| matches!(s, Some(SectionPath::Full(MessageSection::Header)));
+        let mut got = self.fetch_section(chunk, &item, header).await?;
+        for (uid, r) in chunk {
+            let reason = match got.remove(uid) {
+                Some(mut headers) => {
+                    headers.truncate(HEADER_CAP); // in case the server ignored the partial range
+                    SkipReason::TooLarge { size: r.size, limit: self.max_bytes, headers: Some(headers) }
+                }
+                None => SkipReason::Gone("no longer in the folder".into()),
+            };
+            out.skipped.push(Skipped { id: r.id.clone(), reason });
+        }
+        Ok(())
+    }
+
+    /// `UID FETCH` of one body section (`item`, recognised in the answer by `section`) of
+    /// these UIDs: the bytes by UID; a UID missing from the answer is no longer in the folder.
+    async fn fetch_section(
+        &mut self,
+        chunk: &[(u32, &MessageRef)],
+        item: &str,
+        section: impl Fn(&Option<SectionPath>) -> bool,
+    ) -> Result<HashMap<u32, Vec<u8>>, FetchError> {
         let mut uids: Vec<u32> = chunk.iter().map(|(u, _)| *u).collect();
         uids.sort_unstable();
         let set = util::uid_set(&uids);
-        let (limit, max) = (self.limit, self.max_bytes);
+        let limit = self.limit;
         let mut got: HashMap<u32, Vec<u8>> = HashMap::new();
-        let mut too_big: HashMap<u32, u64> = HashMap::new();
         let s = self.sess(Stage::Fetch)?;
-        let r = command(s, limit, &format!("UID FETCH {set} (UID BODY.PEEK[])"), |r| {
-            let body = fetched(r, |a| matches!(a, AttributeValue::BodySection { section: None, .. }));
-            if let (Some(uid), Some(AttributeValue::BodySection { data: Some(body), .. })) = (fetched_uid(r), body) {
-                if body.len() as u64 > max {
-                    too_big.insert(uid, body.len() as u64);
-                } else {
-                    got.insert(uid, body.to_vec());
-                }
+        let r = command(s, limit, &format!("UID FETCH {set} (UID {item})"), |r| {
+            let data = fetched(r, |a| matches!(a, AttributeValue::BodySection { section: s, .. } if section(s)));
+            if let (Some(uid), Some(AttributeValue::BodySection { data: Some(data), .. })) = (fetched_uid(r), data) {
+                got.insert(uid, data.to_vec());
             }
         })
         .await;
         self.check(Stage::Fetch, util::partial_ok(r))?;
-        for (uid, r) in chunk {
-            match got.remove(uid) {
-                Some(raw) => out.fetched.push(Fetched { id: r.id.clone(), raw }),
-                None => {
-                    let reason = match too_big.get(uid) {
-                        Some(&size) => SkipReason::TooLarge { size, limit: max },
-                        None => SkipReason::Gone("no longer in the folder".into()),
-                    };
-                    out.skipped.push(Skipped { id: r.id.clone(), reason });
-                }
-            }
-        }
-        Ok(())
+        Ok(got)
     }
 
     /// LOGOUT. A session already lost after an error is simply dropped.

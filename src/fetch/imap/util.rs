@@ -83,8 +83,10 @@ fn outcome_words(outcome: &Outcome<'_>) -> String {
     if text.is_empty() { "the server refused without saying why".into() } else { text }
 }
 
-/// A mailbox name as an IMAP quoted string (config validation keeps CR/LF out).
+/// A mailbox name from config (UTF-8) as an IMAP quoted string, in modified UTF-7 as the
+/// server wants it (config validation keeps CR/LF out).
 pub fn quote(name: &str) -> String {
+    let name = super::utf7::encode(name);
     format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
@@ -191,6 +193,7 @@ mod tests {
     #[test]
     fn quoting_escapes_quotes_and_backslashes() {
         assert_eq!(quote(r#"a "b" \c"#), r#""a \"b\" \\c""#);
+        assert_eq!(quote("Bounces.Rückläufer & Co"), r#""Bounces.R&APw-ckl&AOQ-ufer &- Co""#);
     }
 
     #[test]

@@ -6,16 +6,17 @@
 //!
 //! Takes the mailbox settings and its password; gives the maildrop's messages (UIDL and
 //! size), their raw bytes, and deletion of the ones the caller committed. Every read and
-//! write runs under the per-operation timeout, every line has a length cap, and a message
-//! larger than `max_message_bytes` is refused before RETR. It never deletes anything the
-//! caller did not name, and deletions take effect only at a successful QUIT ([`Pop3Session::close`]).
+//! write runs under the per-operation timeout, every line has a length cap, and of a message
+//! larger than `max_message_bytes` only the headers are read (TOP), never the body. It never
+//! deletes anything the caller did not name, and deletions take effect only at a successful
+//! QUIT ([`Pop3Session::close`]).
 
 mod wire;
 
 use super::dial::{self, dial};
 use super::error::{ErrorKind, FetchError, Stage};
 use super::trace::Trace;
-use super::{Batch, Fetched, MessageRef, SkipReason, Skipped, SourceId};
+use super::{Batch, Fetched, HEADER_CAP, MessageRef, SkipReason, Skipped, SourceId};
 use crate::config::{AfterProcessing, MailboxConfig, Secret, Security};
 use md5::{Digest, Md5};
 use serde_json::json;
@@ -192,7 +193,8 @@ impl Pop3Session {
         Ok(refs)
     }
 
-    /// Retrieves the listed messages; oversized ones are refused before RETR.
+    /// Retrieves the listed messages; of oversized ones only the headers are read (`TOP n 0`),
+    /// and nothing at all when the server does not offer TOP.
     pub async fn fetch(&mut self, batch: &[MessageRef]) -> Result<Batch, FetchError> {
         if self.listing.is_none() {
             self.list().await?;
@@ -208,18 +210,31 @@ impl Pop3Session {
                     .push(Skipped { id: r.id.clone(), reason: SkipReason::Gone("no longer in the maildrop".into()) });
                 continue;
             };
-            if size > self.max_bytes {
-                out.skipped
-                    .push(Skipped { id: r.id.clone(), reason: SkipReason::TooLarge { size, limit: self.max_bytes } });
-                continue;
-            }
-            match self.wire.command(Stage::Fetch, &format!("RETR {n}")).await {
+            let oversized = size > self.max_bytes;
+            // Of an oversized message only the headers, and only when the server offers TOP.
+            let verb = match (oversized, self.has("TOP")) {
+                (false, _) => format!("RETR {n}"),
+                (true, true) => format!("TOP {n} 0"),
+                (true, false) => {
+                    let reason = SkipReason::TooLarge { size, limit: self.max_bytes, headers: None };
+                    out.skipped.push(Skipped { id: r.id.clone(), reason });
+                    continue;
+                }
+            };
+            match self.wire.command(Stage::Fetch, &verb).await {
                 Ok(_) => {}
                 Err(e) if e.kind == ErrorKind::Rejected => {
                     out.skipped.push(Skipped { id: r.id.clone(), reason: SkipReason::Gone(e.detail) });
                     continue;
                 }
                 Err(e) => return Err(e),
+            }
+            if oversized {
+                // The header block cannot be longer than the whole message the server listed.
+                let headers = self.wire.multiline_head(Stage::Fetch, size.saturating_add(1024), HEADER_CAP).await?;
+                let reason = SkipReason::TooLarge { size, limit: self.max_bytes, headers: Some(headers) };
+                out.skipped.push(Skipped { id: r.id.clone(), reason });
+                continue;
             }
             let mut raw = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
             // A line may be as long as the whole message, plus a stuffed dot and CRLF.

@@ -79,14 +79,21 @@ impl Wire {
         self.track(r)
     }
 
-    /// One line including its line ending, at most `cap` bytes.
-    async fn read_line(&mut self, stage: Stage, cap: usize) -> Result<Vec<u8>, FetchError> {
-        let r = self.read_line_inner(stage, cap).await;
+    /// One line including its line ending, at most `cap` bytes: a longer line is an error,
+    /// or with `truncate` is cut to `cap` bytes (the rest is read and dropped). Also gives
+    /// the line's length on the wire.
+    async fn read_line(&mut self, stage: Stage, cap: usize, truncate: bool) -> Result<(Vec<u8>, u64), FetchError> {
+        let r = self.read_line_inner(stage, cap, truncate).await;
         self.track(r)
     }
 
-    async fn read_line_inner(&mut self, stage: Stage, cap: usize) -> Result<Vec<u8>, FetchError> {
-        let mut line = Vec::new();
+    async fn read_line_inner(
+        &mut self,
+        stage: Stage,
+        cap: usize,
+        truncate: bool,
+    ) -> Result<(Vec<u8>, u64), FetchError> {
+        let (mut line, mut read) = (Vec::new(), 0u64);
         loop {
             let buf = match within(stage, &self.server, self.limit, self.io.fill_buf()).await? {
                 Ok(buf) => buf,
@@ -104,8 +111,10 @@ impl Wire {
                 Some(i) => (i + 1, true),
                 None => (buf.len(), false),
             };
-            line.extend_from_slice(&buf[..take]);
+            let room = if truncate { cap.saturating_sub(line.len()) } else { take };
+            line.extend_from_slice(&buf[..take.min(room)]);
             self.io.consume(take);
+            read += take as u64;
             if line.len() > cap {
                 return Err(FetchError::new(
                     stage,
@@ -115,14 +124,14 @@ impl Wire {
                 ));
             }
             if done {
-                return Ok(line);
+                return Ok((line, read));
             }
         }
     }
 
     /// Reads a status line: the text after `+OK`, or the server's words after `-ERR` as a refusal.
     pub async fn response(&mut self, stage: Stage) -> Result<String, FetchError> {
-        let line = self.read_line(stage, MAX_STATUS_LINE).await?;
+        let (line, _) = self.read_line(stage, MAX_STATUS_LINE, false).await?;
         let text = String::from_utf8_lossy(&line).trim_end().to_string();
         if let Some(rest) = text.strip_prefix("+OK") {
             Ok(rest.trim_start().to_string())
@@ -147,16 +156,40 @@ impl Wire {
         stage: Stage,
         cap: u64,
         line_cap: usize,
+        each: impl FnMut(&[u8]),
+    ) -> Result<(), FetchError> {
+        self.lines(stage, cap, line_cap, false, each).await
+    }
+
+    /// Reads a multi-line body like [`multiline`](Self::multiline) but keeps only its first
+    /// `keep` bytes: the rest is read and dropped, so the conversation stays in step.
+    pub async fn multiline_head(&mut self, stage: Stage, cap: u64, keep: usize) -> Result<Vec<u8>, FetchError> {
+        let mut out = Vec::new();
+        // A kept line may hold `keep` bytes plus a stuffed dot and CRLF.
+        self.lines(stage, cap, keep.saturating_add(3), true, |l| {
+            let room = keep.saturating_sub(out.len());
+            out.extend_from_slice(&l[..l.len().min(room)]);
+        })
+        .await?;
+        Ok(out)
+    }
+
+    async fn lines(
+        &mut self,
+        stage: Stage,
+        cap: u64,
+        line_cap: usize,
+        truncate: bool,
         mut each: impl FnMut(&[u8]),
     ) -> Result<(), FetchError> {
         let mut total: u64 = 0;
         loop {
-            let line = self.read_line(stage, line_cap).await?;
+            let (line, read) = self.read_line(stage, line_cap, truncate).await?;
             if line == b".\r\n" || line == b".\n" {
                 return Ok(());
             }
-            let line = if line.starts_with(b".") { &line[1..] } else { &line[..] };
-            total += line.len() as u64;
+            let (line, read) = if line.starts_with(b".") { (&line[1..], read - 1) } else { (&line[..], read) };
+            total += read;
             if total > cap {
                 let r = Err(self.err(stage, ErrorKind::TooLarge, format!("the answer exceeds {cap} bytes")));
                 self.broken = true; // the rest of the answer is still on the wire
