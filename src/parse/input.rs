@@ -44,23 +44,31 @@ pub fn prepare(raw: &[u8]) -> Prepared<'_> {
         return Prepared { bytes: norm, plain_body };
     }
     edits.sort_unstable_by_key(Edit::at);
-    let b = norm.as_ref();
-    let mut out = Vec::with_capacity(b.len());
-    let mut pos = 0;
+    // One copy at most: a CRLF message already has its own (from the line-end pass), and
+    // the edits are made in it, front to back (nothing they write ever passes what is
+    // still to be read).
+    let mut out = norm.into_owned();
+    let (mut read, mut write) = (0, 0);
     for e in edits {
-        if e.at() < pos {
+        if e.at() < read {
             continue; // inside a part already left out
         }
-        out.extend_from_slice(b.get(pos..e.at()).unwrap_or(&[]));
+        out.copy_within(read..e.at(), write);
+        write += e.at() - read;
         match e {
             Edit::Replace(at, with) => {
-                out.extend_from_slice(with.as_bytes());
-                pos = at + with.len();
+                if let Some(dst) = out.get_mut(write..write + with.len()) {
+                    dst.copy_from_slice(with.as_bytes());
+                }
+                write += with.len();
+                read = at + with.len();
             }
-            Edit::Cut(_, end) => pos = end,
+            Edit::Cut(_, end) => read = end,
         }
     }
-    out.extend_from_slice(b.get(pos..).unwrap_or(&[]));
+    let len = out.len();
+    out.copy_within(read.min(len)..len, write);
+    out.truncate(write + len - read.min(len));
     Prepared {
         bytes: Cow::Owned(out),
         // Only a message without parts is plain, and such a message gets no edits.
@@ -188,7 +196,12 @@ fn read_block<'b>(
         if line.iter().all(|c| c.is_ascii_whitespace()) {
             break;
         }
-        if line.first().is_some_and(|c| *c == b' ' || *c == b'\t') {
+        let first = line.first().copied().unwrap_or(b' ');
+        if !matches!(first, b' ' | b'\t' | b'c' | b'C') {
+            // Not a continuation and not a Content-* field: most header lines (Received,
+            // DKIM, X-...) are decided by their first byte.
+            blk.folding = 0;
+        } else if first == b' ' || first == b'\t' {
             if blk.folding == 1 {
                 if blk.ctype.is_none() {
                     blk.ctype = Some(start + leading_ws(line));

@@ -179,8 +179,13 @@ pub fn looks_like_headers(t: &str) -> bool {
     n >= 2 && known
 }
 
-static MARKER_AC: LazyLock<Option<AhoCorasick>> =
-    LazyLock::new(|| AhoCorasick::builder().match_kind(MatchKind::LeftmostFirst).build(MARKERS).ok());
+static MARKER_AC: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostFirst)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(MARKERS)
+        .ok()
+});
 
 /// Offset of the first marker line in `text` (ASCII case-insensitive): (start, end).
 /// Searched in a lower-cased copy: a case-sensitive automaton keeps its SIMD prefilter,

@@ -286,8 +286,12 @@ static TABLE: LazyLock<Option<Table>> = LazyLock::new(|| {
             }
         }
     }
-    let ac =
-        AhoCorasickBuilder::new().ascii_case_insensitive(true).match_kind(MatchKind::Standard).build(&pats).ok()?;
+    let ac = AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(&pats)
+        .ok()?;
     Some(Table { ac, owner })
 });
 

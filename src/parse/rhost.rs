@@ -271,7 +271,12 @@ static PHRASES: LazyLock<Option<Phrases>> = LazyLock::new(|| {
             owner.push((i, j));
         }
     }
-    let ac = AhoCorasick::builder().ascii_case_insensitive(true).match_kind(MatchKind::Standard).build(&pats).ok()?;
+    let ac = AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(&pats)
+        .ok()?;
     Some(Phrases { ac, owner })
 });
 

@@ -286,6 +286,7 @@ static COMMAND_AC: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
     AhoCorasick::builder()
         .ascii_case_insensitive(true)
         .match_kind(MatchKind::LeftmostFirst)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
         .build(COMMANDS.iter().map(|(w, _)| w))
         .ok()
 });
