@@ -11,7 +11,7 @@
 
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::AhoCorasick;
 
 use crate::parse::types::Reason::{self, *};
 
@@ -286,12 +286,7 @@ static TABLE: LazyLock<Option<Table>> = LazyLock::new(|| {
             }
         }
     }
-    let ac = AhoCorasickBuilder::new()
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::Standard)
-        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-        .build(&pats)
-        .ok()?;
+    let ac = crate::parse::text::phrase_automaton(&pats)?;
     Some(Table { ac, owner })
 });
 

@@ -6,7 +6,7 @@
 
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::AhoCorasick;
 
 use crate::parse::text::find_ci;
 use crate::parse::types::Reason::{self, *};
@@ -271,12 +271,7 @@ static PHRASES: LazyLock<Option<Phrases>> = LazyLock::new(|| {
             owner.push((i, j));
         }
     }
-    let ac = AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::Standard)
-        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-        .build(&pats)
-        .ok()?;
+    let ac = crate::parse::text::phrase_automaton(&pats)?;
     Some(Phrases { ac, owner })
 });
 
