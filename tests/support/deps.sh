@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs and starts what the tests need, on a fresh machine of this kind, idempotently:
+# Installs and starts what the tests (and `make bench`: GNU time) need, on a fresh machine
+# of this kind, idempotently:
 # Debian packages (Dovecot, OpenSSL, headers for the -sys crates) and a running PostgreSQL
 # on 127.0.0.1:5432 that trusts local connections and has a database `test`.
 set -euo pipefail
 
 need=()
-for pkg in dovecot-imapd dovecot-pop3d openssl libssl-dev libpq-dev pkg-config python3 ca-certificates; do
+for pkg in dovecot-imapd dovecot-pop3d openssl libssl-dev libpq-dev pkg-config python3 ca-certificates time; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
