@@ -218,13 +218,24 @@ impl<'x> Walk<'x> {
 
 /// The headers-only `Message` mail-parser's `parse_headers` gives, by [`parse_headers`].
 pub fn headers_only(b: &[u8]) -> Option<Message<'_>> {
+    headers_message(b, false)
+}
+
+/// Like [`headers_only`], but the root part's body offset is where the body starts, so a
+/// reader of the raw body finds it.
+pub fn headers_and_raw_body(b: &[u8]) -> Option<Message<'_>> {
+    headers_message(b, true)
+}
+
+fn headers_message(b: &[u8], body_offset: bool) -> Option<Message<'_>> {
     let mut s = MessageStream::new(b);
     let mut headers = Vec::new();
     parse_headers(&mut s, b, &mut headers);
     if headers.is_empty() {
         return None;
     }
-    let mut p = part(headers, PartType::Text(Cow::Borrowed("")), 0, b.len(), b.len());
+    let start = if body_offset { s.offset() } else { b.len() };
+    let mut p = part(headers, PartType::Text(Cow::Borrowed("")), 0, start, b.len());
     p.is_encoding_problem = true;
     Some(Message {
         html_body: Vec::new(),

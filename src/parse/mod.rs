@@ -46,7 +46,7 @@ pub fn parse(raw: &[u8], opts: &ParseOptions) -> Report {
     let parsed = match prep.plain_body {
         Some(_) => mime::headers_only(bytes),
         // Multipart bounces by the quicker walk; anything it is unsure of by mail-parser.
-        None => mime::parse(bytes).or_else(|| mail::PARSER.parse(bytes)),
+        None => mime::parse(bytes).or_else(|| parse_guarded(bytes)),
     };
     let Some(msg) = parsed else {
         return Report::unknown("not an email: no header could be parsed");
@@ -70,6 +70,14 @@ pub fn header_fields(headers: &[u8]) -> (Option<String>, Option<String>, Option<
     // An empty plain body: no MIME parts to walk, only the headers are read.
     let r = base_report(&Mail::new(&msg, Some("")));
     (r.subject, r.from, r.message_id)
+}
+
+/// mail-parser on what the quicker walk left to it: broken MIME, mostly. Its recovery code
+/// carries internal assertions (debug builds) that a mangled message can trip (found by
+/// `make fuzz`), and a panic there must not take the poller down: it is caught, and the
+/// message is read by its headers and its raw body as text.
+fn parse_guarded(bytes: &[u8]) -> Option<mail_parser::Message<'_>> {
+    std::panic::catch_unwind(|| mail::PARSER.parse(bytes)).unwrap_or_else(|_| mime::headers_and_raw_body(bytes))
 }
 
 fn base_report(m: &Mail) -> Report {
