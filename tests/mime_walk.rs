@@ -2,23 +2,12 @@
 //! message it takes: the project's fixtures, cut and mangled copies of them, and the shared
 //! corpus where it exists. A part that differs in type, decoded body or headers fails.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use mail_parser::{Message, PartType};
 use rebound::parse::{input, mail, mime};
-
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "eml") {
-            out.push(p);
-        }
-    }
-}
 
 /// Image parts are inline or not by rules `Mail` never reads; the body is what counts.
 fn body<'a>(p: &'a PartType<'a>) -> std::borrow::Cow<'a, PartType<'a>> {
@@ -55,8 +44,7 @@ fn check(name: &str, raw: &[u8]) -> bool {
 
 #[test]
 fn fixtures_and_their_mutations() {
-    let mut all = Vec::new();
-    files(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/parse")), &mut all);
+    let all = support::eml_files(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/parse")));
     assert!(all.len() > 50, "fixtures missing");
     let (mut taken, mut tried) = (0, 0);
     for f in &all {
@@ -87,8 +75,7 @@ fn fixtures_and_their_mutations() {
 #[test]
 fn shared_corpus() {
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus"));
-    let mut all = Vec::new();
-    files(&dir, &mut all);
+    let all = support::eml_files(&dir);
     if all.is_empty() {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but the corpus is missing at {}", dir.display());
         return;

@@ -20,18 +20,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn walk(p: &Path, out: &mut Vec<PathBuf>) {
-    if p.is_dir() {
-        let mut entries: Vec<_> = std::fs::read_dir(p).into_iter().flatten().flatten().map(|e| e.path()).collect();
-        entries.sort();
-        for e in entries {
-            walk(&e, out);
-        }
-    } else if p.extension().is_some_and(|e| e == "eml") {
-        out.push(p.to_path_buf());
-    }
-}
-
 /// Best seconds per pass of `f` over at least `secs` seconds.
 fn best_pass(secs: f64, mut f: impl FnMut()) -> f64 {
     let start = Instant::now();
@@ -184,8 +172,7 @@ fn wanted(part: &str) -> bool {
 
 fn main() {
     let dir = std::env::var("REBOUND_CORPUS").unwrap_or_else(|_| "../shared/corpus/sisimai-dev/emails".into());
-    let mut files = Vec::new();
-    walk(Path::new(&dir), &mut files);
+    let files = support::eml_files(Path::new(&dir));
     if files.is_empty() {
         eprintln!("bench: no .eml files under {dir}; set REBOUND_CORPUS");
         std::process::exit(1);

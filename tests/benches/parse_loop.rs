@@ -3,21 +3,12 @@
 //! Takes the corpus directory (REBOUND_CORPUS, default ../shared/corpus/sisimai-dev/emails)
 //! and a pass count (first argument, default 1); prints the number of emails parsed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+#[path = "../support/mod.rs"]
+mod support;
 
 use rebound::parse::{ParseOptions, parse};
-
-fn walk(p: &Path, out: &mut Vec<PathBuf>) {
-    if p.is_dir() {
-        let mut entries: Vec<_> = std::fs::read_dir(p).into_iter().flatten().flatten().map(|e| e.path()).collect();
-        entries.sort();
-        for e in entries {
-            walk(&e, out);
-        }
-    } else if p.extension().is_some_and(|e| e == "eml") {
-        out.push(p.to_path_buf());
-    }
-}
 
 /// The measured part: every email parsed `passes` times.
 #[inline(never)]
@@ -43,8 +34,7 @@ fn run_warm(mails: &[Vec<u8>]) {
 fn main() {
     let dir = std::env::var("REBOUND_CORPUS").unwrap_or_else(|_| "../shared/corpus/sisimai-dev/emails".into());
     let passes = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1);
-    let mut files = Vec::new();
-    walk(Path::new(&dir), &mut files);
+    let files = support::eml_files(Path::new(&dir));
     let mails: Vec<Vec<u8>> = files.iter().filter_map(|f| std::fs::read(f).ok()).collect();
     // Tables are built on first use: one pass outside the measured function builds them.
     run_warm(&mails);

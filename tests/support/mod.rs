@@ -357,3 +357,21 @@ pub async fn count_rows(db: &rebound::store::Db, table: &'static str) -> i64 {
     .await
     .expect("count rows")
 }
+
+/// Every `.eml` file under `dir`, walked recursively in sorted order (fixtures, corpus).
+pub fn eml_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    fn walk(p: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        if p.is_dir() {
+            let mut entries: Vec<_> = std::fs::read_dir(p).into_iter().flatten().flatten().map(|e| e.path()).collect();
+            entries.sort();
+            for e in entries {
+                walk(&e, out);
+            }
+        } else if p.extension().is_some_and(|e| e == "eml") {
+            out.push(p.to_path_buf());
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, &mut out);
+    out
+}
