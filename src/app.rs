@@ -35,7 +35,7 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let db_cfg = config.database.clone();
         let db = tokio::task::spawn_blocking(move || Db::connect(&db_cfg)).await??;
-        let seeded = db.run(|c| Ok(crate::classify::repo::seed_if_empty(c, &crate::classify::known_reason))).await??;
+        let seeded = db.run(|c| crate::classify::repo::seed_if_empty(c, &crate::classify::known_reason)).await?;
         if seeded > 0 {
             tracing::info!(rules = seeded, "seeded the default rule library");
         }
@@ -169,7 +169,7 @@ impl PollJob {
                 suppressed = o.stats.suppressed, review = o.stats.review, marked_done = o.marked_done, more = o.more,
                 "polled"
             ),
-            Err(PollError::Busy(_)) => tracing::debug!(mailbox = %m.name, "another instance is polling it"),
+            Err(e @ PollError::Busy { .. }) => tracing::debug!(mailbox = %m.name, "{e}"),
             Err(e) => {
                 let hint = match &e {
                     PollError::Fetch(f) => f.hint(),

@@ -12,6 +12,14 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// A lease owner name for a one-off `rebound poll` that people can read in `mailbox list`:
+/// host and pid, plus a random suffix so a reused pid is still a different owner.
+pub fn poller_name() -> String {
+    let host = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "unknown-host".into());
+    let suffix: String = new_id().chars().take(8).collect();
+    format!("rebound poll on {host} (pid {}, {suffix})", std::process::id())
+}
+
 /// Inserts this instance's row, or refreshes its heartbeat when it exists.
 pub async fn heartbeat(db: &Db, id: &str) -> Result<(), StoreError> {
     let id = id.to_string();

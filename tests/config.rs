@@ -42,6 +42,7 @@ fn example_config_documents_every_key() {
         max_messages_per_poll: 500,
         max_message_bytes: 10,
         timeout_seconds: 30,
+        lease_seconds: 30,
     });
     let rendered = toml::to_string(&all).unwrap();
     let mut section = String::new();

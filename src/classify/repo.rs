@@ -146,9 +146,18 @@ fn write_order(c: &mut AnyConnection, rows: &[Row], order: &[String]) -> Result<
     Ok(())
 }
 
+/// Advisory lock key for seeding ("rules" in ASCII), distinct from the migration lock.
+const PG_SEED_LOCK: i64 = 0x72756c6573;
+
 /// Seeds the shipped library into an empty rule table (first start); returns how many.
+/// Processes starting together on a new database seed it once: on SQLite the write lock is
+/// taken before the count, on PostgreSQL a transaction-scoped advisory lock orders them, and
+/// the later one then counts the rows the first committed.
 pub fn seed_if_empty(c: &mut AnyConnection, known_reason: &dyn Fn(&str) -> bool) -> Result<usize, RulesError> {
-    c.transaction(|c| {
+    crate::store::transaction(c, |c| {
+        if let AnyConnection::Postgresql(pg) = c {
+            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({PG_SEED_LOCK})")).execute(pg)?;
+        }
         let count: i64 = rules::table.count().get_result(c)?;
         if count > 0 {
             return Ok(0);
@@ -209,7 +218,7 @@ pub fn add(
     }
     let rule = Rule { origin: Origin::Custom, ..rule };
     rule.validate(known_reason)?;
-    c.transaction(|c| {
+    crate::store::transaction(c, |c| {
         let rows = load_rows(c)?;
         if rows.iter().any(|r| r.key == rule.key) {
             return Err(RulesError::Exists(rule.key.clone()));
@@ -227,7 +236,7 @@ pub fn add(
 /// keeping its key, origin, position and hits. The Global rule keeps its (empty) conditions
 /// and stays enabled.
 pub fn update(c: &mut AnyConnection, rule: Rule, known_reason: &dyn Fn(&str) -> bool) -> Result<(), RulesError> {
-    c.transaction(|c| {
+    crate::store::transaction(c, |c| {
         let row: Row = rules::table
             .find(&rule.key)
             .select(Row::as_select())
@@ -263,7 +272,7 @@ pub fn set_enabled(c: &mut AnyConnection, key: &str, enabled: bool) -> Result<()
     if key == GLOBAL_KEY && !enabled {
         return Err(RulesError::Global("cannot be disabled: it decides whatever no other rule does"));
     }
-    c.transaction(|c| {
+    crate::store::transaction(c, |c| {
         let n = diesel::update(rules::table.find(key))
             .set((rules::enabled.eq(i32::from(enabled)), rules::updated_at.eq(Utc::now().naive_utc())))
             .execute(c)?;
@@ -278,7 +287,7 @@ pub fn delete(c: &mut AnyConnection, key: &str) -> Result<(), RulesError> {
     if key == GLOBAL_KEY {
         return Err(RulesError::Global("cannot be deleted: it decides whatever no other rule does"));
     }
-    c.transaction(|c| {
+    crate::store::transaction(c, |c| {
         if diesel::delete(rules::table.find(key)).execute(c)? == 0 {
             return Err(RulesError::NotFound(key.to_string()));
         }
@@ -297,7 +306,7 @@ pub fn move_to(c: &mut AnyConnection, key: &str, at: &Placement) -> Result<(), R
     if matches!(at, Placement::Before(k) if k == key) {
         return Ok(());
     }
-    c.transaction(|c| {
+    crate::store::transaction(c, |c| {
         let rows = load_rows(c)?;
         let mut order: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
         let from = order.iter().position(|k| k == key).ok_or_else(|| RulesError::NotFound(key.to_string()))?;
@@ -325,7 +334,7 @@ pub struct SyncSummary {
 /// Brings the default rules up to the shipped library without losing the user's work.
 pub fn resync(c: &mut AnyConnection, known_reason: &dyn Fn(&str) -> bool) -> Result<SyncSummary, RulesError> {
     let shipped = library::defaults(known_reason);
-    c.transaction(|c| {
+    crate::store::transaction(c, |c| {
         let rows = load_rows(c)?;
         let mut summary = SyncSummary::default();
         let mut order: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
@@ -382,7 +391,7 @@ pub fn resync(c: &mut AnyConnection, known_reason: &dyn Fn(&str) -> bool) -> Res
 /// Deletes every custom rule and restores every default in shipped order and state.
 pub fn reset(c: &mut AnyConnection, known_reason: &dyn Fn(&str) -> bool) -> Result<SyncSummary, RulesError> {
     let shipped = library::defaults(known_reason);
-    c.transaction(|c| {
+    crate::store::transaction(c, |c| {
         let removed_custom = diesel::delete(rules::table.filter(rules::origin.eq("custom"))).execute(c)?;
         diesel::delete(rules::table).execute(c)?;
         insert_defaults(c, &shipped)?;

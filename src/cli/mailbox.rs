@@ -26,7 +26,7 @@ pub fn poll(cfg: &Config, db: &Db, name: Option<&str>, once: bool) -> Result<(),
         });
     }
     let pipeline = Arc::new(Pipeline::new(cfg).map_err(fail)?);
-    let owner = format!("cli-{}", crate::instance::new_id());
+    let owner = crate::instance::poller_name();
     let rt = super::runtime()?;
     let mut failed = 0;
     for m in boxes {
@@ -53,8 +53,13 @@ pub fn poll(cfg: &Config, db: &Db, name: Option<&str>, once: bool) -> Result<(),
                         break;
                     }
                 }
-                Err(PollError::Busy(_)) => {
-                    println!("{}: another instance is polling it now (it holds the lease); nothing to do", m.name);
+                Err(PollError::Busy { owner, until, .. }) => {
+                    println!(
+                        "{}: {owner} is polling it now (it holds the lease until {} UTC); nothing to do — \
+                         try again after that",
+                        m.name,
+                        until.format("%Y-%m-%d %H:%M:%S")
+                    );
                     break;
                 }
                 Err(e) => {
@@ -110,6 +115,7 @@ pub fn list(cfg: &Config, db: &Db, format: Format) -> Result<(), Failure> {
             "last success",
             "failures",
             "processed",
+            "lease",
             "last error",
         ],
         &rows,
@@ -133,9 +139,21 @@ pub fn list(cfg: &Config, db: &Db, format: Format) -> Result<(), Failure> {
                 s.map(|s| opt_time(&s.last_success_at)).unwrap_or_default(),
                 s.map_or(0, |s| s.consecutive_failures).to_string(),
                 s.map_or(0, |s| s.messages_processed).to_string(),
+                lease(s),
                 error,
             ]
         },
     )
     .map_err(fail)
+}
+
+/// "OWNER until TIME" while a lease is held, else empty.
+fn lease(s: Option<&state::Status>) -> String {
+    let now = chrono::Utc::now().naive_utc();
+    match s.map(|s| (&s.lease_owner, &s.lease_expires_at)) {
+        Some((Some(owner), Some(until))) if *until >= now => {
+            format!("{owner} until {}", until.format("%H:%M:%S"))
+        }
+        _ => String::new(),
+    }
 }

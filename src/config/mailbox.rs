@@ -125,6 +125,9 @@ pub struct MailboxConfig {
     pub max_messages_per_poll: u32,
     pub max_message_bytes: u64,
     pub timeout_seconds: u64,
+    /// How long a poll's claim on the mailbox lasts unless renewed (it is renewed every third
+    /// of this while the poll runs), so a killed poller blocks the mailbox at most this long.
+    pub lease_seconds: u64,
 }
 
 /// An entry as written: optional where a default depends on other keys or on `host`.
@@ -150,6 +153,7 @@ struct Raw {
     max_messages_per_poll: Option<u32>,
     max_message_bytes: Option<u64>,
     timeout_seconds: Option<u64>,
+    lease_seconds: Option<u64>,
 }
 
 impl MailboxConfig {
@@ -318,6 +322,10 @@ fn resolve(raw: Raw, key: &str, out: &mut Vec<Problem>) -> Option<MailboxConfig>
     if !(1..=600).contains(&timeout_seconds) {
         p("timeout_seconds", "must be between 1 and 600".into());
     }
+    let lease_seconds = raw.lease_seconds.unwrap_or(30);
+    if !(3..=3600).contains(&lease_seconds) {
+        p("lease_seconds", "must be between 3 and 3600".into());
+    }
 
     let protocol = protocol?;
     (out.len() == before).then(|| MailboxConfig {
@@ -340,6 +348,7 @@ fn resolve(raw: Raw, key: &str, out: &mut Vec<Problem>) -> Option<MailboxConfig>
         max_messages_per_poll,
         max_message_bytes,
         timeout_seconds,
+        lease_seconds,
     })
 }
 

@@ -40,6 +40,10 @@ pub struct AttributionConfig {
     pub verp_secret_file: Option<String>,
     /// Hex characters of the signature stamped in the address.
     pub verp_signature_length: usize,
+    /// Send every bounce that did not come back to a correctly signed VERP address (a plain
+    /// bounce address, an unsigned or badly signed VERP address) to review instead of letting
+    /// it suppress. Defaults to true when a VERP secret is set; needs one.
+    pub require_signed_verp: Option<bool>,
     /// Headers of the returned original message naming the campaign, tried in order.
     pub campaign_headers: Vec<String>,
     /// Headers of the returned original message naming the recipient (phpList X-ListMember).
@@ -55,6 +59,7 @@ impl Default for AttributionConfig {
             verp_secret_env: None,
             verp_secret_file: None,
             verp_signature_length: 16,
+            require_signed_verp: None,
             campaign_headers: vec!["X-Campaign-ID".into(), "X-MessageID".into()],
             recipient_headers: vec!["X-ListMember".into()],
             use_sent_map: true,
@@ -85,11 +90,24 @@ impl AttributionConfig {
                             "a VERP secret is set but the pattern has no (?P<sig>…) group for the signature",
                         ));
                     }
+                    if self.secret().is_set() && !names.contains(&"recipient") {
+                        out.push(Problem::new(
+                            "attribution.verp_pattern",
+                            "a VERP secret is set but the pattern has no (?P<recipient>…) group: with signing, the \
+                             signed recipient is the only address a bounce may suppress",
+                        ));
+                    }
                 }
             }
         }
         if let Err(e) = self.secret().resolve("attribution") {
             out.push(Problem::new("attribution.verp_secret_env", e.replace("password", "secret")));
+        }
+        if self.require_signed_verp == Some(true) && !self.secret().is_set() {
+            out.push(Problem::new(
+                "attribution.require_signed_verp",
+                "needs a signing key: set attribution.verp_secret_env or verp_secret_file, or remove this key",
+            ));
         }
         if !(4..=64).contains(&self.verp_signature_length) {
             out.push(Problem::new("attribution.verp_signature_length", "must be between 4 and 64"));

@@ -54,6 +54,9 @@ pub struct DatabaseConfig {
     pub busy_timeout_ms: u64,
     /// How long to wait for a connection (PostgreSQL connect, pool checkout).
     pub connect_timeout_seconds: u64,
+    /// How long one unit of database work may take before it is reported as failed (a
+    /// black-holed server otherwise holds a poll or a health check indefinitely).
+    pub query_timeout_seconds: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -65,6 +68,7 @@ impl Default for DatabaseConfig {
             pool_size: 8,
             busy_timeout_ms: 5000,
             connect_timeout_seconds: 5,
+            query_timeout_seconds: 60,
         }
     }
 }
@@ -91,6 +95,9 @@ impl DatabaseConfig {
         }
         if self.connect_timeout_seconds == 0 {
             out.push(Problem::new("database.connect_timeout_seconds", "must be at least 1"));
+        }
+        if !(1..=3600).contains(&self.query_timeout_seconds) {
+            out.push(Problem::new("database.query_timeout_seconds", "must be between 1 and 3600"));
         }
     }
 }

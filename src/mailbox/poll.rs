@@ -27,8 +27,8 @@ const MARK_BATCH: usize = 5000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PollError {
-    #[error("mailbox {0} is being polled by another instance (lease held)")]
-    Busy(String),
+    #[error("mailbox {name} is being polled by {owner} (it holds the lease until {until} UTC); try again after that")]
+    Busy { name: String, owner: String, until: chrono::NaiveDateTime },
     #[error("{0}")]
     Fetch(#[from] FetchError),
     #[error("{0}")]
@@ -47,7 +47,7 @@ impl PollError {
             PollError::Pipeline(_) => "pipeline".into(),
             PollError::Store(_) => "database".into(),
             PollError::Config(_) => "config".into(),
-            PollError::Busy(_) => "lease".into(),
+            PollError::Busy { .. } => "lease".into(),
         }
     }
 }
@@ -74,33 +74,96 @@ pub async fn poll_once(
     owner: &str,
     cancel: &CancellationToken,
 ) -> Result<PollOutcome, PollError> {
-    // Renewed after every batch, and a batch is bounded by the per-operation timeout, so four
-    // timeouts are ample; a dead instance's lease lapses after that.
-    let lease = Duration::seconds(i64::try_from(cfg.timeout_seconds.saturating_mul(4)).unwrap_or(120).max(10));
+    // Short, and renewed while the poll runs (every third of it, and after every batch): a
+    // poller that was killed blocks the mailbox for at most `lease_seconds`.
+    let lease = Duration::seconds(i64::try_from(cfg.lease_seconds).unwrap_or(30));
     let (name, who) = (cfg.name.clone(), owner.to_string());
-    let got = db.run(move |c| state::acquire_lease(c, &name, &who, Utc::now().naive_utc(), lease)).await?;
-    if !got {
-        return Err(PollError::Busy(cfg.name.clone()));
+    let got = db
+        .run(move |c| -> Result<_, StoreError> {
+            let now = Utc::now().naive_utc();
+            if state::acquire_lease(c, &name, &who, now, lease)? {
+                return Ok(None);
+            }
+            // Held: say by whom and until when (it may lapse between the two reads).
+            Ok(Some(state::lease_holder(c, &name, now)?.unwrap_or_else(|| ("another poller".into(), now))))
+        })
+        .await?;
+    if let Some((holder, until)) = got {
+        return Err(PollError::Busy { name: cfg.name.clone(), owner: holder, until });
     }
+    let renewal = tokio::spawn(renew_lease(db.clone(), cfg.name.clone(), owner.to_string(), lease));
     let mut outcome = PollOutcome::default();
     let result = run(db, pipeline, cfg, owner, lease, cancel, &mut outcome).await;
+    renewal.abort();
     let (name, who) = (cfg.name.clone(), owner.to_string());
     let processed = outcome.stats.messages as i64;
-    let record = match &result {
-        Ok(()) => {
-            let name = name.clone();
-            db.run(move |c| state::record_success(c, &name, processed, Utc::now().naive_utc())).await
-        }
-        Err(e) => {
-            let (stage, msg, name) = (e.stage(), e.to_string(), name.clone());
-            db.run(move |c| state::record_failure(c, &name, &stage, &msg, processed, Utc::now().naive_utc())).await
-        }
+    let now = Utc::now().naive_utc();
+    let this = match &result {
+        Ok(()) => None,
+        Err(e) => Some(Unwritten { failures: 1, stage: e.stage(), error: e.to_string(), at: now }),
     };
+    let earlier = unwritten().remove(&name);
+    let (n, mine, before) = (name.clone(), this.clone(), earlier.clone());
+    let record = db
+        .run(move |c| {
+            crate::store::transaction(c, |c| {
+                if let Some(u) = &before {
+                    state::record_failure(c, &n, &u.stage, &u.error, u.failures, 0, u.at)?;
+                }
+                match &mine {
+                    None => state::record_success(c, &n, processed, now),
+                    Some(u) => state::record_failure(c, &n, &u.stage, &u.error, 1, processed, now),
+                }
+            })
+        })
+        .await;
+    if let Err(e) = &record {
+        // The status row is what could not be written (the database is the failure): keep
+        // what happened and write it with the next status update, so the outage shows.
+        tracing::warn!(mailbox = %name, error = %e, "could not record the poll's status; kept until the database is back");
+        let mut pending =
+            this.unwrap_or_else(|| Unwritten { failures: 1, stage: "database".into(), error: e.to_string(), at: now });
+        if let Some(u) = earlier {
+            pending.failures += u.failures;
+        }
+        unwritten().insert(name.clone(), pending);
+    }
     let released = db.run(move |c| state::release_lease(c, &name, &who)).await;
     result?;
     record?;
     released?;
     Ok(outcome)
+}
+
+/// A failed poll whose status row could not be written.
+#[derive(Debug, Clone)]
+struct Unwritten {
+    failures: i32,
+    stage: String,
+    error: String,
+    at: chrono::NaiveDateTime,
+}
+
+/// Per mailbox, the failures not written yet. Process-wide because the CLI and the server
+/// both poll through [`poll_once`], and the memory must outlive the poll that failed.
+fn unwritten() -> std::sync::MutexGuard<'static, BTreeMap<String, Unwritten>> {
+    static PENDING: std::sync::Mutex<BTreeMap<String, Unwritten>> = std::sync::Mutex::new(BTreeMap::new());
+    PENDING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Keeps the lease while the poll runs: a poll waiting on a slow server or a long commit
+/// must not lose it, and one that died stops renewing, so its lease lapses soon.
+async fn renew_lease(db: Db, name: String, owner: String, lease: Duration) {
+    let every = std::time::Duration::from_millis(u64::try_from(lease.num_milliseconds() / 3).unwrap_or(10_000));
+    loop {
+        tokio::time::sleep(every).await;
+        let (n, o) = (name.clone(), owner.clone());
+        match db.run(move |c| state::acquire_lease(c, &n, &o, Utc::now().naive_utc(), lease)).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(mailbox = %name, "lost the mailbox lease to another poller"),
+            Err(e) => tracing::warn!(mailbox = %name, error = %e, "could not renew the mailbox lease"),
+        }
+    }
 }
 
 async fn run(
@@ -217,11 +280,11 @@ async fn commit(
     }
     let fetched = batch.fetched;
     let (name, who) = (cfg.name.clone(), owner.to_string());
-    db.run(move |c| {
+    db.run(move |c| -> Result<_, PollError> {
         let ids: Vec<String> = fetched.iter().map(|f| f.id.to_string()).collect();
         let items: Vec<Item> =
             fetched.iter().zip(&ids).map(|(f, id)| Item { source: &name, source_id: id, raw: &f.raw }).collect();
-        let (dispositions, stats) = pipeline.ingest(c, &items).map_err(|e| StoreError::Task(e.to_string()))?;
+        let (dispositions, stats) = pipeline.ingest(c, &items)?;
         for (id, why, headers) in &unfetched {
             ledger::record_unfetched(c, &name, id, why, headers.as_deref())?;
         }
@@ -242,7 +305,6 @@ async fn commit(
         Ok((committed, stats))
     })
     .await
-    .map_err(PollError::from)
 }
 
 /// Moves a folder's checkpoint up to an IMAP message that is done with.

@@ -71,6 +71,23 @@ pub fn acquire_lease(
     Ok(n == 1)
 }
 
+/// Who holds the lease on `name` and until when, if it is held at `now`.
+pub fn lease_holder(
+    c: &mut AnyConnection,
+    name: &str,
+    now: NaiveDateTime,
+) -> Result<Option<(String, NaiveDateTime)>, StoreError> {
+    let row: Option<(Option<String>, Option<NaiveDateTime>)> = mailbox_status::table
+        .find(name)
+        .select((mailbox_status::lease_owner, mailbox_status::lease_expires_at))
+        .first(c)
+        .optional()?;
+    Ok(match row {
+        Some((Some(owner), Some(until))) if until >= now => Some((owner, until)),
+        _ => None,
+    })
+}
+
 pub fn release_lease(c: &mut AnyConnection, name: &str, owner: &str) -> Result<(), StoreError> {
     diesel::update(mailbox_status::table.find(name).filter(mailbox_status::lease_owner.eq(owner)))
         .set((
@@ -96,12 +113,14 @@ pub fn record_success(c: &mut AnyConnection, name: &str, n: i64, now: NaiveDateT
     Ok(())
 }
 
-/// Records a failed poll: the stage and the error, and one more consecutive failure.
+/// Records `failures` failed polls (more than one when some could not be written at the
+/// time): the last stage and error, and that many more consecutive failures.
 pub fn record_failure(
     c: &mut AnyConnection,
     name: &str,
     stage: &str,
     error: &str,
+    failures: i32,
     n: i64,
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
@@ -112,7 +131,7 @@ pub fn record_failure(
             mailbox_status::last_poll_at.eq(Some(now)),
             mailbox_status::last_error.eq(Some(error)),
             mailbox_status::last_error_stage.eq(Some(stage)),
-            mailbox_status::consecutive_failures.eq(mailbox_status::consecutive_failures + 1),
+            mailbox_status::consecutive_failures.eq(mailbox_status::consecutive_failures + failures),
             mailbox_status::messages_processed.eq(mailbox_status::messages_processed + n),
         ))
         .execute(c)?;

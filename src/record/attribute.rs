@@ -3,11 +3,14 @@
 //!
 //! Takes a parsed [`Report`]; gives an [`Attribution`] naming the step that matched. The
 //! sent-map step needs the database, so it is a separate call the pipeline makes inside its
-//! transaction. It never trusts an unsigned VERP address when a signing key is configured:
-//! forged bounces must not suppress real subscribers.
+//! transaction. It never trusts an unsigned VERP address when a signing key is configured,
+//! nor a signed one for any recipient but the one it was signed for, and with
+//! `require_signed_verp` it refuses every bounce that is not signed: forged bounces must not
+//! suppress real subscribers.
 
 use crate::config::{AttributionConfig, Secret};
-use crate::parse::Report;
+use crate::parse::{Kind, Report};
+use crate::suppress::normalize;
 use hmac::{Hmac, KeyInit, Mac};
 use regex::Regex;
 use sha2::Sha256;
@@ -48,6 +51,8 @@ pub struct Attributor {
     verp: Option<Regex>,
     key: Option<Secret>,
     sig_len: usize,
+    /// Bounces not sent to a correctly signed VERP address are refused (go to review).
+    require_signed: bool,
     campaign_headers: Vec<String>,
     recipient_headers: Vec<String>,
     pub use_sent_map: bool,
@@ -59,6 +64,8 @@ impl Attributor {
         let verp = if cfg.verp_pattern.is_empty() { None } else { Some(Regex::new(&cfg.verp_pattern)?) };
         Ok(Attributor {
             verp,
+            // Unset means on whenever a key is set (validation refuses it on without a key).
+            require_signed: key.is_some() && cfg.require_signed_verp.unwrap_or(true),
             key,
             sig_len: cfg.verp_signature_length,
             campaign_headers: cfg.campaign_headers.clone(),
@@ -86,9 +93,35 @@ impl Attributor {
                         none.refused = Some(format!("VERP address {addr} has a missing or invalid signature"));
                         return none;
                     }
+                    // The signature vouches for one recipient only: a report naming anyone else
+                    // (a forger bouncing their own signed address "for" a victim) proves nothing.
+                    let Some(signed_rcpt) = recipient.as_deref() else {
+                        none.refused = Some(format!("signed VERP address {addr} names no recipient"));
+                        return none;
+                    };
+                    if let Some(other) = report
+                        .records
+                        .iter()
+                        .filter(|r| matches!(r.kind, Kind::Bounce | Kind::Complaint))
+                        .filter_map(|r| r.recipient.as_deref().map(normalize))
+                        .find(|r| r != signed_rcpt)
+                    {
+                        none.refused = Some(format!(
+                            "the report names {other}, but the signed VERP address {addr} was sent to {signed_rcpt}"
+                        ));
+                        return none;
+                    }
                 }
                 return Attribution { campaign, recipient, method: Method::Verp, refused: None };
             }
+        }
+        if self.require_signed && report.records.iter().any(|r| r.kind == Kind::Bounce) {
+            none.refused = Some(
+                "a bounce not sent to a signed VERP address (attribution.require_signed_verp is on): \
+                 it cannot prove which subscriber bounced"
+                    .into(),
+            );
+            return none;
         }
         if let Some(orig) = &report.original {
             let recipient = self.recipient_headers.iter().find_map(|h| orig.header(h)).map(clean_value);
@@ -120,8 +153,8 @@ pub fn sign(key: &Secret, signed: &str) -> String {
 /// `user=example.com` → `user@example.com` (the usual VERP encoding).
 fn decode_verp_recipient(s: &str) -> String {
     match s.rsplit_once('=') {
-        Some((user, domain)) if !s.contains('@') => format!("{user}@{domain}").to_lowercase(),
-        _ => s.to_lowercase(),
+        Some((user, domain)) if !s.contains('@') => normalize(&format!("{user}@{domain}")),
+        _ => normalize(s),
     }
 }
 

@@ -145,8 +145,12 @@ impl Pipeline {
     /// The engine for the database's current rules, rebuilt when they changed.
     pub fn engine(&self, c: &mut AnyConnection) -> Result<Arc<Engine>, PipelineError> {
         let rules_err = |e: repo::RulesError| PipelineError::Rules(e.to_string());
-        repo::seed_if_empty(c, &known_reason).map_err(rules_err)?;
-        let version = repo::version(c).map_err(rules_err)?;
+        let mut version = repo::version(c).map_err(rules_err)?;
+        // Version 0: never seeded (start-up seeds, but a bare `import` may come first).
+        if version == 0 {
+            repo::seed_if_empty(c, &known_reason).map_err(rules_err)?;
+            version = repo::version(c).map_err(rules_err)?;
+        }
         let mut cached = self.engine.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((v, e)) = cached.as_ref()
             && *v == version
@@ -192,10 +196,41 @@ impl Pipeline {
 
     /// Ingests a batch in one transaction, with a fixed number of statements per batch on
     /// PostgreSQL (multi-row inserts, set lookups) rather than several per message.
+    ///
+    /// A batch the database refuses for something in its data (not for a lost connection, a
+    /// lock or a full disk) is retried message by message, and a message that still cannot be
+    /// committed on its own is put in the review queue with the database's words, so one odd
+    /// message never holds up the rest of its batch or its mailbox.
     pub fn ingest(&self, c: &mut AnyConnection, items: &[Item]) -> Result<(Vec<Disposition>, Stats), PipelineError> {
         let engine = self.engine(c)?;
         let prepared = self.prepare_all(&engine, items);
-        match self.write(c, items, &prepared) {
+        match self.write_retrying(c, items, &prepared) {
+            Err(PipelineError::Store(e)) if !e.is_transient() => {
+                tracing::warn!(error = %e, messages = items.len(), "a batch could not be committed; committing its messages one by one");
+                let mut out = Vec::with_capacity(items.len());
+                let mut stats = Stats::default();
+                for (item, p) in items.iter().zip(&prepared) {
+                    let (d, s) = match self.write_retrying(c, std::slice::from_ref(item), std::slice::from_ref(p)) {
+                        Err(PipelineError::Store(e)) if !e.is_transient() => self.quarantine(c, item, p, &e)?,
+                        other => other?,
+                    };
+                    out.extend(d);
+                    stats.add(&s);
+                }
+                Ok((out, stats))
+            }
+            other => other,
+        }
+    }
+
+    /// One write, and once more when a concurrent commit refused it.
+    fn write_retrying(
+        &self,
+        c: &mut AnyConnection,
+        items: &[Item],
+        prepared: &[Prepared],
+    ) -> Result<(Vec<Disposition>, Stats), PipelineError> {
+        match self.write(c, items, prepared) {
             // Another instance committed one of these messages between our lookups and our
             // inserts (same mail in two mailboxes, or an import racing a poll): the unique
             // constraints refused it and nothing was written. Once more, it is a duplicate.
@@ -213,7 +248,7 @@ impl Pipeline {
         items: &[Item],
         prepared: &[Prepared],
     ) -> Result<(Vec<Disposition>, Stats), PipelineError> {
-        c.transaction(|c| {
+        crate::store::transaction(c, |c| {
             let now = Utc::now().naive_utc();
             let mut stats = Stats::default();
             // Which identities were committed before (one query per source in the batch).
@@ -333,6 +368,55 @@ impl Pipeline {
             let hits: Vec<(String, i64)> = hits.into_iter().collect();
             repo::record_hits(c, &hits, now).map_err(|e| PipelineError::Rules(e.to_string()))?;
             Ok((out, stats))
+        })
+    }
+
+    /// Stores a message the database refused on its own as a review item: its raw bytes, its
+    /// header facts and why, and its source identity, so the mailbox can move on and a person
+    /// (or `review reprocess`, once the cause is fixed) takes it from there.
+    fn quarantine(
+        &self,
+        c: &mut AnyConnection,
+        item: &Item,
+        p: &Prepared,
+        error: &StoreError,
+    ) -> Result<(Vec<Disposition>, Stats), PipelineError> {
+        let why = bounded(format!("could not be committed: {error}"), 500);
+        tracing::warn!(source = item.source, id = item.source_id, reason = %why, "message put in the review queue");
+        crate::store::transaction(c, |c| {
+            let now = Utc::now().naive_utc();
+            let mut stats = Stats::default();
+            let disposition = if let Some(&message) = ledger::by_digests(c, &[&p.digest])?.get(&p.digest) {
+                stats.duplicates += 1;
+                Disposition::Duplicate { message }
+            } else {
+                let row = ledger::NewMessage {
+                    digest: &p.digest,
+                    kind: p.report.kind.as_str(),
+                    dialect: p.report.dialect,
+                    state: "review",
+                    review_reason: Some(&why),
+                    subject: p.report.subject.as_deref(),
+                    from_addr: p.report.from.as_deref(),
+                    message_id: p.report.message_id.as_deref(),
+                    size: item.raw.len() as i64,
+                    raw: Some(item.raw),
+                    records: p.report.records.len() as i32,
+                    received_at: now,
+                    purge_after: None,
+                };
+                let message = ledger::insert_many(c, &[row])?[0];
+                stats.messages += 1;
+                stats.review += 1;
+                *stats.by_kind.entry(p.report.kind.as_str().to_string()).or_default() += 1;
+                Disposition::New { message, events: 0, review: Some(why.clone()) }
+            };
+            let message = match disposition {
+                Disposition::New { message, .. } | Disposition::Duplicate { message } => message,
+                Disposition::Seen => unreachable!("only New or Duplicate are built above"),
+            };
+            ledger::add_sources(c, &[(item.source, item.source_id, message)], now)?;
+            Ok((vec![disposition], stats))
         })
     }
 
@@ -494,6 +578,15 @@ pub(super) struct Entry<'a> {
     pub prepared: &'a Prepared,
     /// Record indexes that already have events (reprocessing).
     pub skip: &'a [i32],
+}
+
+/// At most `max` characters of `s`: a database error may quote a whole statement.
+fn bounded(mut s: String, max: usize) -> String {
+    if let Some((cut, _)) = s.char_indices().nth(max) {
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
 }
 
 /// Message-IDs are compared without their angle brackets.

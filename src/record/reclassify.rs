@@ -150,7 +150,7 @@ fn decide(engine: &Engine, r: &Row) -> Option<Change> {
 
 fn apply(c: &mut AnyConnection, pipeline: &Pipeline, r: &Row, mut change: Change) -> Result<Change, PipelineError> {
     let (id, recipient, campaign, sending_domain, occurred) = (r.0, &r.1, &r.14, &r.15, r.16);
-    c.transaction(|c| {
+    crate::store::transaction(c, |c| {
         let now = Utc::now().naive_utc();
         diesel::update(ev::table.find(id))
             .set((ev::classification.eq(&change.to), ev::rule_key.eq(&change.new_rule), ev::reason.eq(&change.reason)))

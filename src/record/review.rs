@@ -56,7 +56,7 @@ pub fn show(c: &mut AnyConnection, id: i64) -> Result<Option<Detail>, PipelineEr
 /// leaves the queue. Returns (still under review?, stats).
 pub fn reprocess(c: &mut AnyConnection, pipeline: &Pipeline, id: i64) -> Result<(bool, Stats), PipelineError> {
     let engine = pipeline.engine(c)?;
-    c.transaction(|c| {
+    crate::store::transaction(c, |c| {
         let row: Option<(String, Option<Vec<u8>>, Option<String>)> = messages::table
             .find(id)
             .select((messages::state, messages::raw, messages::review_reason))

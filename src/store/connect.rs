@@ -6,6 +6,8 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
 use diesel::{PgConnection, SqliteConnection};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// A connection to either backend; queries written once run on both.
@@ -42,8 +44,53 @@ pub enum StoreError {
         "no database connection available within the timeout: {0}; raise database.pool_size or check the database is responsive"
     )]
     Pool(String),
-    #[error("database task panicked or was cancelled: {0}")]
+    #[error("{0}")]
     Task(String),
+    #[error(
+        "the database did not answer within {0} s (database.query_timeout_seconds); check that it is up and reachable"
+    )]
+    Timeout(u64),
+}
+
+impl StoreError {
+    /// Whether the failure belongs to the moment rather than to the data: a lost or refused
+    /// connection, a lock or a timeout, a full disk. Retrying the same work later may
+    /// succeed, so such a failure must never be blamed on (or quarantine) a message.
+    pub fn is_transient(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind as K, Error as E};
+        match self {
+            StoreError::Connect(_) | StoreError::Pool(_) | StoreError::Task(_) | StoreError::Timeout(_) => true,
+            StoreError::Migrate { .. } => false,
+            StoreError::Query(E::DatabaseError(
+                K::ClosedConnection | K::UnableToSendCommand | K::SerializationFailure | K::ReadOnlyTransaction,
+                _,
+            )) => true,
+            StoreError::Query(
+                E::BrokenTransactionManager | E::AlreadyInTransaction | E::RollbackErrorOnCommit { .. },
+            ) => true,
+            StoreError::Query(E::DatabaseError(_, info)) => {
+                // SQLite and PostgreSQL report these as "unknown" kinds: tell them by their words.
+                let m = info.message().to_ascii_lowercase();
+                [
+                    "locked",
+                    "busy",
+                    "deadlock",
+                    "timeout",
+                    "canceling statement",
+                    "connection",
+                    "disk",
+                    "full",
+                    "i/o",
+                    "out of memory",
+                    "shutting down",
+                    "recovery",
+                ]
+                .iter()
+                .any(|w| m.contains(w))
+            }
+            StoreError::Query(_) => false,
+        }
+    }
 }
 
 /// Opens connections for the pool. Written by hand rather than diesel's `ConnectionManager`
@@ -53,6 +100,8 @@ pub enum StoreError {
 pub struct Manager {
     target: DbUrl,
     busy_timeout_ms: u64,
+    query_timeout_ms: u64,
+    health: Arc<Health>,
 }
 
 impl Manager {
@@ -85,9 +134,15 @@ impl Manager {
                 c.batch_execute(&pragmas).map_err(|e| fail(&e))?;
                 Ok(AnyConnection::Sqlite(c))
             }
-            DbUrl::Postgres { url } => PgConnection::establish(url.as_str())
-                .map(AnyConnection::Postgresql)
-                .map_err(|e| StoreError::Connect(explain_pg(&self.target, &e.to_string()))),
+            DbUrl::Postgres { url } => {
+                let mut c = PgConnection::establish(url.as_str())
+                    .map_err(|e| StoreError::Connect(explain_pg(&self.target, &e.to_string())))?;
+                // Server side, the same bound as `Db::run` puts on the client side: a query
+                // stuck on a lock is cancelled and its connection comes back to the pool.
+                c.batch_execute(&format!("SET statement_timeout = {}", self.query_timeout_ms))
+                    .map_err(|e| StoreError::Connect(explain_pg(&self.target, &e.to_string())))?;
+                Ok(AnyConnection::Postgresql(c))
+            }
         }
     }
 }
@@ -118,7 +173,12 @@ impl ManageConnection for Manager {
     type Error = StoreError;
 
     fn connect(&self) -> Result<AnyConnection, StoreError> {
-        self.open()
+        let opened = self.open();
+        match &opened {
+            Ok(_) => self.health.up(&self.target),
+            Err(e) => self.health.down(&self.target, e),
+        }
+        opened
     }
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), StoreError> {
         diesel::sql_query("SELECT 1").execute(conn).map(|_| ()).map_err(StoreError::Query)
@@ -128,12 +188,45 @@ impl ManageConnection for Manager {
     }
 }
 
+/// Whether the database was reachable at the last connection attempt. The pool retries in
+/// the background all through an outage; this logs one line when it goes away and one when
+/// it is back, instead of r2d2's line per attempt.
+#[derive(Debug, Default)]
+struct Health {
+    down: AtomicBool,
+}
+
+impl Health {
+    fn down(&self, target: &DbUrl, e: &StoreError) {
+        if !self.down.swap(true, Ordering::Relaxed) {
+            tracing::error!(database = %target.describe(), error = %e, "database unreachable; retrying in the background");
+        }
+    }
+
+    fn up(&self, target: &DbUrl) {
+        if self.down.swap(false, Ordering::Relaxed) {
+            tracing::info!(database = %target.describe(), "database reachable again");
+        }
+    }
+}
+
+/// Connection errors are reported by [`Health`], once per outage.
+#[derive(Debug)]
+struct Quiet;
+
+impl diesel::r2d2::HandleError<StoreError> for Quiet {
+    fn handle_error(&self, error: StoreError) {
+        tracing::debug!(%error, "database connection attempt failed");
+    }
+}
+
 /// A connection pool plus which backend it talks to. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<Manager>,
     backend: Backend,
     target: String,
+    query_timeout: Duration,
 }
 
 impl std::fmt::Debug for Db {
@@ -156,15 +249,32 @@ impl Db {
             if let Some(pw) = cfg.password().resolve("database").map_err(StoreError::Connect)? {
                 let _ = url.set_password(Some(pw.expose()));
             }
-            if !url.query_pairs().any(|(k, _)| k == "connect_timeout") {
-                url.query_pairs_mut().append_pair("connect_timeout", &cfg.connect_timeout_seconds.to_string());
+            let query_ms = (cfg.query_timeout_seconds * 1000).to_string();
+            // Keepalives and tcp_user_timeout: a server that stops answering (packets dropped,
+            // not refused) ends the connection with an error instead of holding it forever.
+            for (key, value) in [
+                ("connect_timeout", cfg.connect_timeout_seconds.to_string().as_str()),
+                ("keepalives", "1"),
+                ("keepalives_idle", "15"),
+                ("keepalives_interval", "5"),
+                ("keepalives_count", "3"),
+                ("tcp_user_timeout", query_ms.as_str()),
+            ] {
+                if !url.query_pairs().any(|(k, _)| k == key) {
+                    url.query_pairs_mut().append_pair(key, value);
+                }
             }
         }
         let backend = match target {
             DbUrl::Sqlite { .. } => Backend::Sqlite,
             DbUrl::Postgres { .. } => Backend::Postgres,
         };
-        let manager = Manager { target: target.clone(), busy_timeout_ms: cfg.busy_timeout_ms };
+        let manager = Manager {
+            target: target.clone(),
+            busy_timeout_ms: cfg.busy_timeout_ms,
+            query_timeout_ms: cfg.query_timeout_seconds * 1000,
+            health: Arc::default(),
+        };
         // One direct connection first: the pool would only say "timed out" on failure.
         let mut first = manager.open()?;
         let applied = super::run_migrations(&mut first)
@@ -174,9 +284,11 @@ impl Db {
             .max_size(cfg.pool_size)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(cfg.connect_timeout_seconds))
+            .error_handler(Box::new(Quiet))
             .build(manager)
             .map_err(|e| StoreError::Pool(e.to_string()))?;
-        Ok((Db { pool, backend, target: target.describe() }, applied))
+        let query_timeout = Duration::from_secs(cfg.query_timeout_seconds);
+        Ok((Db { pool, backend, target: target.describe(), query_timeout }, applied))
     }
 
     pub fn backend(&self) -> Backend {
@@ -193,18 +305,29 @@ impl Db {
         self.pool.get().map_err(|e| StoreError::Pool(e.to_string()))
     }
 
-    /// Runs blocking diesel work on the blocking thread pool.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// Runs blocking diesel work on the blocking thread pool. The closure's own error type
+    /// comes back unchanged (a rules or pipeline error keeps its kind); only a failure to
+    /// get a connection, or a task that really panicked, becomes a [`StoreError`].
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| StoreError::Pool(e.to_string()))?;
+        let task = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| E::from(StoreError::Pool(e.to_string())))?;
             f(&mut conn)
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        });
+        // The blocking thread cannot be interrupted; past the timeout its result is dropped
+        // (it committed or it did not: callers only act on what they were told succeeded).
+        let Ok(joined) = tokio::time::timeout(self.query_timeout, task).await else {
+            return Err(E::from(StoreError::Timeout(self.query_timeout.as_secs())));
+        };
+        match joined {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => Err(E::from(StoreError::Task(format!("a database task panicked: {e}")))),
+            Err(e) => Err(E::from(StoreError::Task(format!("a database task was cancelled (shutting down?): {e}")))),
+        }
     }
 }

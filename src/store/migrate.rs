@@ -12,10 +12,15 @@ const PG_MIGRATION_LOCK: i64 = 0x7265626f756e64;
 /// Runs pending migrations; returns the versions applied (empty when up to date).
 pub fn run_migrations(conn: &mut AnyConnection) -> Result<Vec<String>, String> {
     match conn {
-        AnyConnection::Sqlite(c) => c
-            .run_pending_migrations(SQLITE)
-            .map(|v| v.iter().map(|m| m.to_string()).collect())
-            .map_err(|e| e.to_string()),
+        // Two processes opening a new file together: the write lock taken up front makes the
+        // second wait for the first to finish (then find nothing pending) instead of racing it.
+        AnyConnection::Sqlite(_) => super::transaction(conn, |conn| {
+            let AnyConnection::Sqlite(c) = conn else { unreachable!("matched above") };
+            c.run_pending_migrations(SQLITE)
+                .map(|v| v.iter().map(|m| m.to_string()).collect())
+                .map_err(|e| Failed(e.to_string()))
+        })
+        .map_err(|Failed(e)| e),
         AnyConnection::Postgresql(c) => {
             diesel::sql_query(format!("SELECT pg_advisory_lock({PG_MIGRATION_LOCK})"))
                 .execute(c)
@@ -27,5 +32,14 @@ pub fn run_migrations(conn: &mut AnyConnection) -> Result<Vec<String>, String> {
             let _ = diesel::sql_query(format!("SELECT pg_advisory_unlock({PG_MIGRATION_LOCK})")).execute(c);
             result
         }
+    }
+}
+
+/// A migration failure, as text (the harness's boxed error is not `Send`).
+struct Failed(String);
+
+impl From<diesel::result::Error> for Failed {
+    fn from(e: diesel::result::Error) -> Self {
+        Failed(e.to_string())
     }
 }

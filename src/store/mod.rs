@@ -1,7 +1,8 @@
 //! Storage: one connection type for SQLite (embedded default) and PostgreSQL (production).
 //!
 //! Takes `[database]` settings; gives a pooled [`Db`] whose migrations have run, and runs
-//! blocking diesel work off the async runtime. SQLite runs in WAL mode with a busy timeout;
+//! blocking diesel work off the async runtime. SQLite runs in WAL mode with a busy timeout, and its write
+//! transactions take the write lock up front so that timeout works;
 //! PostgreSQL instances sharing one database serialise their migrations with an advisory
 //! lock. It never hides why a connection failed: host, port, user and the server's words
 //! are in the error.
@@ -9,8 +10,10 @@
 mod connect;
 mod migrate;
 pub mod schema;
+mod tx;
 mod url;
 
 pub use connect::{AnyConnection, Backend, Db, Manager, StoreError};
 pub use migrate::run_migrations;
+pub use tx::transaction;
 pub use url::{DbUrl, UrlError, mask_url};

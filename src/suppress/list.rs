@@ -31,6 +31,10 @@ impl Source {
 
 pub const GLOBAL: &str = "global";
 
+/// Rows or list items per statement: 500 × 8 columns stays far below the bind-parameter
+/// limits (65,535 on PostgreSQL, 32,766 on SQLite), however many recipients a batch names.
+pub const CHUNK: usize = 500;
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
 #[diesel(table_name = suppressions)]
 pub struct Suppression {
@@ -84,8 +88,8 @@ pub fn add(c: &mut AnyConnection, entry: &Suppression) -> Result<bool, StoreErro
     Ok(true)
 }
 
-/// Inserts new suppressions (known not to exist) and their change-log entries, in one
-/// statement each on PostgreSQL.
+/// Inserts new suppressions (known not to exist) and their change-log entries, a few
+/// hundred rows per statement on PostgreSQL.
 pub fn insert_many(c: &mut AnyConnection, entries: &[Suppression]) -> Result<(), StoreError> {
     if entries.is_empty() {
         return Ok(());
@@ -104,8 +108,12 @@ pub fn insert_many(c: &mut AnyConnection, entries: &[Suppression]) -> Result<(),
         .collect();
     match c {
         AnyConnection::Postgresql(pg) => {
-            diesel::insert_into(suppressions::table).values(entries).execute(pg)?;
-            diesel::insert_into(suppression_changes::table).values(&changes).execute(pg)?;
+            for chunk in entries.chunks(CHUNK) {
+                diesel::insert_into(suppressions::table).values(chunk).execute(pg)?;
+            }
+            for chunk in changes.chunks(CHUNK) {
+                diesel::insert_into(suppression_changes::table).values(chunk).execute(pg)?;
+            }
         }
         AnyConnection::Sqlite(lite) => {
             // SQLite is in-process: row by row costs no round trips.

@@ -83,13 +83,19 @@ impl Policy {
         }
         let window = Duration::days(i64::from(self.cfg.soft_window_days));
         // Current suppressions of every candidate address (one query).
-        let who: Vec<&str> = candidates.iter().map(|e| e.recipient).collect();
-        let existing: Vec<(String, String, Option<NaiveDateTime>)> = suppressions::table
-            .filter(suppressions::address.eq_any(&who))
-            .select((suppressions::address, suppressions::scope, suppressions::expires_at))
-            .load(c)?;
-        let mut held: std::collections::HashMap<(String, String), Option<NaiveDateTime>> =
-            existing.into_iter().map(|(a, s, e)| ((a, s), e)).collect();
+        let mut who: Vec<&str> = candidates.iter().map(|e| e.recipient).collect();
+        who.sort_unstable();
+        who.dedup();
+        let mut held: std::collections::HashMap<(String, String), Option<NaiveDateTime>> = Default::default();
+        // In chunks: one DSN may name tens of thousands of recipients, past what a statement
+        // may bind (65,535 parameters on PostgreSQL, 32,766 on SQLite).
+        for chunk in who.chunks(list::CHUNK) {
+            let existing: Vec<(String, String, Option<NaiveDateTime>)> = suppressions::table
+                .filter(suppressions::address.eq_any(chunk))
+                .select((suppressions::address, suppressions::scope, suppressions::expires_at))
+                .load(c)?;
+            held.extend(existing.into_iter().map(|(a, s, e)| ((a, s), e)));
+        }
         let already = |ev: &EventFacts, source: Source| {
             held.get(&(ev.recipient.to_string(), self.scope(ev, source)))
                 .is_some_and(|exp| exp.is_none_or(|t| t > ev.now))
@@ -103,17 +109,21 @@ impl Policy {
         if !soft.is_empty() {
             let from = soft.iter().map(|e| e.occurred_at).min().unwrap_or_default() - window;
             let to = soft.iter().map(|e| e.occurred_at).max().unwrap_or_default();
-            let who: Vec<&str> = soft.iter().map(|e| e.recipient).collect();
-            let rows: Vec<(Option<String>, NaiveDateTime)> = events::table
-                .filter(events::recipient.eq_any(&who))
-                .filter(events::classification.eq("soft"))
-                .filter(events::occurred_at.gt(from))
-                .filter(events::occurred_at.le(to))
-                .filter(events::reason.ne_all(&self.cfg.soft_uncounted_reasons))
-                .select((events::recipient, events::occurred_at))
-                .load(c)?;
-            for (r, t) in rows {
-                history.entry(r.unwrap_or_default()).or_default().push(t);
+            let mut who: Vec<&str> = soft.iter().map(|e| e.recipient).collect();
+            who.sort_unstable();
+            who.dedup();
+            for chunk in who.chunks(list::CHUNK) {
+                let rows: Vec<(Option<String>, NaiveDateTime)> = events::table
+                    .filter(events::recipient.eq_any(chunk))
+                    .filter(events::classification.eq("soft"))
+                    .filter(events::occurred_at.gt(from))
+                    .filter(events::occurred_at.le(to))
+                    .filter(events::reason.ne_all(&self.cfg.soft_uncounted_reasons))
+                    .select((events::recipient, events::occurred_at))
+                    .load(c)?;
+                for (r, t) in rows {
+                    history.entry(r.unwrap_or_default()).or_default().push(t);
+                }
             }
         }
 

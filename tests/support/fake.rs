@@ -73,5 +73,6 @@ pub fn mailbox(protocol: Protocol, port: u16) -> MailboxConfig {
         max_messages_per_poll: 500,
         max_message_bytes: 1024 * 1024,
         timeout_seconds: 2,
+        lease_seconds: 30,
     }
 }

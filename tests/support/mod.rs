@@ -280,6 +280,7 @@ impl Dovecot {
             max_messages_per_poll: 500,
             max_message_bytes: 10 * 1024 * 1024,
             timeout_seconds: 10,
+            lease_seconds: 30,
         }
     }
 }
@@ -350,7 +351,7 @@ struct Count {
 /// Rows in `table` (a real COUNT: SQLite's `execute` on a SELECT returns the last change count).
 pub async fn count_rows(db: &rebound::store::Db, table: &'static str) -> i64 {
     use diesel::RunQueryDsl;
-    db.run(move |c| {
+    db.run(move |c| -> Result<_, rebound::store::StoreError> {
         let rows: Vec<Count> = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).load(c)?;
         Ok(rows[0].n)
     })
