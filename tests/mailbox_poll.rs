@@ -212,7 +212,7 @@ fn config_file(dir: &std::path::Path, db_url: &str, m: &MailboxConfig) -> std::p
     std::fs::write(
         &p,
         format!(
-            "[database]\nurl = \"{db_url}\"\n\n[[mailbox]]\nname = \"{}\"\nprotocol = \"imap\"\nhost = \"localhost\"\nport = {}\nsecurity = \"ssl\"\nca_file = \"{}\"\nusername = \"{}\"\npassword_file = \"{}\"\nafter_processing = \"{after}\"\nmax_messages_per_poll = 100000\ntimeout_seconds = 3\n",
+            "[database]\nurl = \"{db_url}\"\n\n[[mailbox]]\nname = \"{}\"\nprotocol = \"imap\"\nhost = \"localhost\"\nport = {}\nsecurity = \"ssl\"\nca_file = \"{}\"\nusername = \"{}\"\npassword_file = \"{}\"\nafter_processing = \"{after}\"\nmax_messages_per_poll = 100000\ntimeout_seconds = 3\nlease_seconds = 5\n",
             m.name,
             m.port,
             m.ca_file.as_deref().unwrap(),

@@ -44,6 +44,7 @@ impl PollError {
     pub fn stage(&self) -> String {
         match self {
             PollError::Fetch(e) => e.stage.to_string(),
+            PollError::Pipeline(PipelineError::Store(_)) => "database".into(),
             PollError::Pipeline(_) => "pipeline".into(),
             PollError::Store(_) => "database".into(),
             PollError::Config(_) => "config".into(),

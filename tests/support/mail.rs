@@ -51,3 +51,24 @@ fn uuid_like(a: &str, b: &str, c: &str, d: &str, e: &str) -> String {
     (a, b, c, d, e).hash(&mut h);
     format!("{:016x}", h.finish())
 }
+
+/// One RFC 3464 report naming every address of `rcpts` (5.1.1 each), as an MTA sends for a
+/// message to a large list that one domain refused.
+pub fn dsn_many(to: &str, rcpts: impl Iterator<Item = String>, orig_headers: &str) -> Vec<u8> {
+    let mut m = format!(
+        "Return-Path: <>\r\nFrom: MAILER-DAEMON@mx.example.net (Mail Delivery System)\r\nTo: {to}\r\n\
+Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <many-{}@mx.example.net>\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"BB\"\r\n\r\n\
+--BB\r\nContent-Type: text/plain\r\n\r\nThis is the mail system at host mx.example.net.\r\n\r\n\
+--BB\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\
+Arrival-Date: Tue, 10 Nov 2026 10:00:00 +0000\r\n",
+        uuid_like(to, orig_headers, "", "", "")
+    );
+    for r in rcpts {
+        m.push_str(&format!(
+            "\r\nFinal-Recipient: rfc822; {r}\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 User unknown\r\n"
+        ));
+    }
+    m.push_str(&format!("\r\n--BB\r\nContent-Type: text/rfc822-headers\r\n\r\n{orig_headers}\r\n--BB--\r\n"));
+    m.into_bytes()
+}
