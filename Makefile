@@ -2,7 +2,7 @@
 CARGO ?= cargo
 CONFIG ?= config.example.toml
 
-.PHONY: run build test bench demo fmt lint clean
+.PHONY: run build test bench demo fmt lint clean chaos
 
 ## run: build and start `rebound serve` on config.example.toml (SQLite under ./data/)
 run:
@@ -16,6 +16,13 @@ build:
 ## Dovecot on loopback, run every test on SQLite and PostgreSQL, stop Dovecot.
 test:
 	bash tests/support/test.sh
+
+## chaos: the fault suite (tests/faults.rs) with long loops: CHAOS_ROUNDS (default 25) kills of
+## imports and polls at random moments, seeding races on fresh databases; `make test` runs
+## the same tests with a few rounds each
+CHAOS_ROUNDS ?= 25
+chaos:
+	REBOUND_CHAOS_ROUNDS=$(CHAOS_ROUNDS) bash tests/support/test.sh --test faults --test faults_fetch
 
 ## bench: throughput and memory figures (parse, classify, import into SQLite and
 ## PostgreSQL, draining IMAP and POP3 mailboxes, whole process, 1 GB mbox); needs

@@ -15,6 +15,7 @@ use rebound::suppress::list;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use support::mail::{dsn, dsn_many, original};
+use support::proxy::{Direction, Fault, Proxy};
 use support::{Dovecot, MailUser, TestDb, count_rows};
 use tokio_util::sync::CancellationToken;
 
@@ -57,16 +58,17 @@ fn imap_mailbox(d: &Dovecot, user: &MailUser, dir: &std::path::Path) -> MailboxC
     }
 }
 
-/// A config file for `rebound` processes polling `m` on `db_url`.
-fn config_file(dir: &std::path::Path, db_url: &str, m: &MailboxConfig, extra: &str) -> std::path::PathBuf {
+/// A config file for `rebound` processes polling `m` on `db_url` (every 2 s when serving);
+/// `database` adds keys to `[database]`, `tail` adds sections at the end.
+fn config_file(dir: &std::path::Path, db_url: &str, m: &MailboxConfig, database: &str, tail: &str) -> std::path::PathBuf {
     let p = dir.join("rebound.toml");
     std::fs::write(
         &p,
         format!(
-            "[database]\nurl = \"{db_url}\"\n\n[parse]\nmax_message_bytes = 67108864\n{extra}\n\n[[mailbox]]\nname = \"{}\"\n\
+            "[database]\nurl = \"{db_url}\"\n{database}\n[parse]\nmax_message_bytes = 67108864\n\n[[mailbox]]\nname = \"{}\"\n\
              protocol = \"imap\"\nhost = \"localhost\"\nport = {}\nsecurity = \"ssl\"\nca_file = \"{}\"\n\
              username = \"{}\"\npassword_file = \"{}\"\nafter_processing = \"delete\"\nmax_messages_per_poll = 100000\n\
-             max_message_bytes = 67108864\ntimeout_seconds = 5\nlease_seconds = 3\n",
+             max_message_bytes = 67108864\ntimeout_seconds = 5\nlease_seconds = 3\nschedule = \"*/2 * * * * *\"\n\n{tail}",
             m.name,
             m.port,
             m.ca_file.as_deref().unwrap(),
@@ -367,7 +369,7 @@ async fn killed_polls_block_briefly_say_by_whom_and_lose_nothing(db: TestDb) {
     user.drop_into_maildir((0..n).map(|i| support::lf(&bounce(i))));
     let dir = tempfile::tempdir().unwrap();
     let m = imap_mailbox(&d, &user, dir.path());
-    let cfg = config_file(dir.path(), db.url(), &m, "");
+    let cfg = config_file(dir.path(), db.url(), &m, "", "");
     let store = Db::connect(&db.config()).unwrap();
     let mut seed = 0x9e37_79b9_u64 ^ u64::from(std::process::id());
     for round in 0..rounds(2) {
@@ -442,3 +444,124 @@ async fn killed_imports_then_rerun_count_each_record_once(db: TestDb) {
     assert_eq!(count_rows(&store, "suppressions").await as usize, n);
 }
 on_both_backends!(killed_imports, killed_imports_then_rerun_count_each_record_once);
+
+// Behaviour that held, kept honest: a stalled server is given up on after exactly
+// `timeout_seconds`, at a named stage.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_server_is_given_up_on_after_timeout_seconds() {
+    let d = Dovecot::get();
+    let user = d.add_user();
+    user.deliver("INBOX", &bounce(1));
+    let dir = tempfile::tempdir().unwrap();
+    let upstream: std::net::SocketAddr = format!("127.0.0.1:{}", d.plain_imap_port).parse().unwrap();
+    // The greeting gets through, then nothing: LOGIN is never answered.
+    let proxy = Proxy::start(upstream, Fault::Stall { after_bytes: 20 });
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, &user.password).unwrap();
+    let mut m = d.mailbox(&user, Protocol::Imap, Security::None, proxy.port());
+    m.host = "127.0.0.1".into();
+    m.password_file = Some(pw.display().to_string());
+    m.ca_file = None;
+    m.timeout_seconds = 2;
+    let (store, p) = pipeline(&TestDb::sqlite(), |_| {});
+    let started = std::time::Instant::now();
+    let e = poll_once(&store, p, &m, "i1", &CancellationToken::new()).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        took >= std::time::Duration::from_secs(2) && took < std::time::Duration::from_millis(3500),
+        "gave up after {took:?}: {e}"
+    );
+    let rebound::mailbox::PollError::Fetch(f) = &e else { panic!("{e}") };
+    assert_eq!(f.kind, rebound::fetch::ErrorKind::Timeout, "{e}");
+    assert!(["greeting", "login", "capabilities"].contains(&e.stage().as_str()), "{e}");
+    assert_eq!(user.count("INBOX"), 1);
+}
+
+// "Also seen": PostgreSQL cut and black-holed under `rebound serve` — polls blocked silently,
+// /healthz did not answer, failures were never written, the pool logged an ERROR per attempt.
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn events_directly(db: &TestDb) -> i64 {
+    count_rows(&Db::connect(&db.config()).unwrap(), "events").await
+}
+
+async fn wait_for(what: &str, secs: u64, mut ok: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !ok().await {
+        assert!(std::time::Instant::now() < deadline, "timed out after {secs} s waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_survives_postgres_cut_and_black_holed_then_recovers() {
+    let db = TestDb::postgres();
+    let pg: std::net::SocketAddr = "127.0.0.1:5432".parse().unwrap();
+    let proxy = Proxy::start(pg, Fault::None);
+    let via_proxy = db.url().replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port()));
+    assert_ne!(via_proxy, db.url(), "the test database URL names 127.0.0.1:5432");
+    let d = Dovecot::get();
+    let user = d.add_user();
+    let dir = tempfile::tempdir().unwrap();
+    let m = imap_mailbox(&d, &user, dir.path());
+    let port = free_port();
+    let cfg = config_file(
+        dir.path(),
+        &via_proxy,
+        &m,
+        "query_timeout_seconds = 4\nconnect_timeout_seconds = 2\n",
+        &format!("[server]\nlisten = \"127.0.0.1:{port}\"\n"),
+    );
+
+    let log = dir.path().join("serve.log");
+    let mut serve = rebound(&cfg, &["serve"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap();
+    let health = format!("http://127.0.0.1:{port}/healthz");
+    wait_for("serve to answer", 60, async || http.get(&health).send().await.is_ok_and(|r| r.status() == 200)).await;
+    user.deliver("INBOX", &bounce(1));
+    wait_for("the first bounce", 30, async || events_directly(&db).await == 1).await;
+
+    // Cut: open connections closed, new ones refused.
+    proxy.set_fault(Fault::CutAfter { bytes: 0, direction: Direction::ServerToClient });
+    proxy.set_fault(Fault::Refuse);
+    user.deliver("INBOX", &bounce(2));
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let r = http.get(&health).send().await.expect("/healthz answers while the database is cut");
+    assert_eq!(r.status(), 503);
+
+    // Black hole: packets held, nothing refused.
+    proxy.set_fault(Fault::BlackHole);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let asked = std::time::Instant::now();
+    let r = http.get(&health).send().await.expect("/healthz answers within 10 s while the database is black-holed");
+    assert_eq!(r.status(), 503);
+    assert!(asked.elapsed() < std::time::Duration::from_secs(10));
+    tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+    assert_eq!(events_directly(&db).await, 1, "nothing is committed while the database is away");
+    assert_eq!(user.count("INBOX"), 1, "and nothing is deleted");
+
+    proxy.set_fault(Fault::None);
+    wait_for("the second bounce after recovery", 60, async || events_directly(&db).await == 2).await;
+    wait_for("the mailbox to be deleted", 30, async || user.count("INBOX") == 0).await;
+    let store = Db::connect(&db.config()).unwrap();
+    let s = state::get(&mut store.conn().unwrap(), &m.name).unwrap().unwrap();
+    assert!(s.last_error_stage.is_some(), "the outage's failures were written once the database was back: {s:?}");
+    assert!(s.consecutive_failures == 0 || s.state == "failing", "{s:?}");
+    wait_for("/healthz to recover", 30, async || http.get(&health).send().await.is_ok_and(|r| r.status() == 200)).await;
+
+    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    serve.wait().unwrap();
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let errors = logged.lines().filter(|l| l.contains("ERROR")).count();
+    assert!(errors <= 4, "one ERROR line per outage state change, not one per attempt ({errors}):\n{logged}");
+    assert!(logged.contains("database reachable again"), "{logged}");
+}
