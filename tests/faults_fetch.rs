@@ -36,7 +36,8 @@ fn base64(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for c in bytes.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
         for i in 0..4 {
             out.push(if i <= c.len() { A[(n >> (18 - 6 * i)) as usize & 63] as char } else { '=' });
         }
@@ -87,8 +88,11 @@ fn no_log_level_shows_the_mailbox_password() {
     let dir = tempfile::tempdir().unwrap();
     // Every way of turning tracing up: the config file, RUST_LOG for all, RUST_LOG aimed at
     // the IMAP crate itself.
-    let ways: [(&str, Option<&str>); 3] =
-        [("trace", None), ("info", Some("trace")), ("info", Some("debug,async_imap=trace,async_imap::imap_stream=trace"))];
+    let ways: [(&str, Option<&str>); 3] = [
+        ("trace", None),
+        ("info", Some("trace")),
+        ("info", Some("debug,async_imap=trace,async_imap::imap_stream=trace")),
+    ];
     for (level, rust_log) in ways {
         let conf = cli_config(&d, &user, dir.path(), level);
         for args in [
@@ -117,3 +121,67 @@ fn no_log_level_shows_the_mailbox_password() {
         }
     }
 }
+
+// ---- Fault 6: a malformed IMAP response dumped whole into the error ----------------------
+
+/// 300 KB of text inside an unterminated IMAP quoted string, spliced into the FETCH answer
+/// before the body literal: imap-proto waits for the rest of the string through all of it,
+/// then fails on the control byte, with the whole buffer (mail text included) in its error.
+fn imap_garbage() -> Fault {
+    let mut bytes = b"\"".to_vec();
+    while bytes.len() < 300_000 {
+        bytes.extend_from_slice(b"Final-Recipient: rfc822; private-recipient@example.org ");
+    }
+    bytes.extend_from_slice(b"\x01\r\n");
+    Fault::InjectAfter { marker: b"BODY[] ".to_vec(), bytes }
+}
+
+/// What an operator must never see in an error: the mail text, or the decimal-byte dump
+/// nom's error carries.
+fn assert_bounded(text: &str, limit: usize) {
+    assert!(text.len() <= limit, "{} bytes: {}…", text.len(), text.chars().take(400).collect::<String>());
+    assert!(text.matches("private-recipient").count() <= 6, "{text}");
+    assert!(!text.contains("34, 70, 105"), "the decimal dump of `\"Fi…` is shown: {text}");
+}
+
+async fn a_malformed_imap_response_gives_a_short_error_and_last_error(db: TestDb) {
+    let (store, pipeline) = setup(&db);
+    let d = Dovecot::get();
+    let user = d.add_user();
+    user.deliver("INBOX", &sample_message(&format!("{}-garbled", user.name), "hello"));
+    let proxy = Proxy::start(upstream(d.plain_imap_port), imap_garbage());
+    let cfg = via(&proxy, d.mailbox(&user, Protocol::Imap, Security::None, d.plain_imap_port));
+    let cfg = MailboxConfig { ca_file: None, ..cfg };
+
+    let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
+    let refs = src.list().await.unwrap();
+    assert_eq!(refs.len(), 1);
+    let e = src.fetch(&refs).await.expect_err("the garbled answer must be an error");
+    assert_eq!(e.stage, Stage::Fetch, "{e}");
+    let shown = e.to_string();
+    assert!(shown.contains("failed at fetch") && shown.contains("not valid IMAP"), "{shown}");
+    assert_bounded(&shown, 1024);
+    assert_bounded(&e.hint(), 1024);
+
+    // The same through a poll: the mailbox's stored last_error is as short.
+    proxy.set_fault(imap_garbage());
+    let pw = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(pw.path(), &user.password).unwrap();
+    let cfg = MailboxConfig { password_file: Some(pw.path().display().to_string()), ..cfg };
+    let err = poll_once(&store, pipeline, &cfg, "i1", &CancellationToken::new()).await.unwrap_err();
+    assert_eq!(err.stage(), "fetch", "{err}");
+    let mut c = store.conn().unwrap();
+    let s = state::get(&mut c, &cfg.name).unwrap().unwrap();
+    assert_eq!(s.last_error_stage.as_deref(), Some("fetch"));
+    assert_bounded(s.last_error.as_deref().unwrap_or(""), 1024);
+    assert_eq!(count_rows(&store, "messages").await, 0);
+    assert_eq!(user.count("INBOX"), 1);
+
+    // Whatever produced it, a stored error is capped (pipeline and database errors too).
+    let huge = "database said: ".to_string() + &"é".repeat(200_000);
+    state::record_failure(&mut c, &cfg.name, "database", &huge, 1, 0, chrono::Utc::now().naive_utc()).unwrap();
+    let stored = state::get(&mut c, &cfg.name).unwrap().unwrap().last_error.unwrap();
+    assert!(stored.chars().count() <= 1100 && stored.starts_with("database said: é"), "{} chars", stored.len());
+    assert!(stored.contains("omitted"), "a cut error says so: …{}", &stored[stored.len().saturating_sub(80)..]);
+}
+on_both_backends!(malformed_imap_response, a_malformed_imap_response_gives_a_short_error_and_last_error);

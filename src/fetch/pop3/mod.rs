@@ -14,7 +14,7 @@
 mod wire;
 
 use super::dial::{self, dial};
-use super::error::{ErrorKind, FetchError, Stage};
+use super::error::{DETAIL_MAX, ErrorKind, FetchError, Stage, clip};
 use super::trace::Trace;
 use super::{Batch, Fetched, HEADER_CAP, MessageRef, SkipReason, Skipped, SourceId};
 use crate::config::{AfterProcessing, MailboxConfig, Secret, Security};
@@ -144,7 +144,11 @@ impl Pop3Session {
         let mut words = text.split_whitespace().map(str::parse::<u64>);
         match (words.next(), words.next()) {
             (Some(Ok(n)), Some(Ok(octets))) => Ok((n, octets)),
-            _ => Err(self.wire.err(Stage::Select, ErrorKind::Protocol, format!("unreadable STAT answer `{text}`"))),
+            _ => Err(self.wire.err(
+                Stage::Select,
+                ErrorKind::Protocol,
+                format!("unreadable STAT answer `{}`", clip(&text, DETAIL_MAX)),
+            )),
         }
     }
 
