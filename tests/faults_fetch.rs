@@ -185,3 +185,126 @@ async fn a_malformed_imap_response_gives_a_short_error_and_last_error(db: TestDb
     assert!(stored.contains("omitted"), "a cut error says so: …{}", &stored[stored.len().saturating_sub(80)..]);
 }
 on_both_backends!(malformed_imap_response, a_malformed_imap_response_gives_a_short_error_and_last_error);
+
+// ---- Fault 9: bytes injected into plain POP3 -----------------------------------------------
+
+/// `n` bytes of fixed pseudo-random noise (xorshift), any byte value.
+fn noise(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// The raw bytes stored for the message with this subject.
+fn stored_raw(store: &Db, subject: &str) -> Vec<Vec<u8>> {
+    use diesel::prelude::*;
+    use rebound::store::schema::messages;
+    let mut c = store.conn().unwrap();
+    let raws: Vec<Option<Vec<u8>>> =
+        messages::table.filter(messages::subject.eq(subject)).select(messages::raw).load(&mut c).unwrap();
+    raws.into_iter().map(|r| r.expect("the raw message is kept")).collect()
+}
+
+async fn bytes_injected_into_plain_pop3_are_never_committed(db: TestDb) {
+    let (store, pipeline) = setup(&db);
+    let d = Dovecot::get();
+    let user = d.add_user();
+    let (tampered_subject, clean_subject) = (format!("{}-tampered", user.name), format!("{}-clean", user.name));
+    let tampered = sample_message(&tampered_subject, "the original text\r\nsecond line");
+    let clean = sample_message(&clean_subject, "nobody touched this one");
+    user.deliver("INBOX", &tampered);
+    user.deliver("INBOX", &clean);
+    // Mid-RETR of the first message: right after its Subject line.
+    let marker = format!("Subject: {tampered_subject}\r\n").into_bytes();
+    let proxy = Proxy::start(upstream(d.plain_pop3_port), Fault::InjectAfter { marker, bytes: noise(64) });
+    let pw = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(pw.path(), &user.password).unwrap();
+    let cfg = MailboxConfig {
+        ca_file: None,
+        password_file: Some(pw.path().display().to_string()),
+        after_processing: AfterProcessing::Delete,
+        ..via(&proxy, d.mailbox(&user, Protocol::Pop3, Security::None, d.plain_pop3_port))
+    };
+    let cancel = CancellationToken::new();
+
+    let first = poll_once(&store, pipeline.clone(), &cfg, "i1", &cancel).await.unwrap_or_else(|e| panic!("{e}"));
+    // Only the damaged message is held back; the rest of the mailbox goes on.
+    assert_eq!((first.fetched, first.skipped.len()), (1, 1), "{first:?}");
+    let (id, why) = &first.skipped[0];
+    let sizes = format!("LIST announced {} bytes, RETR delivered {}", tampered.len(), tampered.len() + 64);
+    assert!(id.starts_with("pop3:") && why.contains(&sizes) && why.contains("left on the server"), "{why}");
+    assert!(stored_raw(&store, &tampered_subject).is_empty(), "the tampered message was committed");
+    assert_eq!(stored_raw(&store, &clean_subject).len(), 1);
+    assert_eq!(user.subjects("INBOX"), vec![tampered_subject.clone()], "only the committed one is deleted");
+
+    // Without the fault, the next poll takes it, once, byte for byte.
+    proxy.set_fault(Fault::None);
+    let second = poll_once(&store, pipeline, &cfg, "i1", &cancel).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((second.fetched, second.skipped.len()), (1, 0), "{second:?}");
+    let raws = stored_raw(&store, &tampered_subject);
+    assert_eq!(raws.len(), 1);
+    assert_eq!(support::lf(&raws[0]), support::lf(&tampered));
+    assert_eq!(count_rows(&store, "messages").await, 2);
+    assert_eq!(user.count("INBOX"), 0);
+}
+on_both_backends!(injected_pop3_bytes, bytes_injected_into_plain_pop3_are_never_committed);
+
+/// An injected terminating line ends a RETR early: the rest of that message is still on the
+/// wire, so the session is dropped and the poll fails, with nothing committed or deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retr_cut_short_by_an_injected_terminator_fails_the_poll() {
+    let db = TestDb::sqlite();
+    let (store, pipeline) = setup(&db);
+    let d = Dovecot::get();
+    let user = d.add_user();
+    let subject = format!("{}-short", user.name);
+    let message = sample_message(&subject, "the rest of the message is still on the wire");
+    user.deliver("INBOX", &message);
+    user.deliver("INBOX", &sample_message(&format!("{}-next", user.name), "next"));
+    let marker = format!("Subject: {subject}\r\n").into_bytes();
+    let proxy = Proxy::start(upstream(d.plain_pop3_port), Fault::InjectAfter { marker, bytes: b".\r\n".to_vec() });
+    let pw = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(pw.path(), &user.password).unwrap();
+    let cfg = MailboxConfig {
+        ca_file: None,
+        password_file: Some(pw.path().display().to_string()),
+        after_processing: AfterProcessing::Delete,
+        ..via(&proxy, d.mailbox(&user, Protocol::Pop3, Security::None, d.plain_pop3_port))
+    };
+    let e = poll_once(&store, pipeline, &cfg, "i1", &CancellationToken::new()).await.unwrap_err();
+    assert_eq!(e.stage(), "fetch", "{e}");
+    assert!(e.to_string().contains(&format!("LIST announced {} bytes", message.len())), "{e}");
+    assert_eq!(count_rows(&store, "messages").await, 0);
+    assert_eq!(user.count("INBOX"), 2);
+}
+
+/// The size check must not hold back a message stored without a final line end: Dovecot
+/// adds a CRLF before the terminating dot that LIST does not count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_pop3_still_takes_a_message_without_a_final_line_end() {
+    let db = TestDb::sqlite();
+    let (store, pipeline) = setup(&db);
+    let d = Dovecot::get();
+    let user = d.add_user();
+    let subject = format!("{}-unterminated", user.name);
+    let mut message = sample_message(&subject, "no line end after this");
+    message.truncate(message.len() - 2);
+    user.deliver("INBOX", &message);
+    let pw = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(pw.path(), &user.password).unwrap();
+    let cfg = MailboxConfig {
+        ca_file: None,
+        password_file: Some(pw.path().display().to_string()),
+        ..d.mailbox(&user, Protocol::Pop3, Security::None, d.plain_pop3_port)
+    };
+    let o = poll_once(&store, pipeline, &cfg, "i1", &CancellationToken::new()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((o.fetched, o.skipped.len()), (1, 0), "{o:?}");
+    assert_eq!(stored_raw(&store, &subject), vec![message]);
+}
+

@@ -40,6 +40,13 @@ impl Wire {
         self.broken
     }
 
+    /// `e`, after which the session refuses further use: for errors found above the wire
+    /// that leave the conversation out of step.
+    pub fn abandon(&mut self, e: FetchError) -> FetchError {
+        self.broken = true;
+        e
+    }
+
     pub fn err(&self, stage: Stage, kind: ErrorKind, detail: impl Into<String>) -> FetchError {
         FetchError::new(stage, kind, &self.server, detail)
     }
