@@ -308,3 +308,36 @@ async fn plain_pop3_still_takes_a_message_without_a_final_line_end() {
     assert_eq!(stored_raw(&store, &subject), vec![message]);
 }
 
+/// `security = "none"` is pointed out wherever `verify_certificate = false` is: by
+/// check-config, in verify's report, and in the log at every connection.
+#[test]
+fn plain_mailboxes_are_warned_about() {
+    let d = Dovecot::get();
+    let user = d.add_user();
+    let dir = tempfile::tempdir().unwrap();
+    let conf = cli_config(&d, &user, dir.path(), "info");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rebound"))
+            .arg("--config")
+            .arg(&conf)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run rebound");
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (checked, _) = run(&["check-config", conf.to_str().unwrap()]);
+    for name in ["imap-plain", "pop3-plain"] {
+        let line = format!("# warning: mailbox {name}: security = \"none\": NOT ENCRYPTED");
+        assert!(checked.contains(&line), "{checked}");
+    }
+    assert!(!checked.contains("mailbox imap-starttls:"), "{checked}");
+    for name in ["imap-plain", "pop3-plain"] {
+        let (report, log) = run(&["verify", name]);
+        assert!(report.contains("NOT ENCRYPTED"), "{report}");
+        assert!(log.contains("WARN") && log.contains("NOT ENCRYPTED"), "{log}");
+    }
+    let (report, log) = run(&["verify", "imap-starttls"]);
+    assert!(!report.contains("NOT ENCRYPTED") && !log.contains("NOT ENCRYPTED"), "{report}{log}");
+}
