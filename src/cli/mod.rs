@@ -183,7 +183,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::CheckConfig { path } => {
             let path = path.unwrap_or(cli.config);
             let cfg = load(&path)?;
-            println!("# {}: configuration is valid\n", path.display());
+            println!("# {}: configuration is valid", path.display());
+            for m in &cfg.mailbox {
+                for e in m.exposures() {
+                    println!("# warning: mailbox {}: {e}", m.name);
+                }
+            }
+            println!();
             print!("{}", cfg.to_masked_toml());
             Ok(())
         }

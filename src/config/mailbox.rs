@@ -157,6 +157,26 @@ struct Raw {
 }
 
 impl MailboxConfig {
+    /// Settings that work but expose the mailbox, one sentence each: `check-config` lists
+    /// them, and the fetch stage warns at every connection.
+    pub fn exposures(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.security == Security::None {
+            out.push(
+                "security = \"none\": NOT ENCRYPTED; anyone on the path can read the password and the mail, and \
+                 change the mail (use ssl or starttls; none only on a trusted network)"
+                    .to_string(),
+            );
+        } else if !self.verify_certificate {
+            out.push(
+                "verify_certificate = false: TLS CERTIFICATE NOT VERIFIED; anyone on the path can read the password \
+                 (testing only)"
+                    .to_string(),
+            );
+        }
+        out
+    }
+
     pub fn password(&self) -> SecretRef {
         SecretRef { password_env: self.password_env.clone(), password_file: self.password_file.clone() }
     }

@@ -31,7 +31,17 @@ pub async fn dial(cfg: &MailboxConfig, trace: &mut Trace) -> Result<Conn, FetchE
     trace.enter(Stage::Connect);
     let tcp = net::connect(&addrs, &server, limit).await?;
     let peer = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| server.clone());
-    trace.pass(format!("TCP connected to {peer}"), json!({ "address": peer }));
+    let mut summary = format!("TCP connected to {peer}");
+    if cfg.security == Security::None {
+        // Said at every connection, as for verify_certificate = false (tls.rs): the
+        // password is about to cross the network in clear.
+        tracing::warn!(
+            mailbox = %cfg.name, %server,
+            "NOT ENCRYPTED (security = \"none\"): anyone on the path can read the password and the mail, and change the mail"
+        );
+        summary.push_str("; NOT ENCRYPTED (security = \"none\"): the password and the mail cross the network in clear");
+    }
+    trace.pass(summary, json!({ "address": peer }));
 
     match cfg.security {
         Security::Ssl => upgrade(Conn::Plain(tcp), cfg, trace).await,

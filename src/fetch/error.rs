@@ -3,7 +3,9 @@
 //!
 //! Takes what a client observed; gives a [`FetchError`] whose `Display` is one line for
 //! logs and whose [`FetchError::hint`] is a sentence for people. It never hides the
-//! server's text behind a generic message.
+//! server's text behind a generic message, and never carries more than a few hundred bytes
+//! of it ([`clip`]): a server or a library may answer with megabytes (a whole unparsed
+//! response, mail included), and errors end up in logs and in the database.
 
 use serde::Serialize;
 use std::fmt;
@@ -66,7 +68,24 @@ pub enum ErrorKind {
     Local,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// The most of a server's or a library's own text kept in an error, in characters: enough to
+/// recognise the answer, never a mailbox's worth of it.
+pub const DETAIL_MAX: usize = 300;
+/// The longest detail any error keeps, in characters: a backstop for details built here
+/// around such text.
+const DETAIL_CAP: usize = 1000;
+
+/// `text` cut to at most `max` characters (on a character boundary), saying how much was
+/// left out. Apply it to every text that comes from the server or a library before it goes
+/// into an error.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((at, _)) => format!("{}… ({} bytes omitted)", &text[..at], text.len() - at),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 pub struct FetchError {
     pub stage: Stage,
     pub kind: ErrorKind,
@@ -84,7 +103,7 @@ impl fmt::Display for FetchError {
 
 impl FetchError {
     pub fn new(stage: Stage, kind: ErrorKind, server: &str, detail: impl Into<String>) -> Self {
-        Self { stage, kind, server: server.to_string(), detail: detail.into() }
+        Self { stage, kind, server: server.to_string(), detail: clip(&detail.into(), DETAIL_CAP) }
     }
 
     pub(crate) fn timeout(stage: Stage, server: &str, after: Duration) -> Self {
@@ -178,5 +197,13 @@ mod tests {
         );
         assert!(!e.breaks_session());
         assert_eq!(e.to_string(), "mail:993 failed at login: [AUTHENTICATIONFAILED] Authentication failed.");
+    }
+
+    #[test]
+    fn clip_cuts_on_a_character_boundary_and_says_how_much() {
+        assert_eq!(clip("short", 300), "short");
+        assert_eq!(clip("ééé", 2), "éé… (2 bytes omitted)");
+        let e = FetchError::new(Stage::Fetch, ErrorKind::Protocol, "mail:143", "x".repeat(100_000));
+        assert!(e.detail.len() < 1100 && e.detail.ends_with("(99000 bytes omitted)"), "{}", e.detail.len());
     }
 }

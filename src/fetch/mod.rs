@@ -126,6 +126,10 @@ pub enum SkipReason {
     Gone(String),
     /// The folder's UIDVALIDITY changed since listing: the UID may name another message now.
     Stale,
+    /// It arrived other than the server described it (a plain POP3 RETR whose size differs
+    /// from LIST's): bytes were added on the way. It stays on the server, untouched, and is
+    /// fetched again at the next poll.
+    Damaged(FetchError),
 }
 
 impl fmt::Display for SkipReason {
@@ -140,6 +144,9 @@ impl fmt::Display for SkipReason {
             }
             SkipReason::Gone(why) => write!(f, "message vanished since listing: {why}"),
             SkipReason::Stale => f.write_str("folder UIDVALIDITY changed since listing; list again"),
+            SkipReason::Damaged(e) => {
+                write!(f, "damaged in transit: {}; left on the server and fetched again at the next poll", e.detail)
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 //! Takes a host, a port and the per-operation timeout; gives a connected [`Conn`] or a
 //! [`FetchError`] naming the stage. It never waits without a bound.
 
-use super::error::{ErrorKind, FetchError, Stage};
+use super::error::{DETAIL_MAX, ErrorKind, FetchError, Stage, clip};
 use async_native_tls::TlsStream;
 use std::future::Future;
 use std::io;
@@ -75,7 +75,7 @@ pub fn io_kind(e: &io::Error) -> ErrorKind {
 }
 
 pub fn io_error(stage: Stage, server: &str, e: &io::Error) -> FetchError {
-    FetchError::new(stage, io_kind(e), server, e.to_string())
+    FetchError::new(stage, io_kind(e), server, clip(&e.to_string(), DETAIL_MAX))
 }
 
 /// Resolves `host:port` to its addresses, in the resolver's order.

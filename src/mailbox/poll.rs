@@ -276,7 +276,9 @@ async fn commit(
                 note(&mut advance, &s.id);
             }
             SkipReason::Gone(_) => note(&mut advance, &s.id),
-            SkipReason::Stale => {}
+            // Neither recorded nor passed by a checkpoint nor marked done: it is fetched again
+            // at the next poll.
+            SkipReason::Stale | SkipReason::Damaged(_) => {}
         }
     }
     let fetched = batch.fetched;

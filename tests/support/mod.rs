@@ -6,6 +6,7 @@
 
 pub mod fake;
 pub mod mail;
+pub mod proxy;
 
 use rebound::config::DatabaseConfig;
 use std::path::PathBuf;

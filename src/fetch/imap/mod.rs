@@ -14,7 +14,7 @@ mod utf7;
 mod util;
 
 use super::dial::{self, dial};
-use super::error::{ErrorKind, FetchError, Stage};
+use super::error::{DETAIL_MAX, ErrorKind, FetchError, Stage, clip};
 use super::net::Conn;
 use super::trace::Trace;
 use super::{Batch, Fetched, FolderCheckpoint, HEADER_CAP, MessageRef, SkipReason, Skipped, SourceId};
@@ -415,7 +415,7 @@ async fn read_greeting(
     };
     match resp.parsed() {
         Response::Data { status: Status::Ok | Status::PreAuth, outcome } => {
-            let text = outcome.information.as_deref().unwrap_or("").to_string();
+            let text = clip(outcome.information.as_deref().unwrap_or(""), DETAIL_MAX);
             let starttls = match &outcome.code {
                 Some(ResponseCode::Capabilities(caps)) => {
                     Some(caps.iter().any(|c| matches!(c, Capability::Atom(a) if a.eq_ignore_ascii_case("STARTTLS"))))
@@ -426,8 +426,11 @@ async fn read_greeting(
         }
         Response::Data { status, outcome } => Err(err(
             ErrorKind::Rejected,
-            format!("the server greeted with {status:?}: {}", outcome.information.as_deref().unwrap_or("")),
+            clip(
+                &format!("the server greeted with {status:?}: {}", outcome.information.as_deref().unwrap_or("")),
+                DETAIL_MAX,
+            ),
         )),
-        other => Err(err(ErrorKind::Protocol, format!("not an IMAP greeting: {other:?}"))),
+        other => Err(err(ErrorKind::Protocol, clip(&format!("not an IMAP greeting: {other:?}"), DETAIL_MAX))),
     }
 }

@@ -7,7 +7,7 @@
 //! messages"), so commands after login are run here instead, where both are errors. It
 //! never reports success for a command whose tagged OK it has not read.
 
-use crate::fetch::error::{ErrorKind, FetchError, Stage};
+use crate::fetch::error::{DETAIL_MAX, ErrorKind, FetchError, Stage, clip};
 use crate::fetch::net::{Conn, io_kind};
 use async_imap::Session;
 use async_imap::error::Error as ImapError;
@@ -97,20 +97,36 @@ pub fn to_error(stage: Stage, server: &str, fail: Fail) -> FetchError {
             let (kind, words) = words(&e);
             FetchError::new(stage, kind, server, words)
         }
-        Fail::Refused(words) => FetchError::new(stage, ErrorKind::Rejected, server, words),
+        Fail::Refused(words) => FetchError::new(stage, ErrorKind::Rejected, server, clip(&words, DETAIL_MAX)),
     }
 }
 
-/// The server's own words from an async-imap error (LOGIN, STARTTLS). It renders NO/BAD as
-/// `code: Some(TryCreate), info: Some("…")`; this turns that back into `[TRYCREATE] …`.
+/// The server's own words from an async-imap error (LOGIN, STARTTLS), at most
+/// [`DETAIL_MAX`] characters of them. It renders NO/BAD as `code: Some(TryCreate), info:
+/// Some("…")`; this turns that back into `[TRYCREATE] …`.
 pub fn words(e: &ImapError) -> (ErrorKind, String) {
     match e {
-        ImapError::No(s) | ImapError::Bad(s) => (ErrorKind::Rejected, tidy(s)),
-        ImapError::Io(io) => (io_kind(io), io.to_string()),
+        ImapError::No(s) | ImapError::Bad(s) => (ErrorKind::Rejected, clip(&tidy(s), DETAIL_MAX)),
+        ImapError::Io(io) => {
+            let text = io.to_string();
+            match unparsable(&text) {
+                Some(start) => (ErrorKind::Protocol, format!("the server's answer is not valid IMAP: {start}")),
+                None => (io_kind(io), clip(&text, DETAIL_MAX)),
+            }
+        }
         ImapError::ConnectionLost => (ErrorKind::Closed, "the server closed the connection".into()),
-        ImapError::Validate(v) => (ErrorKind::Local, format!("cannot be sent to the server: {v}")),
-        other => (ErrorKind::Protocol, format!("unreadable answer from the server: {other}")),
+        ImapError::Validate(v) => (ErrorKind::Local, clip(&format!("cannot be sent to the server: {v}"), DETAIL_MAX)),
+        other => (ErrorKind::Protocol, clip(&format!("unreadable answer from the server: {other}"), DETAIL_MAX)),
     }
+}
+
+/// async-imap reports a response imap-proto cannot parse as an I/O error reading `{nom
+/// error:?} during parsing of {buffer:?}`: the whole unparsed buffer twice, first as decimal
+/// bytes inside nom's error, then as text; hundreds of KB when a body is in it. Gives the
+/// start of the text only, or None for any other I/O error.
+fn unparsable(text: &str) -> Option<String> {
+    let (_, buffer) = text.split_once(" during parsing of ")?;
+    Some(clip(buffer, DETAIL_MAX))
 }
 
 /// True for a NO carrying `[TRYCREATE]`: the target folder does not exist yet.
@@ -228,5 +244,16 @@ mod tests {
                 .into(),
         );
         assert_eq!(words(&e).1, "Mailbox doesn't exist: Nope (0.001 + 0.000 secs).");
+    }
+
+    #[test]
+    fn an_unparsable_answer_is_named_and_cut_without_the_byte_dump() {
+        let buffer = format!("* 1 FETCH (BODY[] \"{}\u{1}\r\n", "mail text ".repeat(30_000));
+        let dump = format!("Error(Error {{ input: {:?}, code: TakeWhile1 }})", buffer.as_bytes());
+        let e = ImapError::Io(std::io::Error::other(format!("{dump} during parsing of {buffer:?}")));
+        let (kind, text) = words(&e);
+        assert_eq!(kind, ErrorKind::Protocol);
+        assert!(text.starts_with("the server's answer is not valid IMAP: \"* 1 FETCH (BODY[] "), "{text}");
+        assert!(text.len() < 400 && text.ends_with("bytes omitted)") && !text.contains("42, 32"), "{text}");
     }
 }

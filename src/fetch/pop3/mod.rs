@@ -7,14 +7,15 @@
 //! Takes the mailbox settings and its password; gives the maildrop's messages (UIDL and
 //! size), their raw bytes, and deletion of the ones the caller committed. Every read and
 //! write runs under the per-operation timeout, every line has a length cap, and of a message
-//! larger than `max_message_bytes` only the headers are read (TOP), never the body. It never
+//! larger than `max_message_bytes` only the headers are read (TOP), never the body. On a
+//! plain connection a message must arrive with the size LIST gave ([`exact_size`]). It never
 //! deletes anything the caller did not name, and deletions take effect only at a successful
 //! QUIT ([`Pop3Session::close`]).
 
 mod wire;
 
 use super::dial::{self, dial};
-use super::error::{ErrorKind, FetchError, Stage};
+use super::error::{DETAIL_MAX, ErrorKind, FetchError, Stage, clip};
 use super::trace::Trace;
 use super::{Batch, Fetched, HEADER_CAP, MessageRef, SkipReason, Skipped, SourceId};
 use crate::config::{AfterProcessing, MailboxConfig, Secret, Security};
@@ -32,6 +33,8 @@ pub struct Pop3Session {
     listing: Option<HashMap<String, (u32, u64)>>,
     /// DELEs sent; they take effect at QUIT.
     pending_deletes: usize,
+    /// `security = "none"`: nothing but the size check protects messages in transit.
+    plain: bool,
 }
 
 impl Pop3Session {
@@ -45,6 +48,7 @@ impl Pop3Session {
             capabilities: Vec::new(),
             listing: None,
             pending_deletes: 0,
+            plain: cfg.security == Security::None,
         };
         trace.enter(Stage::Greeting);
         let greeting = s.wire.response(Stage::Greeting).await?;
@@ -144,7 +148,11 @@ impl Pop3Session {
         let mut words = text.split_whitespace().map(str::parse::<u64>);
         match (words.next(), words.next()) {
             (Some(Ok(n)), Some(Ok(octets))) => Ok((n, octets)),
-            _ => Err(self.wire.err(Stage::Select, ErrorKind::Protocol, format!("unreadable STAT answer `{text}`"))),
+            _ => Err(self.wire.err(
+                Stage::Select,
+                ErrorKind::Protocol,
+                format!("unreadable STAT answer `{}`", clip(&text, DETAIL_MAX)),
+            )),
         }
     }
 
@@ -240,6 +248,33 @@ impl Pop3Session {
             // A line may be as long as the whole message, plus a stuffed dot and CRLF.
             let line_cap = usize::try_from(self.max_bytes).unwrap_or(usize::MAX).saturating_add(3);
             self.wire.multiline(Stage::Fetch, self.max_bytes, line_cap, |l| raw.extend_from_slice(l)).await?;
+            if self.plain
+                && let Err(received) = exact_size(&mut raw, size)
+            {
+                let e = self.wire.err(
+                    Stage::Fetch,
+                    ErrorKind::Protocol,
+                    format!(
+                        "message {n} ({}): LIST announced {size} bytes, RETR delivered {received}: bytes were changed \
+                         on the unencrypted connection (security = \"none\"); use ssl or starttls",
+                        r.id
+                    ),
+                );
+                // Fewer bytes: the terminating line came early, so the rest of the message
+                // may still be on the wire and the next answer would be read from it. The
+                // session ends, and with it this poll. More bytes: the answer ended where
+                // it should, so only this message is held back and the rest of the mailbox
+                // is not kept waiting on it.
+                if received < size {
+                    return Err(self.wire.abandon(e));
+                }
+                tracing::warn!(
+                    server = %self.wire.server, message = %r.id, error = %e.detail,
+                    "message damaged in transit; left on the server for the next poll"
+                );
+                out.skipped.push(Skipped { id: r.id.clone(), reason: SkipReason::Damaged(e) });
+                continue;
+            }
             out.fetched.push(Fetched { id: r.id.clone(), raw });
         }
         Ok(out)
@@ -286,6 +321,33 @@ impl Pop3Session {
     }
 }
 
+/// Checks that a RETR delivered the `listed` size, or gives the size it delivered. RFC 1939
+/// makes LIST's size exact, counted with CRLF line ends and before byte-stuffing, which is
+/// what `raw` holds (Dovecot counts exactly that). One exception: a stored message without
+/// a final line end gets a CRLF before the terminating dot, two bytes LIST does not count;
+/// they are dropped here, so the bytes kept are the message as stored.
+///
+/// Checked on plain connections only. Under TLS nothing can change the bytes in transit,
+/// so a mismatch can only be the server's own count, and some servers only estimate it
+/// (Exchange, unless EnableExactRFC822Size is set): checking there would hold such mail
+/// back forever. On plain connections it catches bytes inserted or lost, not bytes
+/// replaced one for one: only TLS prevents that.
+fn exact_size(raw: &mut Vec<u8>, listed: u64) -> Result<(), u64> {
+    let received = raw.len() as u64;
+    if received == listed {
+        return Ok(());
+    }
+    if let Ok(cut) = usize::try_from(listed)
+        && received == listed + 2
+        && raw.ends_with(b"\r\n")
+        && !raw[..cut].ends_with(b"\n")
+    {
+        raw.truncate(cut);
+        return Ok(());
+    }
+    Err(received)
+}
+
 fn two_words(line: &[u8]) -> Option<(u32, &str)> {
     let text = std::str::from_utf8(line).ok()?;
     let mut w = text.split_whitespace();
@@ -307,6 +369,23 @@ fn apop_digest(stamp: &str, secret: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retr_must_deliver_the_listed_size() {
+        let mut raw = b"Subject: a\r\n\r\nhello\r\n".to_vec();
+        assert_eq!(exact_size(&mut raw, 21), Ok(()));
+        assert_eq!(exact_size(&mut raw, 20), Err(21));
+        assert_eq!(exact_size(&mut raw, 17), Err(21));
+        assert_eq!(exact_size(&mut raw, 23), Err(21));
+        assert_eq!(raw.len(), 21, "a mismatch leaves the bytes alone");
+        // Stored without a final line end: the CRLF before the dot is not the message's.
+        let mut raw = b"Subject: b\r\n\r\nno final newline\r\n".to_vec();
+        assert_eq!(exact_size(&mut raw, 30), Ok(()));
+        assert_eq!(raw, b"Subject: b\r\n\r\nno final newline");
+        // A message that does end in a line break cannot lose two bytes that way.
+        let mut raw = b"Subject: c\r\n\r\n\r\n\r\n".to_vec();
+        assert_eq!(exact_size(&mut raw, 16), Err(18));
+    }
 
     #[test]
     fn apop_digest_matches_rfc_1939() {

@@ -6,7 +6,7 @@
 //! Every read and write is bounded in time and every line in length. After an error that
 //! leaves the conversation out of step it refuses further use rather than misread answers.
 
-use crate::fetch::error::{ErrorKind, FetchError, Stage};
+use crate::fetch::error::{DETAIL_MAX, ErrorKind, FetchError, Stage, clip};
 use crate::fetch::net::{Conn, io_error, within};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -38,6 +38,13 @@ impl Wire {
 
     pub fn is_broken(&self) -> bool {
         self.broken
+    }
+
+    /// `e`, after which the session refuses further use: for errors found above the wire
+    /// that leave the conversation out of step.
+    pub fn abandon(&mut self, e: FetchError) -> FetchError {
+        self.broken = true;
+        e
     }
 
     pub fn err(&self, stage: Stage, kind: ErrorKind, detail: impl Into<String>) -> FetchError {
@@ -136,9 +143,10 @@ impl Wire {
         if let Some(rest) = text.strip_prefix("+OK") {
             Ok(rest.trim_start().to_string())
         } else if let Some(rest) = text.strip_prefix("-ERR") {
-            Err(self.err(stage, ErrorKind::Rejected, rest.trim_start()))
+            Err(self.err(stage, ErrorKind::Rejected, clip(rest.trim_start(), DETAIL_MAX)))
         } else {
-            let r = Err(self.err(stage, ErrorKind::Protocol, format!("not a POP3 answer: `{}`", shorten(&text))));
+            let r =
+                Err(self.err(stage, ErrorKind::Protocol, format!("not a POP3 answer: `{}`", clip(&text, DETAIL_MAX))));
             self.track(r)
         }
     }
@@ -198,8 +206,4 @@ impl Wire {
             each(line);
         }
     }
-}
-
-fn shorten(s: &str) -> String {
-    s.chars().take(200).collect()
 }
