@@ -88,7 +88,8 @@ pub async fn poll_once(
             // Held: say by whom and until when (it may lapse between the two reads).
             Ok(Some(state::lease_holder(c, &name, now)?.unwrap_or_else(|| ("another poller".into(), now))))
         })
-        .await?;
+        .await
+        .inspect_err(|e| remember_unwritten(&cfg.name, "database", &e.to_string(), 1))?;
     if let Some((holder, until)) = got {
         return Err(PollError::Busy { name: cfg.name.clone(), owner: holder, until });
     }
@@ -122,12 +123,11 @@ pub async fn poll_once(
         // The status row is what could not be written (the database is the failure): keep
         // what happened and write it with the next status update, so the outage shows.
         tracing::warn!(mailbox = %name, error = %e, "could not record the poll's status; kept until the database is back");
-        let mut pending =
-            this.unwrap_or_else(|| Unwritten { failures: 1, stage: "database".into(), error: e.to_string(), at: now });
-        if let Some(u) = earlier {
-            pending.failures += u.failures;
-        }
-        unwritten().insert(name.clone(), pending);
+        let (stage, error) = match this {
+            Some(u) => (u.stage, u.error),
+            None => ("database".into(), e.to_string()),
+        };
+        remember_unwritten(&name, &stage, &error, 1 + earlier.map_or(0, |u| u.failures));
     }
     let released = db.run(move |c| state::release_lease(c, &name, &who)).await;
     result?;
@@ -150,6 +150,20 @@ struct Unwritten {
 fn unwritten() -> std::sync::MutexGuard<'static, BTreeMap<String, Unwritten>> {
     static PENDING: std::sync::Mutex<BTreeMap<String, Unwritten>> = std::sync::Mutex::new(BTreeMap::new());
     PENDING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Keeps a failed poll (or `failures` of them) to be written with the next status update.
+fn remember_unwritten(name: &str, stage: &str, error: &str, failures: i32) {
+    let mut pending = unwritten();
+    let at = Utc::now().naive_utc();
+    let entry = pending.entry(name.to_string()).or_insert_with(|| Unwritten {
+        failures: 0,
+        stage: stage.to_string(),
+        error: error.to_string(),
+        at,
+    });
+    entry.failures += failures;
+    (entry.stage, entry.error, entry.at) = (stage.to_string(), error.to_string(), at);
 }
 
 /// Keeps the lease while the poll runs: a poll waiting on a slow server or a long commit

@@ -237,7 +237,7 @@ impl Pipeline {
             Err(PipelineError::Store(StoreError::Query(diesel::result::Error::DatabaseError(
                 diesel::result::DatabaseErrorKind::UniqueViolation,
                 _,
-            )))) => self.write(c, items, &prepared),
+            )))) => self.write(c, items, prepared),
             other => other,
         }
     }
