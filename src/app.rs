@@ -23,6 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 /// How often this instance proves it is alive.
 const HEARTBEAT: &str = "*/30 * * * * *";
+/// How often lapsed suppressions (`expire_after_days`) are removed: a minute late at most.
+const EXPIRE: &str = "15 * * * * *";
 
 pub struct App {
     pub config: Config,
@@ -77,6 +79,23 @@ impl App {
                     match db.run(move |c| crate::record::ledger::purge_raw(c, now)).await {
                         Ok(n) => tracing::info!(messages = n, "purged raw messages past retention"),
                         Err(e) => tracing::warn!(error = %e, "purging raw messages failed; will retry at the next run"),
+                    }
+                }
+            })
+            .await?;
+        // Lapsed suppressions leave the list with a `remove` change, so the nodes drop them too.
+        let expire_db = db.clone();
+        scheduler
+            .add("expire-suppressions", EXPIRE, move |_| {
+                let db = expire_db.clone();
+                async move {
+                    let now = chrono::Utc::now().naive_utc();
+                    match db.run(move |c| crate::suppress::list::expire(c, now)).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(entries = n, "expired suppressions removed"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "expiring suppressions failed; will retry at the next run")
+                        }
                     }
                 }
             })

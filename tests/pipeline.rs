@@ -57,7 +57,7 @@ async fn exactly_once_and_campaign_views(db: TestDb) {
     assert_eq!(suppressed(c, "gone@example.org").as_deref(), Some("hard_bounce"));
     let camps = views::campaigns(c).unwrap();
     assert_eq!((camps[0].id.as_str(), camps[0].hard, camps[0].soft), ("spring", 1, 0));
-    assert_eq!(list::changes_since(c, 0, 100).unwrap().len(), 1, "one change for the nodes");
+    assert_eq!(rebound::suppress::changes::since(c, 0, 100).unwrap().len(), 1, "one change for the nodes");
 }
 on_both_backends!(exactly_once, exactly_once_and_campaign_views);
 
@@ -92,10 +92,10 @@ async fn soft_threshold_boundaries(db: TestDb) {
     ingest(&p, c, "m", "4", &full(24, 4));
     assert_eq!(suppressed(c, "full@example.org").as_deref(), Some("soft_threshold"));
     // Later soft bounces of a suppressed address change nothing.
-    let changes = list::changes_since(c, 0, 100).unwrap().len();
+    let changes = rebound::suppress::changes::since(c, 0, 100).unwrap().len();
     ingest(&p, c, "m", "5", &full(25, 5));
     assert_eq!(suppressed(c, "full@example.org").as_deref(), Some("soft_threshold"));
-    assert_eq!(list::changes_since(c, 0, 100).unwrap().len(), changes, "no second suppression");
+    assert_eq!(rebound::suppress::changes::since(c, 0, 100).unwrap().len(), changes, "no second suppression");
     let rows = views::bounced(c, "c", PAGE).unwrap();
     assert!(rows.iter().all(|r| r.kind == "soft"), "{rows:?}");
 }
@@ -265,7 +265,7 @@ async fn reclassify_after_a_rule_change(db: TestDb) {
     assert_eq!((rows[0].kind.as_str(), rows[0].rule.as_deref()), ("soft", Some("sync-lag")));
     let camp = &views::campaigns(c).unwrap()[0];
     assert_eq!((camp.hard, camp.soft), (0, 1));
-    let log = list::changes_since(c, 0, 10).unwrap();
+    let log = rebound::suppress::changes::since(c, 0, 10).unwrap();
     assert_eq!(log.iter().map(|l| l.op.as_str()).collect::<Vec<_>>(), vec!["add", "remove"]);
     assert!(reclassify::run(c, &p, since, false).unwrap().is_empty(), "a second run finds nothing to change");
 }
@@ -293,3 +293,88 @@ async fn raw_messages_are_purged_after_retention_but_review_items_kept(db: TestD
     assert!(raw_of(c, queued).is_some(), "review item keeps its raw bytes");
 }
 on_both_backends!(retention, raw_messages_are_purged_after_retention_but_review_items_kept);
+
+async fn an_expired_suppression_leaves_with_a_remove_change(db: TestDb) {
+    let (store, p) = setup(&db, |c| c.suppression.expire_after_days = 30);
+    let c = &mut *store.conn().unwrap();
+    let hard = dsn("b@s", "lapse@example.org", "5.1.1", "550 5.1.1 User unknown", &original(None, "e1@s"), T0);
+    ingest(&p, c, "m", "1", &hard);
+    let now = chrono::Utc::now().naive_utc();
+    let in_force = |c: &mut AnyConnection, at| list::in_force(c, None, 100, at).unwrap().len();
+    assert_eq!(in_force(c, now), 1);
+    let later = now + chrono::Duration::days(31);
+    assert_eq!(in_force(c, later), 0, "the export never lists a lapsed entry");
+    assert_eq!(list::expire(c, now).unwrap(), 0, "nothing has lapsed yet");
+    assert_eq!(list::expire(c, later).unwrap(), 1);
+    let log = rebound::suppress::changes::since(c, 0, 10).unwrap();
+    assert_eq!(
+        log.iter().map(|l| (l.op.as_str(), l.source.as_str())).collect::<Vec<_>>(),
+        vec![("add", "hard_bounce"), ("remove", "expiry")]
+    );
+    assert!(list::get(c, "lapse@example.org", "global").unwrap().is_none());
+}
+on_both_backends!(expiry, an_expired_suppression_leaves_with_a_remove_change);
+
+/// Two instances writing the change log while a node follows it by cursor: on PostgreSQL a
+/// sequence number is handed out at insert, so without commit ordering the reader can pass a
+/// seq whose transaction commits later, and never see it.
+#[test]
+fn a_cursor_reader_never_misses_a_change_from_two_concurrent_writers() {
+    use rebound::suppress::{Source, Suppression, changes};
+    let db = TestDb::postgres();
+    let store = Db::connect(&db.config()).unwrap();
+    let per_writer = 150;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (store, done) = (store.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut conn = store.conn().unwrap();
+                for i in 0..per_writer {
+                    let now = chrono::Utc::now().naive_utc();
+                    let entry = Suppression {
+                        address: format!("w{w}.{i}@example.org"),
+                        scope: "global".into(),
+                        source: Source::Manual.as_str().into(),
+                        event_id: None,
+                        reason: None,
+                        note: None,
+                        created_at: now,
+                        expires_at: None,
+                    };
+                    rebound::store::transaction(&mut conn, |c| -> Result<(), rebound::store::StoreError> {
+                        list::add(c, &entry)?;
+                        // Work after the append keeps the transaction open: the other writer's
+                        // later seq may commit first.
+                        std::thread::sleep(std::time::Duration::from_micros(((i * 7 + w * 3) % 5) as u64 * 400));
+                        Ok(())
+                    })
+                    .unwrap();
+                }
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            })
+        })
+        .collect();
+    let mut conn = store.conn().unwrap();
+    let (mut cursor, mut seen) = (0i64, std::collections::BTreeSet::new());
+    loop {
+        let finished = done.load(std::sync::atomic::Ordering::SeqCst) == 2;
+        let page = changes::since(&mut conn, cursor, 1000).unwrap();
+        for ch in &page {
+            seen.insert(ch.seq);
+            cursor = ch.seq;
+        }
+        if finished && page.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(300));
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    let all: std::collections::BTreeSet<i64> =
+        changes::since(&mut conn, 0, 10_000).unwrap().iter().map(|c| c.seq).collect();
+    assert_eq!(all.len(), 2 * per_writer);
+    let missed: Vec<_> = all.difference(&seen).collect();
+    assert!(missed.is_empty(), "the cursor reader missed {} changes: {missed:?}", missed.len());
+}

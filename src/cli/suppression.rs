@@ -3,11 +3,10 @@
 use super::Failure;
 use super::output::{Format, opt, opt_time, print, time};
 use crate::store::Db;
-use crate::store::schema::allowlist;
-use crate::suppress::{self, GLOBAL, Source, Suppression, list};
+use crate::suppress::manual::{self, Actor, ManualError};
+use crate::suppress::{self, GLOBAL, Suppression, list};
 use chrono::Utc;
 use clap::{Subcommand, ValueEnum};
-use diesel::prelude::*;
 
 fn fail(e: impl Into<anyhow::Error>) -> Failure {
     Failure::Run(e.into())
@@ -83,10 +82,6 @@ fn cells(r: &Suppression) -> Vec<String> {
     ]
 }
 
-fn actor() -> String {
-    std::env::var("USER").map(|u| format!("cli:{u}")).unwrap_or_else(|_| "cli".into())
-}
-
 pub fn run(db: &Db, cmd: SuppressionCommand) -> Result<(), Failure> {
     let mut conn = db.conn().map_err(fail)?;
     let c = &mut *conn;
@@ -120,48 +115,26 @@ pub fn run(db: &Db, cmd: SuppressionCommand) -> Result<(), Failure> {
             Ok(())
         }
         SuppressionCommand::Add { address, scope, note } => {
-            let address = suppress::normalize(&address);
-            if !address.contains('@') {
-                return Err(Failure::Usage(format!("`{address}` is not an email address")));
+            match manual::suppress(c, &Actor::cli(), &address, &scope, note.as_deref(), now) {
+                Ok(true) => println!("suppressed {} ({scope})", suppress::normalize(&address)),
+                Ok(false) => println!("{} was already suppressed ({scope})", suppress::normalize(&address)),
+                Err(e @ ManualError::NotAnAddress(_)) => return Err(Failure::Usage(e.to_string())),
+                Err(e) => return Err(fail(e)),
             }
-            c.transaction::<_, Failure, _>(|c| {
-                let entry = Suppression {
-                    address: address.clone(),
-                    scope: scope.clone(),
-                    source: Source::Manual.as_str().into(),
-                    event_id: None,
-                    reason: None,
-                    note: note.clone(),
-                    created_at: now,
-                    expires_at: None,
-                };
-                if list::add(c, &entry).map_err(fail)? {
-                    list::audit(c, &actor(), "suppress", &address, note.as_deref(), now).map_err(fail)?;
-                    println!("suppressed {address} ({scope})");
-                } else {
-                    println!("{address} was already suppressed ({scope})");
-                }
-                Ok(())
-            })
+            Ok(())
         }
         SuppressionCommand::Remove { address, scope, note } => {
-            let address = suppress::normalize(&address);
-            c.transaction::<_, Failure, _>(|c| {
-                if list::remove(c, &address, &scope, Source::Manual.as_str(), now).map_err(fail)? {
-                    list::audit(c, &actor(), "release", &address, note.as_deref(), now).map_err(fail)?;
-                    println!("released {address} ({scope})");
-                    Ok(())
-                } else {
-                    Err(fail(anyhow::anyhow!("{address} is not suppressed in scope {scope}")))
-                }
-            })
+            manual::release(c, &Actor::cli(), &address, &scope, note.as_deref(), now).map_err(fail)?;
+            println!("released {} ({scope})", suppress::normalize(&address));
+            Ok(())
         }
         SuppressionCommand::Export { format } => {
-            let mut offset = 0;
-            let mut all = Vec::new();
+            // Keyset pages of entries in force: lapsed entries are not listed.
+            let mut all: Vec<Suppression> = Vec::new();
             loop {
-                let page = list::list(c, None, 10_000, offset).map_err(fail)?;
-                offset += page.len() as i64;
+                let after = all.last().map(|r| (r.address.clone(), r.scope.clone()));
+                let page = list::in_force(c, after.as_ref().map(|(a, s)| (a.as_str(), s.as_str())), 10_000, now)
+                    .map_err(fail)?;
                 let done = page.len() < 10_000;
                 all.extend(page);
                 if done {
@@ -180,15 +153,9 @@ pub fn run(db: &Db, cmd: SuppressionCommand) -> Result<(), Failure> {
             }
         }
         SuppressionCommand::Allow { entry, note } => {
-            let entry = entry.trim().trim_start_matches('@').to_lowercase();
-            c.transaction::<_, Failure, _>(|c| {
-                diesel::delete(allowlist::table.find(&entry)).execute(c).map_err(fail)?;
-                diesel::insert_into(allowlist::table)
-                    .values((allowlist::entry.eq(&entry), allowlist::note.eq(&note), allowlist::created_at.eq(now)))
-                    .execute(c)
-                    .map_err(fail)?;
-                list::audit(c, &actor(), "allow", &entry, note.as_deref(), now).map_err(fail)?;
-                Ok(())
+            let entry = manual::allow(c, &Actor::cli(), &entry, note.as_deref(), now).map_err(|e| match e {
+                ManualError::NotAnEntry(_) => Failure::Usage(e.to_string()),
+                e => fail(e),
             })?;
             println!(
                 "{entry} is never suppressed from now on (existing suppressions stay: `suppression remove` releases them)"
@@ -196,14 +163,8 @@ pub fn run(db: &Db, cmd: SuppressionCommand) -> Result<(), Failure> {
             Ok(())
         }
         SuppressionCommand::Disallow { entry } => {
-            let entry = entry.trim().trim_start_matches('@').to_lowercase();
-            c.transaction::<_, Failure, _>(|c| {
-                if diesel::delete(allowlist::table.find(&entry)).execute(c).map_err(fail)? == 0 {
-                    return Err(fail(anyhow::anyhow!("{entry} is not on the allowlist")));
-                }
-                list::audit(c, &actor(), "disallow", &entry, None, now).map_err(fail)
-            })?;
-            println!("{entry} removed from the allowlist");
+            manual::disallow(c, &Actor::cli(), &entry, now).map_err(fail)?;
+            println!("{} removed from the allowlist", entry.trim().trim_start_matches('@').to_lowercase());
             Ok(())
         }
     }

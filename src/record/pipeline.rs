@@ -537,7 +537,9 @@ impl Pipeline {
         }
         let ids = events::insert_many(c, &rows)?;
 
-        let mut tallies: HashMap<&str, events::Tally> = HashMap::new();
+        // Campaign rows are locked in key order, so two instances never wait on each other
+        // in a cycle.
+        let mut tallies: BTreeMap<&str, events::Tally> = BTreeMap::new();
         for r in &rows {
             if let Some(campaign) = r.campaign_id {
                 tallies.entry(campaign).or_default().add(r.classification, r.occurred_at);

@@ -1,4 +1,5 @@
-//! The suppression list, its change log and the audit trail, in the database.
+//! The suppression list and the audit trail, in the database; every add and remove appends
+//! to the change log (`changes`) in the same transaction.
 
 use crate::store::schema::{audit_log, suppression_changes, suppressions};
 use crate::store::{AnyConnection, StoreError};
@@ -106,6 +107,7 @@ pub fn insert_many(c: &mut AnyConnection, entries: &[Suppression]) -> Result<(),
             )
         })
         .collect();
+    super::changes::hold_order(c)?;
     match c {
         AnyConnection::Postgresql(pg) => {
             for chunk in entries.chunks(CHUNK) {
@@ -149,6 +151,7 @@ fn log_change(
     source: &str,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
+    super::changes::hold_order(c)?;
     diesel::insert_into(suppression_changes::table)
         .values((
             suppression_changes::address.eq(address),
@@ -182,6 +185,42 @@ pub fn audit(
     Ok(())
 }
 
+/// Removes every entry whose `expires_at` has passed, each with a `remove` change (source
+/// `expiry`) so the sending nodes drop it too; returns how many.
+pub fn expire(c: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, StoreError> {
+    crate::store::transaction(c, |c| {
+        let lapsed: Vec<(String, String)> = suppressions::table
+            .filter(suppressions::expires_at.le(now))
+            .select((suppressions::address, suppressions::scope))
+            .load(c)?;
+        for (address, scope) in &lapsed {
+            remove(c, address, scope, EXPIRY, now)?;
+        }
+        Ok(lapsed.len())
+    })
+}
+
+/// The change-log source of entries removed because they lapsed.
+pub const EXPIRY: &str = "expiry";
+
+/// The entries in force at `now` after the key `after` (address, scope), in key order: the
+/// keyset pages an export or a node snapshot streams, never listing a lapsed entry.
+pub fn in_force(
+    c: &mut AnyConnection,
+    after: Option<(&str, &str)>,
+    limit: i64,
+    now: NaiveDateTime,
+) -> Result<Vec<Suppression>, StoreError> {
+    let mut q = suppressions::table
+        .select(Suppression::as_select())
+        .filter(suppressions::expires_at.is_null().or(suppressions::expires_at.gt(now)))
+        .into_boxed();
+    if let Some((a, s)) = after {
+        q = q.filter(suppressions::address.gt(a).or(suppressions::address.eq(a).and(suppressions::scope.gt(s))));
+    }
+    Ok(q.order((suppressions::address.asc(), suppressions::scope.asc())).limit(limit).load(c)?)
+}
+
 /// A page of suppressions, newest first; `address_prefix` filters.
 pub fn list(
     c: &mut AnyConnection,
@@ -194,24 +233,4 @@ pub fn list(
         q = q.filter(suppressions::address.like(format!("{}%", p.replace(['%', '_'], ""))));
     }
     Ok(q.order((suppressions::created_at.desc(), suppressions::address.asc())).limit(limit).offset(offset).load(c)?)
-}
-
-/// One change of the ordered log that sync ships.
-#[derive(Debug, Clone, Queryable, Serialize, PartialEq, Eq)]
-pub struct Change {
-    pub seq: i64,
-    pub address: String,
-    pub scope: String,
-    pub op: String,
-    pub source: String,
-    pub at: NaiveDateTime,
-}
-
-/// Changes after `seq`, in order.
-pub fn changes_since(c: &mut AnyConnection, seq: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
-    Ok(suppression_changes::table
-        .filter(suppression_changes::seq.gt(seq))
-        .order(suppression_changes::seq.asc())
-        .limit(limit)
-        .load(c)?)
 }

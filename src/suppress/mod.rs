@@ -9,10 +9,13 @@
 //! the caller's transaction.
 
 mod allow;
+pub mod changes;
 pub mod list;
+pub mod manual;
 
 pub use allow::Allowlist;
-pub use list::{Change, GLOBAL, Source, Suppression, normalize};
+pub use changes::ListChange;
+pub use list::{GLOBAL, Source, Suppression, normalize};
 
 use crate::classify::Outcome;
 use crate::config::{SuppressionConfig, SuppressionScope};
@@ -164,8 +167,9 @@ impl Policy {
                     continue;
                 }
                 Some(Some(_)) => {
-                    // Expired: the new evidence starts a fresh suppression.
-                    diesel::delete(suppressions::table.find((&key.0, &key.1))).execute(c)?;
+                    // Lapsed (the expiry job has not run yet): the nodes hear of its removal,
+                    // then the new evidence starts a fresh suppression.
+                    list::remove(c, &key.0, &key.1, list::EXPIRY, ev.now)?;
                 }
                 None => {}
             }

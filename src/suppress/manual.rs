@@ -1,0 +1,181 @@
+//! Suppression changes people make: suppress or release an address, allow or disallow an
+//! address or domain — each with its audit entry, in one transaction.
+//!
+//! Takes an [`Actor`] (a CLI user, an API token, or rebound itself) and the change; gives
+//! what happened, or a typed error an interface can show as it is (the CLI prints it, the
+//! admin API maps it to 404 / 422). Every add and remove also goes to the change log, so the
+//! sending nodes learn of it at their next sync. It never writes outside its transaction.
+
+use super::list::{self, GLOBAL, Source, Suppression};
+use crate::store::schema::allowlist;
+use crate::store::{AnyConnection, StoreError};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+/// Who made a change, as the audit log names them: `cli:alice`, `token:ops-bot`, `reclassify`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(String);
+
+impl Actor {
+    /// The person running the CLI (`$USER`).
+    pub fn cli() -> Actor {
+        Actor(std::env::var("USER").map(|u| format!("cli:{u}")).unwrap_or_else(|_| "cli".into()))
+    }
+
+    /// An admin API token, by its name.
+    pub fn token(name: &str) -> Actor {
+        Actor(format!("token:{name}"))
+    }
+
+    /// rebound itself, doing `what` (e.g. `reclassify`).
+    pub fn system(what: &str) -> Actor {
+        Actor(what.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManualError {
+    #[error("`{0}` is not an email address (user@domain)")]
+    NotAnAddress(String),
+    #[error("`{0}` is neither an email address nor a domain")]
+    NotAnEntry(String),
+    #[error("{address} is not suppressed in scope {scope}")]
+    NotSuppressed { address: String, scope: String },
+    #[error("{0} is not on the allowlist")]
+    NotAllowlisted(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for ManualError {
+    fn from(e: diesel::result::Error) -> Self {
+        ManualError::Store(StoreError::Query(e))
+    }
+}
+
+/// Suppresses `address` in `scope` (a sending domain, or [`GLOBAL`]); false when it already
+/// was. The address is normalised; a value that is not an address is refused.
+pub fn suppress(
+    c: &mut AnyConnection,
+    actor: &Actor,
+    address: &str,
+    scope: &str,
+    note: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<bool, ManualError> {
+    let address = valid_address(address)?;
+    let scope = scope_of(scope);
+    crate::store::transaction(c, |c| {
+        let entry = Suppression {
+            address: address.clone(),
+            scope: scope.clone(),
+            source: Source::Manual.as_str().into(),
+            event_id: None,
+            reason: None,
+            note: note.map(str::to_string),
+            created_at: now,
+            expires_at: None,
+        };
+        let added = list::add(c, &entry)?;
+        if added {
+            list::audit(c, actor.as_str(), "suppress", &address, note, now)?;
+        }
+        Ok(added)
+    })
+}
+
+/// Releases `address` in `scope`: the nodes may mail it again after their next sync.
+pub fn release(
+    c: &mut AnyConnection,
+    actor: &Actor,
+    address: &str,
+    scope: &str,
+    note: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<(), ManualError> {
+    let address = super::normalize(address);
+    let scope = scope_of(scope);
+    crate::store::transaction(c, |c| {
+        if !list::remove(c, &address, &scope, actor_source(actor), now)? {
+            return Err(ManualError::NotSuppressed { address: address.clone(), scope: scope.clone() });
+        }
+        list::audit(c, actor.as_str(), "release", &address, note, now)?;
+        Ok(())
+    })
+}
+
+/// Puts an address or a domain (`example.com` or `@example.com`) on the allowlist. Existing
+/// suppressions stay: releasing them is a separate, deliberate step.
+pub fn allow(
+    c: &mut AnyConnection,
+    actor: &Actor,
+    entry: &str,
+    note: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<String, ManualError> {
+    let entry = allow_entry(entry)?;
+    crate::store::transaction(c, |c| {
+        diesel::delete(allowlist::table.find(&entry)).execute(c)?;
+        diesel::insert_into(allowlist::table)
+            .values((allowlist::entry.eq(&entry), allowlist::note.eq(note), allowlist::created_at.eq(now)))
+            .execute(c)?;
+        list::audit(c, actor.as_str(), "allow", &entry, note, now)?;
+        Ok(entry.clone())
+    })
+}
+
+/// Takes an address or domain off the allowlist.
+pub fn disallow(c: &mut AnyConnection, actor: &Actor, entry: &str, now: NaiveDateTime) -> Result<(), ManualError> {
+    let entry = allow_entry(entry)?;
+    crate::store::transaction(c, |c| {
+        if diesel::delete(allowlist::table.find(&entry)).execute(c)? == 0 {
+            return Err(ManualError::NotAllowlisted(entry.clone()));
+        }
+        list::audit(c, actor.as_str(), "disallow", &entry, None, now)?;
+        Ok(())
+    })
+}
+
+fn valid_address(address: &str) -> Result<String, ManualError> {
+    let a = super::normalize(address);
+    match a.split_once('@') {
+        Some((local, domain)) if !local.is_empty() && domain.contains('.') && !domain.contains('@') => Ok(a),
+        _ => Err(ManualError::NotAnAddress(address.to_string())),
+    }
+}
+
+fn allow_entry(entry: &str) -> Result<String, ManualError> {
+    let e = entry.trim().trim_start_matches('@').to_lowercase();
+    if e.is_empty() || e.contains(char::is_whitespace) || !e.contains('.') {
+        return Err(ManualError::NotAnEntry(entry.to_string()));
+    }
+    Ok(e)
+}
+
+fn scope_of(scope: &str) -> String {
+    let s = scope.trim().to_lowercase();
+    if s.is_empty() { GLOBAL.to_string() } else { s }
+}
+
+/// The change-log source of a release: `manual` for people, the system's own name otherwise.
+fn actor_source(actor: &Actor) -> &str {
+    if actor.0.starts_with("cli") || actor.0.starts_with("token:") { Source::Manual.as_str() } else { &actor.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_and_entries_are_checked() {
+        assert_eq!(valid_address(" <Jane@Example.org> ").unwrap(), "jane@example.org");
+        assert!(matches!(valid_address("jane"), Err(ManualError::NotAnAddress(_))));
+        assert!(matches!(valid_address("@example.org"), Err(ManualError::NotAnAddress(_))));
+        assert_eq!(allow_entry("@Partner.Example").unwrap(), "partner.example");
+        assert!(matches!(allow_entry("not a domain"), Err(ManualError::NotAnEntry(_))));
+    }
+}
