@@ -11,6 +11,7 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod fetch;
+pub mod ingest;
 pub mod instance;
 pub mod mailbox;
 pub mod memory;

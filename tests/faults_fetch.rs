@@ -6,8 +6,8 @@ mod support;
 
 use rebound::config::{AfterProcessing, Config, MailboxConfig, Protocol, Security};
 use rebound::fetch::{Source, Stage};
+use rebound::ingest::Pipeline;
 use rebound::mailbox::{poll_once, state};
-use rebound::record::Pipeline;
 use rebound::store::Db;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -4,8 +4,8 @@
 mod support;
 
 use rebound::config::Config;
+use rebound::ingest::{Disposition, Item, Pipeline, review};
 use rebound::record::views::{self, Page};
-use rebound::record::{Disposition, Item, Pipeline, review};
 use rebound::store::{AnyConnection, Db};
 use rebound::suppress::list;
 use support::TestDb;
@@ -181,7 +181,7 @@ async fn forged_verp_is_refused(db: TestDb) {
     });
     let c = &mut *store.conn().unwrap();
     let key = rebound::config::Secret::new("s3cret");
-    let sig = &rebound::record::attribute::sign(&key, "c9:real@example.org")[..16];
+    let sig = &rebound::ingest::attribute::sign(&key, "c9:real@example.org")[..16];
     let good = dsn(
         &format!("b+c9.real=example.org.{sig}@bounce.sender.example"),
         "real@example.org",
@@ -227,7 +227,7 @@ on_both_backends!(review_queue, unparseable_mail_is_kept_for_review);
 async fn reclassify_after_a_rule_change(db: TestDb) {
     use rebound::classify::repo::{self, Placement};
     use rebound::classify::{Condition, Field, Op, Origin, Outcome, Rule, known_reason};
-    use rebound::record::reclassify;
+    use rebound::ingest::reclassify;
     let (store, p) = setup(&db, |_| {});
     let c = &mut *store.conn().unwrap();
     let hard = dsn(

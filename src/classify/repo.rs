@@ -19,6 +19,8 @@ const VERSION_KEY: &str = "rules_version";
 pub enum RulesError {
     #[error(transparent)]
     Invalid(#[from] RuleError),
+    #[error(transparent)]
+    Compile(#[from] super::CompileError),
     #[error("no rule with key `{0}`; `rebound rules list` shows the keys")]
     NotFound(String),
     #[error("a rule with key `{0}` already exists; pick another key or edit that rule")]

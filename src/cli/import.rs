@@ -3,7 +3,7 @@
 
 use super::Failure;
 use crate::fetch::files;
-use crate::record::{Item, Pipeline, Stats};
+use crate::ingest::{Item, Pipeline, Stats};
 use crate::store::Db;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;

@@ -3,8 +3,8 @@
 use super::Failure;
 use super::output::{Format, opt_time, print};
 use crate::config::Config;
+use crate::ingest::Pipeline;
 use crate::mailbox::{self, PollError, state};
-use crate::record::Pipeline;
 use crate::store::Db;
 use serde::Serialize;
 use std::sync::Arc;

@@ -209,7 +209,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let (cfg, engine) = if cli.config.exists() {
                 let cfg = load(&cli.config)?;
                 let db = Db::connect(&cfg.database).map_err(anyhow::Error::from)?;
-                let pipeline = crate::record::Pipeline::new(&cfg).map_err(anyhow::Error::from)?;
+                let pipeline = crate::ingest::Pipeline::new(&cfg).map_err(anyhow::Error::from)?;
                 let mut conn = db.conn().map_err(anyhow::Error::from)?;
                 let engine = pipeline.engine(&mut conn).map_err(anyhow::Error::from)?;
                 (cfg, engine)
@@ -226,7 +226,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let cfg = load(&cli.config)?;
             crate::telemetry::init(&cfg.log);
             let db = Db::connect(&cfg.database).map_err(anyhow::Error::from)?;
-            let pipeline = crate::record::Pipeline::new(&cfg).map_err(anyhow::Error::from)?;
+            let pipeline = crate::ingest::Pipeline::new(&cfg).map_err(anyhow::Error::from)?;
             let stats = import::run(&db, &pipeline, &paths)?;
             import::print_summary(&stats);
             Ok(())
@@ -243,7 +243,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Suppression(cmd) => suppression::run(&connect(&cli.config)?.1, cmd),
         Command::Review(cmd) => {
             let (cfg, db) = connect(&cli.config)?;
-            let pipeline = crate::record::Pipeline::new(&cfg).map_err(anyhow::Error::from)?;
+            let pipeline = crate::ingest::Pipeline::new(&cfg).map_err(anyhow::Error::from)?;
             records::review(&db, &pipeline, cmd)
         }
         Command::Sent(SentCommand::Import { file }) => records::sent_import(&connect(&cli.config)?.1, &file),
@@ -255,10 +255,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 })
                 .map_err(|_| Failure::Usage(format!("--since `{since}`: write a date as YYYY-MM-DD or RFC 3339")))?;
             let (cfg, db) = connect(&cli.config)?;
-            let pipeline = crate::record::Pipeline::new(&cfg).map_err(anyhow::Error::from)?;
+            let pipeline = crate::ingest::Pipeline::new(&cfg).map_err(anyhow::Error::from)?;
             let mut conn = db.conn().map_err(anyhow::Error::from)?;
             let changes =
-                crate::record::reclassify::run(&mut conn, &pipeline, since, dry_run).map_err(anyhow::Error::from)?;
+                crate::ingest::reclassify::run(&mut conn, &pipeline, since, dry_run).map_err(anyhow::Error::from)?;
             output::print(
                 output::Format::Table,
                 &["event", "recipient", "from", "to", "rule", "suppression"],

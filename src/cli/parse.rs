@@ -7,15 +7,15 @@ use super::Failure;
 use crate::classify::Engine;
 use crate::config::Config;
 use crate::fetch::files;
+use crate::ingest::Evidence;
+use crate::ingest::Pipeline;
 use crate::parse::Kind;
-use crate::record::Pipeline;
-use crate::record::pipeline::Prepared;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::PathBuf;
 
 /// The JSON objects for one message: one per record, or one `unknown` record.
-pub fn json_records(file: &str, p: &Prepared) -> Vec<Value> {
+pub fn json_records(file: &str, p: &Evidence) -> Vec<Value> {
     let r = &p.report;
     let original_mid = r.original.as_ref().and_then(|o| o.message_id.clone());
     if r.records.is_empty() {
@@ -54,7 +54,7 @@ pub fn json_records(file: &str, p: &Prepared) -> Vec<Value> {
         .collect()
 }
 
-fn human(out: &mut impl Write, file: &str, p: &Prepared) -> std::io::Result<()> {
+fn human(out: &mut impl Write, file: &str, p: &Evidence) -> std::io::Result<()> {
     let r = &p.report;
     writeln!(out, "{file}: {} ({})", r.kind.as_str(), r.dialect)?;
     if r.kind == Kind::Unknown {

@@ -2,13 +2,11 @@
 
 use super::Failure;
 use super::output::{Format, opt, opt_time, print, time};
+use crate::ingest::{Pipeline, review};
+use crate::record::sent;
 use crate::record::views::{self, Page};
-use crate::record::{Pipeline, review};
 use crate::store::Db;
-use crate::store::schema::sent_messages;
 use clap::{Args, Subcommand, ValueEnum};
-use diesel::prelude::*;
-use std::path::PathBuf;
 
 fn fail(e: impl Into<anyhow::Error>) -> Failure {
     Failure::Run(e.into())
@@ -162,52 +160,10 @@ pub fn review(db: &Db, pipeline: &Pipeline, cmd: ReviewCommand) -> Result<(), Fa
     }
 }
 
-/// `sent import FILE.csv`: columns message_id, campaign_id, [recipient], [sent_at RFC 3339];
-/// a header row is recognised and skipped.
-pub fn sent_import(db: &Db, file: &PathBuf) -> Result<(), Failure> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_path(file)
-        .map_err(|e| fail(anyhow::anyhow!("cannot read {}: {e}", file.display())))?;
+/// `sent import FILE.csv`: columns message_id, campaign_id, [recipient], [sent_at RFC 3339].
+pub fn sent_import(db: &Db, file: &std::path::Path) -> Result<(), Failure> {
     let mut conn = db.conn().map_err(fail)?;
-    let (mut added, mut skipped) = (0usize, 0usize);
-    conn.transaction::<_, Failure, _>(|c| {
-        for (n, rec) in rdr.records().enumerate() {
-            let rec = rec.map_err(|e| fail(anyhow::anyhow!("{} line {}: {e}", file.display(), n + 1)))?;
-            let mid = rec.get(0).unwrap_or("").trim().trim_start_matches('<').trim_end_matches('>');
-            let campaign = rec.get(1).unwrap_or("").trim();
-            if n == 0 && mid.eq_ignore_ascii_case("message_id") {
-                continue;
-            }
-            if mid.is_empty() || campaign.is_empty() {
-                return Err(fail(anyhow::anyhow!(
-                    "{} line {}: needs message_id,campaign_id[,recipient[,sent_at]]",
-                    file.display(),
-                    n + 1
-                )));
-            }
-            let recipient = rec.get(2).map(str::trim).filter(|s| !s.is_empty()).map(crate::suppress::normalize);
-            let sent_at =
-                rec.get(3).and_then(|s| chrono::DateTime::parse_from_rfc3339(s.trim()).ok()).map(|d| d.naive_utc());
-            let exists: i64 = sent_messages::table.find(mid).count().get_result(c).map_err(fail)?;
-            if exists > 0 {
-                skipped += 1;
-                continue;
-            }
-            diesel::insert_into(sent_messages::table)
-                .values((
-                    sent_messages::message_id.eq(mid),
-                    sent_messages::campaign_id.eq(campaign),
-                    sent_messages::recipient.eq(recipient),
-                    sent_messages::sent_at.eq(sent_at),
-                ))
-                .execute(c)
-                .map_err(fail)?;
-            added += 1;
-        }
-        Ok(())
-    })?;
-    println!("{}: {added} sent messages added, {skipped} already known", file.display());
+    let done = sent::import(&mut conn, file).map_err(fail)?;
+    println!("{}: {} sent messages added, {} already known", file.display(), done.added, done.already_known);
     Ok(())
 }

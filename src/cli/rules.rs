@@ -227,7 +227,7 @@ fn print_summary(s: &SyncSummary) {
 
 fn test(cfg: &crate::config::Config, c: &mut AnyConnection, file: &std::path::Path, all: bool) -> Result<(), Failure> {
     let raw = std::fs::read(file).map_err(|e| fail(anyhow::anyhow!("cannot read {}: {e}", file.display())))?;
-    let pipeline = crate::record::Pipeline::new(cfg).map_err(fail)?;
+    let pipeline = crate::ingest::Pipeline::new(cfg).map_err(fail)?;
     let engine = pipeline.engine(c).map_err(fail)?;
     let p = pipeline.prepare(&engine, &raw);
     let r = &p.report;
@@ -255,7 +255,7 @@ fn test(cfg: &crate::config::Config, c: &mut AnyConnection, file: &std::path::Pa
         }
         println!("  => {} (reason {}) by rule {}", decided.outcome.as_str(), decided.reason, decided.rule_key);
         if all {
-            let facts = crate::record::pipeline::facts(r, rec, p.attribution.recipient.as_deref(), None);
+            let facts = crate::ingest::facts(r, rec, p.attribution.recipient.as_deref(), None);
             for (rule, enabled) in engine.trace(&facts) {
                 let mark = if rule.key == decided.rule_key { "*" } else { " " };
                 let off = if enabled { "" } else { " [disabled]" };

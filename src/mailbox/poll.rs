@@ -9,7 +9,8 @@
 use super::state;
 use crate::config::{AfterProcessing, MailboxConfig, Protocol};
 use crate::fetch::{Batch, FetchError, FolderCheckpoint, MessageRef, SkipReason, Source, SourceId};
-use crate::record::{Disposition, Item, Pipeline, PipelineError, Stats, ledger};
+use crate::ingest::{Disposition, IngestError, Item, Pipeline, Stats};
+use crate::record::ledger;
 use crate::store::{Db, StoreError};
 use chrono::{Duration, Utc};
 use serde::Serialize;
@@ -32,7 +33,7 @@ pub enum PollError {
     #[error("{0}")]
     Fetch(#[from] FetchError),
     #[error("{0}")]
-    Pipeline(#[from] PipelineError),
+    Pipeline(#[from] IngestError),
     #[error("database: {0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -44,7 +45,7 @@ impl PollError {
     pub fn stage(&self) -> String {
         match self {
             PollError::Fetch(e) => e.stage.to_string(),
-            PollError::Pipeline(PipelineError::Store(_)) => "database".into(),
+            PollError::Pipeline(IngestError::Store(_)) => "database".into(),
             PollError::Pipeline(_) => "pipeline".into(),
             PollError::Store(_) => "database".into(),
             PollError::Config(_) => "config".into(),

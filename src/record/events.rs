@@ -9,7 +9,8 @@ use std::collections::HashMap;
 #[derive(Debug, Insertable)]
 #[diesel(table_name = events)]
 pub struct NewEvent<'a> {
-    pub message_id: i64,
+    /// The stored message the event came from; `None` for evidence that is not a message.
+    pub message_id: Option<i64>,
     pub idx: i32,
     pub recipient: Option<&'a str>,
     pub kind: &'a str,
@@ -31,21 +32,28 @@ pub struct NewEvent<'a> {
     pub dialect: &'a str,
     pub occurred_at: NaiveDateTime,
     pub ingested_at: NaiveDateTime,
+    /// `mail` (a message in the ledger) or `log` (a line of an MTA's log).
+    pub origin: &'a str,
+    /// What identifies the evidence when there is no message row (a log file and offset).
+    pub origin_ref: Option<&'a str>,
 }
 
 /// Inserts events; returns their ids in the same order.
 pub fn insert_many(c: &mut AnyConnection, rows: &[NewEvent]) -> Result<Vec<i64>, StoreError> {
     match c {
         AnyConnection::Postgresql(pg) => {
-            let mut ids: HashMap<(i64, i32), i64> = HashMap::new();
+            let mut ids: HashMap<(Option<i64>, Option<String>, i32), i64> = HashMap::new();
             for chunk in rows.chunks(super::ledger::CHUNK / 2) {
-                let got: Vec<(i64, i32, i64)> = diesel::insert_into(events::table)
+                let got: Vec<(Option<i64>, Option<String>, i32, i64)> = diesel::insert_into(events::table)
                     .values(chunk)
-                    .returning((events::message_id, events::idx, events::id))
+                    .returning((events::message_id, events::origin_ref, events::idx, events::id))
                     .get_results(pg)?;
-                ids.extend(got.into_iter().map(|(m, i, id)| ((m, i), id)));
+                ids.extend(got.into_iter().map(|(m, o, i, id)| ((m, o, i), id)));
             }
-            Ok(rows.iter().map(|r| ids.get(&(r.message_id, r.idx)).copied().unwrap_or_default()).collect())
+            Ok(rows
+                .iter()
+                .map(|r| ids.get(&(r.message_id, r.origin_ref.map(str::to_string), r.idx)).copied().unwrap_or_default())
+                .collect())
         }
         AnyConnection::Sqlite(lite) => rows
             .iter()
@@ -56,7 +64,7 @@ pub fn insert_many(c: &mut AnyConnection, rows: &[NewEvent]) -> Result<Vec<i64>,
 
 /// Record indexes that already have an event (reprocessing skips them).
 pub fn indexes_of(c: &mut AnyConnection, message: i64) -> Result<Vec<i32>, StoreError> {
-    Ok(events::table.filter(events::message_id.eq(message)).select(events::idx).load(c)?)
+    Ok(events::table.filter(events::message_id.eq(Some(message))).select(events::idx).load(c)?)
 }
 
 /// Counter increments for one campaign: hard, soft, complaints, ignored, and the latest
@@ -128,4 +136,51 @@ pub fn recount(c: &mut AnyConnection, campaign: &str, from: &str, to: &str) -> R
         ))
         .execute(c)?;
     Ok(())
+}
+
+/// The events table as the suppression policy asks about it.
+pub struct History;
+
+impl crate::suppress::EventHistory for History {
+    fn soft_times(
+        &self,
+        c: &mut AnyConnection,
+        who: &[&str],
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+        uncounted: &[String],
+    ) -> Result<HashMap<String, Vec<NaiveDateTime>>, StoreError> {
+        let mut out: HashMap<String, Vec<NaiveDateTime>> = HashMap::new();
+        // In chunks: one DSN may name tens of thousands of recipients.
+        for chunk in who.chunks(super::ledger::CHUNK) {
+            let rows: Vec<(Option<String>, NaiveDateTime)> = events::table
+                .filter(events::recipient.eq_any(chunk))
+                .filter(events::classification.eq("soft"))
+                .filter(events::occurred_at.gt(from))
+                .filter(events::occurred_at.le(to))
+                .filter(events::reason.ne_all(uncounted))
+                .select((events::recipient, events::occurred_at))
+                .load(c)?;
+            for (r, t) in rows {
+                out.entry(r.unwrap_or_default()).or_default().push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    fn other_evidence(
+        &self,
+        c: &mut AnyConnection,
+        address: &str,
+        except: i64,
+        outcome: crate::classify::Outcome,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(events::table
+            .filter(events::recipient.eq(address))
+            .filter(events::id.ne(except))
+            .filter(events::classification.eq(outcome.as_str()))
+            .select(events::id)
+            .first(c)
+            .optional()?)
+    }
 }

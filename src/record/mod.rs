@@ -1,17 +1,12 @@
-//! Recording: the ingest pipeline and what it writes (ledger, events, campaign counters).
+//! Recording: the tables ingest writes and the views people read — the message ledger,
+//! events and their campaign counters, the sent-message map, and the BOUNCED / COMPLAINTS
+//! views.
 //!
-//! Takes raw messages with their source identity; gives committed events, per-campaign
-//! BOUNCED and COMPLAINTS views, and a review queue for what nothing could be made of.
-//! Exactly once: a message is known by its source identity and its content digest, so the
-//! same message fetched again, from another mailbox, or imported again changes nothing.
-//! It never removes anything from a mailbox.
+//! Takes rows from `ingest`; gives exactly-once bookkeeping (a message is known by its
+//! source identity and its content digest), per-campaign views and the sent map. It never
+//! parses, classifies or decides suppression, and never touches a mailbox.
 
-pub mod attribute;
 pub mod events;
 pub mod ledger;
-pub mod pipeline;
-pub mod reclassify;
-pub mod review;
+pub mod sent;
 pub mod views;
-
-pub use pipeline::{Disposition, Item, Pipeline, PipelineError, Stats};

@@ -67,7 +67,7 @@ diesel::table! {
 diesel::table! {
     events (id) {
         id -> BigInt,
-        message_id -> BigInt,
+        message_id -> Nullable<BigInt>,
         idx -> Integer,
         recipient -> Nullable<Text>,
         kind -> Text,
@@ -89,6 +89,8 @@ diesel::table! {
         dialect -> Text,
         occurred_at -> Timestamp,
         ingested_at -> Timestamp,
+        origin -> Text,
+        origin_ref -> Nullable<Text>,
     }
 }
 

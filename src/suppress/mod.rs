@@ -19,14 +19,49 @@ pub use list::{GLOBAL, Source, Suppression, normalize};
 
 use crate::classify::Outcome;
 use crate::config::{SuppressionConfig, SuppressionScope};
-use crate::store::schema::{events, suppressions};
+use crate::store::schema::suppressions;
 use crate::store::{AnyConnection, StoreError};
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
+use std::collections::HashMap;
+
+/// What the policy needs to know of stored events. The `record` stage answers it (it owns
+/// the events table), so suppression never reads events itself.
+pub trait EventHistory {
+    /// When each of `who` had soft bounces that count (their reason is not in `uncounted`),
+    /// in `(from, to]`.
+    fn soft_times(
+        &self,
+        c: &mut AnyConnection,
+        who: &[&str],
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+        uncounted: &[String],
+    ) -> Result<HashMap<String, Vec<NaiveDateTime>>, StoreError>;
+
+    /// Another event than `except` that still backs a suppression of `address` for `outcome`.
+    fn other_evidence(
+        &self,
+        c: &mut AnyConnection,
+        address: &str,
+        except: i64,
+        outcome: Outcome,
+    ) -> Result<Option<i64>, StoreError>;
+}
+
+/// Whether a suppression from `source` is still backed by an event now classified `outcome`.
+fn backed_by(source: &str, outcome: Outcome) -> Option<bool> {
+    match source {
+        "hard_bounce" => Some(outcome == Outcome::Hard),
+        "fbl_complaint" => Some(outcome == Outcome::Complaint),
+        "soft_threshold" => Some(outcome == Outcome::Soft),
+        _ => None,
+    }
+}
 
 /// What the policy needs to know of one stored event.
 #[derive(Debug, Clone)]
-pub struct EventFacts<'a> {
+pub struct Candidate<'a> {
     pub event_id: i64,
     pub recipient: &'a str,
     pub outcome: Outcome,
@@ -47,7 +82,7 @@ impl Policy {
         Policy { cfg }
     }
 
-    fn scope(&self, ev: &EventFacts, source: Source) -> String {
+    fn scope(&self, ev: &Candidate, source: Source) -> String {
         match (self.cfg.scope, source, ev.sending_domain) {
             (SuppressionScope::SendingDomain, Source::HardBounce | Source::SoftThreshold, Some(d)) => d.to_lowercase(),
             _ => GLOBAL.to_string(),
@@ -63,9 +98,10 @@ impl Policy {
         &self,
         c: &mut AnyConnection,
         allow: &Allowlist,
-        ev: &EventFacts,
+        events: &dyn EventHistory,
+        ev: &Candidate,
     ) -> Result<Option<Source>, StoreError> {
-        Ok(self.on_events(c, allow, std::slice::from_ref(ev))?.pop().flatten())
+        Ok(self.on_events(c, allow, events, std::slice::from_ref(ev))?.pop().flatten())
     }
 
     /// Applies the policy to just-stored events, in order, with a fixed number of queries
@@ -74,13 +110,14 @@ impl Policy {
         &self,
         c: &mut AnyConnection,
         allow: &Allowlist,
-        evs: &[EventFacts],
+        events: &dyn EventHistory,
+        evs: &[Candidate],
     ) -> Result<Vec<Option<Source>>, StoreError> {
-        let counted_soft = |ev: &EventFacts| {
+        let counted_soft = |ev: &Candidate| {
             ev.outcome == Outcome::Soft && !self.cfg.soft_uncounted_reasons.iter().any(|r| r == ev.reason)
         };
-        let relevant = |ev: &EventFacts| matches!(ev.outcome, Outcome::Hard | Outcome::Complaint) || counted_soft(ev);
-        let candidates: Vec<&EventFacts> = evs.iter().filter(|e| relevant(e) && !allow.allows(e.recipient)).collect();
+        let relevant = |ev: &Candidate| matches!(ev.outcome, Outcome::Hard | Outcome::Complaint) || counted_soft(ev);
+        let candidates: Vec<&Candidate> = evs.iter().filter(|e| relevant(e) && !allow.allows(e.recipient)).collect();
         if candidates.is_empty() {
             return Ok(vec![None; evs.len()]);
         }
@@ -99,36 +136,25 @@ impl Policy {
                 .load(c)?;
             held.extend(existing.into_iter().map(|(a, s, e)| ((a, s), e)));
         }
-        let already = |ev: &EventFacts, source: Source| {
+        let already = |ev: &Candidate, source: Source| {
             held.get(&(ev.recipient.to_string(), self.scope(ev, source)))
                 .is_some_and(|exp| exp.is_none_or(|t| t > ev.now))
         };
         // Soft history of the soft recipients not suppressed yet, over the union of their
         // windows (one query). A suppressed address needs no count, and skipping it keeps an
         // address that keeps soft-bouncing from making every batch read its whole history.
-        let soft: Vec<&EventFacts> =
+        let soft: Vec<&Candidate> =
             candidates.iter().copied().filter(|e| counted_soft(e) && !already(e, Source::SoftThreshold)).collect();
-        let mut history: std::collections::HashMap<String, Vec<NaiveDateTime>> = Default::default();
-        if !soft.is_empty() {
+        let history = if soft.is_empty() {
+            HashMap::new()
+        } else {
             let from = soft.iter().map(|e| e.occurred_at).min().unwrap_or_default() - window;
             let to = soft.iter().map(|e| e.occurred_at).max().unwrap_or_default();
             let mut who: Vec<&str> = soft.iter().map(|e| e.recipient).collect();
             who.sort_unstable();
             who.dedup();
-            for chunk in who.chunks(list::CHUNK) {
-                let rows: Vec<(Option<String>, NaiveDateTime)> = events::table
-                    .filter(events::recipient.eq_any(chunk))
-                    .filter(events::classification.eq("soft"))
-                    .filter(events::occurred_at.gt(from))
-                    .filter(events::occurred_at.le(to))
-                    .filter(events::reason.ne_all(&self.cfg.soft_uncounted_reasons))
-                    .select((events::recipient, events::occurred_at))
-                    .load(c)?;
-                for (r, t) in rows {
-                    history.entry(r.unwrap_or_default()).or_default().push(t);
-                }
-            }
-        }
+            events.soft_times(c, &who, from, to, &self.cfg.soft_uncounted_reasons)?
+        };
 
         let mut out = Vec::with_capacity(evs.len());
         let mut new_entries = Vec::new();
@@ -189,5 +215,41 @@ impl Policy {
         }
         list::insert_many(c, &new_entries)?;
         Ok(out)
+    }
+
+    /// After `event` was reclassified to `outcome`: a suppression it was the evidence for and
+    /// that the new outcome no longer backs moves to another event that still does, or is
+    /// released (change log and audit, with `detail`). Returns the addresses released.
+    pub fn reconsider(
+        &self,
+        c: &mut AnyConnection,
+        events: &dyn EventHistory,
+        event: i64,
+        outcome: Outcome,
+        detail: &str,
+        now: NaiveDateTime,
+    ) -> Result<Vec<String>, StoreError> {
+        let held: Vec<(String, String, String)> = suppressions::table
+            .filter(suppressions::event_id.eq(event))
+            .select((suppressions::address, suppressions::scope, suppressions::source))
+            .load(c)?;
+        let mut released = Vec::new();
+        for (address, scope, source) in held {
+            let Some(false) = backed_by(&source, outcome) else { continue };
+            let wanted = if source == "fbl_complaint" { Outcome::Complaint } else { Outcome::Hard };
+            match events.other_evidence(c, &address, event, wanted)? {
+                Some(other) => {
+                    diesel::update(suppressions::table.find((&address, &scope)))
+                        .set(suppressions::event_id.eq(other))
+                        .execute(c)?;
+                }
+                None => {
+                    list::remove(c, &address, &scope, "reclassify", now)?;
+                    list::audit(c, "reclassify", "release", &address, Some(detail), now)?;
+                    released.push(address);
+                }
+            }
+        }
+        Ok(released)
     }
 }

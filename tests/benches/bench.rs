@@ -12,8 +12,8 @@ mod support;
 
 use rebound::classify::{Condition, Engine, Field, Op, Origin, Outcome, Rule, known_reason, library};
 use rebound::config::{Config, DatabaseConfig};
+use rebound::ingest::{Item, Pipeline};
 use rebound::parse::{ParseOptions, parse};
-use rebound::record::{Item, Pipeline};
 use rebound::store::Db;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -219,7 +219,7 @@ fn main() {
         {
             let t = best_pass(2.0, || {
                 for (r, rec) in &records {
-                    std::hint::black_box(rebound::record::pipeline::classify(engine, r, rec, None, None));
+                    std::hint::black_box(rebound::ingest::classify(engine, r, rec, None, None));
                 }
             });
             println!("{label:<44} {:>9.2} us/record ({} rules)", t * 1e6 / records.len() as f64, engine.len());

@@ -2,8 +2,9 @@
 //! refused VERP signatures, kept with their raw bytes and the reason until a person (or a
 //! better parser or rule) deals with them.
 
-use super::events;
-use super::pipeline::{Entry, Pipeline, PipelineError, Stats};
+use super::write::Entry;
+use super::{IngestError, Pipeline, Stats};
+use crate::record::events;
 use crate::store::AnyConnection;
 use crate::store::schema::{message_sources, messages};
 use chrono::{NaiveDateTime, Utc};
@@ -26,7 +27,7 @@ pub struct ReviewItem {
     pub received_at: NaiveDateTime,
 }
 
-pub fn list(c: &mut AnyConnection, limit: i64, offset: i64) -> Result<Vec<ReviewItem>, PipelineError> {
+pub fn list(c: &mut AnyConnection, limit: i64, offset: i64) -> Result<Vec<ReviewItem>, IngestError> {
     Ok(messages::table
         .filter(messages::state.eq("review"))
         .order(messages::id.asc())
@@ -40,7 +41,7 @@ pub fn list(c: &mut AnyConnection, limit: i64, offset: i64) -> Result<Vec<Review
 pub type Detail = (ReviewItem, Option<Vec<u8>>, Vec<String>);
 
 /// One item with its raw bytes and where it was seen.
-pub fn show(c: &mut AnyConnection, id: i64) -> Result<Option<Detail>, PipelineError> {
+pub fn show(c: &mut AnyConnection, id: i64) -> Result<Option<Detail>, IngestError> {
     let item: Option<ReviewItem> = messages::table.find(id).select(ReviewItem::as_select()).first(c).optional()?;
     let Some(item) = item else { return Ok(None) };
     let raw: Option<Vec<u8>> = messages::table.find(id).select(messages::raw).first(c)?;
@@ -54,7 +55,7 @@ pub fn show(c: &mut AnyConnection, id: i64) -> Result<Option<Detail>, PipelineEr
 /// Runs a review item through today's parser and rules again. Records that already have
 /// events are skipped, so nothing counts twice; when nothing is left to review the item
 /// leaves the queue. Returns (still under review?, stats).
-pub fn reprocess(c: &mut AnyConnection, pipeline: &Pipeline, id: i64) -> Result<(bool, Stats), PipelineError> {
+pub fn reprocess(c: &mut AnyConnection, pipeline: &Pipeline, id: i64) -> Result<(bool, Stats), IngestError> {
     let engine = pipeline.engine(c)?;
     crate::store::transaction(c, |c| {
         let row: Option<(String, Option<Vec<u8>>, Option<String>)> = messages::table
@@ -63,7 +64,7 @@ pub fn reprocess(c: &mut AnyConnection, pipeline: &Pipeline, id: i64) -> Result<
             .first(c)
             .optional()?;
         let Some((state, Some(raw), reason)) = row else {
-            return Err(PipelineError::Config(format!("review item {id} does not exist or has no raw message left")));
+            return Err(IngestError::ReviewNotFound(id));
         };
         if state != "review" {
             return Ok((false, Stats::default()));
@@ -84,9 +85,9 @@ pub fn reprocess(c: &mut AnyConnection, pipeline: &Pipeline, id: i64) -> Result<
             .unwrap_or_else(|| "review".into());
         let mut stats = Stats::default();
         let mut hits = HashMap::new();
-        let entry = Entry { message: id, source: &source, prepared: &p, skip: &done };
+        let entry = Entry { message: id, source: &source, evidence: &p, skip: &done };
         pipeline.write_events(c, &[entry], now, &mut stats, &mut hits)?;
-        let still = super::pipeline::review_reason(&p);
+        let still = super::mail::review_reason(&p);
         diesel::update(messages::table.find(id))
             .set((
                 messages::state.eq(if still.is_some() { "review" } else { "processed" }),
@@ -98,12 +99,12 @@ pub fn reprocess(c: &mut AnyConnection, pipeline: &Pipeline, id: i64) -> Result<
             ))
             .execute(c)?;
         let hits: Vec<(String, i64)> = hits.into_iter().collect();
-        crate::classify::repo::record_hits(c, &hits, now).map_err(|e| PipelineError::Rules(e.to_string()))?;
+        crate::classify::repo::record_hits(c, &hits, now)?;
         Ok((still.is_some(), stats))
     })
 }
 
 /// Ids of every item in the queue.
-pub fn all_ids(c: &mut AnyConnection) -> Result<Vec<i64>, PipelineError> {
+pub fn all_ids(c: &mut AnyConnection) -> Result<Vec<i64>, IngestError> {
     Ok(messages::table.filter(messages::state.eq("review")).order(messages::id.asc()).select(messages::id).load(c)?)
 }

@@ -7,12 +7,12 @@
 //! An address suppressed only by a record that is no longer hard (or a complaint) is
 //! released, with an audit entry and a change-log entry for the sending nodes.
 
-use super::events;
-use super::pipeline::{Pipeline, PipelineError};
+use super::{IngestError, Pipeline};
 use crate::classify::{Engine, Facts, Outcome};
+use crate::record::events;
 use crate::store::AnyConnection;
-use crate::store::schema::{events as ev, messages, suppressions};
-use crate::suppress::{Allowlist, EventFacts, list};
+use crate::store::schema::{events as ev, messages};
+use crate::suppress::{Allowlist, Candidate};
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -57,7 +57,7 @@ pub fn run(
     pipeline: &Pipeline,
     since: NaiveDateTime,
     dry_run: bool,
-) -> Result<Vec<Change>, PipelineError> {
+) -> Result<Vec<Change>, IngestError> {
     let engine = pipeline.engine(c)?;
     let mut changes = Vec::new();
     let mut after = 0i64;
@@ -148,7 +148,7 @@ fn decide(engine: &Engine, r: &Row) -> Option<Change> {
     })
 }
 
-fn apply(c: &mut AnyConnection, pipeline: &Pipeline, r: &Row, mut change: Change) -> Result<Change, PipelineError> {
+fn apply(c: &mut AnyConnection, pipeline: &Pipeline, r: &Row, mut change: Change) -> Result<Change, IngestError> {
     let (id, recipient, campaign, sending_domain, occurred) = (r.0, &r.1, &r.14, &r.15, r.16);
     crate::store::transaction(c, |c| {
         let now = Utc::now().naive_utc();
@@ -158,53 +158,15 @@ fn apply(c: &mut AnyConnection, pipeline: &Pipeline, r: &Row, mut change: Change
         if let Some(campaign) = campaign {
             events::recount(c, campaign, &change.from, &change.to)?;
         }
-        let to: Outcome = change.to.parse().map_err(PipelineError::Rules)?;
-        // Suppressions whose evidence is this event and that the new outcome no longer backs.
-        let held: Vec<(String, String)> = suppressions::table
-            .filter(suppressions::event_id.eq(id))
-            .select((suppressions::address, suppressions::source))
-            .load(c)?;
-        let still_backed = |source: &str| match source {
-            "hard_bounce" => to == Outcome::Hard,
-            "fbl_complaint" => to == Outcome::Complaint,
-            "soft_threshold" => to == Outcome::Soft,
-            _ => true,
-        };
-        for (address, source) in held {
-            if still_backed(&source) {
-                continue;
-            }
-            // Another record that still warrants it takes over as evidence.
-            let other: Option<i64> = ev::table
-                .filter(ev::recipient.eq(&address))
-                .filter(ev::id.ne(id))
-                .filter(ev::classification.eq(if source == "fbl_complaint" { "complaint" } else { "hard" }))
-                .select(ev::id)
-                .first(c)
-                .optional()?;
-            match other {
-                Some(other) => {
-                    diesel::update(suppressions::table.filter(suppressions::event_id.eq(id)))
-                        .set(suppressions::event_id.eq(other))
-                        .execute(c)?;
-                }
-                None => {
-                    let scopes: Vec<String> = suppressions::table
-                        .filter(suppressions::event_id.eq(id))
-                        .select(suppressions::scope)
-                        .load(c)?;
-                    for scope in scopes {
-                        list::remove(c, &address, &scope, "reclassify", now)?;
-                    }
-                    let detail =
-                        format!("event {id} reclassified {} -> {} by rule {}", change.from, change.to, change.new_rule);
-                    list::audit(c, "reclassify", "release", &address, Some(&detail), now)?;
-                    change.suppression = "released".into();
-                }
-            }
+        let to: Outcome = change.to.parse().map_err(|message| {
+            IngestError::Rules(crate::classify::repo::RulesError::Corrupt { key: change.new_rule.clone(), message })
+        })?;
+        let detail = format!("event {id} reclassified {} -> {} by rule {}", change.from, change.to, change.new_rule);
+        if !pipeline.policy().reconsider(c, &events::History, id, to, &detail, now)?.is_empty() {
+            change.suppression = "released".into();
         }
         let allow = Allowlist::load(c, pipeline.allowlist())?;
-        let facts = EventFacts {
+        let facts = Candidate {
             event_id: id,
             recipient,
             outcome: to,
@@ -213,7 +175,7 @@ fn apply(c: &mut AnyConnection, pipeline: &Pipeline, r: &Row, mut change: Change
             occurred_at: occurred,
             now,
         };
-        if pipeline.policy().on_event(c, &allow, &facts)?.is_some() {
+        if pipeline.policy().on_event(c, &allow, &events::History, &facts)?.is_some() {
             change.suppression = "suppressed".into();
         }
         Ok(change)

@@ -1,0 +1,304 @@
+//! Evidence → one transaction: the ledger entry, events, campaign counters, suppression and
+//! its change log, all or nothing.
+//!
+//! Takes [`Evidence`] (already parsed, attributed and classified) with the item it came from;
+//! gives what each item became. A fixed number of statements per batch on PostgreSQL
+//! (multi-row inserts in chunks, set lookups), whatever the batch holds. It never parses,
+//! never classifies, and never touches a mailbox.
+
+use super::attribute::{Attribution, Method};
+use super::mail::{Classified, Evidence, recipient_of, review_reason};
+use super::{Disposition, IngestError, Item, Pipeline, Stats};
+use crate::classify::repo;
+use crate::parse::Kind;
+use crate::record::{events, ledger, sent};
+use crate::store::AnyConnection;
+use crate::suppress::{Allowlist, Candidate};
+use chrono::{NaiveDateTime, Utc};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+impl Pipeline {
+    pub(super) fn write(
+        &self,
+        c: &mut AnyConnection,
+        items: &[Item],
+        evidence: &[Evidence],
+    ) -> Result<(Vec<Disposition>, Stats), IngestError> {
+        crate::store::transaction(c, |c| {
+            let now = Utc::now().naive_utc();
+            let mut stats = Stats::default();
+            // Which identities were committed before (one query per source in the batch).
+            let mut seen: HashSet<(&str, &str)> = HashSet::new();
+            let mut sources: Vec<&str> = items.iter().map(|i| i.source).collect();
+            sources.sort_unstable();
+            sources.dedup();
+            for src in sources {
+                let ids: Vec<&str> = items.iter().filter(|i| i.source == src).map(|i| i.source_id).collect();
+                let found = ledger::seen_ids(c, src, &ids)?;
+                seen.extend(
+                    items
+                        .iter()
+                        .filter(|i| i.source == src && found.contains(i.source_id))
+                        .map(|i| (i.source, i.source_id)),
+                );
+            }
+            let digests: Vec<&str> = evidence.iter().map(|p| p.digest.as_str()).collect();
+            let known = ledger::by_digests(c, &digests)?;
+
+            // Decide each item: seen, duplicate (of an old message or of one earlier in the
+            // batch), or new.
+            enum Plan {
+                Seen,
+                DuplicateOf(i64),
+                DuplicateInBatch(usize),
+                New(usize),
+            }
+            let mut plans = Vec::with_capacity(items.len());
+            let mut first_in_batch: HashMap<&str, usize> = HashMap::new();
+            let mut new_rows = Vec::new();
+            let mut reviews: Vec<Option<String>> = Vec::new();
+            for (n, (item, p)) in items.iter().zip(evidence).enumerate() {
+                // Committed before, or met earlier in this batch.
+                if !seen.insert((item.source, item.source_id)) {
+                    plans.push(Plan::Seen);
+                } else if let Some(id) = known.get(&p.digest) {
+                    plans.push(Plan::DuplicateOf(*id));
+                } else if let Some(&first) = first_in_batch.get(p.digest.as_str()) {
+                    plans.push(Plan::DuplicateInBatch(first));
+                } else {
+                    first_in_batch.insert(&p.digest, n);
+                    plans.push(Plan::New(new_rows.len()));
+                    reviews.push(review_reason(p));
+                    let review = reviews.last().and_then(|r| r.as_deref());
+                    new_rows.push(ledger::NewMessage {
+                        digest: &p.digest,
+                        kind: p.report.kind.as_str(),
+                        dialect: p.report.dialect,
+                        state: if review.is_some() { "review" } else { "processed" },
+                        review_reason: None,
+                        subject: p.report.subject.as_deref(),
+                        from_addr: p.report.from.as_deref(),
+                        message_id: p.report.message_id.as_deref(),
+                        size: item.raw.len() as i64,
+                        raw: (review.is_some() || self.raw_days > 0).then_some(item.raw),
+                        records: p.report.records.len() as i32,
+                        received_at: now,
+                        purge_after: if review.is_none() { self.purge_after(now) } else { None },
+                    });
+                }
+            }
+            for (row, review) in new_rows.iter_mut().zip(&reviews) {
+                row.review_reason = review.as_deref();
+            }
+            let ids = ledger::insert_many(c, &new_rows)?;
+            let message_of = |plan: &Plan| -> Option<i64> {
+                match plan {
+                    Plan::Seen => None,
+                    Plan::DuplicateOf(id) => Some(*id),
+                    Plan::DuplicateInBatch(first) => match &plans[*first] {
+                        Plan::New(k) => Some(ids[*k]),
+                        _ => None,
+                    },
+                    Plan::New(k) => Some(ids[*k]),
+                }
+            };
+            let sightings: Vec<(&str, &str, i64)> = items
+                .iter()
+                .zip(&plans)
+                .filter_map(|(i, plan)| message_of(plan).map(|m| (i.source, i.source_id, m)))
+                .collect();
+            ledger::add_sources(c, &sightings, now)?;
+
+            let entries: Vec<Entry> = items
+                .iter()
+                .zip(&plans)
+                .zip(evidence)
+                .filter_map(|((i, plan), p)| match plan {
+                    Plan::New(k) => Some(Entry { message: ids[*k], source: i.source, evidence: p, skip: &[] }),
+                    _ => None,
+                })
+                .collect();
+            let mut hits = HashMap::new();
+            let written = self.write_events(c, &entries, now, &mut stats, &mut hits)?;
+            let mut written = written.into_iter();
+            let mut out = Vec::with_capacity(items.len());
+            for (plan, p) in plans.iter().zip(evidence) {
+                out.push(match plan {
+                    Plan::Seen => {
+                        stats.seen += 1;
+                        Disposition::Seen
+                    }
+                    Plan::DuplicateOf(_) | Plan::DuplicateInBatch(_) => {
+                        stats.duplicates += 1;
+                        Disposition::Duplicate { message: message_of(plan).unwrap_or_default() }
+                    }
+                    Plan::New(k) => {
+                        stats.messages += 1;
+                        *stats.by_kind.entry(p.report.kind.as_str().to_string()).or_default() += 1;
+                        let review = reviews[*k].clone();
+                        stats.review += usize::from(review.is_some());
+                        Disposition::New { message: ids[*k], events: written.next().unwrap_or(0), review }
+                    }
+                });
+            }
+            let hits: Vec<(String, i64)> = hits.into_iter().collect();
+            repo::record_hits(c, &hits, now)?;
+            Ok((out, stats))
+        })
+    }
+
+    /// Writes the events of each entry (skipping record indexes in its `skip`), counts
+    /// them toward their campaigns and applies the suppression policy, in a fixed number
+    /// of statements. Returns how many events each entry got.
+    pub(super) fn write_events(
+        &self,
+        c: &mut AnyConnection,
+        entries: &[Entry],
+        now: NaiveDateTime,
+        stats: &mut Stats,
+        hits: &mut HashMap<String, i64>,
+    ) -> Result<Vec<usize>, IngestError> {
+        let allow = Allowlist::load(c, &self.allow_cfg)?;
+        // Step 3 of attribution, for every entry the earlier steps left unattributed.
+        let wanted: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.evidence.attribution.method == Method::None && e.evidence.attribution.refused.is_none())
+            .filter_map(|e| e.evidence.report.original.as_ref()?.message_id.as_deref())
+            .map(sent::bare)
+            .collect();
+        let sent =
+            if self.attributor.use_sent_map && !wanted.is_empty() { sent::lookup(c, &wanted)? } else { HashMap::new() };
+        // Owned per-entry facts first, so the event rows can borrow them.
+        struct Owned {
+            attribution: Attribution,
+            sending_domain: Option<String>,
+            reporting_isp: Option<String>,
+            recipients: Vec<Option<String>>,
+        }
+        let owned: Vec<Owned> = entries
+            .iter()
+            .map(|e| {
+                let report = &e.evidence.report;
+                let mut attribution = e.evidence.attribution.clone();
+                if let Some((campaign, recipient)) = report
+                    .original
+                    .as_ref()
+                    .and_then(|o| o.message_id.as_deref())
+                    .filter(|_| attribution.method == Method::None && attribution.refused.is_none())
+                    .and_then(|m| sent.get(sent::bare(m)))
+                {
+                    attribution.campaign = Some(campaign.clone());
+                    attribution.recipient = attribution.recipient.or_else(|| recipient.clone());
+                    attribution.method = Method::MessageId;
+                }
+                let sending_domain = report
+                    .original
+                    .as_ref()
+                    .and_then(|o| o.from.as_deref())
+                    .and_then(|f| f.rsplit_once('@'))
+                    .map(|(_, d)| d.trim_end_matches('>').trim().to_lowercase());
+                let reporting_isp = report.feedback.as_ref().and_then(|f| f.reporting_mta.clone()).or_else(|| {
+                    report
+                        .from
+                        .as_deref()
+                        .and_then(|f| f.rsplit_once('@'))
+                        .map(|(_, d)| d.trim_end_matches('>').to_lowercase())
+                });
+                let recipients = report.records.iter().map(|r| recipient_of(r, &attribution)).collect();
+                Owned { attribution, sending_domain, reporting_isp, recipients }
+            })
+            .collect();
+
+        let mut rows = Vec::new();
+        let mut classes: Vec<&Classified> = Vec::new();
+        let mut counts = vec![0usize; entries.len()];
+        for (n, (e, o)) in entries.iter().zip(&owned).enumerate() {
+            // A forged bounce proves nothing about the address: it waits for review.
+            if o.attribution.refused.is_some() {
+                continue;
+            }
+            let report = &e.evidence.report;
+            for (i, ((rec, cls), recipient)) in
+                report.records.iter().zip(&e.evidence.classified).zip(&o.recipients).enumerate()
+            {
+                let idx = (i + 1) as i32;
+                let Some(recipient) = recipient else { continue };
+                if e.skip.contains(&idx) {
+                    continue;
+                }
+                rows.push(events::NewEvent {
+                    message_id: Some(e.message),
+                    idx,
+                    recipient: Some(recipient),
+                    kind: rec.kind.as_str(),
+                    classification: cls.outcome.as_str(),
+                    reason: &cls.reason,
+                    parsed_reason: rec.reason.as_str(),
+                    status: rec.status.as_deref(),
+                    reply_code: rec.reply_code.map(i32::from),
+                    diagnostic: rec.diagnostic.as_deref(),
+                    remote_mta: rec.remote_mta.as_deref(),
+                    reporting_mta: rec.reporting_mta.as_deref().or(report.reporting_mta.as_deref()),
+                    rule_key: Some(&cls.rule_key),
+                    feedback_type: rec.feedback_type.as_deref(),
+                    reporting_isp: if rec.kind == Kind::Complaint { o.reporting_isp.as_deref() } else { None },
+                    campaign_id: o.attribution.campaign.as_deref(),
+                    attribution: o.attribution.method.as_str(),
+                    sending_domain: o.sending_domain.as_deref(),
+                    source: e.source,
+                    dialect: rec.dialect,
+                    occurred_at: e.evidence.occurred_at,
+                    ingested_at: now,
+                    origin: "mail",
+                    origin_ref: None,
+                });
+                classes.push(cls);
+                counts[n] += 1;
+            }
+        }
+        let ids = events::insert_many(c, &rows)?;
+
+        // Campaign rows are locked in key order, so two instances never wait on each other
+        // in a cycle.
+        let mut tallies: BTreeMap<&str, events::Tally> = BTreeMap::new();
+        for r in &rows {
+            if let Some(campaign) = r.campaign_id {
+                tallies.entry(campaign).or_default().add(r.classification, r.occurred_at);
+            }
+        }
+        for (campaign, t) in &tallies {
+            events::count(c, campaign, t)?;
+        }
+        let facts: Vec<Candidate> = rows
+            .iter()
+            .zip(&ids)
+            .zip(&classes)
+            .map(|((r, id), cls)| Candidate {
+                event_id: *id,
+                recipient: r.recipient.unwrap_or_default(),
+                outcome: cls.outcome,
+                reason: &cls.reason,
+                sending_domain: r.sending_domain,
+                occurred_at: r.occurred_at,
+                now,
+            })
+            .collect();
+        let suppressed = self.policy.on_events(c, &allow, &events::History, &facts)?;
+        stats.suppressed += suppressed.iter().filter(|s| s.is_some()).count();
+        for cls in &classes {
+            *hits.entry(cls.rule_key.clone()).or_default() += 1;
+            *stats.by_classification.entry(cls.outcome.as_str().to_string()).or_default() += 1;
+        }
+        stats.events += rows.len();
+        Ok(counts)
+    }
+}
+
+/// A stored message whose records are to be written.
+pub(super) struct Entry<'a> {
+    pub message: i64,
+    pub source: &'a str,
+    pub evidence: &'a Evidence,
+    /// Record indexes that already have events (reprocessing).
+    pub skip: &'a [i32],
+}
