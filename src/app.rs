@@ -37,7 +37,7 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let db_cfg = config.database.clone();
         let db = tokio::task::spawn_blocking(move || Db::connect(&db_cfg)).await??;
-        let seeded = db.run(|c| crate::classify::repo::seed_if_empty(c, &crate::classify::known_reason)).await?;
+        let seeded = db.run(crate::classify::repo::seed_if_empty).await?;
         if seeded > 0 {
             tracing::info!(rules = seeded, "seeded the default rule library");
         }

@@ -1,7 +1,7 @@
 //! The shipped library: complete, valid, embedded, and sensible on the codes that matter.
 
 use rebound::classify::library::{self, FILES};
-use rebound::classify::{Engine, Facts, Field, GLOBAL_KEY, Op, Outcome, known_reason};
+use rebound::classify::{Engine, Facts, Field, GLOBAL_KEY, Op, Outcome};
 
 /// Every enumerated code of the IANA "SMTP Enhanced Status Codes" registry (subject.detail),
 /// from RFC 3463 and its updates (3886, 4468, 4954, 5248, 6531, 6710, 7293, 7372, 7505,
@@ -16,12 +16,12 @@ const IANA: &[&str] = &[
 ];
 
 fn engine() -> Engine {
-    Engine::new(library::defaults(&known_reason)).unwrap()
+    Engine::new(library::defaults()).unwrap()
 }
 
 #[test]
 fn every_iana_code_has_its_own_rule_in_both_classes() {
-    let rules = library::defaults(&known_reason);
+    let rules = library::defaults();
     let e = engine();
     for sd in IANA {
         for class in ["4", "5"] {
@@ -56,9 +56,9 @@ fn every_file_in_default_rules_is_embedded_and_valid() {
     let embedded: Vec<String> = FILES.iter().map(|(n, _)| n.to_string()).collect();
     assert_eq!(on_disk, embedded, "default_rules/ and classify::library::FILES differ");
     for (name, text) in FILES {
-        library::parse_file(name, text, &known_reason).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        library::parse_file(name, text).unwrap_or_else(|e| panic!("{name}: {e:?}"));
     }
-    let rules = library::defaults(&known_reason);
+    let rules = library::defaults();
     let mut keys: Vec<_> = rules.iter().map(|r| r.key.as_str()).collect();
     keys.sort();
     let n = keys.len();

@@ -256,7 +256,7 @@ async fn two_processes_on_an_empty_database_both_start(db: TestDb) {
     let library = {
         let reference = TestDb::sqlite();
         let store = Db::connect(&reference.config()).unwrap();
-        rebound::classify::repo::seed_if_empty(&mut store.conn().unwrap(), &rebound::classify::known_reason).unwrap()
+        rebound::classify::repo::seed_if_empty(&mut store.conn().unwrap()).unwrap()
     };
     for round in 0..rounds(3) {
         // A fresh database each round: a new SQLite file, or a new PostgreSQL schema.

@@ -226,7 +226,7 @@ on_both_backends!(review_queue, unparseable_mail_is_kept_for_review);
 
 async fn reclassify_after_a_rule_change(db: TestDb) {
     use rebound::classify::repo::{self, Placement};
-    use rebound::classify::{Condition, Field, Op, Origin, Outcome, Rule, known_reason};
+    use rebound::classify::{Condition, Field, Op, Origin, Outcome, Rule};
     use rebound::ingest::reclassify;
     let (store, p) = setup(&db, |_| {});
     let c = &mut *store.conn().unwrap();
@@ -250,7 +250,7 @@ async fn reclassify_after_a_rule_change(db: TestDb) {
         outcome: Outcome::Soft,
         reason: None,
     };
-    repo::add(c, rule, &Placement::At(1), &known_reason).unwrap();
+    repo::add(c, rule, &Placement::At(1)).unwrap();
     let since = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
 
     let dry = reclassify::run(c, &p, since, true).unwrap();

@@ -3,7 +3,7 @@
 mod support;
 
 use rebound::classify::repo::{self, Placement, RulesError};
-use rebound::classify::{Condition, Engine, Facts, Field, GLOBAL_KEY, Op, Origin, Outcome, Rule, known_reason};
+use rebound::classify::{Condition, Engine, Facts, Field, GLOBAL_KEY, Op, Origin, Outcome, Rule};
 use rebound::store::{AnyConnection, Db};
 use support::TestDb;
 
@@ -31,9 +31,9 @@ fn decide(c: &mut AnyConnection, f: &Facts) -> String {
 fn seeded(db: &TestDb) -> (Db, impl FnMut() -> diesel::r2d2::PooledConnection<rebound::store::Manager>) {
     let store = Db::connect(&db.config()).unwrap();
     let mut c = store.conn().unwrap();
-    let n = repo::seed_if_empty(&mut c, &known_reason).unwrap();
+    let n = repo::seed_if_empty(&mut c).unwrap();
     assert!(n > 100, "library seeded {n} rules");
-    assert_eq!(repo::seed_if_empty(&mut c, &known_reason).unwrap(), 0, "seeding twice adds nothing");
+    assert_eq!(repo::seed_if_empty(&mut c).unwrap(), 0, "seeding twice adds nothing");
     let s2 = store.clone();
     (store, move || s2.conn().unwrap())
 }
@@ -46,7 +46,7 @@ async fn reordering_changes_the_outcome(db: TestDb) {
     assert_ne!(first, "vip");
     // A custom rule at the bottom never beats the defaults above it...
     let vip = custom("vip", Outcome::Ignore, vec![Condition::new(Field::Diagnostic, Op::Contains, "user unknown")]);
-    repo::add(c, vip, &Placement::Bottom, &known_reason).unwrap();
+    repo::add(c, vip, &Placement::Bottom).unwrap();
     assert_eq!(decide(c, &facts), first);
     // ...moved to the top it decides.
     repo::move_to(c, "vip", &Placement::At(1)).unwrap();
@@ -76,16 +76,15 @@ async fn the_global_rule_stays_put(db: TestDb) {
         c,
         custom("late", Outcome::Soft, vec![Condition::new(Field::Kind, Op::Is, "x")]),
         &Placement::At(n + 1),
-        &known_reason,
     );
     assert!(matches!(e, Err(RulesError::Position(..))), "{e:?}");
     // Its outcome can be edited.
     let mut g = repo::get(c, GLOBAL_KEY).unwrap().rule;
     g.outcome = Outcome::Ignore;
-    repo::update(c, g.clone(), &known_reason).unwrap();
+    repo::update(c, g.clone()).unwrap();
     assert_eq!(repo::get(c, GLOBAL_KEY).unwrap().rule.outcome, Outcome::Ignore);
     g.enabled = false;
-    assert!(repo::update(c, g, &known_reason).is_err());
+    assert!(repo::update(c, g).is_err());
     let list = repo::list(c).unwrap();
     assert_eq!(list.last().unwrap().rule.key, GLOBAL_KEY);
 }
@@ -95,11 +94,11 @@ async fn invalid_rules_are_refused(db: TestDb) {
     let (_s, mut conn) = seeded(&db);
     let c = &mut conn();
     let bad = custom("bad-re", Outcome::Hard, vec![Condition::new(Field::Diagnostic, Op::Matches, "user (unknown")]);
-    let e = repo::add(c, bad, &Placement::Bottom, &known_reason).unwrap_err().to_string();
+    let e = repo::add(c, bad, &Placement::Bottom).unwrap_err().to_string();
     assert!(e.contains("bad-re") && e.contains("invalid regex"), "{e}");
     assert!(repo::get(c, "bad-re").is_err(), "nothing was saved");
     let dup = custom("global", Outcome::Hard, vec![]);
-    assert!(repo::add(c, dup, &Placement::Bottom, &known_reason).is_err());
+    assert!(repo::add(c, dup, &Placement::Bottom).is_err());
 }
 on_both_backends!(invalid, invalid_rules_are_refused);
 
@@ -114,12 +113,11 @@ async fn resync_keeps_user_work_and_adds_new_rules(db: TestDb) {
         c,
         custom("mine", Outcome::Hard, vec![Condition::new(Field::Subject, Op::Contains, "x")]),
         &Placement::At(2),
-        &known_reason,
     )
     .unwrap();
     let mut edited = repo::get(c, "reason-sender-side").unwrap().rule;
     edited.outcome = Outcome::Soft;
-    repo::update(c, edited, &known_reason).unwrap();
+    repo::update(c, edited).unwrap();
     repo::set_enabled(c, "phrase-spam", false).unwrap();
     // "Old library": one shipped rule missing, and three whose shipped version differed.
     diesel::delete(rules::table.find("status-5.7.30")).execute(c).unwrap();
@@ -135,7 +133,7 @@ async fn resync_keeps_user_work_and_adds_new_rules(db: TestDb) {
         .execute(c)
         .unwrap();
     assert!(!repo::get(c, "status-5.1.1").unwrap().edited);
-    let s = repo::resync(c, &known_reason).unwrap();
+    let s = repo::resync(c).unwrap();
     assert_eq!(s.added, vec!["status-5.7.30".to_string()]);
     assert_eq!(s.updated, vec!["status-5.1.1".to_string()]);
     let mut conflicts = s.conflicts.clone();
@@ -150,7 +148,7 @@ async fn resync_keeps_user_work_and_adds_new_rules(db: TestDb) {
     assert_eq!(pos("status-5.7.30"), pos("status-4.7.29") + 1, "new rule lands in shipped order");
     assert_eq!(list.last().unwrap().rule.key, GLOBAL_KEY);
     // Nothing left to do the second time.
-    let again = repo::resync(c, &known_reason).unwrap();
+    let again = repo::resync(c).unwrap();
     assert!(again.added.is_empty() && again.updated.is_empty() && again.retired.is_empty());
 }
 on_both_backends!(resync, resync_keeps_user_work_and_adds_new_rules);
@@ -163,13 +161,12 @@ async fn reset_restores_the_library(db: TestDb) {
         c,
         custom("mine", Outcome::Hard, vec![Condition::new(Field::Subject, Op::Contains, "x")]),
         &Placement::At(1),
-        &known_reason,
     )
     .unwrap();
     repo::set_enabled(c, "phrase-spam", false).unwrap();
     repo::delete(c, "status-5.1.1").unwrap();
     let v = repo::version(c).unwrap();
-    let s = repo::reset(c, &known_reason).unwrap();
+    let s = repo::reset(c).unwrap();
     assert_eq!(s.removed_custom, 1);
     let after = repo::list(c).unwrap();
     assert_eq!(after.iter().map(|r| r.rule.key.clone()).collect::<Vec<_>>(), shipped);

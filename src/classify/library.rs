@@ -33,10 +33,10 @@ fn one() -> u32 {
 }
 
 /// Parses a rules file; every rule is validated, and all errors are reported together.
-pub fn parse_file(name: &str, text: &str, known_reason: &dyn Fn(&str) -> bool) -> Result<Vec<Rule>, Vec<RuleError>> {
+pub fn parse_file(name: &str, text: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
     let file: RuleFile = toml::from_str(text)
         .map_err(|e| vec![RuleError { key: format!("({name})"), message: e.to_string().trim().to_string() }])?;
-    let errors: Vec<RuleError> = file.rules.iter().filter_map(|r| r.validate(known_reason).err()).collect();
+    let errors: Vec<RuleError> = file.rules.iter().filter_map(|r| r.validate().err()).collect();
     if errors.is_empty() { Ok(file.rules) } else { Err(errors) }
 }
 
@@ -48,10 +48,10 @@ pub fn render(rules: &[Rule]) -> String {
 
 /// The shipped rules in order. Panics only if the embedded library itself is invalid,
 /// which the test suite rules out.
-pub fn defaults(known_reason: &dyn Fn(&str) -> bool) -> Vec<Rule> {
+pub fn defaults() -> Vec<Rule> {
     let mut all = Vec::new();
     for (name, text) in FILES {
-        match parse_file(name, text, known_reason) {
+        match parse_file(name, text) {
             Ok(rules) => all.extend(rules.into_iter().map(|r| Rule { origin: Origin::Default, ..r })),
             Err(e) => panic!("embedded default_rules/{name} is invalid: {e:?}"),
         }

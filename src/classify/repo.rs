@@ -155,7 +155,7 @@ const PG_SEED_LOCK: i64 = 0x72756c6573;
 /// Processes starting together on a new database seed it once: on SQLite the write lock is
 /// taken before the count, on PostgreSQL a transaction-scoped advisory lock orders them, and
 /// the later one then counts the rows the first committed.
-pub fn seed_if_empty(c: &mut AnyConnection, known_reason: &dyn Fn(&str) -> bool) -> Result<usize, RulesError> {
+pub fn seed_if_empty(c: &mut AnyConnection) -> Result<usize, RulesError> {
     crate::store::transaction(c, |c| {
         if let AnyConnection::Postgresql(pg) = c {
             diesel::sql_query(format!("SELECT pg_advisory_xact_lock({PG_SEED_LOCK})")).execute(pg)?;
@@ -164,7 +164,7 @@ pub fn seed_if_empty(c: &mut AnyConnection, known_reason: &dyn Fn(&str) -> bool)
         if count > 0 {
             return Ok(0);
         }
-        let defaults = library::defaults(known_reason);
+        let defaults = library::defaults();
         insert_defaults(c, &defaults)?;
         bump_version(c)?;
         Ok(defaults.len())
@@ -177,6 +177,25 @@ fn insert_defaults(c: &mut AnyConnection, defaults: &[Rule]) -> Result<(), Rules
         diesel::insert_into(rules::table).values(&row).execute(c)?;
     }
     Ok(())
+}
+
+/// Imports rules (from a rules file): a rule whose key exists replaces it, a new one goes
+/// above the Global rule. One transaction: a failure part-way leaves the list as it was.
+/// Returns (added, replaced).
+pub fn import(c: &mut AnyConnection, rules: Vec<Rule>) -> Result<(usize, usize), RulesError> {
+    crate::store::transaction(c, |c| {
+        let (mut added, mut replaced) = (0, 0);
+        for rule in rules {
+            if get(c, &rule.key).is_ok() {
+                update(c, rule)?;
+                replaced += 1;
+            } else {
+                add(c, rule, &Placement::Bottom)?;
+                added += 1;
+            }
+        }
+        Ok((added, replaced))
+    })
 }
 
 /// Where to put a rule.
@@ -209,17 +228,12 @@ fn place(order: &mut Vec<String>, key: String, at: &Placement) -> Result<(), Rul
 }
 
 /// Adds a custom rule.
-pub fn add(
-    c: &mut AnyConnection,
-    rule: Rule,
-    at: &Placement,
-    known_reason: &dyn Fn(&str) -> bool,
-) -> Result<(), RulesError> {
+pub fn add(c: &mut AnyConnection, rule: Rule, at: &Placement) -> Result<(), RulesError> {
     if rule.is_global() {
         return Err(RulesError::Global("already exists; edit its outcome instead"));
     }
     let rule = Rule { origin: Origin::Custom, ..rule };
-    rule.validate(known_reason)?;
+    rule.validate()?;
     crate::store::transaction(c, |c| {
         let rows = load_rows(c)?;
         if rows.iter().any(|r| r.key == rule.key) {
@@ -237,7 +251,7 @@ pub fn add(
 /// Replaces a rule's content (name, description, conditions, outcome, reason, enabled),
 /// keeping its key, origin, position and hits. The Global rule keeps its (empty) conditions
 /// and stays enabled.
-pub fn update(c: &mut AnyConnection, rule: Rule, known_reason: &dyn Fn(&str) -> bool) -> Result<(), RulesError> {
+pub fn update(c: &mut AnyConnection, rule: Rule) -> Result<(), RulesError> {
     crate::store::transaction(c, |c| {
         let row: Row = rules::table
             .find(&rule.key)
@@ -250,7 +264,7 @@ pub fn update(c: &mut AnyConnection, rule: Rule, known_reason: &dyn Fn(&str) -> 
             return Err(RulesError::Global("can only have its name, description, outcome and reason edited"));
         }
         let new = Rule { origin: current.origin, ..rule };
-        new.validate(known_reason)?;
+        new.validate()?;
         let mut next = Row::new(&new, row.position as usize, row.shipped_hash.clone());
         next.hit_count = row.hit_count;
         next.last_hit_at = row.last_hit_at;
@@ -334,8 +348,8 @@ pub struct SyncSummary {
 }
 
 /// Brings the default rules up to the shipped library without losing the user's work.
-pub fn resync(c: &mut AnyConnection, known_reason: &dyn Fn(&str) -> bool) -> Result<SyncSummary, RulesError> {
-    let shipped = library::defaults(known_reason);
+pub fn resync(c: &mut AnyConnection) -> Result<SyncSummary, RulesError> {
+    let shipped = library::defaults();
     crate::store::transaction(c, |c| {
         let rows = load_rows(c)?;
         let mut summary = SyncSummary::default();
@@ -391,8 +405,8 @@ pub fn resync(c: &mut AnyConnection, known_reason: &dyn Fn(&str) -> bool) -> Res
 }
 
 /// Deletes every custom rule and restores every default in shipped order and state.
-pub fn reset(c: &mut AnyConnection, known_reason: &dyn Fn(&str) -> bool) -> Result<SyncSummary, RulesError> {
-    let shipped = library::defaults(known_reason);
+pub fn reset(c: &mut AnyConnection) -> Result<SyncSummary, RulesError> {
+    let shipped = library::defaults();
     crate::store::transaction(c, |c| {
         let removed_custom = diesel::delete(rules::table.filter(rules::origin.eq("custom"))).execute(c)?;
         diesel::delete(rules::table).execute(c)?;

@@ -230,6 +230,42 @@ pub struct Condition {
 }
 
 impl Condition {
+    /// Parses the condition language of `rules add --when` and the web form: `FIELD OP VALUE`; OP may be several words ("does not contain", "starts with").
+    pub fn parse(text: &str, case_sensitive: bool) -> Result<Condition, String> {
+        let text = text.trim();
+        let (field, rest) = text.split_once(char::is_whitespace).ok_or_else(|| {
+            format!("condition `{text}` needs FIELD OP VALUE, e.g. 'diagnostic contains \"over quota\"'")
+        })?;
+        let field: Field = field.parse()?;
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let (op, used) = (1..=3.min(words.len()))
+            .rev()
+            .find_map(|n| words[..n].join(" ").parse::<Op>().ok().map(|op| (op, n)))
+            .ok_or_else(|| {
+                format!("condition `{text}`: no operator after `{}`", field.as_str())
+                    + "; use is, is not, contains, does not contain, starts with, ends with, matches, in, like"
+            })?;
+        // The value is everything after the operator words, quotes removed.
+        let mut value = rest.trim_start();
+        for w in &words[..used] {
+            value = value.trim_start().strip_prefix(w).unwrap_or(value);
+        }
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+            .unwrap_or(value);
+        let mut c = if op == Op::In {
+            let list: Vec<&str> = value.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
+            Condition::any_of(field, op, &list)
+        } else {
+            Condition::new(field, op, value)
+        };
+        c.case_sensitive = case_sensitive;
+        Ok(c)
+    }
+
     pub fn new(field: Field, op: Op, value: impl Into<String>) -> Self {
         Condition { field, op, value: Some(value.into()), values: Vec::new(), case_sensitive: false }
     }
@@ -298,8 +334,8 @@ impl Rule {
         self.key == GLOBAL_KEY
     }
 
-    /// Checks everything the engine relies on; `known_reason` tells valid reason names.
-    pub fn validate(&self, known_reason: &dyn Fn(&str) -> bool) -> Result<(), RuleError> {
+    /// Checks everything the engine relies on, reason names included.
+    pub fn validate(&self) -> Result<(), RuleError> {
         let err = |message: String| Err(RuleError { key: self.key.clone(), message });
         let key_ok = !self.key.is_empty()
             && self.key.len() <= 64
@@ -323,7 +359,7 @@ impl Rule {
             return err("needs at least one condition (only the Global rule matches everything)".into());
         }
         if let Some(r) = &self.reason
-            && !known_reason(r)
+            && !super::known_reason(r)
         {
             return err(format!(
                 "unknown reason `{r}`: use a name from the reason taxonomy (e.g. userunknown, mailboxfull)"
@@ -394,10 +430,6 @@ pub fn status_like(pattern: &str, status: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn any(_: &str) -> bool {
-        true
-    }
-
     fn rule(when: Vec<Condition>) -> Rule {
         Rule {
             key: "t".into(),
@@ -413,7 +445,7 @@ mod tests {
 
     #[test]
     fn bad_regex_is_refused_with_rule_key_and_cause() {
-        let e = rule(vec![Condition::new(Field::Diagnostic, Op::Matches, "over (quota")]).validate(&any).unwrap_err();
+        let e = rule(vec![Condition::new(Field::Diagnostic, Op::Matches, "over (quota")]).validate().unwrap_err();
         assert_eq!(e.key, "t");
         assert!(e.to_string().contains("invalid regex") && e.to_string().contains("over (quota"), "{e}");
     }
@@ -421,9 +453,9 @@ mod tests {
     #[test]
     fn oversized_patterns_and_regex_programs_are_refused() {
         let long = "a".repeat(MAX_PATTERN_LEN + 1);
-        assert!(rule(vec![Condition::new(Field::Diagnostic, Op::Contains, long)]).validate(&any).is_err());
+        assert!(rule(vec![Condition::new(Field::Diagnostic, Op::Contains, long)]).validate().is_err());
         let huge = r"\w{1000}\w{1000}";
-        let e = rule(vec![Condition::new(Field::Diagnostic, Op::Matches, huge)]).validate(&any).unwrap_err();
+        let e = rule(vec![Condition::new(Field::Diagnostic, Op::Matches, huge)]).validate().unwrap_err();
         assert!(e.message.contains("invalid regex"), "{e}");
     }
 
@@ -434,8 +466,8 @@ mod tests {
         assert!(!status_like("5.1.*", "5.2.1"));
         assert!(!status_like("5.1.1", "5.1.10"));
         assert!(!status_like("5.1.*", "5.1"));
-        assert!(rule(vec![Condition::new(Field::Status, Op::Like, "5.x.1")]).validate(&any).is_err());
-        assert!(rule(vec![Condition::new(Field::Diagnostic, Op::Like, "5.1.*")]).validate(&any).is_err());
+        assert!(rule(vec![Condition::new(Field::Status, Op::Like, "5.x.1")]).validate().is_err());
+        assert!(rule(vec![Condition::new(Field::Diagnostic, Op::Like, "5.1.*")]).validate().is_err());
     }
 
     #[test]
@@ -449,6 +481,20 @@ mod tests {
     fn unknown_reason_is_refused() {
         let mut r = rule(vec![Condition::new(Field::Status, Op::Is, "5.1.1")]);
         r.reason = Some("deadish".into());
-        assert!(r.validate(&|s| s == "userunknown").unwrap_err().message.contains("deadish"));
+        assert!(r.validate().unwrap_err().message.contains("deadish"));
+    }
+
+    #[test]
+    fn conditions_parse_from_operator_words() {
+        let c = Condition::parse("diagnostic does not contain \"over quota\"", false).unwrap();
+        assert_eq!((c.field, c.op, c.value.as_deref()), (Field::Diagnostic, Op::NotContains, Some("over quota")));
+        let c = Condition::parse("recipient_domain in gmail.com, googlemail.com", false).unwrap();
+        assert_eq!(c.values, vec!["gmail.com", "googlemail.com"]);
+        let c = Condition::parse("status like 5.1.*", false).unwrap();
+        assert_eq!((c.op, c.value.as_deref()), (Op::Like, Some("5.1.*")));
+        let c = Condition::parse("subject starts with 'Undeliverable:'", true).unwrap();
+        assert_eq!((c.op, c.value.as_deref(), c.case_sensitive), (Op::StartsWith, Some("Undeliverable:"), true));
+        assert!(Condition::parse("diagnostic near x", false).unwrap_err().contains("no operator"));
+        assert!(Condition::parse("bodyy contains x", false).unwrap_err().contains("unknown field"));
     }
 }

@@ -214,7 +214,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 let engine = pipeline.engine(&mut conn).map_err(anyhow::Error::from)?;
                 (cfg, engine)
             } else {
-                let rules = crate::classify::library::defaults(&crate::classify::known_reason);
+                let rules = crate::classify::library::defaults();
                 (
                     Config::default(),
                     std::sync::Arc::new(crate::classify::Engine::new(rules).map_err(anyhow::Error::from)?),

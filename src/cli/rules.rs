@@ -2,7 +2,7 @@
 
 use super::Failure;
 use crate::classify::repo::{self, Placement, StoredRule, SyncSummary};
-use crate::classify::{Condition, Field, Op, Origin, Outcome, Rule, known_reason, library};
+use crate::classify::{Condition, Origin, Outcome, Rule, library};
 use crate::store::{AnyConnection, Db};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -128,45 +128,9 @@ impl clap::ValueEnum for Outcome {
     }
 }
 
-/// Parses `FIELD OP VALUE`; OP may be several words ("does not contain", "starts with").
-pub fn parse_condition(text: &str, case_sensitive: bool) -> Result<Condition, String> {
-    let text = text.trim();
-    let (field, rest) = text
-        .split_once(char::is_whitespace)
-        .ok_or_else(|| format!("condition `{text}` needs FIELD OP VALUE, e.g. 'diagnostic contains \"over quota\"'"))?;
-    let field: Field = field.parse()?;
-    let words: Vec<&str> = rest.split_whitespace().collect();
-    let (op, used) = (1..=3.min(words.len()))
-        .rev()
-        .find_map(|n| words[..n].join(" ").parse::<Op>().ok().map(|op| (op, n)))
-        .ok_or_else(|| {
-            format!("condition `{text}`: no operator after `{}`", field.as_str())
-                + "; use is, is not, contains, does not contain, starts with, ends with, matches, in, like"
-        })?;
-    // The value is everything after the operator words, quotes removed.
-    let mut value = rest.trim_start();
-    for w in &words[..used] {
-        value = value.trim_start().strip_prefix(w).unwrap_or(value);
-    }
-    let value = value.trim();
-    let value = value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-        .unwrap_or(value);
-    let mut c = if op == Op::In {
-        let list: Vec<&str> = value.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
-        Condition::any_of(field, op, &list)
-    } else {
-        Condition::new(field, op, value)
-    };
-    c.case_sensitive = case_sensitive;
-    Ok(c)
-}
-
 fn conditions(when: &[String], case_sensitive: bool) -> Result<Vec<Condition>, Failure> {
     when.iter()
-        .map(|w| parse_condition(w, case_sensitive))
+        .map(|w| Condition::parse(w, case_sensitive))
         .collect::<Result<_, _>>()
         .map_err(|e| Failure::Run(anyhow::anyhow!(e)))
 }
@@ -272,7 +236,7 @@ fn test(cfg: &crate::config::Config, c: &mut AnyConnection, file: &std::path::Pa
 pub fn run(cfg: &crate::config::Config, db: &Db, cmd: RulesCommand) -> Result<(), Failure> {
     let mut conn = db.conn().map_err(fail)?;
     let c: &mut AnyConnection = &mut conn;
-    repo::seed_if_empty(c, &known_reason).map_err(fail)?;
+    repo::seed_if_empty(c).map_err(fail)?;
     match cmd {
         RulesCommand::List { json } => {
             let rules = repo::list(c).map_err(fail)?;
@@ -293,7 +257,7 @@ pub fn run(cfg: &crate::config::Config, db: &Db, cmd: RulesCommand) -> Result<()
                 outcome: spec.outcome,
                 reason: spec.reason,
             };
-            repo::add(c, rule, &place.placement(), &known_reason).map_err(fail)?;
+            repo::add(c, rule, &place.placement()).map_err(fail)?;
             let pos = repo::get(c, &spec.key).map_err(fail)?.position;
             println!("added rule {} at position {pos}", spec.key);
         }
@@ -314,7 +278,7 @@ pub fn run(cfg: &crate::config::Config, db: &Db, cmd: RulesCommand) -> Result<()
             if let Some(r) = reason {
                 rule.reason = Some(r).filter(|r| !r.is_empty());
             }
-            repo::update(c, rule, &known_reason).map_err(fail)?;
+            repo::update(c, rule).map_err(fail)?;
             println!("updated rule {key}");
         }
         RulesCommand::Move { key, place } => {
@@ -334,7 +298,7 @@ pub fn run(cfg: &crate::config::Config, db: &Db, cmd: RulesCommand) -> Result<()
             println!("deleted rule {key}");
         }
         RulesCommand::Resync { json } => {
-            let s = repo::resync(c, &known_reason).map_err(fail)?;
+            let s = repo::resync(c).map_err(fail)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&s).map_err(fail)?);
             } else {
@@ -347,7 +311,7 @@ pub fn run(cfg: &crate::config::Config, db: &Db, cmd: RulesCommand) -> Result<()
                     "reset deletes every custom rule and every change to the defaults; run again with --yes".into(),
                 ));
             }
-            print_summary(&repo::reset(c, &known_reason).map_err(fail)?);
+            print_summary(&repo::reset(c).map_err(fail)?);
         }
         RulesCommand::Export => {
             let rules: Vec<Rule> = repo::list(c).map_err(fail)?.into_iter().map(|r| r.rule).collect();
@@ -357,7 +321,7 @@ pub fn run(cfg: &crate::config::Config, db: &Db, cmd: RulesCommand) -> Result<()
         RulesCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| fail(anyhow::anyhow!("cannot read {}: {e}", file.display())))?;
-            let rules = library::parse_file(&file.display().to_string(), &text, &known_reason).map_err(|errs| {
+            let rules = library::parse_file(&file.display().to_string(), &text).map_err(|errs| {
                 let lines: Vec<String> = errs.iter().map(|e| format!("  - {e}")).collect();
                 fail(anyhow::anyhow!(
                     "{} has {} invalid rule(s), nothing imported:\n{}",
@@ -366,37 +330,9 @@ pub fn run(cfg: &crate::config::Config, db: &Db, cmd: RulesCommand) -> Result<()
                     lines.join("\n")
                 ))
             })?;
-            let (mut added, mut replaced) = (0, 0);
-            for rule in rules {
-                if repo::get(c, &rule.key).is_ok() {
-                    repo::update(c, rule, &known_reason).map_err(fail)?;
-                    replaced += 1;
-                } else {
-                    repo::add(c, rule, &Placement::Bottom, &known_reason).map_err(fail)?;
-                    added += 1;
-                }
-            }
+            let (added, replaced) = repo::import(c, rules).map_err(fail)?;
             println!("imported {}: {added} added, {replaced} replaced", file.display());
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn conditions_parse_from_operator_words() {
-        let c = parse_condition("diagnostic does not contain \"over quota\"", false).unwrap();
-        assert_eq!((c.field, c.op, c.value.as_deref()), (Field::Diagnostic, Op::NotContains, Some("over quota")));
-        let c = parse_condition("recipient_domain in gmail.com, googlemail.com", false).unwrap();
-        assert_eq!(c.values, vec!["gmail.com", "googlemail.com"]);
-        let c = parse_condition("status like 5.1.*", false).unwrap();
-        assert_eq!((c.op, c.value.as_deref()), (Op::Like, Some("5.1.*")));
-        let c = parse_condition("subject starts with 'Undeliverable:'", true).unwrap();
-        assert_eq!((c.op, c.value.as_deref(), c.case_sensitive), (Op::StartsWith, Some("Undeliverable:"), true));
-        assert!(parse_condition("diagnostic near x", false).unwrap_err().contains("no operator"));
-        assert!(parse_condition("bodyy contains x", false).unwrap_err().contains("unknown field"));
-    }
 }

@@ -18,7 +18,7 @@ mod write;
 
 pub use mail::{Classified, Evidence, classify, facts};
 
-use crate::classify::{Engine, known_reason, repo};
+use crate::classify::{Engine, repo};
 use crate::config::Config;
 use crate::parse::ParseOptions;
 use crate::record::ledger;
@@ -150,7 +150,7 @@ impl Pipeline {
         let mut version = repo::version(c)?;
         // Version 0: never seeded (start-up seeds, but a bare `import` may come first).
         if version == 0 {
-            repo::seed_if_empty(c, &known_reason)?;
+            repo::seed_if_empty(c)?;
             version = repo::version(c)?;
         }
         let mut cached = self.engine.lock().unwrap_or_else(|p| p.into_inner());

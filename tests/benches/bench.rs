@@ -10,7 +10,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-use rebound::classify::{Condition, Engine, Field, Op, Origin, Outcome, Rule, known_reason, library};
+use rebound::classify::{Condition, Engine, Field, Op, Origin, Outcome, Rule, library};
 use rebound::config::{Config, DatabaseConfig};
 use rebound::ingest::{Item, Pipeline};
 use rebound::parse::{ParseOptions, parse};
@@ -75,7 +75,7 @@ fn thousand_rules() -> Vec<Rule> {
             reason: None,
         });
     }
-    rules.extend(library::defaults(&known_reason));
+    rules.extend(library::defaults());
     rules
 }
 
@@ -186,7 +186,7 @@ fn main() {
     let opts = ParseOptions::default();
     let cfg = Config::default();
     let pipeline = Pipeline::new(&cfg).expect("pipeline");
-    let defaults = Engine::new(library::defaults(&known_reason)).expect("library");
+    let defaults = Engine::new(library::defaults()).expect("library");
     if wanted("parse") {
         let t = best_pass(3.0, || {
             for m in &mails {
