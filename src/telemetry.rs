@@ -1,4 +1,5 @@
-//! Logging: tracing to stderr, human-readable by default or JSON lines on request.
+//! Logging: tracing to stderr, human-readable by default (coloured only on a terminal) or
+//! JSON lines on request.
 //!
 //! Takes `[log]`; `RUST_LOG` overrides the configured level. Gives one subscriber that also
 //! receives the `log` records of dependencies. It never lets a dependency's wire dump
@@ -6,6 +7,7 @@
 //! subscriber is already installed (tests build many apps in one process).
 
 use crate::config::{LogConfig, LogFormat};
+use std::io::IsTerminal;
 use tracing_subscriber::filter::{EnvFilter, FilterExt, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -19,7 +21,9 @@ pub fn init(cfg: &LogConfig) {
     // A per-layer filter ANDed with the levels: a RUST_LOG directive can widen the levels
     // but cannot undo this one.
     let filter = levels.and(filter_fn(|meta| !wire_dump(meta.target())));
-    let layer = fmt::layer().with_writer(std::io::stderr);
+    // Colours only for a person at a terminal: `make run > file` must not fill the file
+    // with escape codes.
+    let layer = fmt::layer().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal());
     let _ = match cfg.format {
         LogFormat::Human => registry().with(layer.with_filter(filter)).try_init(),
         LogFormat::Json => registry().with(layer.json().flatten_event(true).with_filter(filter)).try_init(),

@@ -135,3 +135,57 @@ fn rules_commands_edit_the_list_and_refuse_mistakes() {
     let json: serde_json::Value = serde_json::from_slice(&run(&["list", "--json"]).stdout).unwrap();
     assert!(json.as_array().unwrap().iter().any(|r| r["key"] == "vip"));
 }
+
+#[test]
+fn parse_stores_nothing_and_creates_no_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("never.db");
+    let msg = dir.path().join("b.eml");
+    std::fs::write(
+        &msg,
+        support::mail::dsn(
+            "b@s.example",
+            "gone@example.org",
+            "5.1.1",
+            "550 5.1.1 User unknown",
+            "",
+            "Tue, 10 Nov 2026 10:00:00 +0000",
+        ),
+    )
+    .unwrap();
+    let url = format!("sqlite://{}", db.display());
+    let o = rebound(
+        &["--config", "config.example.toml", "parse", "--json", msg.to_str().unwrap()],
+        &[("REBOUND__DATABASE__URL", &url)],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"classification\":\"hard\""), "{}", text(&o));
+    assert!(!db.exists(), "parse created (and so migrated and seeded) a database");
+}
+
+#[test]
+fn logs_to_a_file_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/r.db", dir.path().display());
+    let err = std::fs::File::create(dir.path().join("stderr")).unwrap();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args(["--config", "config.example.toml", "serve"])
+        .env("REBOUND__DATABASE__URL", &url)
+        .env("REBOUND__SERVER__LISTEN", "127.0.0.1:0")
+        .stdout(std::process::Stdio::null())
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let log = loop {
+        let log = std::fs::read_to_string(dir.path().join("stderr")).unwrap();
+        if log.contains("rebound serving") || std::time::Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(log.contains("rebound serving"), "{log}");
+    assert!(!log.contains('\u{1b}'), "escape codes in a log file: {log:?}");
+}

@@ -205,21 +205,25 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Parse { json, paths } => {
-            // Without a config file, parse stands alone: defaults, no database.
-            let (cfg, engine) = if cli.config.exists() {
-                let cfg = load(&cli.config)?;
-                let db = Db::connect(&cfg.database).map_err(anyhow::Error::from)?;
-                let pipeline = crate::ingest::Pipeline::new(&cfg).map_err(anyhow::Error::from)?;
-                let mut conn = db.conn().map_err(anyhow::Error::from)?;
-                let engine = pipeline.engine(&mut conn).map_err(anyhow::Error::from)?;
-                (cfg, engine)
-            } else {
-                let rules = crate::classify::library::defaults();
-                (
-                    Config::default(),
-                    std::sync::Arc::new(crate::classify::Engine::new(rules).map_err(anyhow::Error::from)?),
-                )
+            // Parse stores nothing and changes no database: the rules of an existing, seeded
+            // database when the config names one, else the shipped library.
+            let cfg = if cli.config.exists() { load(&cli.config)? } else { Config::default() };
+            let stored = cli
+                .config
+                .exists()
+                .then(|| Db::connect_existing(&cfg.database).ok())
+                .flatten()
+                .and_then(|db| db.conn().ok())
+                .and_then(|mut c| {
+                    let c: &mut crate::store::AnyConnection = &mut c;
+                    let seeded = crate::classify::repo::version(c).is_ok_and(|v| v > 0);
+                    seeded.then(|| crate::classify::repo::list(c).ok()).flatten()
+                });
+            let rules = match stored {
+                Some(rules) => rules.into_iter().map(|r| r.rule).collect(),
+                None => crate::classify::library::defaults(),
             };
+            let engine = std::sync::Arc::new(crate::classify::Engine::new(rules).map_err(anyhow::Error::from)?);
             parse::run(&cfg, &engine, &paths, json)
         }
         Command::Import { paths } => {

@@ -26,7 +26,7 @@ use crate::store::{AnyConnection, StoreError};
 use crate::suppress::Policy;
 use attribute::Attributor;
 use chrono::{Duration, NaiveDateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// Why a batch could not be ingested, by kind: an interface maps each to its own answer.
@@ -111,6 +111,10 @@ pub struct Pipeline {
     raw_days: u32,
     /// The compiled rules and the `rules_version` they were built from.
     engine: Mutex<Option<(i64, Arc<Engine>)>>,
+    /// Rule hits of committed batches not written yet. Kept out of the ingest transaction so
+    /// instances sharing one PostgreSQL never queue on the same `rules` rows while they hold
+    /// a batch open.
+    hits: Mutex<HashMap<String, i64>>,
 }
 
 impl Pipeline {
@@ -129,6 +133,7 @@ impl Pipeline {
             allow_cfg: cfg.suppression.allowlist.clone(),
             raw_days: cfg.retention.raw_message_days,
             engine: Mutex::new(None),
+            hits: Mutex::new(HashMap::new()),
         })
     }
 
@@ -175,12 +180,24 @@ impl Pipeline {
     pub fn ingest(&self, c: &mut AnyConnection, items: &[Item]) -> Result<(Vec<Disposition>, Stats), IngestError> {
         let engine = self.engine(c)?;
         let evidence = self.prepare_all(&engine, items);
-        match self.write_retrying(c, items, &evidence) {
+        let result = self.write_all(c, items, &evidence);
+        self.flush_hits(c);
+        result
+    }
+
+    /// The batch in one transaction, else message by message (see [`Pipeline::ingest`]).
+    fn write_all(
+        &self,
+        c: &mut AnyConnection,
+        items: &[Item],
+        evidence: &[Evidence],
+    ) -> Result<(Vec<Disposition>, Stats), IngestError> {
+        match self.write_retrying(c, items, evidence) {
             Err(IngestError::Store(e)) if !e.is_transient() => {
                 tracing::warn!(error = %e, messages = items.len(), "a batch could not be committed; committing its messages one by one");
                 let mut out = Vec::with_capacity(items.len());
                 let mut stats = Stats::default();
-                for (item, p) in items.iter().zip(&evidence) {
+                for (item, p) in items.iter().zip(evidence) {
                     let (d, s) = match self.write_retrying(c, std::slice::from_ref(item), std::slice::from_ref(p)) {
                         Err(IngestError::Store(e)) if !e.is_transient() => self.quarantine(c, item, p, &e)?,
                         other => other?,
@@ -191,6 +208,29 @@ impl Pipeline {
                 Ok((out, stats))
             }
             other => other,
+        }
+    }
+
+    /// Adds a committed batch's rule hits to those waiting to be written.
+    pub(super) fn count_hits(&self, hits: HashMap<String, i64>) {
+        let mut pending = self.hits.lock().unwrap_or_else(|p| p.into_inner());
+        for (rule, n) in hits {
+            *pending.entry(rule).or_default() += n;
+        }
+    }
+
+    /// Writes the waiting rule hits in a short transaction of their own. Best effort: hit
+    /// counts are statistics, so a failure keeps them for the next flush instead of failing
+    /// the ingest that already committed.
+    pub fn flush_hits(&self, c: &mut AnyConnection) {
+        let hits: Vec<(String, i64)> =
+            std::mem::take(&mut *self.hits.lock().unwrap_or_else(|p| p.into_inner())).into_iter().collect();
+        if hits.is_empty() {
+            return;
+        }
+        if let Err(e) = repo::record_hits(c, &hits, Utc::now().naive_utc()) {
+            tracing::debug!(error = %e, "rule hit counts not written yet; kept for the next batch");
+            self.count_hits(hits.into_iter().collect());
         }
     }
 

@@ -57,7 +57,8 @@ pub fn show(c: &mut AnyConnection, id: i64) -> Result<Option<Detail>, IngestErro
 /// leaves the queue. Returns (still under review?, stats).
 pub fn reprocess(c: &mut AnyConnection, pipeline: &Pipeline, id: i64) -> Result<(bool, Stats), IngestError> {
     let engine = pipeline.engine(c)?;
-    crate::store::transaction(c, |c| {
+    let mut hits = HashMap::new();
+    let done = crate::store::transaction(c, |c| -> Result<_, IngestError> {
         let row: Option<(String, Option<Vec<u8>>, Option<String>)> = messages::table
             .find(id)
             .select((messages::state, messages::raw, messages::review_reason))
@@ -84,7 +85,6 @@ pub fn reprocess(c: &mut AnyConnection, pipeline: &Pipeline, id: i64) -> Result<
             .optional()?
             .unwrap_or_else(|| "review".into());
         let mut stats = Stats::default();
-        let mut hits = HashMap::new();
         let entry = Entry { message: id, source: &source, evidence: &p, skip: &done };
         pipeline.write_events(c, &[entry], now, &mut stats, &mut hits)?;
         let still = super::mail::review_reason(&p);
@@ -98,10 +98,11 @@ pub fn reprocess(c: &mut AnyConnection, pipeline: &Pipeline, id: i64) -> Result<
                 messages::purge_after.eq(still.is_none().then(|| pipeline.purge_after(now)).flatten()),
             ))
             .execute(c)?;
-        let hits: Vec<(String, i64)> = hits.into_iter().collect();
-        crate::classify::repo::record_hits(c, &hits, now)?;
         Ok((still.is_some(), stats))
-    })
+    })?;
+    pipeline.count_hits(hits);
+    pipeline.flush_hits(c);
+    Ok(done)
 }
 
 /// Ids of every item in the queue.

@@ -9,7 +9,6 @@
 use super::attribute::{Attribution, Method};
 use super::mail::{Classified, Evidence, recipient_of, review_reason};
 use super::{Disposition, IngestError, Item, Pipeline, Stats};
-use crate::classify::repo;
 use crate::parse::Kind;
 use crate::record::{events, ledger, sent};
 use crate::store::AnyConnection;
@@ -24,7 +23,8 @@ impl Pipeline {
         items: &[Item],
         evidence: &[Evidence],
     ) -> Result<(Vec<Disposition>, Stats), IngestError> {
-        crate::store::transaction(c, |c| {
+        let mut hits = HashMap::new();
+        let written = crate::store::transaction(c, |c| -> Result<_, IngestError> {
             let now = Utc::now().naive_utc();
             let mut stats = Stats::default();
             // Which identities were committed before (one query per source in the batch).
@@ -118,7 +118,6 @@ impl Pipeline {
                     _ => None,
                 })
                 .collect();
-            let mut hits = HashMap::new();
             let written = self.write_events(c, &entries, now, &mut stats, &mut hits)?;
             let mut written = written.into_iter();
             let mut out = Vec::with_capacity(items.len());
@@ -141,10 +140,11 @@ impl Pipeline {
                     }
                 });
             }
-            let hits: Vec<(String, i64)> = hits.into_iter().collect();
-            repo::record_hits(c, &hits, now)?;
             Ok((out, stats))
-        })
+        })?;
+        // Counted only once committed; written later, outside this transaction.
+        self.count_hits(hits);
+        Ok(written)
     }
 
     /// Writes the events of each entry (skipping record indexes in its `skip`), counts

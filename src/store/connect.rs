@@ -244,6 +244,21 @@ impl Db {
 
     /// Like [`Db::connect`], also returning the migration versions it applied.
     pub fn connect_and_migrate(cfg: &DatabaseConfig) -> Result<(Db, Vec<String>), StoreError> {
+        Self::open(cfg, true)
+    }
+
+    /// Connects to a database that already exists, changing nothing: no migrations, and no
+    /// SQLite file is created (for commands that only read, like `rebound parse`).
+    pub fn connect_existing(cfg: &DatabaseConfig) -> Result<Db, StoreError> {
+        if let Ok(DbUrl::Sqlite { path }) = DbUrl::parse(&cfg.url)
+            && !path.exists()
+        {
+            return Err(StoreError::Connect(format!("no SQLite database at {}", path.display())));
+        }
+        Ok(Self::open(cfg, false)?.0)
+    }
+
+    fn open(cfg: &DatabaseConfig, migrate: bool) -> Result<(Db, Vec<String>), StoreError> {
         let mut target = DbUrl::parse(&cfg.url).map_err(|e| StoreError::Connect(e.to_string()))?;
         if let DbUrl::Postgres { url } = &mut target {
             if let Some(pw) = cfg.password().resolve("database").map_err(StoreError::Connect)? {
@@ -277,8 +292,12 @@ impl Db {
         };
         // One direct connection first: the pool would only say "timed out" on failure.
         let mut first = manager.open()?;
-        let applied = super::run_migrations(&mut first)
-            .map_err(|message| StoreError::Migrate { target: target.describe(), message })?;
+        let applied = if migrate {
+            super::run_migrations(&mut first)
+                .map_err(|message| StoreError::Migrate { target: target.describe(), message })?
+        } else {
+            Vec::new()
+        };
         drop(first);
         let pool = Pool::builder()
             .max_size(cfg.pool_size)
