@@ -198,7 +198,7 @@ async fn a_message_the_database_refuses_goes_to_review_alone(db: TestDb) {
     assert_eq!((o.stats.messages, o.stats.events, o.stats.review), (9, 8, 1), "{o:?}");
     assert_eq!(user.count("INBOX"), 0, "the batch and the mailbox moved on");
     let c = &mut *store.conn().unwrap();
-    let queue = rebound::ingest::review::list(c, 10, 0).unwrap();
+    let queue = rebound::ingest::review::list(c, &rebound::store::Page::first(10)).unwrap().rows;
     assert_eq!(queue.len(), 1);
     let why = queue[0].reason.as_deref().unwrap_or_default();
     assert!(why.contains("could not be committed") && why.contains("row refused by a check"), "{why}");
@@ -348,7 +348,7 @@ async fn forged_bounces_cannot_suppress_with_signed_verp(db: TestDb) {
     assert!(matches!(good, Disposition::New { events: 1, review: None, .. }), "{good:?}");
     assert!(list::get(c, "victim@example.org", "global").unwrap().is_none(), "the victim is not suppressed");
     assert!(list::get(c, "real@example.org", "global").unwrap().is_some());
-    assert_eq!(rebound::ingest::review::list(c, 10, 0).unwrap().len(), 3);
+    assert_eq!(rebound::ingest::review::list(c, &rebound::store::Page::first(10)).unwrap().rows.len(), 3);
 }
 on_both_backends!(forged_verp, forged_bounces_cannot_suppress_with_signed_verp);
 

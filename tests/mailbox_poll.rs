@@ -121,7 +121,7 @@ async fn delete_removes_only_committed(db: TestDb) {
     assert_eq!((o.stats.messages, o.skipped.len()), (2, 1), "{o:?}");
     assert_eq!(user.count("INBOX"), 1, "the oversized message was never committed, so it stays");
     let mut c = store.conn().unwrap();
-    let review = rebound::ingest::review::list(&mut c, 10, 0).unwrap();
+    let review = rebound::ingest::review::list(&mut c, &rebound::store::Page::first(10)).unwrap().rows;
     assert!(review.iter().any(|r| r.reason.as_deref().is_some_and(|w| w.contains("max_message_bytes"))), "{review:?}");
 }
 on_both_backends!(delete_only_committed, delete_removes_only_committed);
@@ -146,7 +146,7 @@ async fn oversized_goes_to_review_with_its_headers(db: TestDb, protocol: Protoco
     assert_eq!((o.fetched, o.skipped.len()), (0, 1), "{o:?}");
 
     let mut c = store.conn().unwrap();
-    let review = rebound::ingest::review::list(&mut c, 10, 0).unwrap();
+    let review = rebound::ingest::review::list(&mut c, &rebound::store::Page::first(10)).unwrap().rows;
     assert_eq!(review.len(), 1, "{review:?}");
     let item = &review[0];
     let reason = item.reason.as_deref().unwrap_or("");
@@ -168,11 +168,11 @@ async fn oversized_goes_to_review_with_its_headers(db: TestDb, protocol: Protoco
     if protocol == Protocol::Imap {
         assert_eq!(again.listed, 0, "{again:?}");
     }
-    assert_eq!(rebound::ingest::review::list(&mut c, 10, 0).unwrap().len(), 1);
+    assert_eq!(rebound::ingest::review::list(&mut c, &rebound::store::Page::first(10)).unwrap().rows.len(), 1);
     assert_eq!(user.count("INBOX"), 1);
     // Reprocessing a header block alone must not replace why it is there.
     let (still, _) = rebound::ingest::review::reprocess(&mut c, &pipeline, item.id).unwrap();
-    let after = rebound::ingest::review::list(&mut c, 10, 0).unwrap();
+    let after = rebound::ingest::review::list(&mut c, &rebound::store::Page::first(10)).unwrap().rows;
     assert!(still && after[0].reason.as_deref() == Some(reason), "{after:?}");
 }
 

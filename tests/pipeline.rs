@@ -5,13 +5,16 @@ mod support;
 
 use rebound::config::Config;
 use rebound::ingest::{Disposition, Item, Pipeline, review};
-use rebound::record::views::{self, Page};
+use rebound::record::views;
+use rebound::store::Page;
 use rebound::store::{AnyConnection, Db};
 use rebound::suppress::list;
 use support::TestDb;
 use support::mail::{arf, dsn, original};
 
-const PAGE: Page = Page { limit: 100, offset: 0 };
+fn page() -> Page {
+    Page::first(100)
+}
 
 fn setup(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> (Db, Pipeline) {
     let mut cfg = Config { database: db.config(), ..Default::default() };
@@ -49,7 +52,7 @@ async fn exactly_once_and_campaign_views(db: TestDb) {
     assert!(matches!(ingest(&p, c, "inbox-b", "UIDL-9", &hard), Disposition::Duplicate { .. }));
     assert!(matches!(ingest(&p, c, "file", "/tmp/x.eml", &hard), Disposition::Duplicate { .. }));
 
-    let rows = views::bounced(c, "spring", PAGE).unwrap();
+    let rows = views::bounced(c, "spring", &page()).unwrap().rows;
     assert_eq!(rows.len(), 1, "{rows:?}");
     let r = &rows[0];
     assert_eq!((r.email.as_str(), r.kind.as_str(), r.reason.as_str()), ("gone@example.org", "hard", "userunknown"));
@@ -96,7 +99,7 @@ async fn soft_threshold_boundaries(db: TestDb) {
     ingest(&p, c, "m", "5", &full(25, 5));
     assert_eq!(suppressed(c, "full@example.org").as_deref(), Some("soft_threshold"));
     assert_eq!(rebound::suppress::changes::since(c, 0, 100).unwrap().len(), changes, "no second suppression");
-    let rows = views::bounced(c, "c", PAGE).unwrap();
+    let rows = views::bounced(c, "c", &page()).unwrap().rows;
     assert!(rows.iter().all(|r| r.kind == "soft"), "{rows:?}");
 }
 on_both_backends!(soft_threshold, soft_threshold_boundaries);
@@ -151,7 +154,7 @@ async fn complaints_suppress_except_not_spam(db: TestDb) {
     ingest(&p, c, "fbl", "2", &arf("happy@example.org", "not-spam", &original(Some("fall"), "a2@s")));
     assert_eq!(suppressed(c, "angry@example.org").as_deref(), Some("fbl_complaint"));
     assert_eq!(suppressed(c, "happy@example.org"), None, "not-spam is recorded only");
-    let rows = views::complaints(c, "fall", PAGE).unwrap();
+    let rows = views::complaints(c, "fall", &page()).unwrap().rows;
     let mut types: Vec<_> = rows.iter().map(|r| r.feedback_type.clone().unwrap_or_default()).collect();
     types.sort();
     assert_eq!(types, vec!["abuse", "not-spam"]);
@@ -192,7 +195,7 @@ async fn forged_verp_is_refused(db: TestDb) {
     );
     assert!(matches!(ingest(&p, c, "m", "1", &good), Disposition::New { review: None, .. }));
     assert_eq!(suppressed(c, "real@example.org").as_deref(), Some("hard_bounce"));
-    assert_eq!(views::bounced(c, "c9", PAGE).unwrap().len(), 1, "attributed by VERP");
+    assert_eq!(views::bounced(c, "c9", &page()).unwrap().rows.len(), 1, "attributed by VERP");
 
     let forged = dsn(
         "b+c9.victim=example.org.0000000000000000@bounce.sender.example",
@@ -205,7 +208,7 @@ async fn forged_verp_is_refused(db: TestDb) {
     let d = ingest(&p, c, "m", "2", &forged);
     assert!(matches!(&d, Disposition::New { events: 0, review: Some(r), .. } if r.contains("signature")), "{d:?}");
     assert_eq!(suppressed(c, "victim@example.org"), None, "a forged bounce must not suppress");
-    assert_eq!(review::list(c, 10, 0).unwrap().len(), 1);
+    assert_eq!(review::list(c, &rebound::store::Page::first(10)).unwrap().rows.len(), 1);
 }
 on_both_backends!(forged_verp, forged_verp_is_refused);
 
@@ -261,7 +264,7 @@ async fn reclassify_after_a_rule_change(db: TestDb) {
     let done = reclassify::run(c, &p, since, false).unwrap();
     assert_eq!(done[0].suppression, "released");
     assert_eq!(suppressed(c, "maybe@example.org"), None);
-    let rows = views::bounced(c, "w", PAGE).unwrap();
+    let rows = views::bounced(c, "w", &page()).unwrap().rows;
     assert_eq!((rows[0].kind.as_str(), rows[0].rule.as_deref()), ("soft", Some("sync-lag")));
     let camp = &views::campaigns(c).unwrap()[0];
     assert_eq!((camp.hard, camp.soft), (0, 1));
@@ -378,3 +381,40 @@ fn a_cursor_reader_never_misses_a_change_from_two_concurrent_writers() {
     let missed: Vec<_> = all.difference(&seen).collect();
     assert!(missed.is_empty(), "the cursor reader missed {} changes: {missed:?}", missed.len());
 }
+
+async fn keyset_pages_stay_right_while_events_arrive(db: TestDb) {
+    let (store, p) = setup(&db, |_| {});
+    let c = &mut *store.conn().unwrap();
+    let bounce = |i: usize| {
+        dsn(
+            "b@s",
+            &format!("k{i}@example.org"),
+            "5.1.1",
+            "550 5.1.1 User unknown",
+            &original(Some("k"), &format!("k{i}@s")),
+            &format!("Tue, 10 Nov 2026 10:{:02}:00 +0000", i),
+        )
+    };
+    for i in 0..5 {
+        ingest(&p, c, "m", &format!("1:{i}"), &bounce(i));
+    }
+    let mut seen = Vec::new();
+    let mut page = Page::first(2);
+    let first = views::bounced(c, "k", &page).unwrap();
+    seen.extend(first.rows.iter().map(|r| r.email.clone()));
+    // Newer bounces arrive between two page reads: an offset would now repeat rows.
+    for i in 5..8 {
+        ingest(&p, c, "m", &format!("1:{i}"), &bounce(i));
+    }
+    page.after = first.next;
+    while page.after.is_some() {
+        let next = views::bounced(c, "k", &page).unwrap();
+        seen.extend(next.rows.iter().map(|r| r.email.clone()));
+        page.after = next.next;
+    }
+    let want: Vec<String> = (0..5).rev().map(|i| format!("k{i}@example.org")).collect();
+    assert_eq!(seen, want, "every row of the first read exactly once, newest first");
+    let bad = Page { limit: 2, after: Some(rebound::store::Cursor("not a cursor".into())) };
+    assert!(views::bounced(c, "k", &bad).is_err());
+}
+on_both_backends!(keyset_pages, keyset_pages_stay_right_while_events_arrive);

@@ -4,8 +4,9 @@ use super::Failure;
 use super::output::{Format, opt, opt_time, print, time};
 use crate::ingest::{Pipeline, review};
 use crate::record::sent;
-use crate::record::views::{self, Page};
+use crate::record::views;
 use crate::store::Db;
+use crate::store::{Cursor, Page};
 use clap::{Args, Subcommand, ValueEnum};
 
 fn fail(e: impl Into<anyhow::Error>) -> Failure {
@@ -28,13 +29,21 @@ pub struct CampaignArgs {
     format: Format,
     #[arg(long, default_value_t = 100)]
     limit: i64,
-    #[arg(long, default_value_t = 0)]
-    offset: i64,
+    /// Continue after this cursor (the `next page` line of the previous page).
+    #[arg(long)]
+    after: Option<String>,
+}
+
+/// Tells how to get the next page (on stderr: stdout stays the view, for scripts).
+fn next_page(next: Option<Cursor>) {
+    if let Some(Cursor(c)) = next {
+        eprintln!("next page: --after '{c}'");
+    }
 }
 
 pub fn campaign(db: &Db, a: CampaignArgs) -> Result<(), Failure> {
     let mut conn = db.conn().map_err(fail)?;
-    let page = Page { limit: a.limit, offset: a.offset };
+    let page = Page { limit: a.limit, after: a.after.clone().map(Cursor) };
     if a.id == "list" {
         let rows = views::campaigns(&mut conn).map_err(fail)?;
         let pct = |r: Option<f64>| r.map(|v| format!("{:.2}%", v * 100.0)).unwrap_or_default();
@@ -59,8 +68,9 @@ pub fn campaign(db: &Db, a: CampaignArgs) -> Result<(), Failure> {
     }
     match a.view.unwrap_or(View::Bounced) {
         View::Bounced => {
-            let rows = views::bounced(&mut conn, &a.id, page).map_err(fail)?;
-            print(a.format, &["email", "type", "rule", "reason", "status", "diagnostic", "date"], &rows, |r| {
+            let paged = views::bounced(&mut conn, &a.id, &page).map_err(fail)?;
+            next_page(paged.next);
+            print(a.format, &["email", "type", "rule", "reason", "status", "diagnostic", "date"], &paged.rows, |r| {
                 vec![
                     r.email.clone(),
                     r.kind.clone(),
@@ -73,8 +83,9 @@ pub fn campaign(db: &Db, a: CampaignArgs) -> Result<(), Failure> {
             })
         }
         View::Complaints => {
-            let rows = views::complaints(&mut conn, &a.id, page).map_err(fail)?;
-            print(a.format, &["email", "feedback type", "reporting isp", "mailbox", "timestamp"], &rows, |r| {
+            let paged = views::complaints(&mut conn, &a.id, &page).map_err(fail)?;
+            next_page(paged.next);
+            print(a.format, &["email", "feedback type", "reporting isp", "mailbox", "timestamp"], &paged.rows, |r| {
                 vec![
                     r.email.clone(),
                     opt(&r.feedback_type),
@@ -96,8 +107,9 @@ pub enum ReviewCommand {
         format: Format,
         #[arg(long, default_value_t = 100)]
         limit: i64,
-        #[arg(long, default_value_t = 0)]
-        offset: i64,
+        /// Continue after this cursor (the `next page` line of the previous page).
+        #[arg(long)]
+        after: Option<String>,
     },
     /// One item: why it is here, where it was seen, and its raw message.
     Show { id: i64 },
@@ -112,9 +124,10 @@ pub enum ReviewCommand {
 pub fn review(db: &Db, pipeline: &Pipeline, cmd: ReviewCommand) -> Result<(), Failure> {
     let mut conn = db.conn().map_err(fail)?;
     match cmd {
-        ReviewCommand::List { format, limit, offset } => {
-            let rows = review::list(&mut conn, limit, offset).map_err(fail)?;
-            print(format, &["id", "kind", "reason", "subject", "from", "received"], &rows, |r| {
+        ReviewCommand::List { format, limit, after } => {
+            let paged = review::list(&mut conn, &Page { limit, after: after.map(Cursor) }).map_err(fail)?;
+            next_page(paged.next);
+            print(format, &["id", "kind", "reason", "subject", "from", "received"], &paged.rows, |r| {
                 vec![
                     r.id.to_string(),
                     r.kind.clone(),

@@ -2,7 +2,7 @@
 
 use super::Failure;
 use super::output::{Format, opt, opt_time, print, time};
-use crate::store::Db;
+use crate::store::{Cursor, Db, Page};
 use crate::suppress::manual::{self, Actor, ManualError};
 use crate::suppress::{self, GLOBAL, Suppression, list};
 use chrono::Utc;
@@ -32,8 +32,9 @@ pub enum SuppressionCommand {
         format: Format,
         #[arg(long, default_value_t = 100)]
         limit: i64,
-        #[arg(long, default_value_t = 0)]
-        offset: i64,
+        /// Continue after this cursor (the `next page` line of the previous page).
+        #[arg(long)]
+        after: Option<String>,
     },
     /// Why an address is (or is not) suppressed.
     Show { address: String },
@@ -87,14 +88,18 @@ pub fn run(db: &Db, cmd: SuppressionCommand) -> Result<(), Failure> {
     let c = &mut *conn;
     let now = Utc::now().naive_utc();
     match cmd {
-        SuppressionCommand::List { prefix, format, limit, offset } => {
-            let rows = list::list(c, prefix.as_deref(), limit, offset).map_err(fail)?;
-            print(format, HEADERS, &rows, cells).map_err(fail)
+        SuppressionCommand::List { prefix, format, limit, after } => {
+            let paged = list::list(c, prefix.as_deref(), &Page { limit, after: after.map(Cursor) }).map_err(fail)?;
+            if let Some(Cursor(next)) = &paged.next {
+                eprintln!("next page: --after '{next}'");
+            }
+            print(format, HEADERS, &paged.rows, cells).map_err(fail)
         }
         SuppressionCommand::Show { address } => {
             let address = suppress::normalize(&address);
-            let rows: Vec<Suppression> = list::list(c, Some(&address), 100, 0)
+            let rows: Vec<Suppression> = list::list(c, Some(&address), &Page::first(100))
                 .map_err(fail)?
+                .rows
                 .into_iter()
                 .filter(|r| r.address == address)
                 .collect();

@@ -44,6 +44,8 @@ pub enum IngestError {
     /// No review item with this id still holds its raw message.
     #[error("review item {0} does not exist or has no raw message left; `rebound review list` shows the queue")]
     ReviewNotFound(i64),
+    #[error(transparent)]
+    Cursor(#[from] crate::store::BadCursor),
 }
 
 impl From<diesel::result::Error> for IngestError {

@@ -5,8 +5,8 @@
 use super::write::Entry;
 use super::{IngestError, Pipeline, Stats};
 use crate::record::events;
-use crate::store::AnyConnection;
 use crate::store::schema::{message_sources, messages};
+use crate::store::{AnyConnection, Cursor, Page, Paged};
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -27,14 +27,17 @@ pub struct ReviewItem {
     pub received_at: NaiveDateTime,
 }
 
-pub fn list(c: &mut AnyConnection, limit: i64, offset: i64) -> Result<Vec<ReviewItem>, IngestError> {
-    Ok(messages::table
+/// The queue, oldest first, in keyset pages (cursor: the last id).
+pub fn list(c: &mut AnyConnection, page: &Page) -> Result<Paged<ReviewItem>, IngestError> {
+    let after = page.after.as_ref().map(Cursor::to_id).transpose().map_err(IngestError::Cursor)?.unwrap_or(0);
+    let rows = messages::table
         .filter(messages::state.eq("review"))
+        .filter(messages::id.gt(after))
         .order(messages::id.asc())
         .select(ReviewItem::as_select())
-        .limit(limit)
-        .offset(offset)
-        .load(c)?)
+        .limit(page.limit + 1)
+        .load(c)?;
+    Ok(Paged::of(rows, page, |r: &ReviewItem| Cursor::id(r.id)))
 }
 
 /// A review item in full: the row, its raw bytes (unless purged) and where it was seen.

@@ -1,8 +1,8 @@
-//! Per-campaign views: BOUNCED and COMPLAINTS, paginated, newest first, and the campaign
-//! list with counts and rates.
+//! Per-campaign views: BOUNCED and COMPLAINTS, in keyset pages, newest first, and the
+//! campaign list with counts and rates.
 
 use crate::store::schema::{campaigns, events, sent_messages};
-use crate::store::{AnyConnection, StoreError};
+use crate::store::{AnyConnection, BadCursor, Cursor, Page, Paged, StoreError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -37,17 +37,34 @@ pub struct Complaint {
     pub timestamp: NaiveDateTime,
 }
 
-/// A page of a view (newest first).
-#[derive(Debug, Clone, Copy)]
-pub struct Page {
-    pub limit: i64,
-    pub offset: i64,
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    #[error(transparent)]
+    Cursor(#[from] BadCursor),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-pub fn bounced(c: &mut AnyConnection, campaign: &str, page: Page) -> Result<Vec<Bounced>, StoreError> {
-    Ok(events::table
+impl From<diesel::result::Error> for ViewError {
+    fn from(e: diesel::result::Error) -> Self {
+        ViewError::Store(StoreError::Query(e))
+    }
+}
+
+/// Events newest first, after the page's cursor (time, id).
+fn after(page: &Page) -> Result<Option<(NaiveDateTime, i64)>, BadCursor> {
+    page.after.as_ref().map(Cursor::to_time_id).transpose()
+}
+
+pub fn bounced(c: &mut AnyConnection, campaign: &str, page: &Page) -> Result<Paged<Bounced>, ViewError> {
+    let mut q = events::table
         .filter(events::campaign_id.eq(campaign))
         .filter(events::classification.eq_any(["hard", "soft"]))
+        .into_boxed();
+    if let Some((t, id)) = after(page)? {
+        q = q.filter(events::occurred_at.lt(t).or(events::occurred_at.eq(t).and(events::id.lt(id))));
+    }
+    let rows = q
         .order((events::occurred_at.desc(), events::id.desc()))
         .select((
             events::id,
@@ -59,15 +76,18 @@ pub fn bounced(c: &mut AnyConnection, campaign: &str, page: Page) -> Result<Vec<
             events::diagnostic,
             events::occurred_at,
         ))
-        .limit(page.limit)
-        .offset(page.offset)
-        .load(c)?)
+        .limit(page.limit + 1)
+        .load(c)?;
+    Ok(Paged::of(rows, page, |r: &Bounced| Cursor::time_id(r.date, r.id)))
 }
 
-pub fn complaints(c: &mut AnyConnection, campaign: &str, page: Page) -> Result<Vec<Complaint>, StoreError> {
-    Ok(events::table
-        .filter(events::campaign_id.eq(campaign))
-        .filter(events::kind.eq("complaint"))
+pub fn complaints(c: &mut AnyConnection, campaign: &str, page: &Page) -> Result<Paged<Complaint>, ViewError> {
+    let mut q =
+        events::table.filter(events::campaign_id.eq(campaign)).filter(events::kind.eq("complaint")).into_boxed();
+    if let Some((t, id)) = after(page)? {
+        q = q.filter(events::occurred_at.lt(t).or(events::occurred_at.eq(t).and(events::id.lt(id))));
+    }
+    let rows = q
         .order((events::occurred_at.desc(), events::id.desc()))
         .select((
             events::id,
@@ -78,9 +98,9 @@ pub fn complaints(c: &mut AnyConnection, campaign: &str, page: Page) -> Result<V
             events::classification,
             events::occurred_at,
         ))
-        .limit(page.limit)
-        .offset(page.offset)
-        .load(c)?)
+        .limit(page.limit + 1)
+        .load(c)?;
+    Ok(Paged::of(rows, page, |r: &Complaint| Cursor::time_id(r.timestamp, r.id)))
 }
 
 /// A campaign with its counts and, where the sent map knows how many were sent, rates.

@@ -9,11 +9,13 @@
 
 mod connect;
 mod migrate;
+mod page;
 pub mod schema;
 mod tx;
 mod url;
 
 pub use connect::{AnyConnection, Backend, Db, Manager, StoreError};
 pub use migrate::run_migrations;
+pub use page::{BadCursor, Cursor, Page, Paged};
 pub use tx::transaction;
 pub use url::{DbUrl, UrlError, mask_url};

@@ -2,7 +2,7 @@
 //! to the change log (`changes`) in the same transaction.
 
 use crate::store::schema::{audit_log, suppression_changes, suppressions};
-use crate::store::{AnyConnection, StoreError};
+use crate::store::{AnyConnection, BadCursor, Cursor, Page, Paged, StoreError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -221,16 +221,36 @@ pub fn in_force(
     Ok(q.order((suppressions::address.asc(), suppressions::scope.asc())).limit(limit).load(c)?)
 }
 
-/// A page of suppressions, newest first; `address_prefix` filters.
-pub fn list(
-    c: &mut AnyConnection,
-    address_prefix: Option<&str>,
-    limit: i64,
-    offset: i64,
-) -> Result<Vec<Suppression>, StoreError> {
+/// A keyset page of suppressions, newest first; `address_prefix` filters. The cursor is
+/// the last row's (created_at, address, scope).
+pub fn list(c: &mut AnyConnection, address_prefix: Option<&str>, page: &Page) -> Result<Paged<Suppression>, ListError> {
     let mut q = suppressions::table.select(Suppression::as_select()).into_boxed();
     if let Some(p) = address_prefix {
         q = q.filter(suppressions::address.like(format!("{}%", p.replace(['%', '_'], ""))));
     }
-    Ok(q.order((suppressions::created_at.desc(), suppressions::address.asc())).limit(limit).offset(offset).load(c)?)
+    if let Some((t, a, s)) = page.after.as_ref().map(Cursor::to_time_text).transpose()? {
+        q =
+            q.filter(suppressions::created_at.lt(t).or(suppressions::created_at.eq(t).and(
+                suppressions::address.gt(a.clone()).or(suppressions::address.eq(a).and(suppressions::scope.gt(s))),
+            )));
+    }
+    let rows = q
+        .order((suppressions::created_at.desc(), suppressions::address.asc(), suppressions::scope.asc()))
+        .limit(page.limit + 1)
+        .load(c)?;
+    Ok(Paged::of(rows, page, |r: &Suppression| Cursor::time_text(r.created_at, &r.address, &r.scope)))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error(transparent)]
+    Cursor(#[from] BadCursor),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for ListError {
+    fn from(e: diesel::result::Error) -> Self {
+        ListError::Store(StoreError::Query(e))
+    }
 }
