@@ -1,9 +1,25 @@
 //! rebound turns bounce and feedback-loop mail into suppression.
 //!
+//! # Layout
 //! The data flows one way, one module per stage:
-//! fetch (POP3/IMAP) → parse (DSN / ARF / dialects) → classify (rules) → record (events,
-//! campaigns) → suppress → sync to sending nodes. Around the stages: `config`, `store`
-//! (SQLite / PostgreSQL), `api` (admin HTTP), `scheduler`, `cli`.
+//!
+//! - [`fetch`]: POP3/IMAP sessions (and files) give raw messages; staged verify.
+//! - [`mailbox`]: polls each mailbox on its schedule — leases, checkpoints, status, marking
+//!   committed mail done.
+//! - [`ingest`]: the order of the work — evidence from a raw message ([`parse`] →
+//!   attribute → [`classify`]) then one transaction per batch into [`record`] and
+//!   [`suppress`]; the review queue and reclassification.
+//! - [`parse`]: DSNs, ARF complaints and the MTA dialects into records.
+//! - [`classify`]: the ordered rule list and its engine.
+//! - [`record`]: the ledger, events, campaign counters, the sent map, and the BOUNCED /
+//!   COMPLAINTS views.
+//! - [`suppress`]: the policy, the list, manual changes with their audit, and the ordered
+//!   change log that sync to the sending nodes will follow (not built yet).
+//!
+//! Around the stages: [`config`], [`store`] (SQLite / PostgreSQL, migrations, transactions,
+//! keyset pages), [`api`] (admin HTTP: `/healthz` for now), [`scheduler`], [`app`] (the
+//! running service), [`cli`] (a face over the stage operations, with no business logic and no
+//! table access of its own), [`instance`], [`telemetry`], [`memory`].
 
 pub mod api;
 pub mod app;

@@ -278,7 +278,7 @@ impl Pipeline {
                     digest: &p.digest,
                     kind: p.report.kind.as_str(),
                     dialect: p.report.dialect,
-                    state: "review",
+                    state: ledger::MessageState::Review.as_str(),
                     review_reason: Some(&why),
                     subject: p.report.subject.as_deref(),
                     from_addr: p.report.from.as_deref(),

@@ -1,4 +1,4 @@
-//! Reclassification: after the rules change, re-run them over stored records and bring
+//! Reclassify: after the rules change, re-run them over stored records and bring
 //! events, campaign counters and suppression in line — or, dry-run, only say what would change.
 //!
 //! The rules see the stored fields (status, reply code, diagnostic, the parser's reason,
@@ -19,7 +19,7 @@ use serde::Serialize;
 
 /// One record whose decision changes.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Change {
+pub struct Reclassification {
     pub event_id: i64,
     pub recipient: String,
     pub from: String,
@@ -57,7 +57,7 @@ pub fn run(
     pipeline: &Pipeline,
     since: NaiveDateTime,
     dry_run: bool,
-) -> Result<Vec<Change>, IngestError> {
+) -> Result<Vec<Reclassification>, IngestError> {
     let engine = pipeline.engine(c)?;
     let mut changes = Vec::new();
     let mut after = 0i64;
@@ -101,7 +101,7 @@ pub fn run(
     Ok(changes)
 }
 
-fn decide(engine: &Engine, r: &Row) -> Option<Change> {
+fn decide(engine: &Engine, r: &Row) -> Option<Reclassification> {
     let (
         id,
         recipient,
@@ -136,7 +136,7 @@ fn decide(engine: &Engine, r: &Row) -> Option<Change> {
     };
     let d = engine.classify(&facts)?;
     let same = d.outcome.as_str() == old && old_rule.as_deref() == Some(d.rule_key);
-    (!same).then(|| Change {
+    (!same).then(|| Reclassification {
         event_id: *id,
         recipient: recipient.clone(),
         from: old.clone(),
@@ -148,7 +148,12 @@ fn decide(engine: &Engine, r: &Row) -> Option<Change> {
     })
 }
 
-fn apply(c: &mut AnyConnection, pipeline: &Pipeline, r: &Row, mut change: Change) -> Result<Change, IngestError> {
+fn apply(
+    c: &mut AnyConnection,
+    pipeline: &Pipeline,
+    r: &Row,
+    mut change: Reclassification,
+) -> Result<Reclassification, IngestError> {
     let (id, recipient, campaign, sending_domain, occurred) = (r.0, &r.1, &r.14, &r.15, r.16);
     crate::store::transaction(c, |c| {
         let now = Utc::now().naive_utc();

@@ -5,6 +5,7 @@
 use super::write::Entry;
 use super::{IngestError, Pipeline, Stats};
 use crate::record::events;
+use crate::record::ledger::MessageState;
 use crate::store::schema::{message_sources, messages};
 use crate::store::{AnyConnection, Cursor, Page, Paged};
 use chrono::{NaiveDateTime, Utc};
@@ -31,7 +32,7 @@ pub struct ReviewItem {
 pub fn list(c: &mut AnyConnection, page: &Page) -> Result<Paged<ReviewItem>, IngestError> {
     let after = page.after.as_ref().map(Cursor::to_id).transpose().map_err(IngestError::Cursor)?.unwrap_or(0);
     let rows = messages::table
-        .filter(messages::state.eq("review"))
+        .filter(messages::state.eq(MessageState::Review.as_str()))
         .filter(messages::id.gt(after))
         .order(messages::id.asc())
         .select(ReviewItem::as_select())
@@ -70,7 +71,7 @@ pub fn reprocess(c: &mut AnyConnection, pipeline: &Pipeline, id: i64) -> Result<
         let Some((state, Some(raw), reason)) = row else {
             return Err(IngestError::ReviewNotFound(id));
         };
-        if state != "review" {
+        if state != MessageState::Review.as_str() {
             return Ok((false, Stats::default()));
         }
         // Only the headers of a message too large to download: parsing them would replace
@@ -93,7 +94,7 @@ pub fn reprocess(c: &mut AnyConnection, pipeline: &Pipeline, id: i64) -> Result<
         let still = super::mail::review_reason(&p);
         diesel::update(messages::table.find(id))
             .set((
-                messages::state.eq(if still.is_some() { "review" } else { "processed" }),
+                messages::state.eq(MessageState::of(still.is_some()).as_str()),
                 messages::review_reason.eq(still.as_deref()),
                 messages::kind.eq(p.report.kind.as_str()),
                 messages::dialect.eq(p.report.dialect),
@@ -110,5 +111,9 @@ pub fn reprocess(c: &mut AnyConnection, pipeline: &Pipeline, id: i64) -> Result<
 
 /// Ids of every item in the queue.
 pub fn all_ids(c: &mut AnyConnection) -> Result<Vec<i64>, IngestError> {
-    Ok(messages::table.filter(messages::state.eq("review")).order(messages::id.asc()).select(messages::id).load(c)?)
+    Ok(messages::table
+        .filter(messages::state.eq(MessageState::Review.as_str()))
+        .order(messages::id.asc())
+        .select(messages::id)
+        .load(c)?)
 }

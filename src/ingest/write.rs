@@ -74,7 +74,7 @@ impl Pipeline {
                         digest: &p.digest,
                         kind: p.report.kind.as_str(),
                         dialect: p.report.dialect,
-                        state: if review.is_some() { "review" } else { "processed" },
+                        state: ledger::MessageState::of(review.is_some()).as_str(),
                         review_reason: None,
                         subject: p.report.subject.as_deref(),
                         from_addr: p.report.from.as_deref(),

@@ -16,6 +16,28 @@ pub fn digest(raw: &[u8]) -> String {
     Sha256::digest(raw).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Where a stored message stands: the one mapping of the `messages.state` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageState {
+    /// Its records are written; nothing waits for a person.
+    Processed,
+    /// In the review queue (nothing could be made of it, or a record lacks a recipient…).
+    Review,
+}
+
+impl MessageState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageState::Processed => "processed",
+            MessageState::Review => "review",
+        }
+    }
+
+    pub fn of(review: bool) -> MessageState {
+        if review { MessageState::Review } else { MessageState::Processed }
+    }
+}
+
 /// Rows per multi-row statement: well under PostgreSQL's 65,535 bind parameters.
 pub const CHUNK: usize = 500;
 
@@ -117,7 +139,7 @@ pub fn insert_many(c: &mut AnyConnection, rows: &[NewMessage]) -> Result<Vec<i64
 pub fn purge_raw(c: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, StoreError> {
     Ok(diesel::update(
         messages::table
-            .filter(messages::state.eq("processed"))
+            .filter(messages::state.eq(MessageState::Processed.as_str()))
             .filter(messages::raw.is_not_null())
             .filter(messages::purge_after.le(now)),
     )
@@ -153,7 +175,7 @@ pub fn record_unfetched(
             digest: &key,
             kind: "unknown",
             dialect: "none",
-            state: "review",
+            state: MessageState::Review.as_str(),
             review_reason: Some(&reason),
             subject: subject.as_deref(),
             from_addr: from.as_deref(),

@@ -1,7 +1,7 @@
 //! The sent-message map: which campaign (and recipient) each Message-ID the platform sent
 //! belongs to — step 3 of attribution. The one owner of `sent_messages`.
 //!
-//! Takes a CSV export of the sending platform (`message_id,campaign_id[,recipient[,sent_at]]`)
+//! Takes a CSV export of the sending platform (`message_id,campaign_id,[recipient],[sent_at]`)
 //! or a batch's original Message-IDs; gives the rows added, or the campaigns the IDs belong
 //! to. Message-IDs are compared without their angle brackets. An import is one transaction:
 //! a bad line stops it with nothing written, and running it again adds nothing.

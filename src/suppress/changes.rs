@@ -18,6 +18,23 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
+/// What a change does: the one mapping of the `suppression_changes.op` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    Add,
+    Remove,
+}
+
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Add => "add",
+            Op::Remove => "remove",
+        }
+    }
+}
+
 /// Advisory lock key of the change log ("suppchg" in ASCII).
 const PG_CHANGE_LOG_LOCK: i64 = 0x73757070636867;
 

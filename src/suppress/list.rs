@@ -1,6 +1,7 @@
 //! The suppression list and the audit trail, in the database; every add and remove appends
 //! to the change log (`changes`) in the same transaction.
 
+use super::changes::Op;
 use crate::store::schema::{audit_log, suppression_changes, suppressions};
 use crate::store::{AnyConnection, BadCursor, Cursor, Page, Paged, StoreError};
 use chrono::NaiveDateTime;
@@ -27,6 +28,13 @@ impl Source {
             Source::Manual => "manual",
             Source::Import => "import",
         }
+    }
+
+    /// The column value back (None for a value no version of rebound writes).
+    pub fn parse(s: &str) -> Option<Source> {
+        [Source::HardBounce, Source::FblComplaint, Source::SoftThreshold, Source::Manual, Source::Import]
+            .into_iter()
+            .find(|v| v.as_str() == s)
     }
 }
 
@@ -85,7 +93,7 @@ pub fn add(c: &mut AnyConnection, entry: &Suppression) -> Result<bool, StoreErro
         diesel::delete(suppressions::table.find((&entry.address, &entry.scope))).execute(c)?;
     }
     diesel::insert_into(suppressions::table).values(entry).execute(c)?;
-    log_change(c, &entry.address, &entry.scope, "add", &entry.source, entry.created_at)?;
+    log_change(c, &entry.address, &entry.scope, Op::Add, &entry.source, entry.created_at)?;
     Ok(true)
 }
 
@@ -101,7 +109,7 @@ pub fn insert_many(c: &mut AnyConnection, entries: &[Suppression]) -> Result<(),
             (
                 suppression_changes::address.eq(&e.address),
                 suppression_changes::scope.eq(&e.scope),
-                suppression_changes::op.eq("add"),
+                suppression_changes::op.eq(Op::Add.as_str()),
                 suppression_changes::source.eq(&e.source),
                 suppression_changes::at.eq(e.created_at),
             )
@@ -138,7 +146,7 @@ pub fn remove(
 ) -> Result<bool, StoreError> {
     let n = diesel::delete(suppressions::table.find((address, scope))).execute(c)?;
     if n > 0 {
-        log_change(c, address, scope, "remove", source, at)?;
+        log_change(c, address, scope, Op::Remove, source, at)?;
     }
     Ok(n > 0)
 }
@@ -147,7 +155,7 @@ fn log_change(
     c: &mut AnyConnection,
     address: &str,
     scope: &str,
-    op: &str,
+    op: Op,
     source: &str,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
@@ -156,7 +164,7 @@ fn log_change(
         .values((
             suppression_changes::address.eq(address),
             suppression_changes::scope.eq(scope),
-            suppression_changes::op.eq(op),
+            suppression_changes::op.eq(op.as_str()),
             suppression_changes::source.eq(source),
             suppression_changes::at.eq(at),
         ))

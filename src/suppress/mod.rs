@@ -50,12 +50,13 @@ pub trait EventHistory {
 }
 
 /// Whether a suppression from `source` is still backed by an event now classified `outcome`.
-fn backed_by(source: &str, outcome: Outcome) -> Option<bool> {
+/// None: the source is not evidence-backed (manual, import).
+fn backed_by(source: Source, outcome: Outcome) -> Option<bool> {
     match source {
-        "hard_bounce" => Some(outcome == Outcome::Hard),
-        "fbl_complaint" => Some(outcome == Outcome::Complaint),
-        "soft_threshold" => Some(outcome == Outcome::Soft),
-        _ => None,
+        Source::HardBounce => Some(outcome == Outcome::Hard),
+        Source::FblComplaint => Some(outcome == Outcome::Complaint),
+        Source::SoftThreshold => Some(outcome == Outcome::Soft),
+        Source::Manual | Source::Import => None,
     }
 }
 
@@ -235,8 +236,9 @@ impl Policy {
             .load(c)?;
         let mut released = Vec::new();
         for (address, scope, source) in held {
-            let Some(false) = backed_by(&source, outcome) else { continue };
-            let wanted = if source == "fbl_complaint" { Outcome::Complaint } else { Outcome::Hard };
+            let Some(source) = Source::parse(&source) else { continue };
+            let Some(false) = backed_by(source, outcome) else { continue };
+            let wanted = if source == Source::FblComplaint { Outcome::Complaint } else { Outcome::Hard };
             match events.other_evidence(c, &address, event, wanted)? {
                 Some(other) => {
                     diesel::update(suppressions::table.find((&address, &scope)))
