@@ -375,5 +375,8 @@ pub fn eml_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     let mut out = Vec::new();
     walk(dir, &mut out);
+    // A test over no files passes without testing anything: a moved or mistyped folder must
+    // fail instead.
+    assert!(!out.is_empty(), "no .eml files under {}: is the path right?", dir.display());
     out
 }

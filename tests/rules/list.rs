@@ -1,11 +1,9 @@
 //! The rule list: ordering, the Global rule's guarantees, re-sync and reset, on both backends.
 
-mod support;
-
+use crate::support::TestDb;
 use rebound::classify::repo::{self, Placement, RulesError};
 use rebound::classify::{Condition, Engine, Facts, Field, GLOBAL_KEY, Op, Origin, Outcome, Rule};
 use rebound::store::{AnyConnection, Db};
-use support::TestDb;
 
 fn custom(key: &str, outcome: Outcome, when: Vec<Condition>) -> Rule {
     Rule {

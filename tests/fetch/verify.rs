@@ -1,13 +1,12 @@
 //! "Verify connection" against the real test Dovecot and against servers that misbehave:
 //! every stage reported, failures named by stage with the server's words, always bounded.
 
-mod support;
-
+use crate::support;
+use crate::support::{Dovecot, MailUser};
 use rebound::config::{MailboxConfig, Protocol, Secret, Security};
 use rebound::fetch::{ErrorKind, Stage, VerifyReport, verify};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{Dovecot, MailUser};
 
 fn cfg(d: &Dovecot, user: &MailUser, protocol: Protocol, security: Security) -> MailboxConfig {
     let port = match (protocol, security) {

@@ -1,11 +1,10 @@
 //! POP3 against the real test Dovecot: plain port, STLS and POP3S; listing, byte-exact RETR
 //! (dot-stuffing undone), DELE of committed messages only and only at QUIT, size cap.
 
-mod support;
-
+use crate::support;
+use crate::support::{Dovecot, MailUser, lf, sample_message};
 use rebound::config::{AfterProcessing, MailboxConfig, Protocol, Security};
 use rebound::fetch::{Source, SourceId};
-use support::{Dovecot, MailUser, lf, sample_message};
 
 fn pop3(d: &Dovecot, user: &MailUser, security: Security) -> MailboxConfig {
     let port = match security {

@@ -2,12 +2,11 @@
 //! fetch, delete/keep/move/seen of committed messages only, non-ASCII folders, checkpoints,
 //! size cap, IDLE.
 
-mod support;
-
+use crate::support;
+use crate::support::{Dovecot, MailUser, lf, sample_message};
 use rebound::config::{AfterProcessing, MailboxConfig, Protocol, Security};
 use rebound::fetch::{FolderCheckpoint, Source, SourceId};
 use std::time::{Duration, Instant};
-use support::{Dovecot, MailUser, lf, sample_message};
 
 fn imap(d: &Dovecot, user: &MailUser, security: Security) -> MailboxConfig {
     let port = match security {

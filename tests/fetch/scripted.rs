@@ -3,11 +3,9 @@
 //! FETCH partly refused with [EXPUNGEISSUED], POP3 with APOP offered in the greeting and
 //! no CAPA, and POP3 headers past the cap or without TOP.
 
-mod support;
-
+use crate::support::fake::{self, mailbox};
 use rebound::config::{AfterProcessing, Protocol, Secret};
 use rebound::fetch::{HEADER_CAP, SkipReason, Source};
-use support::fake::{self, mailbox};
 
 /// An IMAP4rev1 server with neither MOVE nor UIDPLUS, holding UIDs 3 and 4.
 fn basic_imap(line: &str) -> Option<String> {

@@ -1,12 +1,10 @@
 //! Servers that drop the connection: tiny scripted fakes that answer like Dovecot up to a
 //! point and then close. The client must return a clean FetchError, never hang or panic.
 
-mod support;
-
+use crate::support::fake::{self, mailbox};
 use rebound::config::{Protocol, Secret};
 use rebound::fetch::{ErrorKind, Source, Stage};
 use std::time::{Duration, Instant};
-use support::fake::{self, mailbox};
 
 async fn fake(greeting: &'static str, answer: fn(&str) -> Option<String>) -> u16 {
     fake::serve(greeting, answer).await.port
