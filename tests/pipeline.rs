@@ -3,24 +3,17 @@
 
 mod support;
 
-use rebound::config::Config;
 use rebound::ingest::{Disposition, Item, Pipeline, review};
 use rebound::record::views;
 use rebound::store::Page;
 use rebound::store::{AnyConnection, Db};
 use rebound::suppress::list;
 use support::TestDb;
+use support::app::TestApp;
 use support::mail::{arf, dsn, original};
 
 fn page() -> Page {
     Page::first(100)
-}
-
-fn setup(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> (Db, Pipeline) {
-    let mut cfg = Config { database: db.config(), ..Default::default() };
-    tweak(&mut cfg);
-    let store = Db::connect(&cfg.database).unwrap();
-    (store, Pipeline::new(&cfg).unwrap())
 }
 
 fn ingest(p: &Pipeline, c: &mut AnyConnection, source: &str, id: &str, raw: &[u8]) -> Disposition {
@@ -35,7 +28,8 @@ fn suppressed(c: &mut AnyConnection, addr: &str) -> Option<String> {
 const T0: &str = "Tue, 10 Nov 2026 10:00:00 +0000";
 
 async fn exactly_once_and_campaign_views(db: TestDb) {
-    let (store, p) = setup(&db, |_| {});
+    let app = TestApp::new(db, |_| {});
+    let (store, p) = (&app.db, app.pipeline.clone());
     let c = &mut *store.conn().unwrap();
     let hard = dsn(
         "bounces@sender.example",
@@ -65,10 +59,11 @@ async fn exactly_once_and_campaign_views(db: TestDb) {
 on_both_backends!(exactly_once, exactly_once_and_campaign_views);
 
 async fn soft_threshold_boundaries(db: TestDb) {
-    let (store, p) = setup(&db, |c| {
+    let app = TestApp::new(db, |c| {
         c.suppression.soft_threshold = 3;
         c.suppression.soft_window_days = 7;
     });
+    let (store, p) = (&app.db, app.pipeline.clone());
     let c = &mut *store.conn().unwrap();
     let full = |day: u32, n: u32| {
         let when = chrono::NaiveDate::from_ymd_opt(2026, 11, day)
@@ -107,11 +102,12 @@ on_both_backends!(soft_threshold, soft_threshold_boundaries);
 async fn expired_soft_suppression_counts_history_again(db: TestDb) {
     use diesel::prelude::*;
     use rebound::store::schema::suppressions;
-    let (store, p) = setup(&db, |c| {
+    let app = TestApp::new(db, |c| {
         c.suppression.soft_threshold = 2;
         c.suppression.soft_window_days = 7;
         c.suppression.expire_after_days = 30;
     });
+    let (store, p) = (&app.db, app.pipeline.clone());
     let c = &mut *store.conn().unwrap();
     let full = |n: u32| {
         let when = format!("Tue, {} Nov 2026 10:00:00 +0000", 10 + n);
@@ -132,7 +128,8 @@ async fn expired_soft_suppression_counts_history_again(db: TestDb) {
 on_both_backends!(expired_soft_suppression, expired_soft_suppression_counts_history_again);
 
 async fn sender_side_soft_bounces_do_not_count(db: TestDb) {
-    let (store, p) = setup(&db, |c| c.suppression.soft_threshold = 1);
+    let app = TestApp::new(db, |c| c.suppression.soft_threshold = 1);
+    let (store, p) = (&app.db, app.pipeline.clone());
     let c = &mut *store.conn().unwrap();
     let blocked = dsn(
         "b@s",
@@ -148,7 +145,8 @@ async fn sender_side_soft_bounces_do_not_count(db: TestDb) {
 on_both_backends!(sender_side, sender_side_soft_bounces_do_not_count);
 
 async fn complaints_suppress_except_not_spam(db: TestDb) {
-    let (store, p) = setup(&db, |_| {});
+    let app = TestApp::new(db, |_| {});
+    let (store, p) = (&app.db, app.pipeline.clone());
     let c = &mut *store.conn().unwrap();
     ingest(&p, c, "fbl", "1", &arf("angry@example.org", "abuse", &original(Some("fall"), "a1@s")));
     ingest(&p, c, "fbl", "2", &arf("happy@example.org", "not-spam", &original(Some("fall"), "a2@s")));
@@ -163,7 +161,8 @@ async fn complaints_suppress_except_not_spam(db: TestDb) {
 on_both_backends!(complaints, complaints_suppress_except_not_spam);
 
 async fn allowlisted_addresses_never_suppress(db: TestDb) {
-    let (store, p) = setup(&db, |c| c.suppression.allowlist = vec!["vip.example".into()]);
+    let app = TestApp::new(db, |c| c.suppression.allowlist = vec!["vip.example".into()]);
+    let (store, p) = (&app.db, app.pipeline.clone());
     let c = &mut *store.conn().unwrap();
     let hard = dsn("b@s", "ceo@vip.example", "5.1.1", "550 5.1.1 User unknown", &original(None, "v@s"), T0);
     ingest(&p, c, "m", "1", &hard);
@@ -177,11 +176,12 @@ on_both_backends!(allowlist, allowlisted_addresses_never_suppress);
 async fn forged_verp_is_refused(db: TestDb) {
     // SAFETY of the env var: a unique name no other test reads.
     unsafe { std::env::set_var("REBOUND_TEST_VERP_KEY_PIPELINE", "s3cret") };
-    let (store, p) = setup(&db, |c| {
+    let app = TestApp::new(db, |c| {
         c.attribution.verp_pattern =
             r"^b\+(?P<campaign>\w+)\.(?P<recipient>[^@=]+=[^@]+?)\.(?P<sig>[0-9a-f]{16})@".into();
         c.attribution.verp_secret_env = Some("REBOUND_TEST_VERP_KEY_PIPELINE".into());
     });
+    let (store, p) = (&app.db, app.pipeline.clone());
     let c = &mut *store.conn().unwrap();
     let key = rebound::config::Secret::new("s3cret");
     let sig = &rebound::ingest::attribute::sign(&key, "c9:real@example.org")[..16];
@@ -213,7 +213,8 @@ async fn forged_verp_is_refused(db: TestDb) {
 on_both_backends!(forged_verp, forged_verp_is_refused);
 
 async fn unparseable_mail_is_kept_for_review(db: TestDb) {
-    let (store, p) = setup(&db, |_| {});
+    let app = TestApp::new(db, |_| {});
+    let (store, p) = (&app.db, app.pipeline.clone());
     let c = &mut *store.conn().unwrap();
     let junk = b"Subject: lunch?\r\nFrom: a@example.org\r\n\r\nTacos at noon.\r\n";
     let d = ingest(&p, c, "m", "1", junk);
@@ -231,7 +232,8 @@ async fn reclassify_after_a_rule_change(db: TestDb) {
     use rebound::classify::repo::{self, Placement};
     use rebound::classify::{Condition, Field, Op, Origin, Outcome, Rule};
     use rebound::ingest::reclassify;
-    let (store, p) = setup(&db, |_| {});
+    let app = TestApp::new(db, |_| {});
+    let (store, p) = (&app.db, app.pipeline.clone());
     let c = &mut *store.conn().unwrap();
     let hard = dsn(
         "b@s",
@@ -277,7 +279,8 @@ on_both_backends!(reclassify, reclassify_after_a_rule_change);
 async fn raw_messages_are_purged_after_retention_but_review_items_kept(db: TestDb) {
     use diesel::prelude::*;
     use rebound::store::schema::messages;
-    let (store, p) = setup(&db, |c| c.retention.raw_message_days = 30);
+    let app = TestApp::new(db, |c| c.retention.raw_message_days = 30);
+    let (store, p) = (&app.db, app.pipeline.clone());
     let c = &mut *store.conn().unwrap();
     let hard = dsn("b@s", "x@example.org", "5.1.1", "550 5.1.1 User unknown", &original(None, "p1@s"), T0);
     let Disposition::New { message: done, .. } = ingest(&p, c, "m", "1", &hard) else { panic!() };
@@ -298,7 +301,8 @@ async fn raw_messages_are_purged_after_retention_but_review_items_kept(db: TestD
 on_both_backends!(retention, raw_messages_are_purged_after_retention_but_review_items_kept);
 
 async fn an_expired_suppression_leaves_with_a_remove_change(db: TestDb) {
-    let (store, p) = setup(&db, |c| c.suppression.expire_after_days = 30);
+    let app = TestApp::new(db, |c| c.suppression.expire_after_days = 30);
+    let (store, p) = (&app.db, app.pipeline.clone());
     let c = &mut *store.conn().unwrap();
     let hard = dsn("b@s", "lapse@example.org", "5.1.1", "550 5.1.1 User unknown", &original(None, "e1@s"), T0);
     ingest(&p, c, "m", "1", &hard);
@@ -383,7 +387,8 @@ fn a_cursor_reader_never_misses_a_change_from_two_concurrent_writers() {
 }
 
 async fn keyset_pages_stay_right_while_events_arrive(db: TestDb) {
-    let (store, p) = setup(&db, |_| {});
+    let app = TestApp::new(db, |_| {});
+    let (store, p) = (&app.db, app.pipeline.clone());
     let c = &mut *store.conn().unwrap();
     let bounce = |i: usize| {
         dsn(
