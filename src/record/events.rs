@@ -40,26 +40,16 @@ pub struct NewEvent<'a> {
 
 /// Inserts events; returns their ids in the same order.
 pub fn insert_many(c: &mut AnyConnection, rows: &[NewEvent]) -> Result<Vec<i64>, StoreError> {
-    match c {
-        AnyConnection::Postgresql(pg) => {
-            let mut ids: HashMap<(Option<i64>, Option<String>, i32), i64> = HashMap::new();
-            for chunk in rows.chunks(super::ledger::CHUNK / 2) {
-                let got: Vec<(Option<i64>, Option<String>, i32, i64)> = diesel::insert_into(events::table)
-                    .values(chunk)
-                    .returning((events::message_id, events::origin_ref, events::idx, events::id))
-                    .get_results(pg)?;
-                ids.extend(got.into_iter().map(|(m, o, i, id)| ((m, o, i), id)));
-            }
-            Ok(rows
-                .iter()
-                .map(|r| ids.get(&(r.message_id, r.origin_ref.map(str::to_string), r.idx)).copied().unwrap_or_default())
-                .collect())
-        }
-        AnyConnection::Sqlite(lite) => rows
-            .iter()
-            .map(|r| Ok(diesel::insert_into(events::table).values(r).returning(events::id).get_result(lite)?))
-            .collect(),
-    }
+    // 24 columns: half of CHUNK rows per statement.
+    Ok(crate::insert_rows_returning_ids!(
+        c,
+        events::table,
+        rows,
+        super::ledger::CHUNK / 2,
+        (events::message_id, events::origin_ref, events::idx) => (Option<i64>, Option<String>, i32),
+        events::id,
+        |r: &NewEvent| (r.message_id, r.origin_ref.map(str::to_string), r.idx)
+    ))
 }
 
 /// Record indexes that already have an event (reprocessing skips them).

@@ -79,19 +79,7 @@ pub fn add_sources(c: &mut AnyConnection, rows: &[(&str, &str, i64)], at: NaiveD
             )
         })
         .collect();
-    match c {
-        AnyConnection::Postgresql(pg) => {
-            for chunk in values.chunks(CHUNK) {
-                diesel::insert_into(message_sources::table).values(chunk).execute(pg)?;
-            }
-        }
-        // In-process: row by row costs no round trips.
-        AnyConnection::Sqlite(lite) => {
-            for v in values {
-                diesel::insert_into(message_sources::table).values(v).execute(lite)?;
-            }
-        }
-    }
+    crate::insert_rows!(c, message_sources::table, values, CHUNK);
     Ok(())
 }
 
@@ -116,23 +104,16 @@ pub struct NewMessage<'a> {
 
 /// Inserts messages (distinct digests); returns their ids in the same order.
 pub fn insert_many(c: &mut AnyConnection, rows: &[NewMessage]) -> Result<Vec<i64>, StoreError> {
-    match c {
-        AnyConnection::Postgresql(pg) => {
-            let mut ids: HashMap<String, i64> = HashMap::new();
-            for chunk in rows.chunks(CHUNK / 4) {
-                let got: Vec<(String, i64)> = diesel::insert_into(messages::table)
-                    .values(chunk)
-                    .returning((messages::digest, messages::id))
-                    .get_results(pg)?;
-                ids.extend(got);
-            }
-            Ok(rows.iter().map(|r| ids.get(r.digest).copied().unwrap_or_default()).collect())
-        }
-        AnyConnection::Sqlite(lite) => rows
-            .iter()
-            .map(|r| Ok(diesel::insert_into(messages::table).values(r).returning(messages::id).get_result(lite)?))
-            .collect(),
-    }
+    // 13 columns: a quarter of CHUNK rows per statement.
+    Ok(crate::insert_rows_returning_ids!(
+        c,
+        messages::table,
+        rows,
+        CHUNK / 4,
+        messages::digest => String,
+        messages::id,
+        |r: &NewMessage| r.digest.to_string()
+    ))
 }
 
 /// Drops the raw bytes of processed messages past their retention; returns how many.

@@ -8,6 +8,7 @@
 //! are in the error.
 
 mod connect;
+mod insert;
 mod migrate;
 mod page;
 pub mod schema;

@@ -116,23 +116,8 @@ pub fn insert_many(c: &mut AnyConnection, entries: &[Suppression]) -> Result<(),
         })
         .collect();
     super::changes::hold_order(c)?;
-    match c {
-        AnyConnection::Postgresql(pg) => {
-            for chunk in entries.chunks(CHUNK) {
-                diesel::insert_into(suppressions::table).values(chunk).execute(pg)?;
-            }
-            for chunk in changes.chunks(CHUNK) {
-                diesel::insert_into(suppression_changes::table).values(chunk).execute(pg)?;
-            }
-        }
-        AnyConnection::Sqlite(lite) => {
-            // SQLite is in-process: row by row costs no round trips.
-            for (e, ch) in entries.iter().zip(&changes) {
-                diesel::insert_into(suppressions::table).values(e).execute(lite)?;
-                diesel::insert_into(suppression_changes::table).values(*ch).execute(lite)?;
-            }
-        }
-    }
+    crate::insert_rows!(c, suppressions::table, entries, CHUNK);
+    crate::insert_rows!(c, suppression_changes::table, changes, CHUNK);
     Ok(())
 }
 
