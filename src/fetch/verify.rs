@@ -24,12 +24,12 @@ pub struct VerifyReport {
     pub duration_ms: u64,
     pub stages: Vec<StageReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub failure: Option<Failure>,
+    pub failure: Option<FailedStage>,
 }
 
 /// The stage that failed, in words and as data.
 #[derive(Debug, Clone, Serialize)]
-pub struct Failure {
+pub struct FailedStage {
     pub stage: Stage,
     pub kind: ErrorKind,
     pub detail: String,
@@ -77,7 +77,7 @@ pub async fn verify(cfg: &MailboxConfig, password: &Secret) -> VerifyReport {
         ok: error.is_none(),
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         stages: trace.stages,
-        failure: error.map(|e| Failure { stage: e.stage, kind: e.kind, hint: e.hint(), detail: e.detail }),
+        failure: error.map(|e| FailedStage { stage: e.stage, kind: e.kind, hint: e.hint(), detail: e.detail }),
     }
 }
 
