@@ -1,17 +1,16 @@
-//! The running service: admin HTTP server plus scheduler, sharing one database pool.
+//! The running service: admin HTTP server, scheduler and mailbox supervisor, sharing one pool.
 //!
-//! Takes a validated [`Config`]; `build` connects, migrates and binds (port 0 picks a free
-//! port, which tests use), `run` serves until the shutdown future resolves, then stops
+//! Takes a validated [`Config`]; `build` connects, migrates, mirrors the config file's
+//! mailboxes into the database and binds (port 0 picks a free port, which tests use), `run`
+//! serves until the shutdown future resolves, then stops
 //! accepting work, lets in-flight jobs and requests finish within the grace period, and
 //! deregisters. It never leaves half-written work: every unit of work commits in one
 //! transaction, so an interrupted one simply did not happen.
 
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::config::MailboxConfig;
-use crate::fetch::Source;
 use crate::ingest::Pipeline;
-use crate::mailbox::{self, PollError, state};
+use crate::mailbox::{self, Supervisor};
 use crate::scheduler::Scheduler;
 use crate::{instance, store::Db};
 use std::future::Future;
@@ -19,7 +18,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 /// How often this instance proves it is alive.
 const HEARTBEAT: &str = "*/30 * * * * *";
@@ -35,11 +33,23 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
+        Self::build_from(config, None).await
+    }
+
+    /// Like [`App::build`], naming the config file the `[[mailbox]]` entries came from (an
+    /// API write to one of them is refused with that name).
+    pub async fn build_from(config: Config, file: Option<&std::path::Path>) -> anyhow::Result<App> {
         let db_cfg = config.database.clone();
         let db = tokio::task::spawn_blocking(move || Db::connect(&db_cfg)).await??;
         let seeded = db.run(crate::classify::repo::seed_if_empty).await?;
         if seeded > 0 {
             tracing::info!(rules = seeded, "seeded the default rule library");
+        }
+        let (entries, file) = (config.mailbox.clone(), file.map(|f| f.display().to_string()));
+        let synced = db.run(move |c| mailbox::repo::sync_config(c, &entries, file.as_deref())).await?;
+        if !synced.is_empty() {
+            tracing::info!(added = ?synced.added, updated = ?synced.updated, deleted = ?synced.deleted,
+                "mailboxes of the config file registered");
         }
         let listener = TcpListener::bind(&config.server.listen).await.map_err(|e| {
             anyhow::anyhow!(
@@ -101,28 +111,9 @@ impl App {
             })
             .await?;
         let pipeline = Arc::new(Pipeline::new(&config)?);
-        for m in &config.mailbox {
-            if !m.enabled {
-                let (db, name) = (db.clone(), m.name.clone());
-                db.run(move |c| state::mark_disabled(c, &name)).await?;
-                continue;
-            }
-            let guard = Arc::new(tokio::sync::Mutex::new(()));
-            let job = PollJob {
-                db: db.clone(),
-                pipeline: pipeline.clone(),
-                mailbox: m.clone(),
-                owner: instance_id.clone(),
-                guard,
-            };
-            if m.idle {
-                let (job, cancel) = (job.clone(), scheduler.cancel_token());
-                scheduler.spawn(async move { job.idle(cancel).await });
-            }
-            scheduler
-                .add(&format!("poll:{}", m.name), &m.schedule, move |cancel| job.clone().scheduled(cancel))
-                .await?;
-        }
+        let supervisor =
+            Supervisor::new(db.clone(), pipeline, instance_id.clone(), scheduler.tracker(), scheduler.cancel_token());
+        scheduler.spawn(supervisor.run());
         scheduler.start().await?;
 
         let addr = listener.local_addr()?;
@@ -152,96 +143,6 @@ impl App {
         instance::deregister(&db, &instance_id).await?;
         tracing::info!("rebound stopped");
         Ok(())
-    }
-}
-
-/// Everything one mailbox's polls need; cloned into its scheduled job and IDLE task.
-#[derive(Clone)]
-struct PollJob {
-    db: Db,
-    pipeline: Arc<Pipeline>,
-    mailbox: MailboxConfig,
-    owner: String,
-    /// Keeps this instance's scheduled poll and IDLE-triggered poll from overlapping.
-    guard: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl PollJob {
-    async fn scheduled(self, cancel: CancellationToken) {
-        let (db, name) = (self.db.clone(), self.mailbox.name.clone());
-        if let Ok(Some(status)) = db.run(move |c| state::get(c, &name)).await
-            && let Some(next) = mailbox::next_attempt(&status)
-            && chrono::Utc::now().naive_utc() < next
-        {
-            tracing::debug!(mailbox = %self.mailbox.name, %next, "backing off after repeated failures");
-            return;
-        }
-        self.poll(&cancel).await;
-    }
-
-    async fn poll(&self, cancel: &CancellationToken) {
-        let Ok(_running) = self.guard.try_lock() else { return };
-        let m = &self.mailbox;
-        match mailbox::poll_once(&self.db, self.pipeline.clone(), m, &self.owner, cancel).await {
-            Ok(o) => tracing::info!(
-                mailbox = %m.name, listed = o.listed, new = o.stats.messages, records = o.stats.events,
-                suppressed = o.stats.suppressed, review = o.stats.review, marked_done = o.marked_done, more = o.more,
-                "polled"
-            ),
-            Err(e @ PollError::Busy { .. }) => tracing::debug!(mailbox = %m.name, "{e}"),
-            Err(e) => {
-                let hint = match &e {
-                    PollError::Fetch(f) => f.hint(),
-                    _ => String::new(),
-                };
-                tracing::warn!(mailbox = %m.name, stage = %e.stage(), error = %e, %hint, "poll failed")
-            }
-        }
-    }
-
-    /// IMAP IDLE: wait for new mail on a session of its own and poll at once when it
-    /// arrives; the schedule still runs as the fallback. Reconnects after errors.
-    async fn idle(self, cancel: CancellationToken) {
-        let m = &self.mailbox;
-        let mut pause = std::time::Duration::from_secs(5);
-        while !cancel.is_cancelled() {
-            let password = match m.password().resolve(&m.name) {
-                Ok(Some(p)) => p,
-                _ => return tracing::warn!(mailbox = %m.name, "IDLE disabled: no password available"),
-            };
-            let session = tokio::select! {
-                s = Source::open(m, &password) => s,
-                _ = cancel.cancelled() => return,
-            };
-            let mut src = match session {
-                Ok(s) if s.can_idle() => s,
-                Ok(_) => {
-                    return tracing::warn!(mailbox = %m.name, "server does not offer IDLE; polling on the schedule only");
-                }
-                Err(e) => {
-                    tracing::warn!(mailbox = %m.name, error = %e, "IDLE connection failed; retrying");
-                    tokio::select! { _ = tokio::time::sleep(pause) => {}, _ = cancel.cancelled() => return }
-                    pause = (pause * 2).min(std::time::Duration::from_secs(300));
-                    continue;
-                }
-            };
-            pause = std::time::Duration::from_secs(5);
-            loop {
-                // RFC 2177: re-issue IDLE at least every 29 minutes.
-                let waited = tokio::select! {
-                    w = src.wait_for_mail(std::time::Duration::from_secs(25 * 60)) => w,
-                    _ = cancel.cancelled() => return,
-                };
-                match waited {
-                    Ok(true) => self.poll(&cancel).await,
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::debug!(mailbox = %m.name, error = %e, "IDLE session ended; reconnecting");
-                        break;
-                    }
-                }
-            }
-        }
     }
 }
 

@@ -31,6 +31,18 @@ pub fn normalize_cron(expr: &str) -> Result<String, String> {
     }
 }
 
+/// Parses a schedule (5 or 6 fields) the way the scheduler runs it, so a schedule that
+/// passes config validation is one the mailbox supervisor can run.
+pub fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
+    let six = normalize_cron(expr)?;
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(&six)
+        .map_err(|e| format!("is not a valid cron schedule ({e}); write e.g. \"*/5 * * * *\""))
+}
+
 pub struct Scheduler {
     jobs: JobScheduler,
     tracker: TaskTracker,
@@ -79,6 +91,12 @@ impl Scheduler {
         .map_err(|e| bad(format!("{e:?}")))?;
         self.jobs.add(job).await.map_err(|e| SchedulerError::Internal(e.to_string()))?;
         Ok(())
+    }
+
+    /// The tracker of in-flight work, for a component that spawns jobs of its own (the
+    /// mailbox supervisor): shutdown waits for whatever it tracks.
+    pub fn tracker(&self) -> TaskTracker {
+        self.tracker.clone()
     }
 
     /// Runs `fut` as tracked in-flight work (shutdown waits for it), outside any schedule.

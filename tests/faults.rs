@@ -155,7 +155,7 @@ async fn a_100000_recipient_dsn_is_polled_and_the_mailbox_moves_on(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let m = imap_mailbox(&d, &user, dir.path());
     let (store, p) = pipeline(&db, |_| {});
-    let o = poll_once(&store, p, &m, "i1", &CancellationToken::new()).await.unwrap();
+    let o = poll_once(&store, p, support::id_of(&store, &m), &m, "i1", &CancellationToken::new()).await.unwrap();
     assert_eq!((o.stats.messages, o.stats.events, o.stats.review), (6, 100_005, 0));
     assert_eq!(count_rows(&store, "suppressions").await, 100_005);
     assert_eq!(user.count("INBOX"), 0, "committed, then deleted");
@@ -194,7 +194,8 @@ async fn a_message_the_database_refuses_goes_to_review_alone(db: TestDb) {
     let (store, p) = pipeline(&db, |_| {});
     refuse_recipient(&mut store.conn().unwrap(), "poison@example.org", "row refused by a check");
 
-    let o = poll_once(&store, p.clone(), &m, "i1", &CancellationToken::new()).await.unwrap();
+    let o =
+        poll_once(&store, p.clone(), support::id_of(&store, &m), &m, "i1", &CancellationToken::new()).await.unwrap();
     assert_eq!((o.stats.messages, o.stats.events, o.stats.review), (9, 8, 1), "{o:?}");
     assert_eq!(user.count("INBOX"), 0, "the batch and the mailbox moved on");
     let c = &mut *store.conn().unwrap();
@@ -207,7 +208,7 @@ async fn a_message_the_database_refuses_goes_to_review_alone(db: TestDb) {
 
     // A second poll finds nothing, and the next message is not held up either.
     user.deliver("INBOX", &bounce(9));
-    let again = poll_once(&store, p, &m, "i1", &CancellationToken::new()).await.unwrap();
+    let again = poll_once(&store, p, support::id_of(&store, &m), &m, "i1", &CancellationToken::new()).await.unwrap();
     assert_eq!((again.stats.messages, again.stats.review), (1, 0));
 }
 on_both_backends!(refused_message_to_review, a_message_the_database_refuses_goes_to_review_alone);
@@ -223,14 +224,14 @@ async fn a_full_disk_is_reported_as_what_it_is_and_loses_nothing(db: TestDb) {
     let (store, p) = pipeline(&db, |_| {});
     // The database's own words for a full disk, from the one statement a batch cannot skip.
     refuse_recipient(&mut store.conn().unwrap(), "gone1@example.org", "database or disk is full");
-    let e = poll_once(&store, p, &m, "i1", &CancellationToken::new()).await.unwrap_err();
+    let e = poll_once(&store, p, support::id_of(&store, &m), &m, "i1", &CancellationToken::new()).await.unwrap_err();
     let text = e.to_string();
     assert!(!text.contains("panicked") && !text.contains("cancelled"), "{text}");
     assert!(text.contains("database or disk is full"), "{text}");
     assert_eq!(e.stage(), "database");
     assert_eq!(user.count("INBOX"), 1, "a transient failure keeps the message on the server");
     assert_eq!(count_rows(&store, "messages").await, 0, "and does not quarantine it");
-    let s = state::get(&mut store.conn().unwrap(), &m.name).unwrap().unwrap();
+    let s = state::get(&mut store.conn().unwrap(), support::id_of(&store, &m)).unwrap().unwrap();
     assert_eq!(s.last_error_stage.as_deref(), Some("database"));
     assert!(!s.last_error.unwrap_or_default().contains("panicked"));
 }
@@ -391,7 +392,9 @@ async fn killed_polls_block_briefly_say_by_whom_and_lose_nothing(db: TestDb) {
         assert!(user.count("INBOX") + committed >= n, "round {round}: uncommitted mail was deleted");
 
         let now = chrono::Utc::now().naive_utc();
-        if let Some((owner, until)) = state::lease_holder(&mut store.conn().unwrap(), &m.name, now).unwrap() {
+        if let Some((owner, until)) =
+            state::lease_holder(&mut store.conn().unwrap(), support::id_of(&store, &m), now).unwrap()
+        {
             leases_seen += 1;
             // The dead poll's lease is short, listed, and named when a poll meets it.
             assert!(until <= now + chrono::Duration::seconds(3), "lease until {until}, now {now}");
@@ -474,7 +477,7 @@ async fn a_stalled_server_is_given_up_on_after_timeout_seconds() {
     m.timeout_seconds = 2;
     let (store, p) = pipeline(&TestDb::sqlite(), |_| {});
     let started = std::time::Instant::now();
-    let e = poll_once(&store, p, &m, "i1", &CancellationToken::new()).await.unwrap_err();
+    let e = poll_once(&store, p, support::id_of(&store, &m), &m, "i1", &CancellationToken::new()).await.unwrap_err();
     let took = started.elapsed();
     assert!(
         took >= std::time::Duration::from_secs(2) && took < std::time::Duration::from_millis(3500),
@@ -560,7 +563,7 @@ async fn serve_survives_postgres_cut_and_black_holed_then_recovers() {
     wait_for("the second bounce after recovery", 60, async || events_directly(&db).await == 2).await;
     wait_for("the mailbox to be deleted", 30, async || user.count("INBOX") == 0).await;
     let store = Db::connect(&db.config()).unwrap();
-    let s = state::get(&mut store.conn().unwrap(), &m.name).unwrap().unwrap();
+    let s = state::get(&mut store.conn().unwrap(), support::id_of(&store, &m)).unwrap().unwrap();
     assert!(s.last_error_stage.is_some(), "the outage's failures were written once the database was back: {s:?}");
     assert!(s.consecutive_failures == 0 || s.state == "failing", "{s:?}");
     wait_for("/healthz to recover", 30, async || http.get(&health).send().await.is_ok_and(|r| r.status() == 200)).await;

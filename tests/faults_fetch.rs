@@ -168,10 +168,12 @@ async fn a_malformed_imap_response_gives_a_short_error_and_last_error(db: TestDb
     let pw = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(pw.path(), &user.password).unwrap();
     let cfg = MailboxConfig { password_file: Some(pw.path().display().to_string()), ..cfg };
-    let err = poll_once(&store, pipeline, &cfg, "i1", &CancellationToken::new()).await.unwrap_err();
+    let err = poll_once(&store, pipeline, support::id_of(&store, &cfg), &cfg, "i1", &CancellationToken::new())
+        .await
+        .unwrap_err();
     assert_eq!(err.stage(), "fetch", "{err}");
     let mut c = store.conn().unwrap();
-    let s = state::get(&mut c, &cfg.name).unwrap().unwrap();
+    let s = state::get(&mut c, support::id_of(&store, &cfg)).unwrap().unwrap();
     assert_eq!(s.last_error_stage.as_deref(), Some("fetch"));
     assert_bounded(s.last_error.as_deref().unwrap_or(""), 1024);
     assert_eq!(count_rows(&store, "messages").await, 0);
@@ -179,8 +181,17 @@ async fn a_malformed_imap_response_gives_a_short_error_and_last_error(db: TestDb
 
     // Whatever produced it, a stored error is capped (pipeline and database errors too).
     let huge = "database said: ".to_string() + &"é".repeat(200_000);
-    state::record_failure(&mut c, &cfg.name, "database", &huge, 1, 0, chrono::Utc::now().naive_utc()).unwrap();
-    let stored = state::get(&mut c, &cfg.name).unwrap().unwrap().last_error.unwrap();
+    state::record_failure(
+        &mut c,
+        support::id_of(&store, &cfg),
+        "database",
+        &huge,
+        1,
+        0,
+        chrono::Utc::now().naive_utc(),
+    )
+    .unwrap();
+    let stored = state::get(&mut c, support::id_of(&store, &cfg)).unwrap().unwrap().last_error.unwrap();
     assert!(stored.chars().count() <= 1100 && stored.starts_with("database said: é"), "{} chars", stored.len());
     assert!(stored.contains("omitted"), "a cut error says so: …{}", &stored[stored.len().saturating_sub(80)..]);
 }
@@ -233,7 +244,9 @@ async fn bytes_injected_into_plain_pop3_are_never_committed(db: TestDb) {
     };
     let cancel = CancellationToken::new();
 
-    let first = poll_once(&store, pipeline.clone(), &cfg, "i1", &cancel).await.unwrap_or_else(|e| panic!("{e}"));
+    let first = poll_once(&store, pipeline.clone(), support::id_of(&store, &cfg), &cfg, "i1", &cancel)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     // Only the damaged message is held back; the rest of the mailbox goes on.
     assert_eq!((first.fetched, first.skipped.len()), (1, 1), "{first:?}");
     let (id, why) = &first.skipped[0];
@@ -245,7 +258,9 @@ async fn bytes_injected_into_plain_pop3_are_never_committed(db: TestDb) {
 
     // Without the fault, the next poll takes it, once, byte for byte.
     proxy.set_fault(Fault::None);
-    let second = poll_once(&store, pipeline, &cfg, "i1", &cancel).await.unwrap_or_else(|e| panic!("{e}"));
+    let second = poll_once(&store, pipeline, support::id_of(&store, &cfg), &cfg, "i1", &cancel)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((second.fetched, second.skipped.len()), (1, 0), "{second:?}");
     let raws = stored_raw(&store, &tampered_subject);
     assert_eq!(raws.len(), 1);
@@ -277,7 +292,9 @@ async fn a_retr_cut_short_by_an_injected_terminator_fails_the_poll() {
         after_processing: AfterProcessing::Delete,
         ..via(&proxy, d.mailbox(&user, Protocol::Pop3, Security::None, d.plain_pop3_port))
     };
-    let e = poll_once(&store, pipeline, &cfg, "i1", &CancellationToken::new()).await.unwrap_err();
+    let e = poll_once(&store, pipeline, support::id_of(&store, &cfg), &cfg, "i1", &CancellationToken::new())
+        .await
+        .unwrap_err();
     assert_eq!(e.stage(), "fetch", "{e}");
     assert!(e.to_string().contains(&format!("LIST announced {} bytes", message.len())), "{e}");
     assert_eq!(count_rows(&store, "messages").await, 0);
@@ -303,7 +320,9 @@ async fn plain_pop3_still_takes_a_message_without_a_final_line_end() {
         password_file: Some(pw.path().display().to_string()),
         ..d.mailbox(&user, Protocol::Pop3, Security::None, d.plain_pop3_port)
     };
-    let o = poll_once(&store, pipeline, &cfg, "i1", &CancellationToken::new()).await.unwrap_or_else(|e| panic!("{e}"));
+    let o = poll_once(&store, pipeline, support::id_of(&store, &cfg), &cfg, "i1", &CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((o.fetched, o.skipped.len()), (1, 0), "{o:?}");
     assert_eq!(stored_raw(&store, &subject), vec![message]);
 }

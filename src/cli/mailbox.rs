@@ -1,12 +1,14 @@
 //! `rebound poll` and `rebound mailbox list`: run polls by hand, and see each mailbox's status.
+//!
+//! Only a face: which mailboxes exist and their status come from [`crate::mailbox`].
 
 use super::Failure;
 use super::output::{Format, opt_time, print};
 use crate::config::Config;
 use crate::ingest::Pipeline;
-use crate::mailbox::{self, PollError, state};
+use crate::mailbox::{self, MailboxError, PollError, state};
 use crate::store::Db;
-use serde::Serialize;
+use std::path::Path;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -14,24 +16,39 @@ fn fail(e: impl Into<anyhow::Error>) -> Failure {
     Failure::Run(e.into())
 }
 
-/// Polls the named mailbox (or every enabled one). Without `once`, polls again while a
-/// poll stopped at max_messages_per_poll, so the mailbox is drained.
-pub fn poll(cfg: &Config, db: &Db, name: Option<&str>, once: bool) -> Result<(), Failure> {
-    let boxes: Vec<_> =
-        cfg.mailbox.iter().filter(|m| name.is_none_or(|n| n == m.name) && (m.enabled || name.is_some())).collect();
+/// Polls the named mailbox (config-file or API-managed), or every enabled one. Without
+/// `once`, polls again while a poll stopped at max_messages_per_poll, so the mailbox is drained.
+pub fn poll(cfg: &Config, file: &Path, db: &Db, name: Option<&str>, once: bool) -> Result<(), Failure> {
+    let mut conn = db.conn().map_err(fail)?;
+    let file = file.display().to_string();
+    let boxes = mailbox::targets(&mut conn, &cfg.mailbox, Some(&file), name).map_err(|e| match e {
+        MailboxError::NotFound(_) => Failure::Usage(format!(
+            "no mailbox named `{}` in the config file or the database; `rebound mailbox list` shows them",
+            name.unwrap_or_default()
+        )),
+        e => fail(e),
+    })?;
+    drop(conn);
     if boxes.is_empty() {
-        return Err(match name {
-            Some(n) => Failure::Usage(format!("no [[mailbox]] named `{n}` in the config")),
-            None => Failure::Usage("no enabled [[mailbox]] in the config".into()),
-        });
+        return Err(Failure::Usage("no enabled mailbox in the config file or the database".into()));
     }
     let pipeline = Arc::new(Pipeline::new(cfg).map_err(fail)?);
     let owner = crate::instance::poller_name();
     let rt = super::runtime()?;
     let mut failed = 0;
-    for m in boxes {
+    for (name, target) in boxes {
+        let target = match target {
+            Ok(t) => t,
+            Err(e) => {
+                failed += 1;
+                eprintln!("{name}: not polled: {e}");
+                continue;
+            }
+        };
+        let m = &target.config;
         loop {
-            let res = rt.block_on(mailbox::poll_once(db, pipeline.clone(), m, &owner, &CancellationToken::new()));
+            let res =
+                rt.block_on(mailbox::poll_once(db, pipeline.clone(), target.id, m, &owner, &CancellationToken::new()));
             match res {
                 Ok(o) => {
                     println!(
@@ -77,36 +94,14 @@ pub fn poll(cfg: &Config, db: &Db, name: Option<&str>, once: bool) -> Result<(),
     if failed > 0 { Err(Failure::Reported) } else { Ok(()) }
 }
 
-#[derive(Serialize)]
-struct Row {
-    name: String,
-    purpose: String,
-    protocol: String,
-    server: String,
-    enabled: bool,
-    #[serde(flatten)]
-    status: Option<state::Status>,
-}
-
 pub fn list(cfg: &Config, db: &Db, format: Format) -> Result<(), Failure> {
     let mut conn = db.conn().map_err(fail)?;
-    let known = state::all(&mut conn).map_err(fail)?;
-    let rows: Vec<Row> = cfg
-        .mailbox
-        .iter()
-        .map(|m| Row {
-            name: m.name.clone(),
-            purpose: format!("{:?}", m.purpose).to_lowercase(),
-            protocol: format!("{:?}", m.protocol).to_lowercase(),
-            server: format!("{}:{}", m.host, m.port),
-            enabled: m.enabled,
-            status: known.iter().find(|s| s.name == m.name).cloned(),
-        })
-        .collect();
+    let rows = mailbox::overview(&mut conn, &cfg.mailbox).map_err(fail)?;
     print(
         format,
         &[
             "name",
+            "source",
             "purpose",
             "protocol",
             "server",
@@ -121,8 +116,13 @@ pub fn list(cfg: &Config, db: &Db, format: Format) -> Result<(), Failure> {
         &rows,
         |r| {
             let s = r.status.as_ref();
-            let state =
-                if !r.enabled { "disabled".to_string() } else { s.map_or("never polled".into(), |s| s.state.clone()) };
+            let state = if !r.enabled {
+                "disabled".to_string()
+            } else if r.id.is_none() {
+                "not registered (serve registers it)".to_string()
+            } else {
+                s.map_or("never polled".into(), |s| s.state.clone())
+            };
             let error = s
                 .and_then(|s| {
                     s.last_error.as_ref().map(|e| format!("[{}] {e}", s.last_error_stage.as_deref().unwrap_or("?")))
@@ -131,6 +131,7 @@ pub fn list(cfg: &Config, db: &Db, format: Format) -> Result<(), Failure> {
                 .unwrap_or_default();
             vec![
                 r.name.clone(),
+                r.source.as_str().to_string(),
                 r.purpose.clone(),
                 r.protocol.clone(),
                 r.server.clone(),

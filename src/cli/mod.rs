@@ -237,7 +237,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Poll { name, once } => {
             let (cfg, db) = connect(&cli.config)?;
-            mailbox::poll(&cfg, &db, name.as_deref(), once)
+            mailbox::poll(&cfg, &cli.config, &db, name.as_deref(), once)
         }
         Command::Mailbox(MailboxCommand::List { format }) => {
             let (cfg, db) = connect(&cli.config)?;
@@ -295,7 +295,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let cfg = load(&cli.config)?;
             crate::telemetry::init(&cfg.log);
             runtime()?.block_on(async {
-                let app = App::build(cfg).await?;
+                let app = App::build_from(cfg, Some(&cli.config)).await?;
                 app.run(app::shutdown_signal()).await
             })?;
             Ok(())

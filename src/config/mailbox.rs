@@ -387,16 +387,9 @@ fn conflict<T: PartialEq + fmt::Display>(
 }
 
 /// Checks a schedule with the parser the scheduler itself uses, so a schedule that passes
-/// here is one tokio-cron-scheduler accepts.
+/// here is one the mailbox supervisor runs.
 fn check_cron(expr: &str) -> Result<(), String> {
-    let six = crate::scheduler::normalize_cron(expr)?;
-    croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Required)
-        .dom_and_dow(true)
-        .build()
-        .parse(&six)
-        .map(|_| ())
-        .map_err(|e| format!("is not a valid cron schedule ({e}); write e.g. \"*/5 * * * *\""))
+    crate::scheduler::parse_cron(expr).map(|_| ())
 }
 
 fn check_ca(path: &str) -> Result<(), String> {

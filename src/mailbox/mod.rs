@@ -1,14 +1,29 @@
-//! Mailboxes: polling bounce and feedback-loop mailboxes on their schedules.
+//! Mailboxes: what to poll, and polling it on its schedule.
 //!
-//! Takes the `[[mailbox]]` settings, the database and the pipeline; gives scheduled polls
-//! (one poller per mailbox across instances, thanks to a lease in the database), status
-//! per mailbox for operators, and back-off after repeated failures. It never deletes,
-//! moves or flags a message the pipeline has not committed.
+//! Takes the `[[mailbox]]` entries of the config file, API-managed mailboxes (both stored in
+//! the `mailboxes` table with stable ids), the database and the pipeline; gives scheduled
+//! polls that follow the table at run time (one poller per mailbox across instances, thanks to
+//! a lease in the database), status per mailbox for operators, and back-off after repeated
+//! failures. It never deletes, moves or flags a message the pipeline has not committed.
+//!
+//! # Layout
+//! - [`repo`]: the mailbox list (list, get, create, update, delete, enable) and its version;
+//! - [`sync`]: the config file's entries mirrored into it at `serve` start;
+//! - [`listing`]: the rows of `mailbox list` and the targets of a manual poll;
+//! - [`supervisor`]: one job per mailbox (schedule, IDLE, back-off), reconciled with the table;
+//! - [`poll`]: one poll of one mailbox; [`state`]: status, checkpoints and the lease.
 
+pub mod listing;
 pub mod poll;
+pub mod repo;
 pub mod state;
+pub mod supervisor;
+pub mod sync;
 
+pub use listing::{Overview, Target, overview, targets};
 pub use poll::{PollError, PollOutcome, poll_once};
+pub use repo::{Mailbox, MailboxError, ManagedBy};
+pub use supervisor::Supervisor;
 
 use chrono::{Duration, NaiveDateTime};
 

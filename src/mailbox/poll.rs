@@ -4,7 +4,8 @@
 //! message committed by an earlier poll that died before marking it is marked now. The
 //! lease keeps other instances off the mailbox while this runs; the checkpoint (IMAP) and
 //! the ledger (both protocols) keep anything from being processed twice. Memory holds one
-//! batch of bodies at a time, however large the mailbox.
+//! batch of bodies at a time, however large the mailbox. Lease, status, checkpoints and the
+//! ledger source (`mailbox:<id>`) all go by the mailbox's id, so a rename changes none of them.
 
 use super::state;
 use crate::config::{AfterProcessing, MailboxConfig, Protocol};
@@ -68,10 +69,11 @@ pub struct PollOutcome {
     pub stats: Stats,
 }
 
-/// Polls `cfg` once as `owner` (this instance's id).
+/// Polls mailbox `id` (whose settings are `cfg`) once as `owner` (this instance's id).
 pub async fn poll_once(
     db: &Db,
     pipeline: Arc<Pipeline>,
+    id: i64,
     cfg: &MailboxConfig,
     owner: &str,
     cancel: &CancellationToken,
@@ -79,24 +81,25 @@ pub async fn poll_once(
     // Short, and renewed while the poll runs (every third of it, and after every batch): a
     // poller that was killed blocks the mailbox for at most `lease_seconds`.
     let lease = Duration::seconds(i64::try_from(cfg.lease_seconds).unwrap_or(30));
-    let (name, who) = (cfg.name.clone(), owner.to_string());
+    let who = owner.to_string();
     let got = db
         .run(move |c| -> Result<_, StoreError> {
             let now = Utc::now().naive_utc();
-            if state::acquire_lease(c, &name, &who, now, lease)? {
+            if state::acquire_lease(c, id, &who, now, lease)? {
                 return Ok(None);
             }
             // Held: say by whom and until when (it may lapse between the two reads).
-            Ok(Some(state::lease_holder(c, &name, now)?.unwrap_or_else(|| ("another poller".into(), now))))
+            Ok(Some(state::lease_holder(c, id, now)?.unwrap_or_else(|| ("another poller".into(), now))))
         })
         .await
-        .inspect_err(|e| remember_unwritten(&cfg.name, "database", &e.to_string(), 1))?;
+        .inspect_err(|e| remember_unwritten(id, "database", &e.to_string(), 1))?;
     if let Some((holder, until)) = got {
         return Err(PollError::Busy { name: cfg.name.clone(), owner: holder, until });
     }
-    let renewal = tokio::spawn(renew_lease(db.clone(), cfg.name.clone(), owner.to_string(), lease));
+    let renewal = tokio::spawn(renew_lease(db.clone(), id, cfg.name.clone(), owner.to_string(), lease));
     let mut outcome = PollOutcome::default();
-    let result = run(db, pipeline, cfg, owner, lease, cancel, &mut outcome).await;
+    let target = Target { id, cfg, source: super::repo::ledger_source(id) };
+    let result = run(db, pipeline, &target, owner, lease, cancel, &mut outcome).await;
     renewal.abort();
     let (name, who) = (cfg.name.clone(), owner.to_string());
     let processed = outcome.stats.messages as i64;
@@ -105,17 +108,17 @@ pub async fn poll_once(
         Ok(()) => None,
         Err(e) => Some(Unwritten { failures: 1, stage: e.stage(), error: e.to_string(), at: now }),
     };
-    let earlier = unwritten().remove(&name);
-    let (n, mine, before) = (name.clone(), this.clone(), earlier.clone());
+    let earlier = unwritten().remove(&id);
+    let (n, mine, before) = (id, this.clone(), earlier.clone());
     let record = db
         .run(move |c| {
             crate::store::transaction(c, |c| {
                 if let Some(u) = &before {
-                    state::record_failure(c, &n, &u.stage, &u.error, u.failures, 0, u.at)?;
+                    state::record_failure(c, n, &u.stage, &u.error, u.failures, 0, u.at)?;
                 }
                 match &mine {
-                    None => state::record_success(c, &n, processed, now),
-                    Some(u) => state::record_failure(c, &n, &u.stage, &u.error, 1, processed, now),
+                    None => state::record_success(c, n, processed, now),
+                    Some(u) => state::record_failure(c, n, &u.stage, &u.error, 1, processed, now),
                 }
             })
         })
@@ -128,9 +131,9 @@ pub async fn poll_once(
             Some(u) => (u.stage, u.error),
             None => ("database".into(), e.to_string()),
         };
-        remember_unwritten(&name, &stage, &error, 1 + earlier.map_or(0, |u| u.failures));
+        remember_unwritten(id, &stage, &error, 1 + earlier.map_or(0, |u| u.failures));
     }
-    let released = db.run(move |c| state::release_lease(c, &name, &who)).await;
+    let released = db.run(move |c| state::release_lease(c, id, &who)).await;
     result?;
     record?;
     released?;
@@ -146,18 +149,18 @@ struct Unwritten {
     at: chrono::NaiveDateTime,
 }
 
-/// Per mailbox, the failures not written yet. Process-wide because the CLI and the server
+/// Per mailbox id, the failures not written yet. Process-wide because the CLI and the server
 /// both poll through [`poll_once`], and the memory must outlive the poll that failed.
-fn unwritten() -> std::sync::MutexGuard<'static, BTreeMap<String, Unwritten>> {
-    static PENDING: std::sync::Mutex<BTreeMap<String, Unwritten>> = std::sync::Mutex::new(BTreeMap::new());
+fn unwritten() -> std::sync::MutexGuard<'static, BTreeMap<i64, Unwritten>> {
+    static PENDING: std::sync::Mutex<BTreeMap<i64, Unwritten>> = std::sync::Mutex::new(BTreeMap::new());
     PENDING.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Keeps a failed poll (or `failures` of them) to be written with the next status update.
-fn remember_unwritten(name: &str, stage: &str, error: &str, failures: i32) {
+fn remember_unwritten(id: i64, stage: &str, error: &str, failures: i32) {
     let mut pending = unwritten();
     let at = Utc::now().naive_utc();
-    let entry = pending.entry(name.to_string()).or_insert_with(|| Unwritten {
+    let entry = pending.entry(id).or_insert_with(|| Unwritten {
         failures: 0,
         stage: stage.to_string(),
         error: error.to_string(),
@@ -169,12 +172,12 @@ fn remember_unwritten(name: &str, stage: &str, error: &str, failures: i32) {
 
 /// Keeps the lease while the poll runs: a poll waiting on a slow server or a long commit
 /// must not lose it, and one that died stops renewing, so its lease lapses soon.
-async fn renew_lease(db: Db, name: String, owner: String, lease: Duration) {
+async fn renew_lease(db: Db, id: i64, name: String, owner: String, lease: Duration) {
     let every = std::time::Duration::from_millis(u64::try_from(lease.num_milliseconds() / 3).unwrap_or(10_000));
     loop {
         tokio::time::sleep(every).await;
-        let (n, o) = (name.clone(), owner.clone());
-        match db.run(move |c| state::acquire_lease(c, &n, &o, Utc::now().naive_utc(), lease)).await {
+        let o = owner.clone();
+        match db.run(move |c| state::acquire_lease(c, id, &o, Utc::now().naive_utc(), lease)).await {
             Ok(true) => {}
             Ok(false) => tracing::warn!(mailbox = %name, "lost the mailbox lease to another poller"),
             Err(e) => tracing::warn!(mailbox = %name, error = %e, "could not renew the mailbox lease"),
@@ -182,22 +185,29 @@ async fn renew_lease(db: Db, name: String, owner: String, lease: Duration) {
     }
 }
 
+/// The mailbox being polled: its id, settings, and the ledger source its messages go under.
+struct Target<'a> {
+    id: i64,
+    cfg: &'a MailboxConfig,
+    source: String,
+}
+
 async fn run(
     db: &Db,
     pipeline: Arc<Pipeline>,
-    cfg: &MailboxConfig,
+    target: &Target<'_>,
     owner: &str,
     lease: Duration,
     cancel: &CancellationToken,
     out: &mut PollOutcome,
 ) -> Result<(), PollError> {
+    let (id, cfg) = (target.id, target.cfg);
     let password = cfg
         .password()
         .resolve(&format!("mailbox {}", cfg.name))
         .map_err(PollError::Config)?
         .ok_or_else(|| PollError::Config(format!("mailbox {}: no password_env or password_file set", cfg.name)))?;
-    let name = cfg.name.clone();
-    let checkpoints = db.run(move |c| state::checkpoints(c, &name)).await?;
+    let checkpoints = db.run(move |c| state::checkpoints(c, id)).await?;
     let mut src = Source::open(cfg, &password).await?;
     // Checkpoints skip what keep mode leaves behind. Any other mode empties (or flags)
     // the folder as it goes, so listing everything is cheap, and it also catches mail
@@ -211,11 +221,11 @@ async fn run(
     // What an earlier poll already committed: mark it now (it may have died before), never
     // process it again.
     let ids: Vec<String> = refs.iter().map(|r| r.id.to_string()).collect();
-    let name = cfg.name.clone();
+    let source = target.source.clone();
     let done_before: HashSet<String> = db
         .run(move |c| {
             let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-            ledger::seen_ids(c, &name, &refs)
+            ledger::seen_ids(c, &source, &refs)
         })
         .await?;
     let recovered: Vec<SourceId> =
@@ -255,7 +265,7 @@ async fn run(
                 None => Ok(None),
             }
         };
-        let (committed, fetched) = tokio::join!(commit(db, pipeline.clone(), cfg, owner, lease, batch), server_side);
+        let (committed, fetched) = tokio::join!(commit(db, pipeline.clone(), target, owner, lease, batch), server_side);
         let (committed, stats) = committed?;
         out.stats.add(&stats);
         if cfg.after_processing != AfterProcessing::Keep {
@@ -277,7 +287,7 @@ async fn run(
 async fn commit(
     db: &Db,
     pipeline: Arc<Pipeline>,
-    cfg: &MailboxConfig,
+    target: &Target<'_>,
     owner: &str,
     lease: Duration,
     batch: Batch,
@@ -297,14 +307,14 @@ async fn commit(
         }
     }
     let fetched = batch.fetched;
-    let (name, who) = (cfg.name.clone(), owner.to_string());
+    let (id, source, who) = (target.id, target.source.clone(), owner.to_string());
     db.run(move |c| -> Result<_, PollError> {
         let ids: Vec<String> = fetched.iter().map(|f| f.id.to_string()).collect();
         let items: Vec<Item> =
-            fetched.iter().zip(&ids).map(|(f, id)| Item { source: &name, source_id: id, raw: &f.raw }).collect();
+            fetched.iter().zip(&ids).map(|(f, sid)| Item { source: &source, source_id: sid, raw: &f.raw }).collect();
         let (dispositions, stats) = pipeline.ingest(c, &items)?;
-        for (id, why, headers) in &unfetched {
-            ledger::record_unfetched(c, &name, id, why, headers.as_deref())?;
+        for (sid, why, headers) in &unfetched {
+            ledger::record_unfetched(c, &source, sid, why, headers.as_deref())?;
         }
         let committed: Vec<SourceId> = fetched
             .iter()
@@ -312,14 +322,14 @@ async fn commit(
             .filter(|(_, d)| matches!(d, Disposition::New { .. } | Disposition::Seen | Disposition::Duplicate { .. }))
             .map(|(f, _)| f.id.clone())
             .collect();
-        for id in &committed {
-            note(&mut advance, id);
+        for sid in &committed {
+            note(&mut advance, sid);
         }
         for cp in advance.values() {
-            state::advance(c, &name, cp)?;
+            state::advance(c, id, cp)?;
         }
         // Renew the lease between batches: a long drain must not lose it.
-        state::acquire_lease(c, &name, &who, Utc::now().naive_utc(), lease)?;
+        state::acquire_lease(c, id, &who, Utc::now().naive_utc(), lease)?;
         Ok((committed, stats))
     })
     .await

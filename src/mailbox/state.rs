@@ -1,4 +1,7 @@
 //! What the database keeps per mailbox: status for operators, checkpoints, and the lease.
+//!
+//! Every row is keyed by the mailbox's stable id (`mailboxes.id`), never its name, so a
+//! renamed mailbox keeps all of it.
 
 use crate::fetch::FolderCheckpoint;
 use crate::store::schema::{mailbox_checkpoints, mailbox_status};
@@ -11,7 +14,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, PartialEq, Eq)]
 #[diesel(table_name = mailbox_status)]
 pub struct Status {
-    pub name: String,
+    pub mailbox_id: i64,
     pub state: String,
     pub last_poll_at: Option<NaiveDateTime>,
     pub last_success_at: Option<NaiveDateTime>,
@@ -23,15 +26,15 @@ pub struct Status {
     pub lease_expires_at: Option<NaiveDateTime>,
 }
 
-fn ensure_row(c: &mut AnyConnection, name: &str) -> Result<(), StoreError> {
-    let exists: i64 = mailbox_status::table.find(name).count().get_result(c)?;
+fn ensure_row(c: &mut AnyConnection, id: i64) -> Result<(), StoreError> {
+    let exists: i64 = mailbox_status::table.find(id).count().get_result(c)?;
     if exists == 0 {
         let inserted = diesel::insert_into(mailbox_status::table)
-            .values((mailbox_status::name.eq(name), mailbox_status::state.eq("new")))
+            .values((mailbox_status::mailbox_id.eq(id), mailbox_status::state.eq("new")))
             .execute(c);
         // Another instance may have created it between the check and the insert.
         if let Err(e) = inserted {
-            let again: i64 = mailbox_status::table.find(name).count().get_result(c)?;
+            let again: i64 = mailbox_status::table.find(id).count().get_result(c)?;
             if again == 0 {
                 return Err(e.into());
             }
@@ -40,26 +43,26 @@ fn ensure_row(c: &mut AnyConnection, name: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub fn get(c: &mut AnyConnection, name: &str) -> Result<Option<Status>, StoreError> {
-    Ok(mailbox_status::table.find(name).select(Status::as_select()).first(c).optional()?)
+pub fn get(c: &mut AnyConnection, id: i64) -> Result<Option<Status>, StoreError> {
+    Ok(mailbox_status::table.find(id).select(Status::as_select()).first(c).optional()?)
 }
 
 pub fn all(c: &mut AnyConnection) -> Result<Vec<Status>, StoreError> {
-    Ok(mailbox_status::table.order(mailbox_status::name.asc()).select(Status::as_select()).load(c)?)
+    Ok(mailbox_status::table.order(mailbox_status::mailbox_id.asc()).select(Status::as_select()).load(c)?)
 }
 
-/// Takes (or renews) the lease on `name` for `owner` until `now + ttl`, unless another
+/// Takes (or renews) the lease on mailbox `id` for `owner` until `now + ttl`, unless another
 /// live instance holds it. One conditional UPDATE: atomic on both backends.
 pub fn acquire_lease(
     c: &mut AnyConnection,
-    name: &str,
+    id: i64,
     owner: &str,
     now: NaiveDateTime,
     ttl: Duration,
 ) -> Result<bool, StoreError> {
-    ensure_row(c, name)?;
+    ensure_row(c, id)?;
     let n = diesel::update(
-        mailbox_status::table.find(name).filter(
+        mailbox_status::table.find(id).filter(
             mailbox_status::lease_owner
                 .is_null()
                 .or(mailbox_status::lease_owner.eq(owner))
@@ -71,14 +74,14 @@ pub fn acquire_lease(
     Ok(n == 1)
 }
 
-/// Who holds the lease on `name` and until when, if it is held at `now`.
+/// Who holds the lease on mailbox `id` and until when, if it is held at `now`.
 pub fn lease_holder(
     c: &mut AnyConnection,
-    name: &str,
+    id: i64,
     now: NaiveDateTime,
 ) -> Result<Option<(String, NaiveDateTime)>, StoreError> {
     let row: Option<(Option<String>, Option<NaiveDateTime>)> = mailbox_status::table
-        .find(name)
+        .find(id)
         .select((mailbox_status::lease_owner, mailbox_status::lease_expires_at))
         .first(c)
         .optional()?;
@@ -88,8 +91,8 @@ pub fn lease_holder(
     })
 }
 
-pub fn release_lease(c: &mut AnyConnection, name: &str, owner: &str) -> Result<(), StoreError> {
-    diesel::update(mailbox_status::table.find(name).filter(mailbox_status::lease_owner.eq(owner)))
+pub fn release_lease(c: &mut AnyConnection, id: i64, owner: &str) -> Result<(), StoreError> {
+    diesel::update(mailbox_status::table.find(id).filter(mailbox_status::lease_owner.eq(owner)))
         .set((
             mailbox_status::lease_owner.eq(None::<String>),
             mailbox_status::lease_expires_at.eq(None::<NaiveDateTime>),
@@ -99,9 +102,9 @@ pub fn release_lease(c: &mut AnyConnection, name: &str, owner: &str) -> Result<(
 }
 
 /// Records a successful poll that processed `n` messages.
-pub fn record_success(c: &mut AnyConnection, name: &str, n: i64, now: NaiveDateTime) -> Result<(), StoreError> {
-    ensure_row(c, name)?;
-    diesel::update(mailbox_status::table.find(name))
+pub fn record_success(c: &mut AnyConnection, id: i64, n: i64, now: NaiveDateTime) -> Result<(), StoreError> {
+    ensure_row(c, id)?;
+    diesel::update(mailbox_status::table.find(id))
         .set((
             mailbox_status::state.eq("ok"),
             mailbox_status::last_poll_at.eq(Some(now)),
@@ -122,16 +125,16 @@ pub const LAST_ERROR_MAX: usize = 1000;
 /// consecutive failures.
 pub fn record_failure(
     c: &mut AnyConnection,
-    name: &str,
+    id: i64,
     stage: &str,
     error: &str,
     failures: i32,
     n: i64,
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    ensure_row(c, name)?;
+    ensure_row(c, id)?;
     let error = crate::fetch::error::clip(error, LAST_ERROR_MAX);
-    diesel::update(mailbox_status::table.find(name))
+    diesel::update(mailbox_status::table.find(id))
         .set((
             mailbox_status::state.eq("failing"),
             mailbox_status::last_poll_at.eq(Some(now)),
@@ -144,15 +147,15 @@ pub fn record_failure(
     Ok(())
 }
 
-pub fn mark_disabled(c: &mut AnyConnection, name: &str) -> Result<(), StoreError> {
-    ensure_row(c, name)?;
-    diesel::update(mailbox_status::table.find(name)).set(mailbox_status::state.eq("disabled")).execute(c)?;
+pub fn mark_disabled(c: &mut AnyConnection, id: i64) -> Result<(), StoreError> {
+    ensure_row(c, id)?;
+    diesel::update(mailbox_status::table.find(id)).set(mailbox_status::state.eq("disabled")).execute(c)?;
     Ok(())
 }
 
-pub fn checkpoints(c: &mut AnyConnection, mailbox: &str) -> Result<Vec<FolderCheckpoint>, StoreError> {
+pub fn checkpoints(c: &mut AnyConnection, mailbox: i64) -> Result<Vec<FolderCheckpoint>, StoreError> {
     let rows: Vec<(String, i64, i64)> = mailbox_checkpoints::table
-        .filter(mailbox_checkpoints::mailbox.eq(mailbox))
+        .filter(mailbox_checkpoints::mailbox_id.eq(mailbox))
         .select((mailbox_checkpoints::folder, mailbox_checkpoints::uidvalidity, mailbox_checkpoints::last_uid))
         .load(c)?;
     Ok(rows
@@ -166,7 +169,7 @@ pub fn checkpoints(c: &mut AnyConnection, mailbox: &str) -> Result<Vec<FolderChe
 }
 
 /// Moves a folder's checkpoint forward (or resets it for a new UIDVALIDITY).
-pub fn advance(c: &mut AnyConnection, mailbox: &str, cp: &FolderCheckpoint) -> Result<(), StoreError> {
+pub fn advance(c: &mut AnyConnection, mailbox: i64, cp: &FolderCheckpoint) -> Result<(), StoreError> {
     let key = (mailbox, cp.folder.as_str());
     let current: Option<(i64, i64)> = mailbox_checkpoints::table
         .find(key)
@@ -178,7 +181,7 @@ pub fn advance(c: &mut AnyConnection, mailbox: &str, cp: &FolderCheckpoint) -> R
         None => {
             diesel::insert_into(mailbox_checkpoints::table)
                 .values((
-                    mailbox_checkpoints::mailbox.eq(mailbox),
+                    mailbox_checkpoints::mailbox_id.eq(mailbox),
                     mailbox_checkpoints::folder.eq(&cp.folder),
                     mailbox_checkpoints::uidvalidity.eq(v),
                     mailbox_checkpoints::last_uid.eq(u),

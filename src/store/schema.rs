@@ -159,8 +159,22 @@ diesel::table! {
 }
 
 diesel::table! {
-    mailbox_status (name) {
+    mailboxes (id) {
+        id -> BigInt,
         name -> Text,
+        source -> Text,
+        config_file -> Nullable<Text>,
+        settings -> Text,
+        enabled -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    mailbox_status (mailbox_id) {
+        mailbox_id -> BigInt,
         state -> Text,
         last_poll_at -> Nullable<Timestamp>,
         last_success_at -> Nullable<Timestamp>,
@@ -174,8 +188,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    mailbox_checkpoints (mailbox, folder) {
-        mailbox -> Text,
+    mailbox_checkpoints (mailbox_id, folder) {
+        mailbox_id -> BigInt,
         folder -> Text,
         uidvalidity -> BigInt,
         last_uid -> BigInt,
@@ -184,6 +198,8 @@ diesel::table! {
 
 diesel::joinable!(events -> messages (message_id));
 diesel::joinable!(message_sources -> messages (message_id));
+diesel::joinable!(mailbox_status -> mailboxes (mailbox_id));
+diesel::joinable!(mailbox_checkpoints -> mailboxes (mailbox_id));
 diesel::allow_tables_to_appear_in_same_query!(
     messages,
     message_sources,
@@ -198,3 +214,4 @@ diesel::allow_tables_to_appear_in_same_query!(
     meta,
     instances
 );
+diesel::allow_tables_to_appear_in_same_query!(mailboxes, mailbox_status, mailbox_checkpoints);

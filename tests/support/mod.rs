@@ -381,3 +381,10 @@ pub fn eml_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     assert!(!out.is_empty(), "no .eml files under {}: is the path right?", dir.display());
     out
 }
+
+/// The stable id of mailbox `cfg` (registered as a config mailbox the first time), which
+/// polls, status and checkpoints go by.
+pub fn id_of(db: &rebound::store::Db, cfg: &rebound::config::MailboxConfig) -> i64 {
+    let mut c = db.conn().expect("a connection");
+    rebound::mailbox::repo::register_config(&mut c, cfg, None).unwrap_or_else(|e| panic!("register {}: {e}", cfg.name))
+}
