@@ -63,22 +63,24 @@ async fn ingests_a_batch_and_never_twice(db: TestDb, protocol: Protocol, securit
     let mut cfg = mailbox(&d, &user, protocol, security, dir.path());
     let cancel = CancellationToken::new();
 
-    let o = poll_once(&store, pipeline.clone(), &cfg, "i1", &cancel).await.unwrap_or_else(|e| panic!("{e}"));
+    let o = poll_once(&store, pipeline.clone(), support::id_of(&store, &cfg), &cfg, "i1", &cancel)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((o.stats.messages, o.stats.events, o.stats.review), (4, 3, 1), "{o:?}");
     assert_eq!(count_rows(&store, "suppressions").await, 3);
     // Keep mode: the next poll processes nothing again, and leaves the mail where it is.
-    let again = poll_once(&store, pipeline.clone(), &cfg, "i1", &cancel).await.unwrap();
+    let again = poll_once(&store, pipeline.clone(), support::id_of(&store, &cfg), &cfg, "i1", &cancel).await.unwrap();
     assert_eq!(again.stats.messages + again.fetched, 0, "{again:?}");
     assert_eq!(count_rows(&store, "events").await, 3);
     assert_eq!(user.count("INBOX"), 4);
     // Switched to delete: what was committed is deleted, and nothing is counted again.
     cfg.after_processing = AfterProcessing::Delete;
-    let del = poll_once(&store, pipeline.clone(), &cfg, "i1", &cancel).await.unwrap();
+    let del = poll_once(&store, pipeline.clone(), support::id_of(&store, &cfg), &cfg, "i1", &cancel).await.unwrap();
     assert_eq!((del.recovered, del.stats.messages), (4, 0), "{del:?}");
     assert_eq!(user.count("INBOX"), 0);
     assert_eq!(count_rows(&store, "events").await, 3);
     let mut c = store.conn().unwrap();
-    let status = state::get(&mut c, &cfg.name).unwrap().unwrap();
+    let status = state::get(&mut c, support::id_of(&store, &cfg)).unwrap().unwrap();
     assert_eq!((status.state.as_str(), status.messages_processed, status.lease_owner), ("ok", 4, None));
 }
 
@@ -117,7 +119,8 @@ async fn delete_removes_only_committed(db: TestDb) {
     let mut cfg = mailbox(&d, &user, Protocol::Imap, Security::Ssl, dir.path());
     cfg.after_processing = AfterProcessing::Delete;
     cfg.max_message_bytes = 10_000;
-    let o = poll_once(&store, pipeline, &cfg, "i1", &CancellationToken::new()).await.unwrap();
+    let o =
+        poll_once(&store, pipeline, support::id_of(&store, &cfg), &cfg, "i1", &CancellationToken::new()).await.unwrap();
     assert_eq!((o.stats.messages, o.skipped.len()), (2, 1), "{o:?}");
     assert_eq!(user.count("INBOX"), 1, "the oversized message was never committed, so it stays");
     let mut c = store.conn().unwrap();
@@ -142,7 +145,9 @@ async fn oversized_goes_to_review_with_its_headers(db: TestDb, protocol: Protoco
     let mut cfg = mailbox(&d, &user, protocol, Security::None, dir.path());
     cfg.max_message_bytes = 2048;
     let cancel = CancellationToken::new();
-    let o = poll_once(&store, pipeline.clone(), &cfg, "i1", &cancel).await.unwrap_or_else(|e| panic!("{e}"));
+    let o = poll_once(&store, pipeline.clone(), support::id_of(&store, &cfg), &cfg, "i1", &cancel)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((o.fetched, o.skipped.len()), (0, 1), "{o:?}");
 
     let mut c = store.conn().unwrap();
@@ -164,7 +169,7 @@ async fn oversized_goes_to_review_with_its_headers(db: TestDb, protocol: Protoco
     assert_eq!(user.count("INBOX"), 1, "the message stays in the mailbox");
 
     // The next poll neither queues it twice nor (IMAP, keep mode: past the checkpoint) lists it.
-    let again = poll_once(&store, pipeline.clone(), &cfg, "i1", &cancel).await.unwrap();
+    let again = poll_once(&store, pipeline.clone(), support::id_of(&store, &cfg), &cfg, "i1", &cancel).await.unwrap();
     if protocol == Protocol::Imap {
         assert_eq!(again.listed, 0, "{again:?}");
     }
@@ -189,10 +194,12 @@ async fn a_failing_mailbox_shows_its_stage_and_error(db: TestDb) {
     let mut cfg = mailbox(&d, &user, Protocol::Imap, Security::Ssl, dir.path());
     std::fs::write(cfg.password_file.as_ref().unwrap(), "wrong").unwrap();
     cfg.timeout_seconds = 10;
-    let e = poll_once(&store, pipeline, &cfg, "i1", &CancellationToken::new()).await.unwrap_err();
+    let e = poll_once(&store, pipeline, support::id_of(&store, &cfg), &cfg, "i1", &CancellationToken::new())
+        .await
+        .unwrap_err();
     assert_eq!(e.stage(), "login", "{e}");
     let mut c = store.conn().unwrap();
-    let s = state::get(&mut c, &cfg.name).unwrap().unwrap();
+    let s = state::get(&mut c, support::id_of(&store, &cfg)).unwrap().unwrap();
     assert_eq!(
         (s.state.as_str(), s.last_error_stage.as_deref(), s.consecutive_failures),
         ("failing", Some("login"), 1)
@@ -269,7 +276,7 @@ async fn killed_mid_poll_then_rerun_counts_each_message_once(db: TestDb) {
     assert!(String::from_utf8_lossy(&early.stdout).contains("holds the lease"), "{early:?}");
     let expires = {
         let mut c = store.conn().unwrap();
-        state::get(&mut c, &m.name).unwrap().unwrap().lease_expires_at.expect("a lease")
+        state::get(&mut c, support::id_of(&store, &m)).unwrap().unwrap().lease_expires_at.expect("a lease")
     };
     let wait = (expires - chrono::Utc::now().naive_utc()).to_std().unwrap_or_default();
     tokio::time::sleep(wait + std::time::Duration::from_millis(500)).await;
@@ -301,3 +308,45 @@ async fn two_instances_on_one_postgres_never_process_a_message_twice() {
     assert_eq!(count_rows(&store, "events").await as usize, n);
     assert_eq!(count_rows(&store, "messages").await as usize, n);
 }
+
+/// A mailbox renamed through the repository keeps its id, so its checkpoints (nothing fetched
+/// again), its ledger (what was committed is recognised and deleted, not counted) and its
+/// status row all carry on under the new name.
+async fn a_renamed_mailbox_keeps_checkpoints_ledger_and_status(db: TestDb) {
+    use rebound::mailbox::repo;
+    let (store, pipeline) = setup(&db);
+    let d = Dovecot::get();
+    let user = d.add_user();
+    user.deliver("INBOX", &bounce(1));
+    user.deliver("INBOX", &bounce(2));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = mailbox(&d, &user, Protocol::Imap, Security::Ssl, dir.path());
+    let entry = |name: &str, after: &str| {
+        let mut t = repo::settings_of(&cfg);
+        t.insert("name".into(), name.into());
+        t.insert("after_processing".into(), after.into());
+        t
+    };
+    let mut c = store.conn().unwrap();
+    let created = repo::create(&mut c, &entry("before", "keep")).unwrap_or_else(|e| panic!("{e}"));
+    let cancel = CancellationToken::new();
+    let first = created.config().unwrap();
+    let o = poll_once(&store, pipeline.clone(), created.id, &first, "i1", &cancel).await.unwrap();
+    assert_eq!(o.stats.messages, 2, "{o:?}");
+
+    let renamed = repo::update(&mut c, created.id, &entry("after", "keep")).unwrap();
+    assert_eq!((renamed.id, renamed.name.as_str()), (created.id, "after"));
+    assert!(matches!(repo::by_name(&mut c, "before"), Err(repo::MailboxError::NotFound(_))));
+    let again =
+        poll_once(&store, pipeline.clone(), created.id, &renamed.config().unwrap(), "i1", &cancel).await.unwrap();
+    assert_eq!((again.listed, again.fetched), (0, 0), "the checkpoint was lost: {again:?}");
+
+    let deleting = repo::update(&mut c, created.id, &entry("after", "delete")).unwrap();
+    let del = poll_once(&store, pipeline, created.id, &deleting.config().unwrap(), "i1", &cancel).await.unwrap();
+    assert_eq!((del.recovered, del.stats.messages), (2, 0), "the ledger was lost: {del:?}");
+    assert_eq!(user.count("INBOX"), 0);
+    assert_eq!(count_rows(&store, "events").await, 2);
+    let s = state::get(&mut c, created.id).unwrap().unwrap();
+    assert_eq!((s.state.as_str(), s.messages_processed), ("ok", 2));
+}
+on_both_backends!(renamed_mailbox, a_renamed_mailbox_keeps_checkpoints_ledger_and_status);
