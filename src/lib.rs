@@ -4,8 +4,9 @@
 //! The data flows one way, one module per stage:
 //!
 //! - [`fetch`]: POP3/IMAP sessions (and files) give raw messages; staged verify.
-//! - [`mailbox`]: polls each mailbox on its schedule — leases, checkpoints, status, marking
-//!   committed mail done.
+//! - [`mailbox`]: the mailbox list (config file and API, stable ids) and a supervisor that
+//!   polls each on its schedule, following the list at run time — leases, checkpoints,
+//!   status, marking committed mail done.
 //! - [`ingest`]: the order of the work — evidence from a raw message ([`parse`] →
 //!   attribute → [`classify`]) then one transaction per batch into [`record`] and
 //!   [`suppress`]; the review queue and reclassification.
