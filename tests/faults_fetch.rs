@@ -5,7 +5,7 @@
 mod support;
 
 use rebound::config::{AfterProcessing, Config, MailboxConfig, Protocol, Security};
-use rebound::fetch::{Source, Stage};
+use rebound::fetch::{Session, Stage};
 use rebound::ingest::Pipeline;
 use rebound::mailbox::{poll_once, state};
 use rebound::store::Db;
@@ -153,7 +153,7 @@ async fn a_malformed_imap_response_gives_a_short_error_and_last_error(db: TestDb
     let cfg = via(&proxy, d.mailbox(&user, Protocol::Imap, Security::None, d.plain_imap_port));
     let cfg = MailboxConfig { ca_file: None, ..cfg };
 
-    let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
+    let mut src = Session::open(&cfg, &user.secret()).await.unwrap();
     let refs = src.list().await.unwrap();
     assert_eq!(refs.len(), 1);
     let e = src.fetch(&refs).await.expect_err("the garbled answer must be an error");

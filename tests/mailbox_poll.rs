@@ -350,3 +350,21 @@ async fn a_renamed_mailbox_keeps_checkpoints_ledger_and_status(db: TestDb) {
     assert_eq!((s.state.as_str(), s.messages_processed), ("ok", 2));
 }
 on_both_backends!(renamed_mailbox, a_renamed_mailbox_keeps_checkpoints_ledger_and_status);
+
+async fn the_complaints_view_names_the_mailbox_a_report_came_from(db: TestDb) {
+    let (store, pipeline) = setup(&db);
+    let d = Dovecot::get();
+    let user = d.add_user();
+    user.deliver(
+        "INBOX",
+        &support::mail::arf("reader@example.org", "abuse", &original(Some("fb1"), "f1@sender.example")),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = mailbox(&d, &user, Protocol::Imap, Security::Ssl, dir.path());
+    poll_once(&store, pipeline, support::id_of(&store, &cfg), &cfg, "i1", &CancellationToken::new()).await.unwrap();
+    let mut c = store.conn().unwrap();
+    let rows = rebound::record::views::complaints(&mut c, "fb1", &rebound::store::Page::first(10)).unwrap().rows;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].mailbox, cfg.name, "the mailbox's name, not its internal id");
+}
+on_both_backends!(complaint_mailbox_name, the_complaints_view_names_the_mailbox_a_report_came_from);

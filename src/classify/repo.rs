@@ -8,7 +8,7 @@
 
 use super::library;
 use super::rule::{GLOBAL_KEY, Origin, Outcome, Rule, RuleError};
-use crate::store::{AnyConnection, StoreError, schema::meta, schema::rules};
+use crate::store::{AnyConnection, StoreError, schema::rules};
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -126,15 +126,11 @@ pub fn list(c: &mut AnyConnection) -> Result<Vec<StoredRule>, RulesError> {
 
 /// The current rules version (changes on every edit).
 pub fn version(c: &mut AnyConnection) -> Result<i64, RulesError> {
-    Ok(meta::table.find(VERSION_KEY).select(meta::value).first(c).optional()?.unwrap_or(0))
+    Ok(crate::store::counter::read(c, VERSION_KEY)?)
 }
 
 fn bump_version(c: &mut AnyConnection) -> Result<(), RulesError> {
-    let n = diesel::update(meta::table.find(VERSION_KEY)).set(meta::value.eq(meta::value + 1)).execute(c)?;
-    if n == 0 {
-        diesel::insert_into(meta::table).values((meta::key.eq(VERSION_KEY), meta::value.eq(1i64))).execute(c)?;
-    }
-    Ok(())
+    Ok(crate::store::counter::bump(c, VERSION_KEY)?)
 }
 
 /// Writes `order` (all keys) as positions 1..N, updating only rows whose position changed.

@@ -46,48 +46,41 @@ pub fn poll(cfg: &Config, file: &Path, db: &Db, name: Option<&str>, once: bool) 
             }
         };
         let m = &target.config;
-        loop {
-            let res =
-                rt.block_on(mailbox::poll_once(db, pipeline.clone(), target.id, m, &owner, &CancellationToken::new()));
-            match res {
-                Ok(o) => {
-                    println!(
-                        "{}: listed {}, fetched {}, {} new ({} records, {} suppressed, {} for review), {} marked done{}",
-                        m.name,
-                        o.listed,
-                        o.fetched,
-                        o.stats.messages,
-                        o.stats.events,
-                        o.stats.suppressed,
-                        o.stats.review,
-                        o.marked_done,
-                        if o.more { "; more waiting" } else { "" }
-                    );
-                    for (id, why) in &o.skipped {
-                        println!("  skipped {id}: {why}");
-                    }
-                    if once || !o.more {
-                        break;
-                    }
-                }
-                Err(PollError::Busy { owner, until, .. }) => {
-                    println!(
-                        "{}: {owner} is polling it now (it holds the lease until {} UTC); nothing to do — \
-                         try again after that",
-                        m.name,
-                        until.format("%Y-%m-%d %H:%M:%S")
-                    );
-                    break;
-                }
-                Err(e) => {
-                    failed += 1;
-                    let hint = match &e {
-                        PollError::Fetch(f) => format!("; {}", f.hint()),
-                        _ => String::new(),
-                    };
-                    eprintln!("{}: poll failed at {}: {e}{hint}", m.name, e.stage());
-                    break;
-                }
+        let print = |o: &mailbox::PollOutcome| {
+            println!(
+                "{}: listed {}, fetched {}, {} new ({} records, {} suppressed, {} for review), {} marked done{}",
+                m.name,
+                o.listed,
+                o.fetched,
+                o.stats.messages,
+                o.stats.events,
+                o.stats.suppressed,
+                o.stats.review,
+                o.marked_done,
+                if o.more { "; more waiting" } else { "" }
+            );
+            for (id, why) in &o.skipped {
+                println!("  skipped {id}: {why}");
+            }
+        };
+        let cancel = CancellationToken::new();
+        match rt.block_on(mailbox::drain(db, pipeline.clone(), target.id, m, &owner, &cancel, once, print)) {
+            Ok(()) => {}
+            Err(PollError::Busy { owner, until, .. }) => {
+                println!(
+                    "{}: {owner} is polling it now (it holds the lease until {} UTC); nothing to do — \
+                     try again after that",
+                    m.name,
+                    until.format("%Y-%m-%d %H:%M:%S")
+                );
+            }
+            Err(e) => {
+                failed += 1;
+                let hint = match &e {
+                    PollError::Fetch(f) => format!("; {}", f.hint()),
+                    _ => String::new(),
+                };
+                eprintln!("{}: poll failed at {}: {e}{hint}", m.name, e.stage());
             }
         }
     }

@@ -10,7 +10,7 @@
 //!
 //! The usual poll:
 //! ```text
-//! let mut src = Source::open(&cfg, &password).await?;
+//! let mut src = Session::open(&cfg, &password).await?;
 //! let refs = src.list_since(&checkpoints).await?;          // take up to max_messages_per_poll
 //! for chunk in refs.chunks(20) {
 //!     let batch = src.fetch(chunk).await?;                   // bodies of this chunk only
@@ -174,14 +174,14 @@ pub struct FolderCheckpoint {
 
 /// An open, logged-in mailbox session. One per poll; drop it after any error that
 /// [`FetchError::breaks_session`] (further calls then fail fast).
-pub enum Source {
+pub enum Session {
     Imap(imap::ImapSession),
     Pop3(pop3::Pop3Session),
 }
 
-impl Source {
+impl Session {
     /// Connects, secures, logs in. Bounded: each network operation by `timeout_seconds`.
-    pub async fn open(cfg: &MailboxConfig, password: &Secret) -> Result<Source, FetchError> {
+    pub async fn open(cfg: &MailboxConfig, password: &Secret) -> Result<Session, FetchError> {
         let mut trace = trace::Trace::default();
         Self::open_traced(cfg, password, &mut trace).await
     }
@@ -190,10 +190,10 @@ impl Source {
         cfg: &MailboxConfig,
         password: &Secret,
         trace: &mut trace::Trace,
-    ) -> Result<Source, FetchError> {
+    ) -> Result<Session, FetchError> {
         match cfg.protocol {
-            Protocol::Imap => imap::ImapSession::open(cfg, password, trace).await.map(Source::Imap),
-            Protocol::Pop3 => pop3::Pop3Session::open(cfg, password, trace).await.map(Source::Pop3),
+            Protocol::Imap => imap::ImapSession::open(cfg, password, trace).await.map(Session::Imap),
+            Protocol::Pop3 => pop3::Pop3Session::open(cfg, password, trace).await.map(Session::Pop3),
         }
     }
 
@@ -207,8 +207,8 @@ impl Source {
     /// it lists the whole maildrop and the caller skips UIDLs it already has.
     pub async fn list_since(&mut self, since: &[FolderCheckpoint]) -> Result<Vec<MessageRef>, FetchError> {
         match self {
-            Source::Imap(s) => s.list_since(since).await,
-            Source::Pop3(s) => s.list().await,
+            Session::Imap(s) => s.list_since(since).await,
+            Session::Pop3(s) => s.list().await,
         }
     }
 
@@ -217,8 +217,8 @@ impl Source {
     /// only their headers are read, for the review queue.
     pub async fn fetch(&mut self, batch: &[MessageRef]) -> Result<Batch, FetchError> {
         match self {
-            Source::Imap(s) => s.fetch(batch).await,
-            Source::Pop3(s) => s.fetch(batch).await,
+            Session::Imap(s) => s.fetch(batch).await,
+            Session::Pop3(s) => s.fetch(batch).await,
         }
     }
 
@@ -226,22 +226,22 @@ impl Source {
     /// are committed. POP3 deletions take effect at [`close`](Self::close).
     pub async fn mark_done(&mut self, committed: &[SourceId]) -> Result<(), FetchError> {
         match self {
-            Source::Imap(s) => s.mark_done(committed).await,
-            Source::Pop3(s) => s.mark_done(committed).await,
+            Session::Imap(s) => s.mark_done(committed).await,
+            Session::Pop3(s) => s.mark_done(committed).await,
         }
     }
 
     /// True when [`wait_for_mail`](Self::wait_for_mail) can work: IMAP and the server offers IDLE.
     pub fn can_idle(&self) -> bool {
-        matches!(self, Source::Imap(s) if s.capabilities().idle)
+        matches!(self, Session::Imap(s) if s.capabilities().idle)
     }
 
     /// IMAP IDLE: waits up to `max_wait` for the server to report new mail (true) or not
     /// (false). POP3, or an IMAP server without IDLE, gives an error at `capabilities`.
     pub async fn wait_for_mail(&mut self, max_wait: Duration) -> Result<bool, FetchError> {
         match self {
-            Source::Imap(s) => s.wait_for_mail(max_wait).await,
-            Source::Pop3(s) => Err(FetchError::new(
+            Session::Imap(s) => s.wait_for_mail(max_wait).await,
+            Session::Pop3(s) => Err(FetchError::new(
                 Stage::Capabilities,
                 ErrorKind::NotOffered,
                 s.server(),
@@ -253,8 +253,8 @@ impl Source {
     /// Logs out. For POP3 this is when DELEs take effect; an error means they did not.
     pub async fn close(self) -> Result<(), FetchError> {
         match self {
-            Source::Imap(s) => s.close().await,
-            Source::Pop3(s) => s.close().await,
+            Session::Imap(s) => s.close().await,
+            Session::Pop3(s) => s.close().await,
         }
     }
 }

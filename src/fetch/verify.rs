@@ -7,7 +7,7 @@
 
 use super::error::{ErrorKind, FetchError, Stage};
 use super::trace::{StageReport, Trace};
-use super::{Source, dial};
+use super::{Session, dial};
 use crate::config::{AfterProcessing, MailboxConfig, Protocol, Secret, Security};
 use serde::Serialize;
 use serde_json::json;
@@ -90,10 +90,10 @@ async fn presented(cfg: &MailboxConfig) -> Option<super::PeerCert> {
 }
 
 async fn run(cfg: &MailboxConfig, password: &Secret, trace: &mut Trace) -> Result<(), FetchError> {
-    let mut source = Source::open_traced(cfg, password, trace).await?;
+    let mut source = Session::open_traced(cfg, password, trace).await?;
     trace.enter(Stage::Select);
     match &mut source {
-        Source::Imap(s) => {
+        Session::Imap(s) => {
             let infos = s.folder_infos().await?;
             let shown: Vec<String> = infos
                 .iter()
@@ -116,7 +116,7 @@ async fn run(cfg: &MailboxConfig, password: &Secret, trace: &mut Trace) -> Resul
                 json!({ "after_processing": configured, "delete": delete, "move": mv }),
             );
         }
-        Source::Pop3(s) => {
+        Session::Pop3(s) => {
             let (messages, octets) = s.stat().await?;
             trace.pass(
                 format!("maildrop: {messages} message(s), {octets} bytes"),

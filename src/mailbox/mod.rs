@@ -21,7 +21,7 @@ pub mod supervisor;
 pub mod sync;
 
 pub use listing::{Overview, Target, overview, targets};
-pub use poll::{PollError, PollOutcome, poll_once};
+pub use poll::{PollError, PollOutcome, drain, poll_once};
 pub use repo::{Mailbox, MailboxError, ManagedBy};
 pub use supervisor::Supervisor;
 

@@ -9,7 +9,7 @@
 
 use super::state;
 use crate::config::{AfterProcessing, MailboxConfig, Protocol};
-use crate::fetch::{Batch, FetchError, FolderCheckpoint, MessageRef, SkipReason, Source, SourceId};
+use crate::fetch::{Batch, FetchError, FolderCheckpoint, MessageRef, Session, SkipReason, SourceId};
 use crate::ingest::{Disposition, IngestError, Item, Pipeline, Stats};
 use crate::record::ledger;
 use crate::store::{Db, StoreError};
@@ -140,6 +140,29 @@ pub async fn poll_once(
     Ok(outcome)
 }
 
+/// Polls until the mailbox is drained: again while a poll stopped at
+/// `max_messages_per_poll` with more waiting (or once, with `once`). `each` sees every
+/// poll's outcome as it ends. Stops at the first failure, a lease held elsewhere included.
+#[allow(clippy::too_many_arguments)]
+pub async fn drain(
+    db: &Db,
+    pipeline: Arc<Pipeline>,
+    id: i64,
+    cfg: &MailboxConfig,
+    owner: &str,
+    cancel: &CancellationToken,
+    once: bool,
+    mut each: impl FnMut(&PollOutcome),
+) -> Result<(), PollError> {
+    loop {
+        let o = poll_once(db, pipeline.clone(), id, cfg, owner, cancel).await?;
+        each(&o);
+        if once || !o.more || cancel.is_cancelled() {
+            return Ok(());
+        }
+    }
+}
+
 /// A failed poll whose status row could not be written.
 #[derive(Debug, Clone)]
 struct Unwritten {
@@ -208,7 +231,7 @@ async fn run(
         .map_err(PollError::Config)?
         .ok_or_else(|| PollError::Config(format!("mailbox {}: no password_env or password_file set", cfg.name)))?;
     let checkpoints = db.run(move |c| state::checkpoints(c, id)).await?;
-    let mut src = Source::open(cfg, &password).await?;
+    let mut src = Session::open(cfg, &password).await?;
     // Checkpoints skip what keep mode leaves behind. Any other mode empties (or flags)
     // the folder as it goes, so listing everything is cheap, and it also catches mail
     // committed before the mode was switched; the ledger still keeps it from counting twice.

@@ -10,7 +10,7 @@
 //! `deleted_at`, so status, checkpoints and ledger keep their owner.
 
 use crate::config::{MailboxConfig, Problem};
-use crate::store::schema::{mailboxes, meta};
+use crate::store::schema::mailboxes;
 use crate::store::{AnyConnection, StoreError};
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -180,15 +180,11 @@ pub(super) fn now() -> NaiveDateTime {
 
 /// The current mailboxes version (changes on every write).
 pub fn version(c: &mut AnyConnection) -> Result<i64, MailboxError> {
-    Ok(meta::table.find(VERSION_KEY).select(meta::value).first(c).optional()?.unwrap_or(0))
+    Ok(crate::store::counter::read(c, VERSION_KEY)?)
 }
 
 pub(super) fn bump_version(c: &mut AnyConnection) -> Result<(), MailboxError> {
-    let n = diesel::update(meta::table.find(VERSION_KEY)).set(meta::value.eq(meta::value + 1)).execute(c)?;
-    if n == 0 {
-        diesel::insert_into(meta::table).values((meta::key.eq(VERSION_KEY), meta::value.eq(1i64))).execute(c)?;
-    }
-    Ok(())
+    Ok(crate::store::counter::bump(c, VERSION_KEY)?)
 }
 
 /// Every live (not deleted) mailbox, by name.

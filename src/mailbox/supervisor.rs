@@ -12,7 +12,7 @@
 use super::repo::{self, Mailbox, MailboxError};
 use super::{PollError, poll_once, state};
 use crate::config::MailboxConfig;
-use crate::fetch::Source;
+use crate::fetch::Session;
 use crate::ingest::Pipeline;
 use crate::store::Db;
 use chrono::{NaiveDateTime, Utc};
@@ -260,7 +260,7 @@ impl Job {
                 _ => return tracing::warn!(mailbox = %m.name, "IDLE disabled: no password available"),
             };
             let session = tokio::select! {
-                s = Source::open(m, &password) => s,
+                s = Session::open(m, &password) => s,
                 _ = stop.cancelled() => return,
             };
             let mut src = match session {

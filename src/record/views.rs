@@ -1,7 +1,7 @@
 //! Per-campaign views: BOUNCED and COMPLAINTS, in keyset pages, newest first, and the
 //! campaign list with counts and rates.
 
-use crate::store::schema::{campaigns, events, sent_messages};
+use crate::store::schema::{campaigns, events, mailboxes, sent_messages};
 use crate::store::{AnyConnection, BadCursor, Cursor, Page, Paged, StoreError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -100,7 +100,28 @@ pub fn complaints(c: &mut AnyConnection, campaign: &str, page: &Page) -> Result<
         ))
         .limit(page.limit + 1)
         .load(c)?;
+    let mut rows: Vec<Complaint> = rows;
+    // Events name their mailbox by its stable id (`mailbox:<id>`); people read its name.
+    let ids: Vec<i64> = rows.iter().filter_map(|r| mailbox_id(&r.mailbox)).collect();
+    if !ids.is_empty() {
+        let names: std::collections::HashMap<i64, String> = mailboxes::table
+            .filter(mailboxes::id.eq_any(&ids))
+            .select((mailboxes::id, mailboxes::name))
+            .load::<(i64, String)>(c)?
+            .into_iter()
+            .collect();
+        for r in &mut rows {
+            if let Some(name) = mailbox_id(&r.mailbox).and_then(|id| names.get(&id)) {
+                r.mailbox = name.clone();
+            }
+        }
+    }
     Ok(Paged::of(rows, page, |r: &Complaint| Cursor::time_id(r.timestamp, r.id)))
+}
+
+/// The mailbox id of an event source `mailbox:<id>` (imports say `file`).
+fn mailbox_id(source: &str) -> Option<i64> {
+    source.strip_prefix("mailbox:")?.parse().ok()
 }
 
 /// A campaign with its counts and, where the sent map knows how many were sent, rates.

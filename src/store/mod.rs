@@ -8,6 +8,7 @@
 //! are in the error.
 
 mod connect;
+pub mod counter;
 mod insert;
 mod migrate;
 mod page;

@@ -3,7 +3,7 @@
 
 use crate::support::fake::{self, mailbox};
 use rebound::config::{Protocol, Secret};
-use rebound::fetch::{ErrorKind, Source, Stage};
+use rebound::fetch::{ErrorKind, Session, Stage};
 use std::time::{Duration, Instant};
 
 async fn fake(greeting: &'static str, answer: fn(&str) -> Option<String>) -> u16 {
@@ -28,7 +28,7 @@ async fn pop3_connection_dropped_during_retr() {
     let port = fake("+OK fake ready\r\n", pop3_answer).await;
     let cfg = mailbox(Protocol::Pop3, port);
     let started = Instant::now();
-    let mut src = Source::open(&cfg, &Secret::new("p")).await.unwrap();
+    let mut src = Session::open(&cfg, &Secret::new("p")).await.unwrap();
     let refs = src.list().await.unwrap();
     assert_eq!(refs.len(), 1);
     let e = src.fetch(&refs).await.unwrap_err();
@@ -77,7 +77,7 @@ async fn imap_connection_dropped_during_body_fetch() {
     let port = fake("* OK [CAPABILITY IMAP4rev1] fake ready\r\n", imap_answer).await;
     let cfg = mailbox(Protocol::Imap, port);
     let started = Instant::now();
-    let mut src = Source::open(&cfg, &Secret::new("p")).await.unwrap();
+    let mut src = Session::open(&cfg, &Secret::new("p")).await.unwrap();
     let refs = src.list().await.unwrap();
     assert_eq!(refs.len(), 1);
     let e = src.fetch(&refs).await.unwrap_err();
@@ -91,7 +91,7 @@ async fn imap_connection_dropped_during_body_fetch() {
 #[tokio::test]
 async fn imap_tagged_no_on_fetch_is_an_error_not_an_empty_result() {
     let port = fake("* OK fake ready\r\n", imap_refusing).await;
-    let mut src = Source::open(&mailbox(Protocol::Imap, port), &Secret::new("p")).await.unwrap();
+    let mut src = Session::open(&mailbox(Protocol::Imap, port), &Secret::new("p")).await.unwrap();
     let refs = src.list().await.unwrap();
     let e = src.fetch(&refs).await.unwrap_err();
     assert_eq!((e.stage, e.kind), (Stage::Fetch, ErrorKind::Rejected), "{e}");
@@ -105,7 +105,7 @@ async fn imap_tagged_no_on_fetch_is_an_error_not_an_empty_result() {
 async fn greeting_then_close_fails_cleanly_for_both_protocols() {
     for (protocol, greeting) in [(Protocol::Imap, "* OK fake\r\n"), (Protocol::Pop3, "+OK fake\r\n")] {
         let port = fake(greeting, |_| None).await;
-        let e = match Source::open(&mailbox(protocol, port), &Secret::new("p")).await {
+        let e = match Session::open(&mailbox(protocol, port), &Secret::new("p")).await {
             Ok(_) => panic!("{protocol}: open succeeded against a server that hung up"),
             Err(e) => e,
         };
@@ -117,7 +117,7 @@ async fn greeting_then_close_fails_cleanly_for_both_protocols() {
 #[tokio::test]
 async fn a_server_speaking_the_wrong_protocol_fails_at_greeting() {
     let port = fake("+OK I am POP3\r\n", |_| None).await;
-    let e = match Source::open(&mailbox(Protocol::Imap, port), &Secret::new("p")).await {
+    let e = match Session::open(&mailbox(Protocol::Imap, port), &Secret::new("p")).await {
         Ok(_) => panic!("IMAP client accepted a POP3 greeting"),
         Err(e) => e,
     };

@@ -5,7 +5,7 @@
 use crate::support;
 use crate::support::{Dovecot, MailUser, lf, sample_message};
 use rebound::config::{AfterProcessing, MailboxConfig, Protocol, Security};
-use rebound::fetch::{FolderCheckpoint, Source, SourceId};
+use rebound::fetch::{FolderCheckpoint, Session, SourceId};
 use std::time::{Duration, Instant};
 
 fn imap(d: &Dovecot, user: &MailUser, security: Security) -> MailboxConfig {
@@ -35,7 +35,7 @@ async fn roundtrip(security: Security) {
     let mut cfg = imap(&d, &user, security);
     cfg.after_processing = AfterProcessing::Delete;
 
-    let mut src = Source::open(&cfg, &user.secret()).await.unwrap_or_else(|e| panic!("{e}: {}", e.hint()));
+    let mut src = Session::open(&cfg, &user.secret()).await.unwrap_or_else(|e| panic!("{e}: {}", e.hint()));
     let refs = src.list().await.unwrap();
     assert_eq!(refs.len(), 5);
     let mut got = Vec::new();
@@ -56,7 +56,7 @@ async fn roundtrip(security: Security) {
     assert_eq!(user.subjects("INBOX"), vec![s(0), s(2), s(4)]);
 
     cfg.after_processing = AfterProcessing::Keep;
-    let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
+    let mut src = Session::open(&cfg, &user.secret()).await.unwrap();
     let refs = src.list().await.unwrap();
     let ids: Vec<SourceId> = refs.iter().map(|r| r.id.clone()).collect();
     src.mark_done(&ids).await.unwrap();
@@ -86,7 +86,7 @@ async fn move_creates_the_target_and_moves_only_committed_messages() {
     deliver_n(&user, 3);
     let mut cfg = imap(&d, &user, Security::Ssl);
     cfg.after_processing = AfterProcessing::Move("Processed".into());
-    let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
+    let mut src = Session::open(&cfg, &user.secret()).await.unwrap();
     let refs = src.list().await.unwrap();
     src.mark_done(&[refs[0].id.clone(), refs[2].id.clone()]).await.unwrap();
     src.close().await.unwrap();
@@ -106,7 +106,7 @@ async fn non_ascii_folder_is_created_moved_into_and_polled() {
     let target = "Bounces.Rückläufer & Co";
     let mut cfg = imap(&d, &user, Security::Ssl);
     cfg.after_processing = AfterProcessing::Move(target.into());
-    let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
+    let mut src = Session::open(&cfg, &user.secret()).await.unwrap();
     let refs = src.list().await.unwrap();
     src.mark_done(&[refs[1].id.clone()]).await.unwrap();
     src.close().await.unwrap();
@@ -117,7 +117,7 @@ async fn non_ascii_folder_is_created_moved_into_and_polled() {
         after_processing: AfterProcessing::Keep,
         ..imap(&d, &user, Security::Starttls)
     };
-    let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
+    let mut src = Session::open(&cfg, &user.secret()).await.unwrap();
     let refs = src.list().await.unwrap();
     assert!(matches!(&refs[..], [r] if matches!(&r.id, SourceId::Imap { folder, .. } if folder == target)), "{refs:?}");
     let batch = src.fetch(&refs).await.unwrap();
@@ -132,7 +132,7 @@ async fn fetch_leaves_seen_alone_and_seen_mode_sets_it() {
     deliver_n(&user, 2);
     let mut cfg = imap(&d, &user, Security::Ssl);
     cfg.after_processing = AfterProcessing::Seen;
-    let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
+    let mut src = Session::open(&cfg, &user.secret()).await.unwrap();
     let refs = src.list().await.unwrap();
     src.fetch(&refs).await.unwrap();
     assert_eq!(user.seen("INBOX"), 0, "BODY.PEEK[] must not set \\Seen");
@@ -148,7 +148,7 @@ async fn checkpoint_lists_only_newer_uids_unless_uidvalidity_changed() {
     let user = d.add_user();
     deliver_n(&user, 3);
     let cfg = imap(&d, &user, Security::Starttls);
-    let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
+    let mut src = Session::open(&cfg, &user.secret()).await.unwrap();
     let all = src.list().await.unwrap();
     let SourceId::Imap { uidvalidity, uid, .. } = all[1].id.clone() else { panic!("not imap: {:?}", all[1]) };
     let cp = FolderCheckpoint { folder: "INBOX".into(), uidvalidity, last_uid: uid };
@@ -173,7 +173,7 @@ async fn idle_wakes_on_new_mail_and_times_out_without() {
     let d = Dovecot::get();
     let user = d.add_user();
     let cfg = imap(&d, &user, Security::Ssl);
-    let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
+    let mut src = Session::open(&cfg, &user.secret()).await.unwrap();
     assert!(src.can_idle());
     let started = Instant::now();
     assert!(!src.wait_for_mail(Duration::from_secs(1)).await.unwrap());

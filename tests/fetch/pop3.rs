@@ -4,7 +4,7 @@
 use crate::support;
 use crate::support::{Dovecot, MailUser, lf, sample_message};
 use rebound::config::{AfterProcessing, MailboxConfig, Protocol, Security};
-use rebound::fetch::{Source, SourceId};
+use rebound::fetch::{Session, SourceId};
 
 fn pop3(d: &Dovecot, user: &MailUser, security: Security) -> MailboxConfig {
     let port = match security {
@@ -36,7 +36,7 @@ async fn roundtrip(security: Security) {
     let mut cfg = pop3(&d, &user, security);
     cfg.after_processing = AfterProcessing::Delete;
 
-    let mut src = Source::open(&cfg, &user.secret()).await.unwrap_or_else(|e| panic!("{e}: {}", e.hint()));
+    let mut src = Session::open(&cfg, &user.secret()).await.unwrap_or_else(|e| panic!("{e}: {}", e.hint()));
     let refs = src.list().await.unwrap();
     assert_eq!(refs.len(), 4);
     assert!(refs.iter().all(|r| matches!(&r.id, SourceId::Pop3 { uidl } if !uidl.is_empty())));
@@ -57,7 +57,7 @@ async fn roundtrip(security: Security) {
     assert_eq!(user.subjects("INBOX"), vec![format!("{}-1", user.name), format!("{}-3", user.name)]);
 
     cfg.after_processing = AfterProcessing::Keep;
-    let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
+    let mut src = Session::open(&cfg, &user.secret()).await.unwrap();
     let ids: Vec<SourceId> = src.list().await.unwrap().into_iter().map(|r| r.id).collect();
     assert_eq!(ids, vec![refs[1].id.clone(), refs[3].id.clone()], "UIDLs are stable across sessions");
     src.mark_done(&ids).await.unwrap();
@@ -87,7 +87,7 @@ async fn deletions_need_a_clean_quit() {
     deliver(&user);
     let mut cfg = pop3(&d, &user, Security::Ssl);
     cfg.after_processing = AfterProcessing::Delete;
-    let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
+    let mut src = Session::open(&cfg, &user.secret()).await.unwrap();
     assert!(!src.can_idle());
     let refs = src.list().await.unwrap();
     src.mark_done(&[refs[0].id.clone()]).await.unwrap();

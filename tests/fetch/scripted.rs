@@ -5,7 +5,7 @@
 
 use crate::support::fake::{self, mailbox};
 use rebound::config::{AfterProcessing, Protocol, Secret};
-use rebound::fetch::{HEADER_CAP, SkipReason, Source};
+use rebound::fetch::{HEADER_CAP, Session, SkipReason};
 
 /// An IMAP4rev1 server with neither MOVE nor UIDPLUS, holding UIDs 3 and 4.
 fn basic_imap(line: &str) -> Option<String> {
@@ -43,7 +43,7 @@ async fn move_without_move_copies_then_deletes_with_plain_expunge() {
     let server = fake::serve("* OK fake ready\r\n", basic_imap).await;
     let mut cfg = mailbox(Protocol::Imap, server.port);
     cfg.after_processing = AfterProcessing::Move("Done".into());
-    let mut src = Source::open(&cfg, &Secret::new("p")).await.unwrap();
+    let mut src = Session::open(&cfg, &Secret::new("p")).await.unwrap();
     let refs = src.list().await.unwrap();
     assert_eq!(refs.len(), 2);
     src.mark_done(&[refs[1].id.clone()]).await.unwrap();
@@ -57,7 +57,7 @@ async fn move_without_move_copies_then_deletes_with_plain_expunge() {
 #[tokio::test]
 async fn a_fetch_refused_with_expungeissued_keeps_what_arrived() {
     let server = fake::serve("* OK fake ready\r\n", basic_imap).await;
-    let mut src = Source::open(&mailbox(Protocol::Imap, server.port), &Secret::new("p")).await.unwrap();
+    let mut src = Session::open(&mailbox(Protocol::Imap, server.port), &Secret::new("p")).await.unwrap();
     let refs = src.list().await.unwrap();
     let batch = src.fetch(&refs).await.unwrap();
     assert_eq!(batch.fetched.len(), 1);
@@ -72,7 +72,7 @@ async fn delete_without_uidplus_uses_expunge_and_only_flags_committed_uids() {
     let server = fake::serve("* OK fake ready\r\n", basic_imap).await;
     let mut cfg = mailbox(Protocol::Imap, server.port);
     cfg.after_processing = AfterProcessing::Delete;
-    let mut src = Source::open(&cfg, &Secret::new("p")).await.unwrap();
+    let mut src = Session::open(&cfg, &Secret::new("p")).await.unwrap();
     let refs = src.list().await.unwrap();
     src.mark_done(&[refs[0].id.clone()]).await.unwrap();
     src.close().await.unwrap();
@@ -103,7 +103,7 @@ fn apop_digest() -> String {
 #[tokio::test]
 async fn pop3_uses_apop_when_the_greeting_offers_it() {
     let server = fake::serve("+OK fake <1896.697170952@fake>\r\n", apop_server).await;
-    let mut src = Source::open(&mailbox(Protocol::Pop3, server.port), &Secret::new("tanstaaf")).await.unwrap();
+    let mut src = Session::open(&mailbox(Protocol::Pop3, server.port), &Secret::new("tanstaaf")).await.unwrap();
     assert!(src.list().await.unwrap().is_empty());
     src.close().await.unwrap();
     let cmds = server.commands();
@@ -112,7 +112,7 @@ async fn pop3_uses_apop_when_the_greeting_offers_it() {
 
     // A server that refuses the digest still gets USER/PASS.
     let server = fake::serve("+OK fake <1896.697170952@fake>\r\n", apop_server).await;
-    let src = Source::open(&mailbox(Protocol::Pop3, server.port), &Secret::new("other")).await.unwrap();
+    let src = Session::open(&mailbox(Protocol::Pop3, server.port), &Secret::new("other")).await.unwrap();
     src.close().await.unwrap();
     let cmds = server.commands();
     assert!(cmds.iter().any(|c| c == "USER u") && cmds.iter().any(|c| c == "PASS other"), "{cmds:?}");
@@ -136,8 +136,8 @@ fn big_message_pop3(line: &str, top: bool) -> Option<String> {
 }
 
 /// Logs in to a fake POP3 server and fetches everything it lists.
-async fn fetch_all(server: &fake::Fake) -> (Source, rebound::fetch::Batch) {
-    let mut src = Source::open(&mailbox(Protocol::Pop3, server.port), &Secret::new("pw")).await.unwrap();
+async fn fetch_all(server: &fake::Fake) -> (Session, rebound::fetch::Batch) {
+    let mut src = Session::open(&mailbox(Protocol::Pop3, server.port), &Secret::new("pw")).await.unwrap();
     let refs = src.list().await.unwrap();
     let batch = src.fetch(&refs).await.unwrap();
     (src, batch)

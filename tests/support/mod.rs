@@ -309,14 +309,14 @@ pub async fn fetch_small_and_oversized(
     user: &MailUser,
     mut cfg: rebound::config::MailboxConfig,
     filler: char,
-) -> rebound::fetch::Source {
-    use rebound::fetch::{SkipReason, Source};
+) -> rebound::fetch::Session {
+    use rebound::fetch::{Session, SkipReason};
     let small = sample_message(&format!("{}-small", user.name), "short");
     let filler = filler.to_string().repeat(70);
     user.deliver("INBOX", &small);
     user.deliver("INBOX", &sample_message(&format!("{}-big", user.name), &vec![filler.as_str(); 100].join("\r\n")));
     cfg.max_message_bytes = 2048;
-    let mut src = Source::open(&cfg, &user.secret()).await.unwrap();
+    let mut src = Session::open(&cfg, &user.secret()).await.unwrap();
     let refs = src.list().await.unwrap();
     let batch = src.fetch(&refs).await.unwrap();
     assert_eq!(batch.fetched.len(), 1);
