@@ -21,7 +21,7 @@ pub enum RulesError {
     Invalid(#[from] RuleError),
     #[error(transparent)]
     Compile(#[from] super::CompileError),
-    #[error("no rule with key `{0}`; `rebound rules list` shows the keys")]
+    #[error("no rule with key `{0}`; the rule list shows the keys")]
     NotFound(String),
     #[error("a rule with key `{0}` already exists; pick another key or edit that rule")]
     Exists(String),

@@ -42,7 +42,7 @@ pub enum IngestError {
     #[error("configuration: {key}: {message}")]
     Config { key: &'static str, message: String },
     /// No review item with this id still holds its raw message.
-    #[error("review item {0} does not exist or has no raw message left; `rebound review list` shows the queue")]
+    #[error("review item {0} does not exist or has no raw message left; the review queue lists what is there")]
     ReviewNotFound(i64),
     #[error(transparent)]
     Cursor(#[from] crate::store::BadCursor),

@@ -40,11 +40,11 @@ impl ManagedBy {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailboxError {
-    #[error("no mailbox {0}; `rebound mailbox list` shows them")]
+    #[error("no mailbox {0}; the mailbox list shows them")]
     NotFound(String),
     #[error("a mailbox named `{0}` already exists; pick another name or change that mailbox")]
     Exists(String),
-    #[error("mailbox `{name}` comes from the config file ({file}); change it there and restart `rebound serve`")]
+    #[error("mailbox `{name}` comes from the config file ({file}); change it there and restart the server")]
     ReadOnly { name: String, file: String },
     #[error("invalid mailbox settings: {}", problem_list(.0))]
     Invalid(Vec<Problem>),

@@ -10,6 +10,30 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 
+/// Where a mailbox stands for operators: the one mapping of the `mailbox_status.state` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailboxState {
+    /// Registered, never polled.
+    New,
+    /// The last poll succeeded.
+    Ok,
+    /// The last poll failed (its stage and error are beside it).
+    Failing,
+    /// Not polled: `enabled = false`.
+    Disabled,
+}
+
+impl MailboxState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailboxState::New => "new",
+            MailboxState::Ok => "ok",
+            MailboxState::Failing => "failing",
+            MailboxState::Disabled => "disabled",
+        }
+    }
+}
+
 /// A mailbox's status row (the "Error column" of the mailbox list).
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, PartialEq, Eq)]
 #[diesel(table_name = mailbox_status)]
@@ -30,7 +54,7 @@ fn ensure_row(c: &mut AnyConnection, id: i64) -> Result<(), StoreError> {
     let exists: i64 = mailbox_status::table.find(id).count().get_result(c)?;
     if exists == 0 {
         let inserted = diesel::insert_into(mailbox_status::table)
-            .values((mailbox_status::mailbox_id.eq(id), mailbox_status::state.eq("new")))
+            .values((mailbox_status::mailbox_id.eq(id), mailbox_status::state.eq(MailboxState::New.as_str())))
             .execute(c);
         // Another instance may have created it between the check and the insert.
         if let Err(e) = inserted {
@@ -106,7 +130,7 @@ pub fn record_success(c: &mut AnyConnection, id: i64, n: i64, now: NaiveDateTime
     ensure_row(c, id)?;
     diesel::update(mailbox_status::table.find(id))
         .set((
-            mailbox_status::state.eq("ok"),
+            mailbox_status::state.eq(MailboxState::Ok.as_str()),
             mailbox_status::last_poll_at.eq(Some(now)),
             mailbox_status::last_success_at.eq(Some(now)),
             mailbox_status::consecutive_failures.eq(0),
@@ -136,7 +160,7 @@ pub fn record_failure(
     let error = crate::fetch::error::clip(error, LAST_ERROR_MAX);
     diesel::update(mailbox_status::table.find(id))
         .set((
-            mailbox_status::state.eq("failing"),
+            mailbox_status::state.eq(MailboxState::Failing.as_str()),
             mailbox_status::last_poll_at.eq(Some(now)),
             mailbox_status::last_error.eq(Some(error)),
             mailbox_status::last_error_stage.eq(Some(stage)),
@@ -149,7 +173,9 @@ pub fn record_failure(
 
 pub fn mark_disabled(c: &mut AnyConnection, id: i64) -> Result<(), StoreError> {
     ensure_row(c, id)?;
-    diesel::update(mailbox_status::table.find(id)).set(mailbox_status::state.eq("disabled")).execute(c)?;
+    diesel::update(mailbox_status::table.find(id))
+        .set(mailbox_status::state.eq(MailboxState::Disabled.as_str()))
+        .execute(c)?;
     Ok(())
 }
 
