@@ -258,6 +258,8 @@ fn finish(
         if r.reason == Reason::Delivered {
             r.kind = Kind::Delivered;
         }
+        let texts = [r.diagnostic.as_deref().unwrap_or(""), m.head()];
+        r.permanent = reason::permanent(r.kind, r.status.as_deref(), r.reply_code, &texts);
     }
     report.kind = overall_kind(&records);
     if report.kind == Kind::Complaint && report.feedback.is_none() {

@@ -514,6 +514,94 @@ pub fn temporary(r: Reason, f: &Facts) -> Reason {
     if r == HostUnknown && temp { NetworkError } else { r }
 }
 
+/// Words saying the sender's MTA will try again, or that the trouble is passing (RFC 5321
+/// 4.2.1: 4yz is a "transient negative completion"; Postfix's "will keep trying", Exim's
+/// "still being tried", Exchange's "delivery has been delayed", Gmail's "will retry").
+const TEMPORARY_WORDS: &[&str] = &[
+    "temporary",
+    "temporarily",
+    "try again later",
+    "will retry",
+    "will keep trying",
+    "will be retried",
+    "will try again",
+    "still trying",
+    "still being tried",
+    "not yet been delivered",
+    "delivery has been delayed",
+    "has been delayed",
+    "deferred",
+    "is being retried",
+    "retry later",
+    "transient",
+    "delivery incomplete",
+    "please try again",
+];
+
+/// Words saying the failure is final (qmail's "I'm not going to try again" / "I've given
+/// up", Sendmail's and Postfix's "permanent fatal errors", Exim's "retry timeout exceeded").
+const PERMANENT_WORDS: &[&str] = &[
+    "permanent",
+    "fatal",
+    "not going to try again",
+    "given up",
+    "giving up",
+    "gave up",
+    "will not be retried",
+    "no further attempts",
+    "unrecoverable",
+    "retry timeout exceeded",
+];
+
+static PERMANENCE: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    let pats: Vec<&str> = TEMPORARY_WORDS.iter().chain(PERMANENT_WORDS).copied().collect();
+    crate::parse::text::phrase_automaton(&pats)
+});
+
+/// Is the failure of a record permanent? Evidence in order: the enhanced status class (RFC
+/// 3463: 5 permanent, 4 persistent transient, 2 success), then the kind (a delay notice is
+/// temporary; complaints, auto-replies and success DSNs are no failure), the SMTP reply
+/// code's first digit (RFC 5321 4.2.1), then the words of `texts` (the diagnostic first,
+/// then the notice around it; where one text says both, temporary wins: "we will retry;
+/// you will be told if it fails permanently"), and last the reason: a notice that says
+/// nothing of the kind is a non-delivery the MTA gave up on, so it is permanent.
+pub fn permanent(
+    kind: crate::parse::types::Kind,
+    status: Option<&str>,
+    reply_code: Option<u16>,
+    texts: &[&str],
+) -> bool {
+    use crate::parse::types::Kind;
+    match status.and_then(|s| s.bytes().next()) {
+        Some(b'5') => return true,
+        Some(b'4' | b'2') => return false,
+        _ => {}
+    }
+    if kind != Kind::Bounce {
+        return false;
+    }
+    match reply_code.map(|c| c / 100) {
+        Some(5) => return true,
+        Some(4 | 2) => return false,
+        _ => {}
+    }
+    if let Some(ac) = PERMANENCE.as_ref() {
+        for t in texts {
+            let mut perm = false;
+            for m in ac.find_overlapping_iter(*t) {
+                if m.pattern().as_usize() < TEMPORARY_WORDS.len() {
+                    return false;
+                }
+                perm = true;
+            }
+            if perm {
+                return true;
+            }
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,5 +631,22 @@ mod tests {
         assert_eq!(c(Some("2.0.0"), "ok"), Delivered);
         assert_eq!(c(None, "553 mx.example.org does not exist"), HostUnknown);
         assert_eq!(c(None, "550 user kim does not exist"), UserUnknown);
+    }
+
+    #[test]
+    fn permanence() {
+        use crate::parse::types::Kind::{Bounce, Complaint, Delay};
+        // The status class decides over the reply code and the words.
+        assert!(!permanent(Bounce, Some("4.2.2"), Some(550), &["permanent error"]));
+        assert!(permanent(Delay, Some("5.1.1"), None, &[]));
+        assert!(!permanent(Delay, None, Some(550), &[]));
+        assert!(permanent(Bounce, None, Some(550), &["temporary"]));
+        assert!(!permanent(Bounce, None, Some(421), &[]));
+        // No code at all: the words.
+        assert!(!permanent(Bounce, None, None, &["There was a temporary problem; we will retry"]));
+        assert!(!permanent(Bounce, None, None, &["", "you will be told if it fails permanently; will retry"]));
+        assert!(permanent(Bounce, None, None, &["This is a permanent error; I've given up."]));
+        assert!(permanent(Bounce, None, None, &["account has been disabled or discontinued"]));
+        assert!(!permanent(Complaint, None, None, &[]));
     }
 }
