@@ -40,6 +40,21 @@ pub fn parse(raw: &[u8], opts: &ParseOptions) -> Report {
     if raw.len() > opts.max_size {
         return Report::unknown(format!("message exceeds size cap of {} bytes", opts.max_size));
     }
+    if !input::has_header_block(raw) {
+        // Text pasted without its header block (or a notice whose headers were lost): read
+        // it as the body of a message that has only the marker header.
+        let mut owned = Vec::with_capacity(BODY_ONLY.len() + raw.len());
+        owned.extend_from_slice(BODY_ONLY.as_bytes());
+        owned.extend_from_slice(raw);
+        return parse_message(&owned);
+    }
+    parse_message(raw)
+}
+
+/// The header block put before a text that has none: `Mail::body_only` reads it.
+pub const BODY_ONLY: &str = "X-Rebound-Body-Only: yes\n\n";
+
+fn parse_message(raw: &[u8]) -> Report {
     let prep = input::prepare(raw);
     let bytes = prep.bytes.as_ref();
     // A plain single-part message: only its headers go through mail-parser.

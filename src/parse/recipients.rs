@@ -63,6 +63,8 @@ const LEAD_ENDS: &[&str] = &[
     "delivery to the following recipient failed permanently:",
     "your message to",
     "message to",
+    // Gmail: "There was a temporary problem delivering your message to addr."
+    "delivering your message to",
 ];
 
 fn lead_ok(prefix: &str) -> bool {
