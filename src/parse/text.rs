@@ -172,7 +172,7 @@ pub fn find_status(s: &str) -> Option<String> {
 /// SMTP replies that end or open a session (220 greeting, 221/222 closing) say nothing
 /// about a delivery: never the reply code of a failure.
 fn session_reply(code: u16) -> bool {
-    matches!(code, 220 | 221 | 222)
+    (220..=222).contains(&code)
 }
 
 /// The SMTP reply code (2xx/4xx/5xx) of `s`: the first one standing as a word (at a line
