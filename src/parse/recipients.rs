@@ -49,6 +49,17 @@ const LEADS: &[&str] = &[
     "destinataire:",
     "empfänger:",
     "to the following address:",
+    // "Unknown user: kim@example.org" (IMail, MDaemon, old Sendmail lookalikes).
+    "user:",
+    "unknown user:",
+    "user unknown:",
+    "no such user:",
+    "invalid recipient:",
+    "unknown recipient:",
+    "unknown address:",
+    "mailbox unavailable:",
+    // Exchange's typed addresses: "Kim Lee [SMTP:kim@example.org]".
+    "smtp:",
 ];
 
 /// Sentence ends after which the failed address follows on the same line.
@@ -68,7 +79,15 @@ const LEAD_ENDS: &[&str] = &[
 ];
 
 fn lead_ok(prefix: &str) -> bool {
-    let p = prefix.trim().trim_end_matches(['<', '"', '(', '\'']).trim();
+    let p = prefix.trim().trim_end_matches(['<', '"', '(', '\'', '[']).trim();
+    // Runs of spaces or tabs inside the lead ("RCPT  TO:", "Unknown\tuser:") are one space.
+    let squeezed;
+    let p = if p.contains("  ") || p.contains('\t') {
+        squeezed = p.split_whitespace().collect::<Vec<_>>().join(" ");
+        squeezed.as_str()
+    } else {
+        p
+    };
     if p.len() < 120 && LEAD_ENDS.iter().any(|e| ends_with_ci(p, e)) {
         return true;
     }
@@ -199,5 +218,17 @@ mod tests {
         );
         assert_eq!(f.len(), 1);
         assert!(f[0].diagnostic.contains("550 5.1.1 unknown"));
+    }
+
+    #[test]
+    fn lead_forms() {
+        for t in [
+            "Unknown user: kim@example.org\n",
+            "Kim Lee [SMTP:kim@example.org]\n  #550 5.1.1 not found\n",
+            "RCPT   TO:  <kim@example.org>\n<<< 550 no\n",
+        ] {
+            let f = scan_recipients(t, &[]);
+            assert_eq!(f.first().map(|f| f.address.as_str()), Some("kim@example.org"), "{t:?}");
+        }
     }
 }

@@ -41,7 +41,10 @@ pub fn parse(text: &str, dialect: &'static str) -> (PerMessage, Vec<Record>) {
             continue;
         };
         let mut r = Record::new(dialect);
+        // An empty "Final-Recipient: rfc822;<>" names nobody: Original-Recipient (RFC 3464
+        // 2.3.1, the address as the sender gave it) or X-Actual-Recipient then does.
         r.recipient = normalize_address(strip_type(rcpt))
+            .or_else(|| get(&block, "Original-Recipient").and_then(|v| normalize_address(strip_type(v))))
             .or_else(|| get(&block, "X-Actual-Recipient").and_then(|v| normalize_address(strip_type(v))));
         r.original_recipient = get(&block, "Original-Recipient").and_then(|v| normalize_address(strip_type(v)));
         r.action = get(&block, "Action").map(|a| a.split_whitespace().next().unwrap_or("").to_ascii_lowercase());
@@ -107,5 +110,13 @@ mod tests {
         assert_eq!(r[0].reply_code, Some(550));
         assert_eq!(r[0].diagnostic.as_deref(), Some("550 5.1.1 <a@example.com>: User unknown"));
         assert_eq!(r[1].kind, Kind::Delay);
+    }
+
+    #[test]
+    fn empty_final_recipient_falls_back() {
+        let t =
+            "Final-Recipient: rfc822;<>\nOriginal-Recipient: rfc822;kim@example.net\nAction: failed\nStatus: 5.1.1\n";
+        let (_, r) = parse(t, "rfc3464");
+        assert_eq!(r[0].recipient.as_deref(), Some("kim@example.net"));
     }
 }

@@ -60,9 +60,19 @@ pub fn first_address(s: &str) -> Option<(usize, usize)> {
         while st > 0 && local_byte(b[st - 1]) {
             st -= 1;
         }
+        // An RFC 2047 encoded-word local part ("=?utf-8?Q?j=C3=B6rg?=@example.org") is the
+        // address as it was written: kept whole.
+        let encoded = b.get(st..st + 2) == Some(b"=?");
         // A leading '.' or '/' or '=' is punctuation around the address, not part of it.
-        while st < at && matches!(b[st], b'.' | b'/' | b'=' | b'\'' | b'`' | b'{' | b'|') {
+        while !encoded && st < at && matches!(b[st], b'.' | b'/' | b'=' | b'\'' | b'`' | b'{' | b'|') {
             st += 1;
+        }
+        // Exchange's address types: "dda:SMTP=kim@example.org", "SMTP=...", "RFC822=...".
+        if !encoded && let Some(eq) = b.get(st..at).and_then(|l| memchr::memchr(b'=', l)) {
+            let kind = &b[st..st + eq];
+            if [&b"SMTP"[..], b"RFC822", b"smtp", b"rfc822"].contains(&kind) {
+                st += eq + 1;
+            }
         }
         let mut en = at + 1;
         while en < b.len() && domain_byte(b[en]) {
@@ -449,6 +459,15 @@ mod tests {
         );
         assert_eq!(code_pair("5.1.0 - Unknown address error 550-'5.2.2 <a@b.example>"), Some((550, "5.2.2".into())));
         assert_eq!(normalize_address(" rfc822; <User@EXAMPLE.com>"), Some("User@example.com".into()));
+    }
+
+    #[test]
+    fn address_forms() {
+        let n = |s: &str| normalize_address(s);
+        assert_eq!(n("[SMTP:Kim@Example.ORG]"), Some("Kim@example.org".into()));
+        assert_eq!(n("IMCEAEX-_o=x; dda:SMTP=kim@example.org"), Some("kim@example.org".into()));
+        assert_eq!(n("rfc822; =?utf-8?Q?j=C3=B6rg?=@example.org"), Some("=?utf-8?Q?j=C3=B6rg?=@example.org".into()));
+        assert_eq!(n("Unknown user: kim@example.org"), Some("kim@example.org".into()));
     }
 
     #[test]
