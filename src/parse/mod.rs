@@ -234,6 +234,12 @@ fn finish(
         if r.command.is_none() {
             r.command = r.diagnostic.as_deref().and_then(text::smtp_command).map(str::to_string);
         }
+        if r.reason == Reason::Undefined
+            && let Some((_, c)) = r.extra.iter().find(|(k, _)| k == rfc3464::STATUS_COMMENT)
+            && let Some(v) = reason::verdict(c)
+        {
+            r.reason = v;
+        }
         if r.reason == Reason::Undefined {
             let d = r.diagnostic.as_deref().unwrap_or("");
             let facts = reason::Facts {

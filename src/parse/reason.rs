@@ -27,6 +27,16 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "mailbox would exceed", "exceeding quota", "maildir over quota", "quota violation",
         "mailbox exceeds allowed size", "inbox is full", "out of storage space", "mailbox quota",
         "exceeds mailbox", "insufficient storage space", "quota has been exceeded",
+        // Postfix virtual(8)/local(8) and Dovecot LDA: "mailbox full", "Quota exceeded
+        // (mailbox for user is full)"; qmail-local: "the user's maildir has overdrawn his
+        // diskspace quota"; Courier: "Mail quota exceeded"; Exchange: "The recipient's
+        // mailbox is full and can't accept messages now"; MDaemon/IMail: "mailbox size limit".
+        "diskspace quota", "disk quota", "mailbox quota exceeded", "mailbox is over quota",
+        "can't accept messages now", "storage limit", "exceeded its quota", "not enough space in",
+        "mailbox size exceeded", "mailbox over limit", "mailbox has reached its", "mailbox capacity",
+        // Japanese carriers' and portals' notices (docomo, au/KDDI, SoftBank, Yahoo! JAPAN):
+        // "メールボックスが一杯", "容量オーバー", "容量超過", "容量制限".
+        "メールボックスが一杯", "メールボックスがいっぱい", "容量オーバー", "容量超過", "容量制限",
     ]),
     (MesgTooBig, &[
         "message too large", "message is too large", "message size exceeds",
@@ -53,6 +63,11 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "due to extended inactivity", "account deactivated", "account is not active",
         "mailbox inactive", "is suspended", "has been suspended", "account closed",
         "account is closed", "is frozen", "account is blocked",
+        // Yahoo ("This mailbox is disabled (554.30)"), GMX/Web.de ("Mailbox disabled"),
+        // Zimbra ("account is not active"), Courier, Exim ACLs ("account has been
+        // deactivated/suspended"), and old ISP notices ("disabled or discontinued").
+        "account has been closed", "account is no longer active", "mailbox has been disabled",
+        "mailbox has been suspended", "account inactive", "deactivated mailbox",
     ]),
     (HasMoved, &[
         "has moved", "address changed", "user has moved", "moved to another", "mailbox has moved",
@@ -63,6 +78,10 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "not allowed to relay", "relay prohibited", "relaying mail to", "is not a gateway",
         "rcpthosts", "relay not allowed", "relaying is prohibited", "cannot relay",
         "relay rejected", "insecure mail relay", "not configured to relay",
+        // Sendmail "Relaying denied. Proper authentication required", Exchange 5.7.54
+        // "Unable to relay recipient in non-accepted domain", 5.7.64 "Relay Access Denied".
+        "relaying disallowed", "relay access", "relay not authorized", "unable to relay recipient",
+        "relaying to", "is not permitted to relay",
     ]),
     (AuthFailure, &[
         "spf", "dkim", "dmarc", "sender policy framework", "unauthenticated email", "domainkeys",
@@ -89,6 +108,15 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "not valid recipient", "no longer valid", "no longer in use", "no longer active",
         "not a valid recipient", "undeliverable recipient", "#5.1.0 address rejected",
         "recipient address rejected: access denied",
+        // qmail-local "Sorry, no mailbox here by that name. (#5.1.1)"; IMail "Unknown user";
+        // MDaemon/GMX "user is unknown"; MessageLabs/Symantec "No such user"; Trend Micro
+        // "recipient address is invalid"; Verizon/Sendmail "User unknown", "Addressee
+        // unknown, relay=..."; Office 365 "wasn't found at"; Japanese "宛先不明" (address
+        // unknown), "存在しない" (does not exist).
+        "user is unknown", "recipient is unknown", "no mailbox here by that name",
+        "mailbox not available", "recipient no longer", "wasn't found at",
+        "invalid e-mail address", "unknown alias", "no such user here", "user doesn't exist",
+        "recipient address is invalid", "not a valid email", "宛先不明", "存在しない",
     ]),
     (Filtered, &[
         "filtered", "user reject", "refused by recipient", "refuse to receive", "refuses to accept",
@@ -146,6 +174,13 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "mx record", "invalid domain", "domain not exist", "hostname not found",
         "unroutable domain", "no such host", "non-existent domain", "domain must exist",
         "hostunknown", "illegal host/domain", "unrouteable address", "unroutable address",
+        // qmail-remote: "Sorry, I couldn't find any host named x. (#5.1.2)" / "... any host
+        // by that name"; Exim: "all relevant MX records point to non-existent hosts";
+        // Domino: "No route found to domain x"; Exchange Online 5.4.310 "DNS domain does not
+        // exist"; Postfix "Host or domain name not found".
+        "couldn't find any host", "could not find any host", "point to non-existent hosts",
+        "no route found to domain", "domain name does not exist", "dns domain", "not a valid domain",
+        "domain could not be found", "no such domain name", "domain lookup failed",
     ]),
     (SpamDetected, &[
         "spam", "junk", "unsolicited", "bulk mail", "bulk email", "looks like spam", "uribl",
@@ -168,6 +203,10 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "residential ip",
         // "Connection refused by <host>": the host refused us, not a network failure.
         "connection refused by",
+        // Yahoo "[BL21] Connections will not be accepted from x", qmail "Connected to x but
+        // my name was rejected", Outlook.com "part of their network is on our block list".
+        "connections will not be accepted", "my name was rejected", "ip address is on",
+        "has been rejected by an rbl", "poor reputation",
     ]),
 ];
 
@@ -191,6 +230,9 @@ const PHRASES2: &[(Reason, &[&str])] = &[
         "loops back", "routing loop", "name service error", "network", "unreachable",
         "no route to host", "connection reset", "dns", "not reachable", "host not reachable",
         "could not connect", "unable to connect", "connection refused",
+        // qmail "Connected to x but connection died", "This message is looping"; Postfix
+        // "lost connection with x while ..."; Sendmail "Connection reset by x".
+        "connection died", "is looping", "connection dropped", "broken pipe", "temporary dns",
     ]),
     (SystemFull, &[
         "insufficient disk space", "disk full", "system full", "insufficient system storage",
@@ -200,6 +242,8 @@ const PHRASES2: &[(Reason, &[&str])] = &[
         "couldn't find a mail exchanger", "indicated no smtp service", "doesn't receive email",
         "does not receive email", "null mx", "does not accept mail", "accepts no mail",
         "not accept any mail", "does not accept any mail",
+        // RFC 7505 null MX: 556 5.1.10 "Recipient address has null MX"; Postfix "nullMX".
+        "nullmx", "has null mx", "accepts no email", "domain does not receive",
     ]),
     (Expired, &[
         "timed out", "timeout", "expired", "too long", "retry time", "delivery time",
@@ -207,6 +251,11 @@ const PHRASES2: &[(Reason, &[&str])] = &[
         "retry timeout exceeded", "giving up", "given up", "was not delivered within",
         "not delivered for more than", "could not be delivered for",
         "message could not be delivered for more", "delivery period", "has been delayed",
+        // Sendmail "Cannot send message for 5 days", Exim "retry time not reached for any
+        // host after a long failure period", Exchange "Message expired", MDaemon "unable to
+        // deliver this message after", Domino "delivery time expired".
+        "cannot send message for", "long failure period", "message expired",
+        "undeliverable for", "unable to deliver this message after",
     ]),
     (FailedStartTls, &[
         "starttls", "tls required", "encryption required", "must issue a starttls", "requires tls",
@@ -216,6 +265,9 @@ const PHRASES2: &[(Reason, &[&str])] = &[
         "verification failure", "authentication credentials invalid", "must authenticate",
         "certificate", "ssl", "tls", "security", "not authorized", "unauthorized",
         "authentication is required", "unauthenticated senders not allowed",
+        // Exchange 5.7.57 "Client was not authenticated to send anonymous mail", 5.7.1
+        // "RESOLVER.RST.AuthRequired"; Postfix "SASL authentication failed".
+        "not authenticated", "authrequired", "sasl",
     ]),
     (MailerError, &[
         "x-unix", "pipe to", "command failed", "program exited", "unknown mailer", "exit code",
@@ -373,6 +425,14 @@ pub fn by_status(status: &str) -> Option<Reason> {
         _ => return None,
     };
     Some(r)
+}
+
+/// The reason the reporting MTA's own words name (a DSN Status comment such as "(Over
+/// quota)"), when they are specific (first-pass words only): the report's own verdict,
+/// which outranks the remote server's diagnostic.
+pub fn verdict(words: &str) -> Option<Reason> {
+    let hits = phrase_hits(words);
+    FIRST.iter().find(|r| hits.contains(&(1, **r))).copied()
 }
 
 /// Everything the classifier may look at.

@@ -79,6 +79,10 @@ pub fn parse(text: &str, dialect: &'static str) -> (PerMessage, Vec<Record>) {
             .filter(|(k, _)| k.len() > 2 && k.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("x-")))
             .cloned()
             .collect();
+        // "Status: 5.2.2 (Over quota)": the reporting MTA's own words about its status.
+        if let Some(c) = get(&block, "Status").and_then(status_comment) {
+            r.extra.push((STATUS_COMMENT.to_string(), c.to_string()));
+        }
         r.kind = match r.action.as_deref() {
             Some("delayed") => Kind::Delay,
             Some("delivered" | "relayed" | "expanded") => Kind::Delivered,
@@ -87,6 +91,18 @@ pub fn parse(text: &str, dialect: &'static str) -> (PerMessage, Vec<Record>) {
         out.push(r);
     }
     (pm, out)
+}
+
+/// The `extra` key under which a Status field's comment is kept.
+pub const STATUS_COMMENT: &str = "Status-Comment";
+
+/// The comment after the code in a Status field ("5.2.1 (mailbox disabled, not accepting
+/// messages)"), without its parentheses.
+fn status_comment(v: &str) -> Option<&str> {
+    let open = v.find('(')?;
+    let inner = v.get(open + 1..)?;
+    let inner = inner.rfind(')').and_then(|p| inner.get(..p)).unwrap_or(inner).trim();
+    (!inner.is_empty()).then_some(inner)
 }
 
 /// DSN fields written into the plain-text body (some gateways do that): the text from the
