@@ -442,6 +442,19 @@ const HEADER_NAMES: &[&str] = &[
     "keywords",
 ];
 
+/// How many bytes of `raw` are lines of nothing but white space, before its first word.
+pub fn leading_blank_lines(raw: &[u8]) -> usize {
+    let mut end = 0;
+    for (i, b) in raw.iter().enumerate() {
+        match b {
+            b'\n' => end = i + 1,
+            b' ' | b'\t' | b'\r' => {}
+            _ => break,
+        }
+    }
+    end
+}
+
 /// Does `raw` start with a header block? A bounce pasted as text ("This is the mail system
 /// at host ...", "Delivery has failed to these recipients or groups:") or a notice whose
 /// headers were lost does not: its first line is no field, or its first block names no
@@ -494,6 +507,8 @@ mod tests {
             b"[https://example.net/logo.png]\nYour message to a@example.org couldn't be delivered.\n"
         ));
         assert!(!has_header_block(b""));
+        assert_eq!(leading_blank_lines(b"   \n\t\r\nReturn-Path: <>\n"), 7);
+        assert_eq!(leading_blank_lines(b"Return-Path: <>\n"), 0);
     }
 
     #[test]

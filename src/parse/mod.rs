@@ -40,6 +40,11 @@ pub fn parse(raw: &[u8], opts: &ParseOptions) -> Report {
     if raw.len() > opts.max_size {
         return Report::unknown(format!("message exceeds size cap of {} bytes", opts.max_size));
     }
+    // Blank lines before a header block are a copy-and-paste artifact, not an empty one.
+    let lead = input::leading_blank_lines(raw);
+    if lead > 0 && raw.get(lead..).is_some_and(input::has_header_block) {
+        return parse_message(raw.get(lead..).unwrap_or(raw));
+    }
     if !input::has_header_block(raw) {
         // Text pasted without its header block (or a notice whose headers were lost): read
         // it as the body of a message that has only the marker header.
@@ -51,7 +56,7 @@ pub fn parse(raw: &[u8], opts: &ParseOptions) -> Report {
     parse_message(raw)
 }
 
-/// The header block put before a text that has none: `Mail::body_only` reads it.
+/// The header block put before a text that has none.
 pub const BODY_ONLY: &str = "X-Rebound-Body-Only: yes\n\n";
 
 fn parse_message(raw: &[u8]) -> Report {
@@ -280,7 +285,7 @@ fn finish(
             r.kind = Kind::Delivered;
         }
         let texts = [r.diagnostic.as_deref().unwrap_or(""), m.head()];
-        r.permanent = reason::permanent(r.kind, r.status.as_deref(), r.reply_code, &texts);
+        r.permanent = reason::permanent(r.kind, r.status.as_deref(), r.reply_code, &texts, r.reason);
     }
     report.kind = overall_kind(&records);
     if report.kind == Kind::Complaint && report.feedback.is_none() {

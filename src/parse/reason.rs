@@ -623,13 +623,15 @@ static PERMANENCE: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
 /// temporary; complaints, auto-replies and success DSNs are no failure), the SMTP reply
 /// code's first digit (RFC 5321 4.2.1), then the words of `texts` (the diagnostic first,
 /// then the notice around it; where one text says both, temporary wins: "we will retry;
-/// you will be told if it fails permanently"), and last the reason: a notice that says
-/// nothing of the kind is a non-delivery the MTA gave up on, so it is permanent.
+/// you will be told if it fails permanently"), and last the reason: a condition that passes
+/// by itself (a full mailbox or system, a rate limit, a network or system fault) is
+/// temporary; any other non-delivery is one the MTA gave up on, so it is permanent.
 pub fn permanent(
     kind: crate::parse::types::Kind,
     status: Option<&str>,
     reply_code: Option<u16>,
     texts: &[&str],
+    reason: Reason,
 ) -> bool {
     use crate::parse::types::Kind;
     match status.and_then(|s| s.bytes().next()) {
@@ -659,7 +661,13 @@ pub fn permanent(
             }
         }
     }
-    true
+    !matches!(reason, MailboxFull | SystemFull | TooManyConn | Speeding | NetworkError | SystemError)
+}
+
+/// Do the words of `text` say what went wrong (a reason's phrase) or whether it is final
+/// (permanence words)? A notice with no reply or status code is trusted when they do.
+pub fn names_a_failure(text: &str) -> bool {
+    !phrase_hits(text).is_empty() || PERMANENCE.as_ref().is_some_and(|ac| ac.is_match(text))
 }
 
 #[cfg(test)]
@@ -696,17 +704,21 @@ mod tests {
     #[test]
     fn permanence() {
         use crate::parse::types::Kind::{Bounce, Complaint, Delay};
+        let p = |k, s, c, t: &[&str], r| permanent(k, s, c, t, r);
         // The status class decides over the reply code and the words.
-        assert!(!permanent(Bounce, Some("4.2.2"), Some(550), &["permanent error"]));
-        assert!(permanent(Delay, Some("5.1.1"), None, &[]));
-        assert!(!permanent(Delay, None, Some(550), &[]));
-        assert!(permanent(Bounce, None, Some(550), &["temporary"]));
-        assert!(!permanent(Bounce, None, Some(421), &[]));
+        assert!(!p(Bounce, Some("4.2.2"), Some(550), &["permanent error"], MailboxFull));
+        assert!(p(Delay, Some("5.1.1"), None, &[], UserUnknown));
+        assert!(!p(Delay, None, Some(550), &[], UserUnknown));
+        assert!(p(Bounce, None, Some(550), &["temporary"], MailboxFull));
+        assert!(!p(Bounce, None, Some(421), &[], OnHold));
         // No code at all: the words.
-        assert!(!permanent(Bounce, None, None, &["There was a temporary problem; we will retry"]));
-        assert!(!permanent(Bounce, None, None, &["", "you will be told if it fails permanently; will retry"]));
-        assert!(permanent(Bounce, None, None, &["This is a permanent error; I've given up."]));
-        assert!(permanent(Bounce, None, None, &["account has been disabled or discontinued"]));
-        assert!(!permanent(Complaint, None, None, &[]));
+        assert!(!p(Bounce, None, None, &["There was a temporary problem; we will retry"], Expired));
+        assert!(!p(Bounce, None, None, &["", "you will be told if it fails permanently; will retry"], OnHold));
+        assert!(p(Bounce, None, None, &["This is a permanent error; I've given up."], MailboxFull));
+        // No words either: the nature of the reason.
+        assert!(p(Bounce, None, None, &["account has been disabled or discontinued"], Suspend));
+        assert!(!p(Bounce, None, None, &["Not enough storage space in the mailbox"], MailboxFull));
+        assert!(p(Bounce, None, None, &[""], OnHold));
+        assert!(!p(Complaint, None, None, &[], Feedback));
     }
 }

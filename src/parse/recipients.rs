@@ -74,6 +74,8 @@ const LEAD_ENDS: &[&str] = &[
     "delivery to the following recipient failed permanently:",
     "your message to",
     "message to",
+    // Exim/ Sendmail autoreply-style refusals: "You sent mail to addr. That's not ...".
+    "sent mail to",
     // Gmail: "There was a temporary problem delivering your message to addr."
     "delivering your message to",
 ];

@@ -54,6 +54,13 @@ pub fn from_daemon(m: &Mail) -> bool {
     matches!(local.as_str(), "mailer-daemon" | "postmaster" | "mail.delivery.system" | "mailerdaemon" | "post_master")
         || m.from_lower.contains("mailer-daemon")
         || m.from_lower.contains("mail delivery")
+        || null_from(m)
+}
+
+/// "From: <>": the null address (RFC 5321 4.5.5) that only notifications of the mail
+/// system use, an auto-reply's bounce included.
+fn null_from(m: &Mail) -> bool {
+    m.from_addr.is_none() && m.header("From").is_some_and(|v| v.trim().is_empty() || v.trim() == "<>")
 }
 
 pub fn looks_like_bounce(m: &Mail) -> bool {
@@ -61,9 +68,15 @@ pub fn looks_like_bounce(m: &Mail) -> bool {
 }
 
 /// Without a known format, a record is only trusted when the server's answer (a reply
-/// code or an enhanced status) is there to back it.
+/// code or an enhanced status) backs it, or, in the many NDRs that carry no code at all,
+/// when it names a recipient and its words say what failed ("This account has been
+/// disabled", "mailbox unavailable") or whether for good ("permanent error; I've given up").
 pub fn parse(m: &Mail) -> Vec<Record> {
     let mut v = scan(m, "generic", &[]);
-    v.retain(|r| r.reply_code.is_some() || r.status.is_some());
+    v.retain(|r| {
+        r.reply_code.is_some()
+            || r.status.is_some()
+            || (r.recipient.is_some() && r.diagnostic.as_deref().is_some_and(crate::parse::reason::names_a_failure))
+    });
     v
 }
