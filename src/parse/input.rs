@@ -383,7 +383,7 @@ pub fn decode_qp(s: &str) -> String {
 }
 
 /// CR-only and CRLF line ends become LF, so every scanner sees one form.
-fn normalize_newlines(raw: &[u8]) -> Cow<'_, [u8]> {
+pub fn normalize_newlines(raw: &[u8]) -> Cow<'_, [u8]> {
     if memchr::memchr(b'\r', raw).is_none() {
         return Cow::Borrowed(raw);
     }
@@ -441,6 +441,27 @@ const HEADER_NAMES: &[&str] = &[
     "comments",
     "keywords",
 ];
+
+/// Searcher for the Content-Type of an attached message, ignoring case.
+static NESTED_TYPE: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> = std::sync::LazyLock::new(|| {
+    aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(["content-type: message/rfc822"]).ok()
+});
+
+/// The first attached message of `raw` (after a "Content-Type: message/rfc822" part header
+/// and the blank line ending that part's header block), when it reports a delivery (a
+/// delivery-status part, or a mailer-daemon's notice). `raw` has LF line ends.
+pub fn nested_message(raw: &[u8]) -> Option<&[u8]> {
+    let m = NESTED_TYPE.as_ref()?.find(raw)?;
+    let after = raw.get(m.end()..)?;
+    let body = memchr::memmem::find(after, b"\n\n").map(|p| p + 2)?;
+    let inner = after.get(body..)?;
+    let head = inner.get(..inner.len().min(64 * 1024))?;
+    let lower = head.to_ascii_lowercase();
+    let reports = [&b"message/delivery-status"[..], b"mailer-daemon", b"postmaster@", b"mail delivery"]
+        .iter()
+        .any(|w| memchr::memmem::find(&lower, w).is_some());
+    reports.then_some(inner)
+}
 
 /// How many bytes of `raw` are lines of nothing but white space, before its first word.
 pub fn leading_blank_lines(raw: &[u8]) -> usize {

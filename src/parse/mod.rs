@@ -43,7 +43,7 @@ pub fn parse(raw: &[u8], opts: &ParseOptions) -> Report {
     // Blank lines before a header block are a copy-and-paste artifact, not an empty one.
     let lead = input::leading_blank_lines(raw);
     if lead > 0 && raw.get(lead..).is_some_and(input::has_header_block) {
-        return parse_message(raw.get(lead..).unwrap_or(raw));
+        return parse_nested(raw.get(lead..).unwrap_or(raw));
     }
     if !input::has_header_block(raw) {
         // Text pasted without its header block (or a notice whose headers were lost): read
@@ -51,9 +51,23 @@ pub fn parse(raw: &[u8], opts: &ParseOptions) -> Report {
         let mut owned = Vec::with_capacity(BODY_ONLY.len() + raw.len());
         owned.extend_from_slice(BODY_ONLY.as_bytes());
         owned.extend_from_slice(raw);
-        return parse_message(&owned);
+        return parse_nested(&owned);
     }
-    parse_message(raw)
+    parse_nested(raw)
+}
+
+/// A bounce forwarded as an attachment (an operator's "Fwd: Undelivered Mail" to the bounce
+/// address): when the message itself gives no record, the first message/rfc822 part that
+/// holds a delivery report or a bounce is read as the message. One level deep.
+fn parse_nested(raw: &[u8]) -> Report {
+    let report = parse_message(raw);
+    if !report.records.is_empty() {
+        return report;
+    }
+    let lf = input::normalize_newlines(raw);
+    let Some(inner) = input::nested_message(&lf) else { return report };
+    let nested = parse_message(inner);
+    if nested.records.is_empty() || nested.kind == Kind::Autoreply { report } else { nested }
 }
 
 /// The header block put before a text that has none.
