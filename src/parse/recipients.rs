@@ -93,6 +93,10 @@ fn lead_ok(prefix: &str) -> bool {
     if p.len() < 120 && LEAD_ENDS.iter().any(|e| ends_with_ci(p, e)) {
         return true;
     }
+    // An X.400 O/R address carrying the SMTP one: "c=US;a= ;p=Org;o=Mail;dda:SMTP=addr".
+    if p.len() < 200 && ends_with_ci(p, "dda:smtp=") {
+        return true;
+    }
     if p.len() > 40 {
         return false;
     }
