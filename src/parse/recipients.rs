@@ -78,6 +78,8 @@ const LEAD_ENDS: &[&str] = &[
     "sent mail to",
     // Gmail: "There was a temporary problem delivering your message to addr."
     "delivering your message to",
+    // Gmail: "Your message wasn't delivered to addr because ..."
+    "wasn't delivered to",
 ];
 
 fn lead_ok(prefix: &str) -> bool {

@@ -18,6 +18,11 @@ fn detect(m: &Mail) -> bool {
         // Gmail's current notices: "** Delivery incomplete **" ... "Gmail will retry for 46
         // more hours", "** Address not found **" ... "Your message wasn't delivered to".
         || m.has("gmail will retry for")
+        // Gmail's notices as pasted text (no From to go by): "** Address not found **",
+        // "** Message blocked **", "** Message not delivered **", each quoting the remote
+        // server under "The response from the remote server was:".
+        || (m.has("the response from the remote server was") && m.has(" **"))
+        || m.has("support.google.com/mail/?p=")
         || (m.has("** delivery incomplete **") && m.has("temporary problem delivering your message"))
 }
 
