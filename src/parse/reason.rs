@@ -1,13 +1,40 @@
-//! Bounce reason: maps (status, reply code, diagnostic text, action) to the taxonomy.
-//! Takes what a record already knows; gives one `Reason`. Pure and cheap: every phrase of
-//! every reason is in ONE Aho-Corasick automaton built once, run once over the diagnostic.
+//! Bounce reason: maps (status, reply code, diagnostic text, action) to the taxonomy, and
+//! says whether the failure is permanent. Takes what a record already knows; gives one
+//! `Reason` and one `permanent` flag. Pure and cheap: every phrase of every reason is in ONE
+//! Aho-Corasick automaton built once, run once over the diagnostic.
 //!
-//! Decision order (modelled on how deliverability tools read bounces): a first pass takes,
-//! in a fixed priority, the first reason whose specific phrases occur OR whose enhanced
-//! status matches; then a dialect's or provider's vague hint (`classify_with`); a second
-//! pass looks at the vaguer words ("not allowed", "timed out"...); then the status class;
-//! then the reply code; then onhold/undefined. A phrase inside a longer phrase of another
-//! reason does not count ("senders not allowed" in "unauthenticated senders not allowed").
+//! Order of evidence, where two signals disagree:
+//! 1. the report's own status and verdict: the enhanced status the reporting MTA itself
+//!    gives (never one found in a quoted original, a `Received:`/`X-Mailer:` field or a
+//!    version number, see `text::find_status`), and its own words about it (a DSN Status
+//!    comment, "5.2.2 (Over quota)", see [`verdict`]);
+//! 2. a specific diagnostic text: the remote server's words naming a cause ("User unknown",
+//!    "mailbox full", "relay access denied") outrank the status code around them;
+//! 3. the SMTP reply code and the command it answered (a 5xx at HELO is the host refused);
+//! 4. the generic status (x.0.0, or a class with no detail): the last resort, never kept
+//!    over a cause the text names.
+//!
+//! In the classifier that is (modelled on how deliverability tools read bounces): a first
+//! pass takes, in a fixed priority, the first reason whose specific phrases occur OR whose
+//! enhanced status matches; then a dialect's or provider's vague hint (`classify_with`); a
+//! second pass looks at the vaguer words ("not allowed", "timed out"...); then the status
+//! class; then the reply code; then onhold/undefined. A phrase inside a longer phrase of
+//! another reason does not count ("senders not allowed" in "unauthenticated senders not
+//! allowed").
+//!
+//! Permanence ([`permanent`]) has its own order: status class, then the record's kind, then
+//! the reply code's class, then the words (temporary or final), then the reason's nature.
+//!
+//! Vocabulary sources (facts carried over, written in our own words): RFC 3463 and its
+//! registry (RFC 5248), RFC 3464, RFC 5321 4.2, RFC 7505 (null MX); the MTAs' own texts:
+//! Postfix (smtp(8), bounce(5) templates), Exim (retry and routing errors), Sendmail
+//! (transcripts), qmail (qmail-remote.c, qmail-send.c, qmail-local.c), Courier, Exchange and
+//! Exchange Online NDR codes (Microsoft's "Email non-delivery reports and SMTP errors in
+//! Exchange Online"), Lotus Domino, IMail, MDaemon, Zimbra, Haraka; providers' SMTP error
+//! references: Gmail (support.google.com/a/answer/3726730), Yahoo/AOL
+//! (senders.yahooinc.com/smtp-error-codes), Microsoft/Outlook.com, Apple iCloud, Comcast,
+//! GMX/Web.de, Mail.ru, Yandex, Tencent QQ and the Japanese carriers (docomo, au/KDDI,
+//! SoftBank).
 
 use std::sync::LazyLock;
 
