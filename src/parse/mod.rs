@@ -13,6 +13,11 @@
 //! provider codes (`rhost`), the dialect's own words (its vague ones only as a hint that
 //! specific words in the reply outrank), then `reason::classify`.
 //!
+//! Around that: text with no header block (a bounce pasted into `rebound parse` or the
+//! rules Test panel, a notice whose headers were lost) is read as a body; a message that
+//! gives no record but carries a forwarded bounce as an attached message is read from the
+//! attachment. Every record then gets `permanent` (`reason::permanent`).
+//!
 //! A mailbox file holding several messages is the caller's to split (`crate::fetch::files`
 //! streams mbox files message by message); each message is parsed on its own.
 
