@@ -149,7 +149,7 @@ fn analyse(m: &Mail, report: &mut Report) -> (&'static str, Vec<Record>) {
     let name = d.map(|d| d.name).unwrap_or("rfc3464");
     let mut dsn_text: Vec<&str> = m.dsn.iter().map(String::as_str).collect();
     if dsn_text.is_empty() {
-        dsn_text.extend(rfc3464::inline_fields(&m.text));
+        dsn_text.extend(rfc3464::inline_fields(m.text.get(..m.end).unwrap_or(&m.text)));
     }
     let mut records = Vec::new();
     for t in dsn_text {
