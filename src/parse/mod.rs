@@ -247,6 +247,7 @@ fn finish(
         hints.push(' ');
         hints.push_str(&mail::header_text(m.msg, h));
     }
+    let single = records.len() == 1;
     for r in &mut records {
         let unix = r.diagnostic_type.as_deref().is_some_and(|t| t.starts_with("x-unix"));
         if r.reply_code.is_none() && !unix {
@@ -281,7 +282,11 @@ fn finish(
                 table.and_then(|t| {
                     dialect::table_reason(t, d).or_else(|| {
                         // The head's own words count too, but a vague catch-all there
-                        // ("unable to" in "we were unable to deliver") says nothing.
+                        // ("unable to" in "we were unable to deliver") says nothing, and
+                        // with several recipients the head's words may be another's.
+                        if !single {
+                            return None;
+                        }
                         t.reasons.iter().find(|(p, r)| !reason::is_vague(*r) && m.has(p)).map(|(_, r)| *r)
                     })
                 })

@@ -282,6 +282,8 @@ const PHRASES2: &[(Reason, &[&str])] = &[
         // host after a long failure period", Exchange "Message expired", MDaemon "unable to
         // deliver this message after", Domino "delivery time expired".
         "cannot send message for", "long failure period", "message expired",
+        // InterScan / IMail: "Exceeded Maximum Delivery Attempts", "Delivery failed N attempts".
+        "maximum delivery attempts",
         "undeliverable for", "unable to deliver this message after",
     ]),
     (FailedStartTls, &[
@@ -381,6 +383,14 @@ pub fn phrase_hits(text: &str) -> Vec<(u8, Reason)> {
             // "spam" inside "spamhaus"/"spamcop" names a blocklist, not a verdict on content.
             if word.eq_ignore_ascii_case("spam")
                 && b.get(m.end()).is_some_and(|b| b.is_ascii_alphabetic() && !b"sSmM".contains(b))
+            {
+                continue;
+            }
+            // "InterScan VirusWall", "McAfee VirusScan": the scanner's name, not its verdict.
+            if word.eq_ignore_ascii_case("virus")
+                && text
+                    .get(m.end()..m.end() + 4)
+                    .is_some_and(|n| n.eq_ignore_ascii_case("wall") || n.eq_ignore_ascii_case("scan"))
             {
                 continue;
             }
@@ -726,6 +736,9 @@ mod tests {
         assert_eq!(c(Some("2.0.0"), "ok"), Delivered);
         assert_eq!(c(None, "553 mx.example.org does not exist"), HostUnknown);
         assert_eq!(c(None, "550 user kim does not exist"), UserUnknown);
+        // A scanner's product name is no verdict on the message.
+        assert_eq!(c(None, "InterScan VirusWall: Exceeded Maximum Delivery Attempts"), Expired);
+        assert_eq!(c(None, "554 5.7.1 virus found in message"), VirusDetected);
     }
 
     #[test]

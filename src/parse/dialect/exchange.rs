@@ -36,6 +36,8 @@ const REASONS: &[(&str, Reason)] = &[
     ("resolver.adr.recipientnotfound", Reason::UserUnknown),
     ("unknown recipient or mailbox unavailable", Reason::UserUnknown),
     ("email address you entered couldn't be found", Reason::UserUnknown),
+    ("e-mail address you entered couldn't be found", Reason::UserUnknown),
+    ("e-mail account does not exist at the organization", Reason::UserUnknown),
     ("recipient's mailbox is full", Reason::MailboxFull),
     // Exchange Online's headline for 5.1.1 / 5.1.10: "<user> wasn't found at <domain>."
     ("wasn't found at", Reason::UserUnknown),

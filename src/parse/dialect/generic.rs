@@ -71,12 +71,24 @@ pub fn looks_like_bounce(m: &Mail) -> bool {
 /// code or an enhanced status) backs it, or, in the many NDRs that carry no code at all,
 /// when it names a recipient and its words say what failed ("This account has been
 /// disabled", "mailbox unavailable") or whether for good ("permanent error; I've given up").
+///
+/// Such a code-less record keeps its recipient only when the notice's own words name it: the
+/// returned message's To (the scanner's fallback) may be a list or an alias that forwarded
+/// to the failed address, and a guess must not suppress it.
 pub fn parse(m: &Mail) -> Vec<Record> {
     let mut v = scan(m, "generic", &[]);
-    v.retain(|r| {
-        r.reply_code.is_some()
-            || r.status.is_some()
-            || (r.recipient.is_some() && r.diagnostic.as_deref().is_some_and(crate::parse::reason::names_a_failure))
+    let own = m.text.get(..m.end).unwrap_or("");
+    v.retain_mut(|r| {
+        if r.reply_code.is_some() || r.status.is_some() {
+            return true;
+        }
+        if !r.diagnostic.as_deref().is_some_and(crate::parse::reason::names_a_failure) {
+            return false;
+        }
+        if r.recipient.as_deref().is_some_and(|a| !crate::parse::text::contains_ci(own, a)) {
+            r.recipient = None;
+        }
+        true
     });
     v
 }
