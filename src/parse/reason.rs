@@ -374,6 +374,15 @@ static TABLE: LazyLock<Option<Table>> = LazyLock::new(|| {
 /// Reasons whose phrases occur in `text`, each with the pass its phrase belongs to (1 =
 /// specific words, 2 = vaguer words only trusted after every specific reason said no).
 pub fn phrase_hits(text: &str) -> Vec<(u8, Reason)> {
+    // "550 mailbox kim@example.org unavailable", "user <kim@example.org> unknown": servers
+    // put the address inside their sentence, so phrases are looked for without addresses.
+    let stripped;
+    let text = if memchr::memchr(b'@', text.as_bytes()).is_some() {
+        stripped = without_addresses(text);
+        stripped.as_str()
+    } else {
+        text
+    };
     let mut out: Vec<(u8, Reason)> = Vec::new();
     let mut spans: Vec<(usize, usize, u8, Reason)> = Vec::new();
     if let Some(t) = TABLE.as_ref() {
@@ -417,6 +426,28 @@ pub fn phrase_hits(text: &str) -> Vec<(u8, Reason)> {
             None => out.push((pass, r)),
         }
     }
+    out
+}
+
+/// `text` with every address (and the brackets or quotes around it) cut out, and the two
+/// spaces that leaves made one.
+fn without_addresses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    for (st, en) in crate::parse::text::address_spans(text) {
+        let head = text.get(from..st).unwrap_or("");
+        let head = head.trim_end_matches(['<', '"', '\'', '(', '[']);
+        out.push_str(head.trim_end_matches(' '));
+        let tail = text.get(en..).unwrap_or("");
+        let skip = tail.len() - tail.trim_start_matches(['>', '"', '\'', ')', ']']).len();
+        from = en + skip;
+        if !out.is_empty() && text.get(from..).is_some_and(|t| t.starts_with(' ')) {
+            // The space after the address is the one kept.
+        } else if !out.is_empty() {
+            out.push(' ');
+        }
+    }
+    out.push_str(text.get(from..).unwrap_or(""));
     out
 }
 
@@ -736,6 +767,10 @@ mod tests {
         assert_eq!(c(Some("2.0.0"), "ok"), Delivered);
         assert_eq!(c(None, "553 mx.example.org does not exist"), HostUnknown);
         assert_eq!(c(None, "550 user kim does not exist"), UserUnknown);
+        // The address inside the server's sentence does not hide its words.
+        assert_eq!(c(None, "550 mailbox kim@example.org unavailable"), UserUnknown);
+        assert_eq!(without_addresses("user <kim@example.org> unknown"), "user unknown");
+        assert_eq!(without_addresses("<kim@example.org>: Recipient rejected"), ": Recipient rejected");
         // A scanner's product name is no verdict on the message.
         assert_eq!(c(None, "InterScan VirusWall: Exceeded Maximum Delivery Attempts"), Expired);
         assert_eq!(c(None, "554 5.7.1 virus found in message"), VirusDetected);
