@@ -162,6 +162,10 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (NotCompliantRfc, &[
         "rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "rfc 822", "not rfc compliant",
         "duplicate header", "multiple addresses in from", "not compliant with rfc", "rfc-5322",
+        // RFC 5322 3.6 requires From and Date (once each): Gmail's "missing a valid Message-ID
+        // header", "multiple From headers"; Yahoo's "headers are not RFC compliant".
+        "missing required header", "missing a valid message-id", "multiple from headers",
+        "missing from header", "no from header", "headers are not rfc", "header is missing",
     ]),
     (BadReputation, &[
         "reputation", "sender score", "senderscore",
@@ -212,6 +216,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (SpamDetected, &[
         "spam", "junk", "unsolicited", "bulk mail", "bulk email", "looks like spam", "uribl",
         "surbl", "blacklisted url", "message content rejected", "content rejected", "suspicious",
+        // Tencent QQ's "Mail content denied" (its documentation: judged as spam).
+        "content denied",
         "phish",
     ]),
     (Speeding, &[
@@ -288,6 +294,9 @@ const PHRASES2: &[(Reason, &[&str])] = &[
     ]),
     (FailedStartTls, &[
         "starttls", "tls required", "encryption required", "must issue a starttls", "requires tls",
+        // RFC 3207 and RFC 8689 (REQUIRETLS) refusals: "TLS is required", "5.7.10 Encryption
+        // needed", Postfix "TLS is required, but was not offered by host".
+        "tls is required", "encryption needed", "tls negotiation failed", "secure connection required",
     ]),
     (SecurityError, &[
         "authentication required", "authentication failed", "authentication failure",
