@@ -212,6 +212,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "couldn't find any host", "could not find any host", "point to non-existent hosts",
         "no route found to domain", "domain name does not exist", "dns domain", "not a valid domain",
         "domain could not be found", "no such domain name", "domain lookup failed",
+        // Exchange's "554 5.4.4 SMTPSEND.DNS.NonExistentDomain; nonexistent domain".
+        "nonexistent domain", "nonexistentdomain",
     ]),
     (SpamDetected, &[
         "spam", "junk", "unsolicited", "bulk mail", "bulk email", "looks like spam", "uribl",
@@ -776,6 +778,8 @@ mod tests {
         assert_eq!(c(Some("2.0.0"), "ok"), Delivered);
         assert_eq!(c(None, "553 mx.example.org does not exist"), HostUnknown);
         assert_eq!(c(None, "550 user kim does not exist"), UserUnknown);
+        assert_eq!(c(Some("5.4.4"), "554 5.4.4 SMTPSEND.DNS.NonExistentDomain; nonexistent domain"), HostUnknown);
+        assert_eq!(c(Some("5.7.1"), "550 5.7.1 TLS is required, but was not offered by host"), FailedStartTls);
         // The address inside the server's sentence does not hide its words.
         assert_eq!(c(None, "550 mailbox kim@example.org unavailable"), UserUnknown);
         assert_eq!(without_addresses("user <kim@example.org> unknown"), "user unknown");
