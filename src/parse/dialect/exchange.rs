@@ -19,6 +19,12 @@ const MARKS: &[&str] = &[
     // in Exchange Online"): "Your message to X couldn't be delivered.", "Action Required",
     // "How to Fix It", "More Info for Email Admins", "Status code: 550 5.1.10".
     "more info for email admins",
+    // The component codes of Exchange 2010+ and Exchange Online enhanced texts ("#550 5.1.1
+    // RESOLVER.ADR.RecipNotFound; not found ##"): the same in every language of the notice.
+    "resolver.adr.",
+    "resolver.rst.",
+    "smtpsend.dns.",
+    "storedrv.",
 ];
 
 fn detect(m: &Mail) -> bool {
