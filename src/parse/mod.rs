@@ -75,8 +75,9 @@ fn parse_nested(raw: &[u8]) -> Report {
     if nested.records.is_empty() || nested.kind == Kind::Autoreply { report } else { nested }
 }
 
-/// The header block put before a text that has none.
+/// The header block put before a text that has none, and its field's name.
 pub const BODY_ONLY: &str = "X-Rebound-Body-Only: yes\n\n";
+pub const BODY_ONLY_FIELD: &str = "X-Rebound-Body-Only";
 
 fn parse_message(raw: &[u8]) -> Report {
     let prep = input::prepare(raw);

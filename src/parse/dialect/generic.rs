@@ -64,7 +64,18 @@ fn null_from(m: &Mail) -> bool {
 }
 
 pub fn looks_like_bounce(m: &Mail) -> bool {
-    from_daemon(m) || m.has_header("X-Failed-Recipients") || find_any(&m.subject, SUBJECTS).is_some() || m.has_any(BODY)
+    from_daemon(m)
+        || m.has_header("X-Failed-Recipients")
+        || find_any(&m.subject, SUBJECTS).is_some()
+        || m.has_any(BODY)
+        || pasted_reply(m)
+}
+
+/// Text pasted without headers (someone copied the failing line out of a notice) that
+/// quotes a server's refusal ("550 5.1.1 ..."): it has no sender or subject to go by.
+fn pasted_reply(m: &Mail) -> bool {
+    m.has_header(crate::parse::BODY_ONLY_FIELD)
+        && crate::parse::text::code_pair(m.head()).is_some_and(|(c, _)| c >= 400)
 }
 
 /// Without a known format, a record is only trusted when the server's answer (a reply
