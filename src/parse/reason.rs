@@ -385,15 +385,24 @@ static TABLE: LazyLock<Option<Table>> = LazyLock::new(|| {
 /// Reasons whose phrases occur in `text`, each with the pass its phrase belongs to (1 =
 /// specific words, 2 = vaguer words only trusted after every specific reason said no).
 pub fn phrase_hits(text: &str) -> Vec<(u8, Reason)> {
+    let mut out = hits_in(text);
     // "550 mailbox kim@example.org unavailable", "user <kim@example.org> unknown": servers
-    // put the address inside their sentence, so phrases are looked for without addresses.
-    let stripped;
-    let text = if memchr::memchr(b'@', text.as_bytes()).is_some() {
-        stripped = without_addresses(text);
-        stripped.as_str()
-    } else {
-        text
-    };
+    // put the address inside their sentence. When the text as written names no specific
+    // reason, its words are looked at again without the addresses (only then: most replies
+    // name one, and the copy is not free).
+    if !out.iter().any(|(p, _)| *p == 1) && memchr::memchr(b'@', text.as_bytes()).is_some() {
+        for (p, r) in hits_in(&without_addresses(text)) {
+            match out.iter_mut().find(|(_, x)| *x == r) {
+                Some(x) => x.0 = x.0.min(p),
+                None => out.push((p, r)),
+            }
+        }
+    }
+    out
+}
+
+/// [`phrase_hits`] of `text` as it stands.
+fn hits_in(text: &str) -> Vec<(u8, Reason)> {
     let mut out: Vec<(u8, Reason)> = Vec::new();
     let mut spans: Vec<(usize, usize, u8, Reason)> = Vec::new();
     if let Some(t) = TABLE.as_ref() {
