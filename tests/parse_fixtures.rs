@@ -1,6 +1,6 @@
 //! Every tests/fixtures/parse/<dialect>/<name>.eml is parsed and compared with <name>.json:
 //! the overall kind and, per record, kind, recipient, status, reply_code, reason,
-//! feedback_type, dialect and (when given) diagnostic.
+//! feedback_type, dialect and (when given) diagnostic and permanent.
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +21,7 @@ fn fixtures(dir: &Path, out: &mut Vec<PathBuf>) {
 fn record_json(r: &Record) -> Value {
     serde_json::json!({
         "kind": r.kind.as_str(), "recipient": r.recipient, "status": r.status,
-        "reply_code": r.reply_code, "reason": r.reason.as_str(), "feedback_type": r.feedback_type,
+        "reply_code": r.reply_code, "reason": r.reason.as_str(), "permanent": r.permanent, "feedback_type": r.feedback_type,
         "dialect": r.dialect, "diagnostic": r.diagnostic,
     })
 }

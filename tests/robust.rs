@@ -142,3 +142,127 @@ fn mutated_fixtures_never_panic() {
         }
     }
 }
+
+/// xorshift64: deterministic values for the property tests below (no seed from the clock:
+/// a failure is reproducible).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
+        v[self.below(v.len() as u64) as usize]
+    }
+}
+
+/// A dotted number of the shapes software versions take: "2.1.12", "2.753.1", "4.0.3rc2",
+/// "5.1.1b4", each of which a careless scan reads as an RFC 3463 status.
+fn version_like(rng: &mut Rng) -> String {
+    let class = ["2", "4", "5"][rng.below(3) as usize];
+    let (minor, patch) = (rng.below(8), rng.below(30));
+    match rng.below(4) {
+        0 => format!("{class}.{minor}.{patch}"),
+        1 => format!("{class}.{}.{patch}", 100 + rng.below(900)),
+        2 => format!("{class}.{minor}.{patch}rc{}", rng.below(9) + 1),
+        _ => format!("{class}.{minor}.{patch}b{}", rng.below(9) + 1),
+    }
+}
+
+/// Where version numbers and trace data sit in bounces: quoted Received:, X-Mailer: and
+/// User-Agent: fields, and "version" words inside the server's text.
+fn version_context(rng: &mut Rng, v: &str) -> String {
+    match rng.below(6) {
+        0 => format!("X-Mailer: Foo Mail {v}"),
+        1 => format!("User-Agent: Bar/{v} (X11)"),
+        2 => format!("Received: from a.example.net by mx.example.net (Postfix {v}) with ESMTP id 4F2A"),
+        3 => format!("    (server software version {v})"),
+        4 => format!("Reporting server: mx.example.net, MTA version {v}"),
+        _ => format!("    X-Mailer: Mailer {v}"),
+    }
+}
+
+/// No status is ever read from a Received:/X-Mailer:/User-Agent: or version-like context,
+/// whether it sits in the recipient's explanation, the notice or the quoted original: a
+/// notice whose only dotted triples are versions has no status, and one that also carries
+/// a real status keeps that one.
+#[test]
+fn no_status_from_version_or_trace_context() {
+    let opts = ParseOptions::default();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for _ in 0..400 {
+        let v = version_like(&mut rng);
+        let ctx = version_context(&mut rng, &v);
+        let real = rng.below(2) == 0;
+        let code = if real { "550 5.1.1 " } else { "" };
+        let words = rng.pick(&["no such user here", "mailbox unavailable", "User unknown"]);
+        let msg = format!(
+            "From: MAILER-DAEMON@mx.example.net\nTo: bounces@example.com\nSubject: Undelivered Mail Returned to Sender\n\n\
+             Your message could not be delivered to the following recipient:\n\n  kim@example.org\n{ctx}\n  {code}{words}\n\n\
+             ------ This is a copy of the message, including all the headers. ------\n\n\
+             Received: from x by y (version {v})\nX-Mailer: Foo {v}\nTo: kim@example.org\nSubject: hi\n\nhello\n"
+        );
+        let r = parse(msg.as_bytes(), &opts);
+        assert!(!r.records.is_empty(), "no record from:\n{msg}");
+        for rec in &r.records {
+            let want = real.then_some("5.1.1");
+            assert_eq!(rec.status.as_deref(), want, "status from a version context in:\n{msg}");
+            assert_ne!(rec.kind, Kind::Delivered, "a version number made a bounce delivered:\n{msg}");
+        }
+    }
+}
+
+/// Every record of `dir`'s messages (recursively), for the property checks.
+fn records_under(dir: &std::path::Path, out: &mut Vec<(String, rebound::parse::Record)>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            records_under(&p, out);
+        } else if p.extension().is_none_or(|x| x != "json" && x != "tsv" && x != "md")
+            && let Ok(raw) = std::fs::read(&p)
+        {
+            for r in parse(&raw, &ParseOptions::default()).records {
+                out.push((p.display().to_string(), r));
+            }
+        }
+    }
+}
+
+/// Whenever a record has a status, its `permanent` agrees with the status class (5 is
+/// permanent, 2 and 4 are not), whatever its reply code or words say: on every fixture, on
+/// the shared corpora where they exist, and on generated notices that mix a status of one
+/// class with a reply code and words of the other.
+#[test]
+fn permanent_agrees_with_status_class() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut recs = Vec::new();
+    records_under(&root.join("tests/fixtures/parse"), &mut recs);
+    records_under(&root.join("../shared/corpus/sisimai-dev/emails"), &mut recs);
+    records_under(&root.join("../shared/corpus/others-dev/emails"), &mut recs);
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for i in 0..300 {
+        let class = ["4", "5"][rng.below(2) as usize];
+        let reply = ["421", "450", "550", "554"][rng.below(4) as usize];
+        let words = rng.pick(&["This is a permanent error.", "We will retry later.", "", "Temporary failure."]);
+        let status = format!("{class}.{}.{}", rng.below(8), rng.below(10));
+        let msg = format!(
+            "From: MAILER-DAEMON@mx.example.net\nTo: bounces@example.com\nSubject: Undelivered Mail\n\n\
+             Delivery to the following recipient failed:\n\n  kim@example.org\n  {reply} {status} refused. {words}\n"
+        );
+        for r in parse(msg.as_bytes(), &ParseOptions::default()).records {
+            recs.push((format!("generated #{i}: {msg}"), r));
+        }
+    }
+    assert!(recs.iter().filter(|(_, r)| r.status.is_some()).count() > 300, "too few records with a status");
+    for (from, r) in &recs {
+        if let Some(s) = &r.status {
+            assert_eq!(r.permanent, s.starts_with('5'), "status {s} but permanent={} in {from}", r.permanent);
+        }
+    }
+}

@@ -59,8 +59,8 @@ pub enum Command {
     /// file exists, else with the shipped defaults.
     Parse {
         /// One JSON object per record (keys: file, index, kind, recipient, status,
-        /// reply_code, diagnostic, action, remote_mta, reason, classification, rule,
-        /// feedback_type, dialect, original_message_id, campaign_id).
+        /// reply_code, diagnostic, action, remote_mta, reason, classification, permanent,
+        /// rule, feedback_type, dialect, original_message_id, campaign_id).
         #[arg(long)]
         json: bool,
         #[arg(required = true)]

@@ -23,7 +23,7 @@ pub fn json_records(file: &str, p: &Evidence) -> Vec<Value> {
             "file": file, "index": 1, "kind": "unknown", "recipient": null, "status": null,
             "reply_code": null, "diagnostic": null, "action": null, "remote_mta": null,
             "reason": r.unknown_reason.clone().unwrap_or_else(|| "no records".into()),
-            "classification": null, "rule": null, "feedback_type": null, "dialect": r.dialect,
+            "classification": null, "permanent": null, "rule": null, "feedback_type": null, "dialect": r.dialect,
             "original_message_id": original_mid, "campaign_id": p.attribution.campaign,
         })];
     }
@@ -44,6 +44,7 @@ pub fn json_records(file: &str, p: &Evidence) -> Vec<Value> {
                 "remote_mta": rec.remote_mta,
                 "reason": c.reason,
                 "classification": c.outcome.as_str(),
+                "permanent": rec.permanent,
                 "rule": if c.rule_key.is_empty() { None } else { Some(&c.rule_key) },
                 "feedback_type": rec.feedback_type,
                 "dialect": rec.dialect,

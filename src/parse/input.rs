@@ -383,7 +383,7 @@ pub fn decode_qp(s: &str) -> String {
 }
 
 /// CR-only and CRLF line ends become LF, so every scanner sees one form.
-fn normalize_newlines(raw: &[u8]) -> Cow<'_, [u8]> {
+pub fn normalize_newlines(raw: &[u8]) -> Cow<'_, [u8]> {
     if memchr::memchr(b'\r', raw).is_none() {
         return Cow::Borrowed(raw);
     }
@@ -401,9 +401,136 @@ fn normalize_newlines(raw: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// Field names of a message's own header block (RFC 5322 3.6, RFC 2045, RFC 3834, trace
+/// fields): one of them (or any "X-" field) in the first block says the input is a message
+/// rather than a bounce's text pasted without its headers.
+const HEADER_NAMES: &[&str] = &[
+    "return-path",
+    "received",
+    "delivered-to",
+    "from",
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "date",
+    "message-id",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "sender",
+    "reply-to",
+    "in-reply-to",
+    "references",
+    "dkim-signature",
+    "authentication-results",
+    "envelope-to",
+    "newsgroups",
+    "user-agent",
+    "precedence",
+    "auto-submitted",
+    "errors-to",
+    "thread-topic",
+    "thread-index",
+    "importance",
+    "arc-seal",
+    "list-id",
+    "resent-from",
+    "resent-date",
+    "content-disposition",
+    "comments",
+    "keywords",
+];
+
+/// Searcher for the Content-Type of an attached message, ignoring case.
+static NESTED_TYPE: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> = std::sync::LazyLock::new(|| {
+    aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(["content-type: message/rfc822"]).ok()
+});
+
+/// The first attached message of `raw` (after a "Content-Type: message/rfc822" part header
+/// and the blank line ending that part's header block), when it reports a delivery (a
+/// delivery-status part, or a mailer-daemon's notice). `raw` has LF line ends.
+pub fn nested_message(raw: &[u8]) -> Option<&[u8]> {
+    let m = NESTED_TYPE.as_ref()?.find(raw)?;
+    let after = raw.get(m.end()..)?;
+    let body = memchr::memmem::find(after, b"\n\n").map(|p| p + 2)?;
+    let inner = after.get(body..)?;
+    let head = inner.get(..inner.len().min(64 * 1024))?;
+    let lower = head.to_ascii_lowercase();
+    let reports = [&b"message/delivery-status"[..], b"mailer-daemon", b"postmaster@", b"mail delivery"]
+        .iter()
+        .any(|w| memchr::memmem::find(&lower, w).is_some());
+    reports.then_some(inner)
+}
+
+/// How many bytes of `raw` are lines of nothing but white space, before its first word.
+pub fn leading_blank_lines(raw: &[u8]) -> usize {
+    let mut end = 0;
+    for (i, b) in raw.iter().enumerate() {
+        match b {
+            b'\n' => end = i + 1,
+            b' ' | b'\t' | b'\r' => {}
+            _ => break,
+        }
+    }
+    end
+}
+
+/// Does `raw` start with a header block? A bounce pasted as text ("This is the mail system
+/// at host ...", "Delivery has failed to these recipients or groups:") or a notice whose
+/// headers were lost does not: its first line is no field, or its first block names no
+/// field a message has. An mbox "From " line before the block is skipped.
+pub fn has_header_block(raw: &[u8]) -> bool {
+    let mut rest = raw;
+    if rest.starts_with(b"From ") {
+        rest = memchr::memchr(b'\n', rest).and_then(|p| rest.get(p + 1..)).unwrap_or(&[]);
+    }
+    let mut first = true;
+    for line in rest.split(|&b| b == b'\n').take(200) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            return false;
+        }
+        if matches!(line.first(), Some(b' ' | b'\t')) {
+            continue;
+        }
+        let name = memchr::memchr(b':', line).and_then(|p| line.get(..p));
+        let Some(name) = name.filter(|n| !n.is_empty() && n.len() < 77 && n.iter().all(|b| (33..127).contains(b)))
+        else {
+            if first {
+                return false;
+            }
+            continue;
+        };
+        first = false;
+        let lower = name.to_ascii_lowercase();
+        if lower.starts_with(b"x-") || HEADER_NAMES.iter().any(|h| h.as_bytes() == lower.as_slice()) {
+            return true;
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_block_or_pasted_text() {
+        assert!(has_header_block(b"Return-Path: <>\nSubject: x\n\nbody"));
+        assert!(has_header_block(b"From MAILER-DAEMON Thu Apr  1 00:00:00 2010\r\nReceived: by x\r\n\r\n"));
+        assert!(has_header_block(b"X-Anything: 1\n\n"));
+        // Prose, a leading blank line, or a first "field" no message has: pasted text.
+        assert!(!has_header_block(b"This is the mail system at host mx.example.net.\n\nI'm sorry"));
+        assert!(!has_header_block(b"\n** Delivery incomplete **\n"));
+        assert!(!has_header_block(b"Delivery has failed to these recipients or groups:\n\na@example.org\n"));
+        assert!(!has_header_block(
+            b"[https://example.net/logo.png]\nYour message to a@example.org couldn't be delivered.\n"
+        ));
+        assert!(!has_header_block(b""));
+        assert_eq!(leading_blank_lines(b"   \n\t\r\nReturn-Path: <>\n"), 7);
+        assert_eq!(leading_blank_lines(b"Return-Path: <>\n"), 0);
+    }
 
     #[test]
     fn newlines_and_marks() {

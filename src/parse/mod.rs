@@ -13,6 +13,11 @@
 //! provider codes (`rhost`), the dialect's own words (its vague ones only as a hint that
 //! specific words in the reply outrank), then `reason::classify`.
 //!
+//! Around that: text with no header block (a bounce pasted into `rebound parse` or the
+//! rules Test panel, a notice whose headers were lost) is read as a body; a message that
+//! gives no record but carries a forwarded bounce as an attached message is read from the
+//! attachment. Every record then gets `permanent` (`reason::permanent`).
+//!
 //! A mailbox file holding several messages is the caller's to split (`crate::fetch::files`
 //! streams mbox files message by message); each message is parsed on its own.
 
@@ -40,6 +45,41 @@ pub fn parse(raw: &[u8], opts: &ParseOptions) -> Report {
     if raw.len() > opts.max_size {
         return Report::unknown(format!("message exceeds size cap of {} bytes", opts.max_size));
     }
+    // Blank lines before a header block are a copy-and-paste artifact, not an empty one.
+    let lead = input::leading_blank_lines(raw);
+    if lead > 0 && raw.get(lead..).is_some_and(input::has_header_block) {
+        return parse_nested(raw.get(lead..).unwrap_or(raw));
+    }
+    if !input::has_header_block(raw) {
+        // Text pasted without its header block (or a notice whose headers were lost): read
+        // it as the body of a message that has only the marker header.
+        let mut owned = Vec::with_capacity(BODY_ONLY.len() + raw.len());
+        owned.extend_from_slice(BODY_ONLY.as_bytes());
+        owned.extend_from_slice(raw);
+        return parse_nested(&owned);
+    }
+    parse_nested(raw)
+}
+
+/// A bounce forwarded as an attachment (an operator's "Fwd: Undelivered Mail" to the bounce
+/// address): when the message itself gives no record, the first message/rfc822 part that
+/// holds a delivery report or a bounce is read as the message. One level deep.
+fn parse_nested(raw: &[u8]) -> Report {
+    let report = parse_message(raw);
+    if !report.records.is_empty() {
+        return report;
+    }
+    let lf = input::normalize_newlines(raw);
+    let Some(inner) = input::nested_message(&lf) else { return report };
+    let nested = parse_message(inner);
+    if nested.records.is_empty() || nested.kind == Kind::Autoreply { report } else { nested }
+}
+
+/// The header block put before a text that has none, and its field's name.
+pub const BODY_ONLY: &str = "X-Rebound-Body-Only: yes\n\n";
+pub const BODY_ONLY_FIELD: &str = "X-Rebound-Body-Only";
+
+fn parse_message(raw: &[u8]) -> Report {
     let prep = input::prepare(raw);
     let bytes = prep.bytes.as_ref();
     // A plain single-part message: only its headers go through mail-parser.
@@ -110,7 +150,7 @@ fn analyse(m: &Mail, report: &mut Report) -> (&'static str, Vec<Record>) {
     let name = d.map(|d| d.name).unwrap_or("rfc3464");
     let mut dsn_text: Vec<&str> = m.dsn.iter().map(String::as_str).collect();
     if dsn_text.is_empty() {
-        dsn_text.extend(rfc3464::inline_fields(&m.text));
+        dsn_text.extend(rfc3464::inline_fields(m.text.get(..m.end).unwrap_or(&m.text)));
     }
     let mut records = Vec::new();
     for t in dsn_text {
@@ -208,6 +248,7 @@ fn finish(
         hints.push(' ');
         hints.push_str(&mail::header_text(m.msg, h));
     }
+    let single = records.len() == 1;
     for r in &mut records {
         let unix = r.diagnostic_type.as_deref().is_some_and(|t| t.starts_with("x-unix"));
         if r.reply_code.is_none() && !unix {
@@ -218,6 +259,12 @@ fn finish(
         }
         if r.command.is_none() {
             r.command = r.diagnostic.as_deref().and_then(text::smtp_command).map(str::to_string);
+        }
+        if r.reason == Reason::Undefined
+            && let Some((_, c)) = r.extra.iter().find(|(k, _)| k == rfc3464::STATUS_COMMENT)
+            && let Some(v) = reason::verdict(c)
+        {
+            r.reason = v;
         }
         if r.reason == Reason::Undefined {
             let d = r.diagnostic.as_deref().unwrap_or("");
@@ -236,7 +283,11 @@ fn finish(
                 table.and_then(|t| {
                     dialect::table_reason(t, d).or_else(|| {
                         // The head's own words count too, but a vague catch-all there
-                        // ("unable to" in "we were unable to deliver") says nothing.
+                        // ("unable to" in "we were unable to deliver") says nothing, and
+                        // with several recipients the head's words may be another's.
+                        if !single {
+                            return None;
+                        }
                         t.reasons.iter().find(|(p, r)| !reason::is_vague(*r) && m.has(p)).map(|(_, r)| *r)
                     })
                 })
@@ -258,6 +309,8 @@ fn finish(
         if r.reason == Reason::Delivered {
             r.kind = Kind::Delivered;
         }
+        let texts = [r.diagnostic.as_deref().unwrap_or(""), m.head()];
+        r.permanent = reason::permanent(r.kind, r.status.as_deref(), r.reply_code, &texts, r.reason);
     }
     report.kind = overall_kind(&records);
     if report.kind == Kind::Complaint && report.feedback.is_none() {

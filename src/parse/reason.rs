@@ -1,13 +1,40 @@
-//! Bounce reason: maps (status, reply code, diagnostic text, action) to the taxonomy.
-//! Takes what a record already knows; gives one `Reason`. Pure and cheap: every phrase of
-//! every reason is in ONE Aho-Corasick automaton built once, run once over the diagnostic.
+//! Bounce reason: maps (status, reply code, diagnostic text, action) to the taxonomy, and
+//! says whether the failure is permanent. Takes what a record already knows; gives one
+//! `Reason` and one `permanent` flag. Pure and cheap: every phrase of every reason is in ONE
+//! Aho-Corasick automaton built once, run once over the diagnostic.
 //!
-//! Decision order (modelled on how deliverability tools read bounces): a first pass takes,
-//! in a fixed priority, the first reason whose specific phrases occur OR whose enhanced
-//! status matches; then a dialect's or provider's vague hint (`classify_with`); a second
-//! pass looks at the vaguer words ("not allowed", "timed out"...); then the status class;
-//! then the reply code; then onhold/undefined. A phrase inside a longer phrase of another
-//! reason does not count ("senders not allowed" in "unauthenticated senders not allowed").
+//! Order of evidence, where two signals disagree:
+//! 1. the report's own status and verdict: the enhanced status the reporting MTA itself
+//!    gives (never one found in a quoted original, a `Received:`/`X-Mailer:` field or a
+//!    version number, see `text::find_status`), and its own words about it (a DSN Status
+//!    comment, "5.2.2 (Over quota)", see [`verdict`]);
+//! 2. a specific diagnostic text: the remote server's words naming a cause ("User unknown",
+//!    "mailbox full", "relay access denied") outrank the status code around them;
+//! 3. the SMTP reply code and the command it answered (a 5xx at HELO is the host refused);
+//! 4. the generic status (x.0.0, or a class with no detail): the last resort, never kept
+//!    over a cause the text names.
+//!
+//! In the classifier that is (modelled on how deliverability tools read bounces): a first
+//! pass takes, in a fixed priority, the first reason whose specific phrases occur OR whose
+//! enhanced status matches; then a dialect's or provider's vague hint (`classify_with`); a
+//! second pass looks at the vaguer words ("not allowed", "timed out"...); then the status
+//! class; then the reply code; then onhold/undefined. A phrase inside a longer phrase of
+//! another reason does not count ("senders not allowed" in "unauthenticated senders not
+//! allowed").
+//!
+//! Permanence ([`permanent`]) has its own order: status class, then the record's kind, then
+//! the reply code's class, then the words (temporary or final), then the reason's nature.
+//!
+//! Vocabulary sources (facts carried over, written in our own words): RFC 3463 and its
+//! registry (RFC 5248), RFC 3464, RFC 5321 4.2, RFC 7505 (null MX); the MTAs' own texts:
+//! Postfix (smtp(8), bounce(5) templates), Exim (retry and routing errors), Sendmail
+//! (transcripts), qmail (qmail-remote.c, qmail-send.c, qmail-local.c), Courier, Exchange and
+//! Exchange Online NDR codes (Microsoft's "Email non-delivery reports and SMTP errors in
+//! Exchange Online"), Lotus Domino, IMail, MDaemon, Zimbra, Haraka; providers' SMTP error
+//! references: Gmail (support.google.com/a/answer/3726730), Yahoo/AOL
+//! (senders.yahooinc.com/smtp-error-codes), Microsoft/Outlook.com, Apple iCloud, Comcast,
+//! GMX/Web.de, Mail.ru, Yandex, Tencent QQ and the Japanese carriers (docomo, au/KDDI,
+//! SoftBank).
 
 use std::sync::LazyLock;
 
@@ -27,6 +54,16 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "mailbox would exceed", "exceeding quota", "maildir over quota", "quota violation",
         "mailbox exceeds allowed size", "inbox is full", "out of storage space", "mailbox quota",
         "exceeds mailbox", "insufficient storage space", "quota has been exceeded",
+        // Postfix virtual(8)/local(8) and Dovecot LDA: "mailbox full", "Quota exceeded
+        // (mailbox for user is full)"; qmail-local: "the user's maildir has overdrawn his
+        // diskspace quota"; Courier: "Mail quota exceeded"; Exchange: "The recipient's
+        // mailbox is full and can't accept messages now"; MDaemon/IMail: "mailbox size limit".
+        "diskspace quota", "disk quota", "mailbox quota exceeded", "mailbox is over quota",
+        "can't accept messages now", "storage limit", "exceeded its quota", "not enough space in",
+        "mailbox size exceeded", "mailbox over limit", "mailbox has reached its", "mailbox capacity",
+        // Japanese carriers' and portals' notices (docomo, au/KDDI, SoftBank, Yahoo! JAPAN):
+        // "メールボックスが一杯", "容量オーバー", "容量超過", "容量制限".
+        "メールボックスが一杯", "メールボックスがいっぱい", "容量オーバー", "容量超過", "容量制限",
     ]),
     (MesgTooBig, &[
         "message too large", "message is too large", "message size exceeds",
@@ -53,6 +90,11 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "due to extended inactivity", "account deactivated", "account is not active",
         "mailbox inactive", "is suspended", "has been suspended", "account closed",
         "account is closed", "is frozen", "account is blocked",
+        // Yahoo ("This mailbox is disabled (554.30)"), GMX/Web.de ("Mailbox disabled"),
+        // Zimbra ("account is not active"), Courier, Exim ACLs ("account has been
+        // deactivated/suspended"), and old ISP notices ("disabled or discontinued").
+        "account has been closed", "account is no longer active", "mailbox has been disabled",
+        "mailbox has been suspended", "account inactive", "deactivated mailbox",
     ]),
     (HasMoved, &[
         "has moved", "address changed", "user has moved", "moved to another", "mailbox has moved",
@@ -63,6 +105,10 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "not allowed to relay", "relay prohibited", "relaying mail to", "is not a gateway",
         "rcpthosts", "relay not allowed", "relaying is prohibited", "cannot relay",
         "relay rejected", "insecure mail relay", "not configured to relay",
+        // Sendmail "Relaying denied. Proper authentication required", Exchange 5.7.54
+        // "Unable to relay recipient in non-accepted domain", 5.7.64 "Relay Access Denied".
+        "relaying disallowed", "relay access", "relay not authorized", "unable to relay recipient",
+        "relaying to", "is not permitted to relay",
     ]),
     (AuthFailure, &[
         "spf", "dkim", "dmarc", "sender policy framework", "unauthenticated email", "domainkeys",
@@ -89,6 +135,15 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "not valid recipient", "no longer valid", "no longer in use", "no longer active",
         "not a valid recipient", "undeliverable recipient", "#5.1.0 address rejected",
         "recipient address rejected: access denied",
+        // qmail-local "Sorry, no mailbox here by that name. (#5.1.1)"; IMail "Unknown user";
+        // MDaemon/GMX "user is unknown"; MessageLabs/Symantec "No such user"; Trend Micro
+        // "recipient address is invalid"; Verizon/Sendmail "User unknown", "Addressee
+        // unknown, relay=..."; Office 365 "wasn't found at"; Japanese "宛先不明" (address
+        // unknown), "存在しない" (does not exist).
+        "user is unknown", "recipient is unknown", "no mailbox here by that name",
+        "mailbox not available", "recipient no longer", "wasn't found at",
+        "invalid e-mail address", "unknown alias", "no such user here", "user doesn't exist",
+        "recipient address is invalid", "not a valid email", "宛先不明", "存在しない",
     ]),
     (Filtered, &[
         "filtered", "user reject", "refused by recipient", "refuse to receive", "refuses to accept",
@@ -107,6 +162,10 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (NotCompliantRfc, &[
         "rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "rfc 822", "not rfc compliant",
         "duplicate header", "multiple addresses in from", "not compliant with rfc", "rfc-5322",
+        // RFC 5322 3.6 requires From and Date (once each): Gmail's "missing a valid Message-ID
+        // header", "multiple From headers"; Yahoo's "headers are not RFC compliant".
+        "missing required header", "missing a valid message-id", "multiple from headers",
+        "missing from header", "no from header", "headers are not rfc", "header is missing",
     ]),
     (BadReputation, &[
         "reputation", "sender score", "senderscore",
@@ -146,10 +205,21 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "mx record", "invalid domain", "domain not exist", "hostname not found",
         "unroutable domain", "no such host", "non-existent domain", "domain must exist",
         "hostunknown", "illegal host/domain", "unrouteable address", "unroutable address",
+        // qmail-remote: "Sorry, I couldn't find any host named x. (#5.1.2)" / "... any host
+        // by that name"; Exim: "all relevant MX records point to non-existent hosts";
+        // Domino: "No route found to domain x"; Exchange Online 5.4.310 "DNS domain does not
+        // exist"; Postfix "Host or domain name not found".
+        "couldn't find any host", "could not find any host", "point to non-existent hosts",
+        "no route found to domain", "domain name does not exist", "dns domain", "not a valid domain",
+        "domain could not be found", "no such domain name", "domain lookup failed",
+        // Exchange's "554 5.4.4 SMTPSEND.DNS.NonExistentDomain; nonexistent domain".
+        "nonexistent domain", "nonexistentdomain",
     ]),
     (SpamDetected, &[
         "spam", "junk", "unsolicited", "bulk mail", "bulk email", "looks like spam", "uribl",
         "surbl", "blacklisted url", "message content rejected", "content rejected", "suspicious",
+        // Tencent QQ's "Mail content denied" (its documentation: judged as spam).
+        "content denied",
         "phish",
     ]),
     (Speeding, &[
@@ -168,6 +238,10 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "residential ip",
         // "Connection refused by <host>": the host refused us, not a network failure.
         "connection refused by",
+        // Yahoo "[BL21] Connections will not be accepted from x", qmail "Connected to x but
+        // my name was rejected", Outlook.com "part of their network is on our block list".
+        "connections will not be accepted", "my name was rejected", "ip address is on",
+        "has been rejected by an rbl", "poor reputation",
     ]),
 ];
 
@@ -191,6 +265,9 @@ const PHRASES2: &[(Reason, &[&str])] = &[
         "loops back", "routing loop", "name service error", "network", "unreachable",
         "no route to host", "connection reset", "dns", "not reachable", "host not reachable",
         "could not connect", "unable to connect", "connection refused",
+        // qmail "Connected to x but connection died", "This message is looping"; Postfix
+        // "lost connection with x while ..."; Sendmail "Connection reset by x".
+        "connection died", "is looping", "connection dropped", "broken pipe", "temporary dns",
     ]),
     (SystemFull, &[
         "insufficient disk space", "disk full", "system full", "insufficient system storage",
@@ -200,6 +277,8 @@ const PHRASES2: &[(Reason, &[&str])] = &[
         "couldn't find a mail exchanger", "indicated no smtp service", "doesn't receive email",
         "does not receive email", "null mx", "does not accept mail", "accepts no mail",
         "not accept any mail", "does not accept any mail",
+        // RFC 7505 null MX: 556 5.1.10 "Recipient address has null MX"; Postfix "nullMX".
+        "nullmx", "has null mx", "accepts no email", "domain does not receive",
     ]),
     (Expired, &[
         "timed out", "timeout", "expired", "too long", "retry time", "delivery time",
@@ -207,15 +286,28 @@ const PHRASES2: &[(Reason, &[&str])] = &[
         "retry timeout exceeded", "giving up", "given up", "was not delivered within",
         "not delivered for more than", "could not be delivered for",
         "message could not be delivered for more", "delivery period", "has been delayed",
+        // Sendmail "Cannot send message for 5 days", Exim "retry time not reached for any
+        // host after a long failure period", Exchange "Message expired", MDaemon "unable to
+        // deliver this message after", Domino "delivery time expired".
+        "cannot send message for", "long failure period", "message expired",
+        // InterScan / IMail: "Exceeded Maximum Delivery Attempts", "Delivery failed N attempts".
+        "maximum delivery attempts",
+        "undeliverable for", "unable to deliver this message after",
     ]),
     (FailedStartTls, &[
         "starttls", "tls required", "encryption required", "must issue a starttls", "requires tls",
+        // RFC 3207 and RFC 8689 (REQUIRETLS) refusals: "TLS is required", "5.7.10 Encryption
+        // needed", Postfix "TLS is required, but was not offered by host".
+        "tls is required", "encryption needed", "tls negotiation failed", "secure connection required",
     ]),
     (SecurityError, &[
         "authentication required", "authentication failed", "authentication failure",
         "verification failure", "authentication credentials invalid", "must authenticate",
         "certificate", "ssl", "tls", "security", "not authorized", "unauthorized",
         "authentication is required", "unauthenticated senders not allowed",
+        // Exchange 5.7.57 "Client was not authenticated to send anonymous mail", 5.7.1
+        // "RESOLVER.RST.AuthRequired"; Postfix "SASL authentication failed".
+        "not authenticated", "authrequired", "sasl",
     ]),
     (MailerError, &[
         "x-unix", "pipe to", "command failed", "program exited", "unknown mailer", "exit code",
@@ -293,6 +385,24 @@ static TABLE: LazyLock<Option<Table>> = LazyLock::new(|| {
 /// Reasons whose phrases occur in `text`, each with the pass its phrase belongs to (1 =
 /// specific words, 2 = vaguer words only trusted after every specific reason said no).
 pub fn phrase_hits(text: &str) -> Vec<(u8, Reason)> {
+    let mut out = hits_in(text);
+    // "550 mailbox kim@example.org unavailable", "user <kim@example.org> unknown": servers
+    // put the address inside their sentence. When the text as written names no specific
+    // reason, its words are looked at again without the addresses (only then: most replies
+    // name one, and the copy is not free).
+    if !out.iter().any(|(p, _)| *p == 1) && memchr::memchr(b'@', text.as_bytes()).is_some() {
+        for (p, r) in hits_in(&without_addresses(text)) {
+            match out.iter_mut().find(|(_, x)| *x == r) {
+                Some(x) => x.0 = x.0.min(p),
+                None => out.push((p, r)),
+            }
+        }
+    }
+    out
+}
+
+/// [`phrase_hits`] of `text` as it stands.
+fn hits_in(text: &str) -> Vec<(u8, Reason)> {
     let mut out: Vec<(u8, Reason)> = Vec::new();
     let mut spans: Vec<(usize, usize, u8, Reason)> = Vec::new();
     if let Some(t) = TABLE.as_ref() {
@@ -302,6 +412,14 @@ pub fn phrase_hits(text: &str) -> Vec<(u8, Reason)> {
             // "spam" inside "spamhaus"/"spamcop" names a blocklist, not a verdict on content.
             if word.eq_ignore_ascii_case("spam")
                 && b.get(m.end()).is_some_and(|b| b.is_ascii_alphabetic() && !b"sSmM".contains(b))
+            {
+                continue;
+            }
+            // "InterScan VirusWall", "McAfee VirusScan": the scanner's name, not its verdict.
+            if word.eq_ignore_ascii_case("virus")
+                && text
+                    .get(m.end()..m.end() + 4)
+                    .is_some_and(|n| n.eq_ignore_ascii_case("wall") || n.eq_ignore_ascii_case("scan"))
             {
                 continue;
             }
@@ -328,6 +446,28 @@ pub fn phrase_hits(text: &str) -> Vec<(u8, Reason)> {
             None => out.push((pass, r)),
         }
     }
+    out
+}
+
+/// `text` with every address (and the brackets or quotes around it) cut out, and the two
+/// spaces that leaves made one.
+fn without_addresses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    for (st, en) in crate::parse::text::address_spans(text) {
+        let head = text.get(from..st).unwrap_or("");
+        let head = head.trim_end_matches(['<', '"', '\'', '(', '[']);
+        out.push_str(head.trim_end_matches(' '));
+        let tail = text.get(en..).unwrap_or("");
+        let skip = tail.len() - tail.trim_start_matches(['>', '"', '\'', ')', ']']).len();
+        from = en + skip;
+        if !out.is_empty() && text.get(from..).is_some_and(|t| t.starts_with(' ')) {
+            // The space after the address is the one kept.
+        } else if !out.is_empty() {
+            out.push(' ');
+        }
+    }
+    out.push_str(text.get(from..).unwrap_or(""));
     out
 }
 
@@ -373,6 +513,14 @@ pub fn by_status(status: &str) -> Option<Reason> {
         _ => return None,
     };
     Some(r)
+}
+
+/// The reason the reporting MTA's own words name (a DSN Status comment such as "(Over
+/// quota)"), when they are specific (first-pass words only): the report's own verdict,
+/// which outranks the remote server's diagnostic.
+pub fn verdict(words: &str) -> Option<Reason> {
+    let hits = phrase_hits(words);
+    FIRST.iter().find(|r| hits.contains(&(1, **r))).copied()
 }
 
 /// Everything the classifier may look at.
@@ -514,6 +662,102 @@ pub fn temporary(r: Reason, f: &Facts) -> Reason {
     if r == HostUnknown && temp { NetworkError } else { r }
 }
 
+/// Words saying the sender's MTA will try again, or that the trouble is passing (RFC 5321
+/// 4.2.1: 4yz is a "transient negative completion"; Postfix's "will keep trying", Exim's
+/// "still being tried", Exchange's "delivery has been delayed", Gmail's "will retry").
+const TEMPORARY_WORDS: &[&str] = &[
+    "temporary",
+    "temporarily",
+    "try again later",
+    "will retry",
+    "will keep trying",
+    "will be retried",
+    "will try again",
+    "still trying",
+    "still being tried",
+    "not yet been delivered",
+    "delivery has been delayed",
+    "has been delayed",
+    "deferred",
+    "is being retried",
+    "retry later",
+    "transient",
+    "delivery incomplete",
+    "please try again",
+];
+
+/// Words saying the failure is final (qmail's "I'm not going to try again" / "I've given
+/// up", Sendmail's and Postfix's "permanent fatal errors", Exim's "retry timeout exceeded").
+const PERMANENT_WORDS: &[&str] = &[
+    "permanent",
+    "fatal",
+    "not going to try again",
+    "given up",
+    "giving up",
+    "gave up",
+    "will not be retried",
+    "no further attempts",
+    "unrecoverable",
+    "retry timeout exceeded",
+];
+
+static PERMANENCE: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    let pats: Vec<&str> = TEMPORARY_WORDS.iter().chain(PERMANENT_WORDS).copied().collect();
+    crate::parse::text::phrase_automaton(&pats)
+});
+
+/// Is the failure of a record permanent? Evidence in order: the enhanced status class (RFC
+/// 3463: 5 permanent, 4 persistent transient, 2 success), then the kind (a delay notice is
+/// temporary; complaints, auto-replies and success DSNs are no failure), the SMTP reply
+/// code's first digit (RFC 5321 4.2.1), then the words of `texts` (the diagnostic first,
+/// then the notice around it; where one text says both, temporary wins: "we will retry;
+/// you will be told if it fails permanently"), and last the reason: a condition that passes
+/// by itself (a full mailbox or system, a rate limit, a network or system fault) is
+/// temporary; any other non-delivery is one the MTA gave up on, so it is permanent.
+pub fn permanent(
+    kind: crate::parse::types::Kind,
+    status: Option<&str>,
+    reply_code: Option<u16>,
+    texts: &[&str],
+    reason: Reason,
+) -> bool {
+    use crate::parse::types::Kind;
+    match status.and_then(|s| s.bytes().next()) {
+        Some(b'5') => return true,
+        Some(b'4' | b'2') => return false,
+        _ => {}
+    }
+    if kind != Kind::Bounce {
+        return false;
+    }
+    match reply_code.map(|c| c / 100) {
+        Some(5) => return true,
+        Some(4 | 2) => return false,
+        _ => {}
+    }
+    if let Some(ac) = PERMANENCE.as_ref() {
+        for t in texts {
+            let mut perm = false;
+            for m in ac.find_overlapping_iter(*t) {
+                if m.pattern().as_usize() < TEMPORARY_WORDS.len() {
+                    return false;
+                }
+                perm = true;
+            }
+            if perm {
+                return true;
+            }
+        }
+    }
+    !matches!(reason, MailboxFull | SystemFull | TooManyConn | Speeding | NetworkError | SystemError)
+}
+
+/// Do the words of `text` say what went wrong (a reason's phrase) or whether it is final
+/// (permanence words)? A notice with no reply or status code is trusted when they do.
+pub fn names_a_failure(text: &str) -> bool {
+    !phrase_hits(text).is_empty() || PERMANENCE.as_ref().is_some_and(|ac| ac.is_match(text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,5 +787,35 @@ mod tests {
         assert_eq!(c(Some("2.0.0"), "ok"), Delivered);
         assert_eq!(c(None, "553 mx.example.org does not exist"), HostUnknown);
         assert_eq!(c(None, "550 user kim does not exist"), UserUnknown);
+        assert_eq!(c(Some("5.4.4"), "554 5.4.4 SMTPSEND.DNS.NonExistentDomain; nonexistent domain"), HostUnknown);
+        assert_eq!(c(Some("5.7.1"), "550 5.7.1 TLS is required, but was not offered by host"), FailedStartTls);
+        // The address inside the server's sentence does not hide its words.
+        assert_eq!(c(None, "550 mailbox kim@example.org unavailable"), UserUnknown);
+        assert_eq!(without_addresses("user <kim@example.org> unknown"), "user unknown");
+        assert_eq!(without_addresses("<kim@example.org>: Recipient rejected"), ": Recipient rejected");
+        // A scanner's product name is no verdict on the message.
+        assert_eq!(c(None, "InterScan VirusWall: Exceeded Maximum Delivery Attempts"), Expired);
+        assert_eq!(c(None, "554 5.7.1 virus found in message"), VirusDetected);
+    }
+
+    #[test]
+    fn permanence() {
+        use crate::parse::types::Kind::{Bounce, Complaint, Delay};
+        let p = |k, s, c, t: &[&str], r| permanent(k, s, c, t, r);
+        // The status class decides over the reply code and the words.
+        assert!(!p(Bounce, Some("4.2.2"), Some(550), &["permanent error"], MailboxFull));
+        assert!(p(Delay, Some("5.1.1"), None, &[], UserUnknown));
+        assert!(!p(Delay, None, Some(550), &[], UserUnknown));
+        assert!(p(Bounce, None, Some(550), &["temporary"], MailboxFull));
+        assert!(!p(Bounce, None, Some(421), &[], OnHold));
+        // No code at all: the words.
+        assert!(!p(Bounce, None, None, &["There was a temporary problem; we will retry"], Expired));
+        assert!(!p(Bounce, None, None, &["", "you will be told if it fails permanently; will retry"], OnHold));
+        assert!(p(Bounce, None, None, &["This is a permanent error; I've given up."], MailboxFull));
+        // No words either: the nature of the reason.
+        assert!(p(Bounce, None, None, &["account has been disabled or discontinued"], Suspend));
+        assert!(!p(Bounce, None, None, &["Not enough storage space in the mailbox"], MailboxFull));
+        assert!(p(Bounce, None, None, &[""], OnHold));
+        assert!(!p(Complaint, None, None, &[], Feedback));
     }
 }

@@ -49,6 +49,17 @@ const LEADS: &[&str] = &[
     "destinataire:",
     "empfänger:",
     "to the following address:",
+    // "Unknown user: kim@example.org" (IMail, MDaemon, old Sendmail lookalikes).
+    "user:",
+    "unknown user:",
+    "user unknown:",
+    "no such user:",
+    "invalid recipient:",
+    "unknown recipient:",
+    "unknown address:",
+    "mailbox unavailable:",
+    // Exchange's typed addresses: "Kim Lee [SMTP:kim@example.org]".
+    "smtp:",
 ];
 
 /// Sentence ends after which the failed address follows on the same line.
@@ -63,11 +74,29 @@ const LEAD_ENDS: &[&str] = &[
     "delivery to the following recipient failed permanently:",
     "your message to",
     "message to",
+    // Exim/ Sendmail autoreply-style refusals: "You sent mail to addr. That's not ...".
+    "sent mail to",
+    // Gmail: "There was a temporary problem delivering your message to addr."
+    "delivering your message to",
+    // Gmail: "Your message wasn't delivered to addr because ..."
+    "wasn't delivered to",
 ];
 
 fn lead_ok(prefix: &str) -> bool {
-    let p = prefix.trim().trim_end_matches(['<', '"', '(', '\'']).trim();
+    let p = prefix.trim().trim_end_matches(['<', '"', '(', '\'', '[']).trim();
+    // Runs of spaces or tabs inside the lead ("RCPT  TO:", "Unknown\tuser:") are one space.
+    let squeezed;
+    let p = if p.contains("  ") || p.contains('\t') {
+        squeezed = p.split_whitespace().collect::<Vec<_>>().join(" ");
+        squeezed.as_str()
+    } else {
+        p
+    };
     if p.len() < 120 && LEAD_ENDS.iter().any(|e| ends_with_ci(p, e)) {
+        return true;
+    }
+    // An X.400 O/R address carrying the SMTP one: "c=US;a= ;p=Org;o=Mail;dda:SMTP=addr".
+    if p.len() < 200 && ends_with_ci(p, "dda:smtp=") {
         return true;
     }
     if p.len() > 40 {
@@ -92,6 +121,9 @@ fn ends_with_ci(s: &str, suffix: &str) -> bool {
 pub fn scan_recipients(region: &str, skip: &[String]) -> Vec<Found> {
     let mut found: Vec<Found> = Vec::new();
     let mut current: Option<usize> = None;
+    // Addresses listed on the same line as `current` ("<a@x>, <b@x>"): the explanation
+    // below is theirs too.
+    let mut companions: Vec<usize> = Vec::new();
     let mut preamble = String::new();
     for line in crate::parse::text::lines(region) {
         let mut started = None;
@@ -108,16 +140,23 @@ pub fn scan_recipients(region: &str, skip: &[String]) -> Vec<Found> {
         }
         match started {
             Some((addr, lead, rest)) => {
-                let rest = rest.trim_start_matches(['>', '"', ')', ':', '.', ',']).trim();
-                let idx = match found.iter().position(|f| f.address.eq_ignore_ascii_case(&addr)) {
-                    Some(i) => i,
-                    None if found.len() >= MAX_RECIPIENTS => continue,
-                    None => {
-                        found.push(Found { address: addr, diagnostic: String::new() });
-                        found.len() - 1
-                    }
-                };
+                let mut rest = rest.trim_start_matches(['>', '"', ')', ':', '.', ',']).trim();
+                let Some(idx) = slot(&mut found, addr) else { continue };
                 current = Some(idx);
+                companions.clear();
+                // "<ann@x>, <ben@x>" or "ann@x; ben@x": each address of the list fails alike.
+                while let Some((st, en)) = list_next(rest) {
+                    let Some(a) = rest.get(st..en).and_then(normalize_address) else { break };
+                    if !skip.iter().any(|s| s.eq_ignore_ascii_case(&a))
+                        && !is_daemon(&a)
+                        && let Some(i) = slot(&mut found, a)
+                        && i != idx
+                        && !companions.contains(&i)
+                    {
+                        companions.push(i);
+                    }
+                    rest = rest.get(en..).unwrap_or("").trim_start_matches(['>', '"', ')', ':', '.', ',', ';']).trim();
+                }
                 // Keep a lead that carries meaning: ">>> RCPT TO:" or a reply code.
                 if contains_ci(lead, "rcpt")
                     || lead.contains(' ')
@@ -127,11 +166,22 @@ pub fn scan_recipients(region: &str, skip: &[String]) -> Vec<Found> {
                 }
                 if !rest.is_empty() {
                     push_line(&mut found[idx].diagnostic, rest);
+                    for &c in &companions {
+                        push_line(&mut found[c].diagnostic, rest);
+                    }
                 }
             }
-            None if copied_header(line) => current = None,
+            None if copied_header(line) => {
+                current = None;
+                companions.clear();
+            }
             None => match current {
-                Some(i) if found[i].diagnostic.len() < 2000 => push_line(&mut found[i].diagnostic, line.trim()),
+                Some(i) if found[i].diagnostic.len() < 2000 => {
+                    push_line(&mut found[i].diagnostic, line.trim());
+                    for &c in &companions {
+                        push_line(&mut found[c].diagnostic, line.trim());
+                    }
+                }
                 Some(_) => {}
                 None => push_line(&mut preamble, line.trim()),
             },
@@ -149,6 +199,26 @@ pub fn scan_recipients(region: &str, skip: &[String]) -> Vec<Found> {
         }
     }
     found
+}
+
+/// The index of `addr` in `found`, added when new (None past [`MAX_RECIPIENTS`]).
+fn slot(found: &mut Vec<Found>, addr: String) -> Option<usize> {
+    if let Some(i) = found.iter().position(|f| f.address.eq_ignore_ascii_case(&addr)) {
+        return Some(i);
+    }
+    if found.len() >= MAX_RECIPIENTS {
+        return None;
+    }
+    found.push(Found { address: addr, diagnostic: String::new() });
+    Some(found.len() - 1)
+}
+
+/// The next address of a list at the start of `rest` ("<b@x>, ..." after the first one):
+/// only one that opens it, so an address inside the explanation is not taken.
+fn list_next(rest: &str) -> Option<(usize, usize)> {
+    let (st, en) = first_address(rest)?;
+    let before = rest.get(..st)?;
+    before.bytes().all(|b| matches!(b, b'<' | b'"' | b' ')).then_some((st, en))
 }
 
 /// A header line of a copied message: the explanation of the recipient ended before it.
@@ -197,5 +267,33 @@ mod tests {
         );
         assert_eq!(f.len(), 1);
         assert!(f[0].diagnostic.contains("550 5.1.1 unknown"));
+    }
+
+    #[test]
+    fn a_list_of_recipients_on_one_line() {
+        let f = scan_recipients("<ann@example.org>, <ben@example.org>\n    (reason: 550 5.1.1 User unknown)\n", &[]);
+        let got: Vec<_> = f.iter().map(|f| (f.address.as_str(), f.diagnostic.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("ann@example.org", "(reason: 550 5.1.1 User unknown)"),
+                ("ben@example.org", "(reason: 550 5.1.1 User unknown)")
+            ]
+        );
+        // An address inside the explanation is not a second recipient.
+        let f = scan_recipients("<ann@example.org>: mail for ann@example.org loops back to myself\n", &[]);
+        assert_eq!(f.len(), 1);
+    }
+
+    #[test]
+    fn lead_forms() {
+        for t in [
+            "Unknown user: kim@example.org\n",
+            "Kim Lee [SMTP:kim@example.org]\n  #550 5.1.1 not found\n",
+            "RCPT   TO:  <kim@example.org>\n<<< 550 no\n",
+        ] {
+            let f = scan_recipients(t, &[]);
+            assert_eq!(f.first().map(|f| f.address.as_str()), Some("kim@example.org"), "{t:?}");
+        }
     }
 }

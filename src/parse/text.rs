@@ -60,9 +60,19 @@ pub fn first_address(s: &str) -> Option<(usize, usize)> {
         while st > 0 && local_byte(b[st - 1]) {
             st -= 1;
         }
+        // An RFC 2047 encoded-word local part ("=?utf-8?Q?j=C3=B6rg?=@example.org") is the
+        // address as it was written: kept whole.
+        let encoded = b.get(st..st + 2) == Some(b"=?");
         // A leading '.' or '/' or '=' is punctuation around the address, not part of it.
-        while st < at && matches!(b[st], b'.' | b'/' | b'=' | b'\'' | b'`' | b'{' | b'|') {
+        while !encoded && st < at && matches!(b[st], b'.' | b'/' | b'=' | b'\'' | b'`' | b'{' | b'|') {
             st += 1;
+        }
+        // Exchange's address types: "dda:SMTP=kim@example.org", "SMTP=...", "RFC822=...".
+        if !encoded && let Some(eq) = b.get(st..at).and_then(|l| memchr::memchr(b'=', l)) {
+            let kind = &b[st..st + eq];
+            if [&b"SMTP"[..], b"RFC822", b"smtp", b"rfc822"].contains(&kind) {
+                st += eq + 1;
+            }
         }
         let mut en = at + 1;
         while en < b.len() && domain_byte(b[en]) {
@@ -110,7 +120,28 @@ pub fn normalize_address(raw: &str) -> Option<String> {
     Some(out)
 }
 
-/// First RFC 3463 status code ("5.1.1") in `s`.
+/// Words that make a dotted triple on their line a software version or a trace field, not
+/// a status: "X-Mailer: Foo 2.1.12", "Postfix 2.753.1", "Received: ... (version 2.0.0)".
+const NOT_A_CODE_CONTEXT: &[&str] =
+    &["version", "x-mailer", "user-agent", "received:", "mailer:", "release ", "build ", " ver ", " v."];
+
+/// How far back on its line a version-like context is looked for.
+const CONTEXT_WINDOW: usize = 48;
+
+/// Is the code starting at byte `i` of `s` in a version or trace context (see
+/// [`NOT_A_CODE_CONTEXT`])? Looks back to the line start, at most [`CONTEXT_WINDOW`] bytes.
+fn version_context(s: &str, i: usize) -> bool {
+    let b = s.as_bytes();
+    let from = i.saturating_sub(CONTEXT_WINDOW);
+    let from = memchr::memrchr(b'\n', b.get(from..i).unwrap_or(&[])).map_or(from, |p| from + p + 1);
+    let Some(w) = b.get(from..i) else { return false };
+    NOT_A_CODE_CONTEXT.iter().any(|c| w.windows(c.len()).any(|x| x.eq_ignore_ascii_case(c.as_bytes())))
+}
+
+/// First RFC 3463 status code ("5.1.1") in `s`: class 2, 4 or 5, a one-digit subject (0-7,
+/// the only ones registered) and a detail of up to three digits, standing as a word. A
+/// version number is not one: not "2.753.1" (subject of three digits), "2.1.12rc2" (letters
+/// and digits run on), "v5.1.2", nor a triple after "version", "X-Mailer:" or "Received:".
 pub fn find_status(s: &str) -> Option<String> {
     let b = s.as_bytes();
     // A status is "d.d.d": jump from dot to dot (SIMD) and look at the digit before each,
@@ -118,34 +149,48 @@ pub fn find_status(s: &str) -> Option<String> {
     for dot in memchr::memchr_iter(b'.', b) {
         let Some(i) = dot.checked_sub(1) else { continue };
         let c = b[i];
-        if (c == b'2' || c == b'4' || c == b'5') && (i == 0 || !(b[i - 1].is_ascii_digit() || b[i - 1] == b'.')) {
-            let mut j = i + 2;
-            let d1 = j;
-            while j < b.len() && b[j].is_ascii_digit() {
-                j += 1;
-            }
-            if j > d1 && j - d1 <= 3 && b.get(j) == Some(&b'.') {
-                let d2 = j + 1;
-                let mut k = d2;
-                while k < b.len() && b[k].is_ascii_digit() {
-                    k += 1;
-                }
-                let next_ok = k >= b.len()
-                    || !(b[k].is_ascii_digit() || (b[k] == b'.' && b.get(k + 1).is_some_and(|x| x.is_ascii_digit())));
-                if k > d2 && k - d2 <= 3 && next_ok {
-                    return s.get(i..k).map(str::to_string);
-                }
-            }
+        if !(c == b'2' || c == b'4' || c == b'5')
+            || (i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.'))
+            || !b.get(i + 2).is_some_and(|x| (b'0'..=b'7').contains(x))
+            || b.get(i + 3) != Some(&b'.')
+        {
+            continue;
+        }
+        let d2 = i + 4;
+        let mut k = d2;
+        while k < b.len() && b[k].is_ascii_digit() {
+            k += 1;
+        }
+        if k == d2 || k - d2 > 3 {
+            continue;
+        }
+        let next_ok = k >= b.len()
+            || !(b[k].is_ascii_digit() || (b[k] == b'.' && b.get(k + 1).is_some_and(|x| x.is_ascii_digit())));
+        // "2.1.12rc2", "5.1.1b4": a release tag runs on into letters and digits.
+        let mut e = k;
+        while e < b.len() && b[e].is_ascii_alphanumeric() {
+            e += 1;
+        }
+        let tagged = b.get(k..e).is_some_and(|t| t.iter().any(u8::is_ascii_digit));
+        if next_ok && !tagged && !version_context(s, i) {
+            return s.get(i..k).map(str::to_string);
         }
     }
     None
 }
 
-/// First SMTP reply code (2xx/4xx/5xx) in `s` that stands as a word: at a line start, or
-/// after a space/colon/bracket, and followed by a space, '-', ',' or the end.
+/// SMTP replies that end or open a session (220 greeting, 221/222 closing) say nothing
+/// about a delivery: never the reply code of a failure.
+fn session_reply(code: u16) -> bool {
+    (220..=222).contains(&code)
+}
+
+/// The SMTP reply code (2xx/4xx/5xx) of `s`: the first one standing as a word (at a line
+/// start, or after a space/colon/bracket, and followed by a space, '-', ',' or the end)
+/// that is a failure (4xx/5xx), else the first success that is no greeting or goodbye.
 pub fn find_reply_code(s: &str) -> Option<u16> {
     let b = s.as_bytes();
-    let mut best: Option<(usize, u16)> = None;
+    let mut success: Option<u16> = None;
     let end = b.len().saturating_sub(2);
     // Only a 2, 4 or 5 can start a code: jump between them (SIMD).
     for i in memchr::memchr3_iter(b'2', b'4', b'5', b.get(..end).unwrap_or(&[])) {
@@ -175,17 +220,23 @@ pub fn find_reply_code(s: &str) -> Option<u16> {
         if code % 100 > 59 || (code < 300 && code > 259) {
             continue;
         }
-        best = Some((i, code));
-        break;
+        if c != b'2' {
+            return Some(code);
+        }
+        if success.is_none() && !session_reply(code) {
+            success = Some(code);
+        }
     }
-    best.map(|(_, c)| c)
+    success
 }
 
 /// The last "reply code + enhanced status" pair ("550 5.1.1", "550-5.7.26", "550-'5.2.2"):
-/// the words of the server that finally refused, when a relay wraps them in its own.
+/// the words of the server that finally refused, when a relay wraps them in its own. A
+/// failure pair outranks a success pair, and a goodbye ("221 2.0.0 Bye") is never one.
 pub fn code_pair(s: &str) -> Option<(u16, String)> {
     let b = s.as_bytes();
     let mut best = None;
+    let mut success = None;
     let end = b.len().saturating_sub(5);
     // Only a 2, 4 or 5 can start a pair: jump between them (SIMD).
     for i in memchr::memchr3_iter(b'2', b'4', b'5', b.get(..end).unwrap_or(&[])) {
@@ -202,11 +253,15 @@ pub fn code_pair(s: &str) -> Option<(u16, String)> {
                     (s.get(i..i + 3).and_then(|x| x.parse::<u16>().ok()), s.get(j..).and_then(find_status))
                 && s.get(j..).is_some_and(|rest| rest.starts_with(st.as_str()))
             {
-                best = Some((code, st));
+                if c != b'2' {
+                    best = Some((code, st));
+                } else if !session_reply(code) {
+                    success = Some((code, st));
+                }
             }
         }
     }
-    best
+    best.or(success)
 }
 
 /// Join lines into one line: trims every line and drops empty ones.
@@ -404,6 +459,34 @@ mod tests {
         );
         assert_eq!(code_pair("5.1.0 - Unknown address error 550-'5.2.2 <a@b.example>"), Some((550, "5.2.2".into())));
         assert_eq!(normalize_address(" rfc822; <User@EXAMPLE.com>"), Some("User@example.com".into()));
+    }
+
+    #[test]
+    fn address_forms() {
+        let n = |s: &str| normalize_address(s);
+        assert_eq!(n("[SMTP:Kim@Example.ORG]"), Some("Kim@example.org".into()));
+        assert_eq!(n("IMCEAEX-_o=x; dda:SMTP=kim@example.org"), Some("kim@example.org".into()));
+        assert_eq!(n("rfc822; =?utf-8?Q?j=C3=B6rg?=@example.org"), Some("=?utf-8?Q?j=C3=B6rg?=@example.org".into()));
+        assert_eq!(n("Unknown user: kim@example.org"), Some("kim@example.org".into()));
+    }
+
+    #[test]
+    fn versions_and_goodbyes_are_no_codes() {
+        // Version numbers in quoted headers are not statuses.
+        assert_eq!(find_status("X-Mailer: Foo Mail 2.1.12rc2"), None);
+        assert_eq!(find_status("Postfix 2.753.1 on host"), None);
+        assert_eq!(find_status("X-Mailer: Bar 5.1.1"), None);
+        assert_eq!(find_status("Received: from a (version 2.0.0) by b"), None);
+        assert_eq!(find_status("build v5.1.2"), None);
+        // Real ones still are, with three-digit details and glued words.
+        assert_eq!(find_status("550 5.1.10 RESOLVER.ADR.RecipientNotFound"), Some("5.1.10".into()));
+        assert_eq!(find_status("#5.1.1User unknown"), Some("5.1.1".into()));
+        // A goodbye after the refusal is not the reply, and not a pair.
+        assert_eq!(find_reply_code("221 2.0.0 Bye\n550 5.1.1 no such user"), Some(550));
+        assert_eq!(find_reply_code("<<< 220 mx.example.org ESMTP\n<<< 554 denied"), Some(554));
+        assert_eq!(find_reply_code("250 2.0.0 Ok: queued"), Some(250));
+        assert_eq!(code_pair("550 5.1.1 unknown; 221 2.0.0 closing connection"), Some((550, "5.1.1".into())));
+        assert_eq!(code_pair("221 2.0.0 Bye"), None);
     }
 
     #[test]

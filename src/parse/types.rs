@@ -96,6 +96,11 @@ pub struct Record {
     /// The SMTP command the error answered ("RCPT", "DATA", "MAIL", "HELO", "CONN").
     pub command: Option<String>,
     pub reason: Reason,
+    /// The failure is permanent (the MTA will not try again: a 5.x.x status, a 5xx reply,
+    /// or words saying so) rather than temporary. Says nothing about what rebound does with
+    /// it (that is the rules' `classification`); false for what is no failure (complaints,
+    /// auto-replies, success DSNs). Set by `parse` from `reason::permanent`.
+    pub permanent: bool,
     pub feedback_type: Option<String>,
     pub dialect: &'static str,
     pub extra: Vec<(String, String)>,
@@ -118,6 +123,7 @@ impl Record {
             last_attempt: None,
             command: None,
             reason: Reason::Undefined,
+            permanent: false,
             feedback_type: None,
             dialect,
             extra: Vec::new(),

@@ -15,6 +15,16 @@ const MARKS: &[&str] = &[
     "could not be reached",
     "msexch:",
     "remote server returned",
+    // Exchange Online's NDR layout (Microsoft, "Email non-delivery reports and SMTP errors
+    // in Exchange Online"): "Your message to X couldn't be delivered.", "Action Required",
+    // "How to Fix It", "More Info for Email Admins", "Status code: 550 5.1.10".
+    "more info for email admins",
+    // The component codes of Exchange 2010+ and Exchange Online enhanced texts ("#550 5.1.1
+    // RESOLVER.ADR.RecipNotFound; not found ##"): the same in every language of the notice.
+    "resolver.adr.",
+    "resolver.rst.",
+    "smtpsend.dns.",
+    "storedrv.",
 ];
 
 fn detect(m: &Mail) -> bool {
@@ -32,7 +42,11 @@ const REASONS: &[(&str, Reason)] = &[
     ("resolver.adr.recipientnotfound", Reason::UserUnknown),
     ("unknown recipient or mailbox unavailable", Reason::UserUnknown),
     ("email address you entered couldn't be found", Reason::UserUnknown),
+    ("e-mail address you entered couldn't be found", Reason::UserUnknown),
+    ("e-mail account does not exist at the organization", Reason::UserUnknown),
     ("recipient's mailbox is full", Reason::MailboxFull),
+    // Exchange Online's headline for 5.1.1 / 5.1.10: "<user> wasn't found at <domain>."
+    ("wasn't found at", Reason::UserUnknown),
     ("mailbox is full", Reason::MailboxFull),
     ("message was too large", Reason::MesgTooBig),
     ("000b099c", Reason::NetworkError),
@@ -41,7 +55,7 @@ const REASONS: &[(&str, Reason)] = &[
 ];
 
 fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {
-    scan(
+    let mut v = scan(
         m,
         "exchange",
         &[
@@ -50,5 +64,20 @@ fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {
             "could not be reached",
             "recipient(s)",
         ],
-    )
+    );
+    // Exchange Online states the code once, below the help text, as "Status code: 550
+    // 5.1.10": too far from the address for the scan to join them.
+    if v.iter().any(|r| r.status.is_none()) {
+        let head = m.text.get(..m.end).unwrap_or("");
+        let line = crate::parse::text::find_ci(head, "status code: ")
+            .and_then(|p| head.get(p + 13..))
+            .and_then(|rest| rest.split('\n').next());
+        if let Some((code, st)) = line.and_then(crate::parse::text::code_pair) {
+            for r in v.iter_mut().filter(|r| r.status.is_none()) {
+                r.status = Some(st.clone());
+                r.reply_code = r.reply_code.or(Some(code));
+            }
+        }
+    }
+    v
 }

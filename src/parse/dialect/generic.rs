@@ -54,16 +54,52 @@ pub fn from_daemon(m: &Mail) -> bool {
     matches!(local.as_str(), "mailer-daemon" | "postmaster" | "mail.delivery.system" | "mailerdaemon" | "post_master")
         || m.from_lower.contains("mailer-daemon")
         || m.from_lower.contains("mail delivery")
+        || null_from(m)
+}
+
+/// "From: <>": the null address (RFC 5321 4.5.5) that only notifications of the mail
+/// system use, an auto-reply's bounce included.
+fn null_from(m: &Mail) -> bool {
+    m.from_addr.is_none() && m.header("From").is_some_and(|v| v.trim().is_empty() || v.trim() == "<>")
 }
 
 pub fn looks_like_bounce(m: &Mail) -> bool {
-    from_daemon(m) || m.has_header("X-Failed-Recipients") || find_any(&m.subject, SUBJECTS).is_some() || m.has_any(BODY)
+    from_daemon(m)
+        || m.has_header("X-Failed-Recipients")
+        || find_any(&m.subject, SUBJECTS).is_some()
+        || m.has_any(BODY)
+        || pasted_reply(m)
+}
+
+/// Text pasted without headers (someone copied the failing line out of a notice) that
+/// quotes a server's refusal ("550 5.1.1 ..."): it has no sender or subject to go by.
+fn pasted_reply(m: &Mail) -> bool {
+    m.has_header(crate::parse::BODY_ONLY_FIELD)
+        && crate::parse::text::code_pair(m.head()).is_some_and(|(c, _)| c >= 400)
 }
 
 /// Without a known format, a record is only trusted when the server's answer (a reply
-/// code or an enhanced status) is there to back it.
+/// code or an enhanced status) backs it, or, in the many NDRs that carry no code at all,
+/// when it names a recipient and its words say what failed ("This account has been
+/// disabled", "mailbox unavailable") or whether for good ("permanent error; I've given up").
+///
+/// Such a code-less record keeps its recipient only when the notice's own words name it: the
+/// returned message's To (the scanner's fallback) may be a list or an alias that forwarded
+/// to the failed address, and a guess must not suppress it.
 pub fn parse(m: &Mail) -> Vec<Record> {
     let mut v = scan(m, "generic", &[]);
-    v.retain(|r| r.reply_code.is_some() || r.status.is_some());
+    let own = m.text.get(..m.end).unwrap_or("");
+    v.retain_mut(|r| {
+        if r.reply_code.is_some() || r.status.is_some() {
+            return true;
+        }
+        if !r.diagnostic.as_deref().is_some_and(crate::parse::reason::names_a_failure) {
+            return false;
+        }
+        if r.recipient.as_deref().is_some_and(|a| !crate::parse::text::contains_ci(own, a)) {
+            r.recipient = None;
+        }
+        true
+    });
     v
 }

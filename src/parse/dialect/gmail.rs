@@ -15,6 +15,15 @@ fn detect(m: &Mail) -> bool {
     m.from_lower.contains("mailer-daemon@google")
         || m.has("delivery to the following recipient failed permanently")
         || m.has("delivery to the following recipient has been delayed")
+        // Gmail's current notices: "** Delivery incomplete **" ... "Gmail will retry for 46
+        // more hours", "** Address not found **" ... "Your message wasn't delivered to".
+        || m.has("gmail will retry for")
+        // Gmail's notices as pasted text (no From to go by): "** Address not found **",
+        // "** Message blocked **", "** Message not delivered **", each quoting the remote
+        // server under "The response from the remote server was:".
+        || (m.has("the response from the remote server was") && m.has(" **"))
+        || m.has("support.google.com/mail/?p=")
+        || (m.has("** delivery incomplete **") && m.has("temporary problem delivering your message"))
 }
 
 /// Gmail's headlines ("** Address not found **") state the reason in Google's words.
@@ -44,7 +53,11 @@ fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {
         r.reason = Reason::Rejected;
         return vec![r];
     }
-    let mut v = scan(m, "gmail", &["delivery to the following recipient", "your message wasn't delivered"]);
+    let mut v = scan(
+        m,
+        "gmail",
+        &["delivery to the following recipient", "your message wasn't delivered", "problem delivering your message"],
+    );
     for r in &mut v {
         let state = r.diagnostic.as_deref().and_then(state_of);
         // The state names the failing stage; a specific enhanced status still wins.
@@ -70,5 +83,9 @@ fn parse(m: &Mail) -> Vec<crate::parse::types::Record> {
             r.command = Some("RCPT".into());
         }
     }
-    if m.has("has been delayed") || contains_ci(&m.subject, "(Delay)") { delayed(v) } else { v }
+    if m.has("has been delayed") || m.has("gmail will retry for") || contains_ci(&m.subject, "(Delay)") {
+        delayed(v)
+    } else {
+        v
+    }
 }

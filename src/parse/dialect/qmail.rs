@@ -13,14 +13,12 @@ pub const DIALECT: Dialect = Dialect { name: "qmail", detect, parse, reasons: RE
 /// The last two are vague and more specific words in the reply still outrank them: qmail's
 /// own local failures are sentences starting "Unable to ..." (matched with that capital:
 /// a lower-case "unable to connect" inside a relayed reply is someone else's words), and its
-/// give-up line "this message has been in the queue too long".
+/// give-up line "this message has been in the queue too long" (see there for its place).
 pub const REASONS: &[(&str, Reason)] = &[
     ("no mailbox here by that name", Reason::UserUnknown),
     ("sorry, i couldn't find any host ", Reason::HostUnknown),
     ("disk quota exceeded", Reason::MailboxFull),
     ("message size exceeds fixed maximum message size", Reason::MesgTooBig),
-    ("sorry, i wasn't able to establish an smtp connection", Reason::NetworkError),
-    ("although i'm listed as a best-preference mx", Reason::NetworkError),
     ("sorry, i couldn't find a mail exchanger or ip address", Reason::NotAccept),
     ("mailbox unavailable (not enough free space)", Reason::SystemFull),
     ("mailaddress is administrativ", Reason::Suspend),
@@ -38,7 +36,12 @@ pub const REASONS: &[(&str, Reason)] = &[
     ("bad interpreter: no such file or directory", Reason::SystemError),
     ("system error", Reason::SystemError),
     ("Unable to ", Reason::SystemError),
+    // The give-up line is qmail-send's verdict on the delivery (it retried until the queue
+    // lifetime ran out): it outranks the last attempt's connection failure printed above
+    // it, not a local failure ("Unable to contact LDAP server": the system's own trouble).
     ("this message has been in the queue too long", Reason::Expired),
+    ("sorry, i wasn't able to establish an smtp connection", Reason::NetworkError),
+    ("although i'm listed as a best-preference mx", Reason::NetworkError),
 ];
 
 fn detect(m: &Mail) -> bool {
