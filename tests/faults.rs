@@ -381,11 +381,24 @@ async fn killed_polls_block_briefly_say_by_whom_and_lose_nothing(db: TestDb) {
     let mut leases_seen = 0;
     for round in 0..rounds(2) {
         let mut child = rebound(&cfg, &["poll", "--once"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        // A random moment: 50–800 ms into the poll.
+        // Even rounds kill once the poll holds its lease (a loaded machine may take longer
+        // than any fixed delay to get there), odd rounds at a random moment 50–800 ms in;
+        // both then wait a random 0–400 ms more.
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        std::thread::sleep(std::time::Duration::from_millis(50 + seed % 750));
+        if round % 2 == 0 {
+            let id = support::id_of(&store, &m);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while state::lease_holder(&mut store.conn().unwrap(), id, chrono::Utc::now().naive_utc()).unwrap().is_none()
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        } else {
+            std::thread::sleep(std::time::Duration::from_millis(50 + seed % 750));
+        }
+        std::thread::sleep(std::time::Duration::from_millis((seed >> 16) % 400));
         child.kill().unwrap();
         child.wait().unwrap();
         let committed = count_rows(&store, "messages").await as usize;
