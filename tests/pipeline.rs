@@ -46,7 +46,7 @@ async fn exactly_once_and_campaign_views(db: TestDb) {
     assert!(matches!(ingest(&p, c, "inbox-b", "UIDL-9", &hard), Disposition::Duplicate { .. }));
     assert!(matches!(ingest(&p, c, "file", "/tmp/x.eml", &hard), Disposition::Duplicate { .. }));
 
-    let rows = views::bounced(c, "spring", &page()).unwrap().rows;
+    let rows = views::bounced(c, "spring", &page(), &[]).unwrap().rows;
     assert_eq!(rows.len(), 1, "{rows:?}");
     let r = &rows[0];
     assert_eq!((r.email.as_str(), r.kind.as_str(), r.reason.as_str()), ("gone@example.org", "hard", "userunknown"));
@@ -94,8 +94,10 @@ async fn soft_threshold_boundaries(db: TestDb) {
     ingest(&p, c, "m", "5", &full(25, 5));
     assert_eq!(suppressed(c, "full@example.org").as_deref(), Some("soft_threshold"));
     assert_eq!(rebound::suppress::changes::since(c, 0, 100).unwrap().len(), changes, "no second suppression");
-    let rows = views::bounced(c, "c", &page()).unwrap().rows;
-    assert!(rows.iter().all(|r| r.kind == "soft"), "{rows:?}");
+    let rows = views::bounced(c, "c", &page(), &[]).unwrap().rows;
+    // The rules keep 5.2.2 soft; what the server said (5.x) is still a permanent failure.
+    assert!(rows.iter().all(|r| r.classification == "soft" && r.kind == "hard"), "{rows:?}");
+    assert_eq!(rows.iter().filter(|r| r.action == "suppressed").count(), 1, "{rows:?}");
 }
 on_both_backends!(soft_threshold, soft_threshold_boundaries);
 
@@ -195,7 +197,7 @@ async fn forged_verp_is_refused(db: TestDb) {
     );
     assert!(matches!(ingest(&p, c, "m", "1", &good), Disposition::New { review: None, .. }));
     assert_eq!(suppressed(c, "real@example.org").as_deref(), Some("hard_bounce"));
-    assert_eq!(views::bounced(c, "c9", &page()).unwrap().rows.len(), 1, "attributed by VERP");
+    assert_eq!(views::bounced(c, "c9", &page(), &[]).unwrap().rows.len(), 1, "attributed by VERP");
 
     let forged = dsn(
         "b+c9.victim=example.org.0000000000000000@bounce.sender.example",
@@ -266,8 +268,8 @@ async fn reclassify_after_a_rule_change(db: TestDb) {
     let done = reclassify::run(c, &p, since, false).unwrap();
     assert_eq!(done[0].suppression, "released");
     assert_eq!(suppressed(c, "maybe@example.org"), None);
-    let rows = views::bounced(c, "w", &page()).unwrap().rows;
-    assert_eq!((rows[0].kind.as_str(), rows[0].rule.as_deref()), ("soft", Some("sync-lag")));
+    let rows = views::bounced(c, "w", &page(), &[]).unwrap().rows;
+    assert_eq!((rows[0].classification.as_str(), rows[0].rule.as_deref()), ("soft", Some("sync-lag")));
     let camp = &views::campaigns(c).unwrap()[0];
     assert_eq!((camp.hard, camp.soft), (0, 1));
     let log = rebound::suppress::changes::since(c, 0, 10).unwrap();
@@ -405,7 +407,7 @@ async fn keyset_pages_stay_right_while_events_arrive(db: TestDb) {
     }
     let mut seen = Vec::new();
     let mut page = Page::first(2);
-    let first = views::bounced(c, "k", &page).unwrap();
+    let first = views::bounced(c, "k", &page, &[]).unwrap();
     seen.extend(first.rows.iter().map(|r| r.email.clone()));
     // Newer bounces arrive between two page reads: an offset would now repeat rows.
     for i in 5..8 {
@@ -413,13 +415,72 @@ async fn keyset_pages_stay_right_while_events_arrive(db: TestDb) {
     }
     page.after = first.next;
     while page.after.is_some() {
-        let next = views::bounced(c, "k", &page).unwrap();
+        let next = views::bounced(c, "k", &page, &[]).unwrap();
         seen.extend(next.rows.iter().map(|r| r.email.clone()));
         page.after = next.next;
     }
     let want: Vec<String> = (0..5).rev().map(|i| format!("k{i}@example.org")).collect();
     assert_eq!(seen, want, "every row of the first read exactly once, newest first");
     let bad = Page { limit: 2, after: Some(rebound::store::Cursor("not a cursor".into())) };
-    assert!(views::bounced(c, "k", &bad).is_err());
+    assert!(views::bounced(c, "k", &bad, &[]).is_err());
 }
 on_both_backends!(keyset_pages, keyset_pages_stay_right_while_events_arrive);
+
+async fn bounced_lists_every_failed_delivery_with_what_rebound_did(db: TestDb) {
+    use rebound::classify::repo::{self, Placement};
+    use rebound::classify::{Condition, Field, Op, Origin, Outcome, Rule};
+    let app = TestApp::new(db, |c| c.suppression.soft_threshold = 3);
+    let (store, p) = (&app.db, app.pipeline.clone());
+    let c = &mut *store.conn().unwrap();
+    // An operator's rule: DKIM failures are the sender's problem, never the address's.
+    let rule = Rule {
+        key: "dkim-is-ours".into(),
+        name: "DKIM failures are ours to fix".into(),
+        description: None,
+        enabled: true,
+        origin: Origin::Custom,
+        when: vec![Condition::new(Field::Diagnostic, Op::Contains, "dkim")],
+        outcome: Outcome::Ignore,
+        reason: None,
+    };
+    repo::add(c, rule, &Placement::At(1)).unwrap();
+    let orig = |id: &str| original(Some("v"), &format!("{id}@s"));
+    let mails = [
+        dsn("b@s", "gone@example.org", "5.1.1", "550 5.1.1 User unknown", &orig("v1"), T0),
+        // The MTA gave up on a temporary failure: a failed delivery with a 4.x status.
+        String::from_utf8(dsn("b@s", "full@example.org", "4.4.7", "451 4.4.7 Delivery time expired", &orig("v2"), T0))
+            .unwrap()
+            .replace("Action: delayed", "Action: failed")
+            .into_bytes(),
+        dsn("b@s", "dkim@example.org", "5.7.1", "550 5.7.1 DKIM signature did not verify", &orig("v3"), T0),
+    ];
+    for (i, m) in mails.iter().enumerate() {
+        ingest(&p, c, "m", &format!("1:{i}"), m);
+    }
+    let rows = views::bounced(c, "v", &page(), &[]).unwrap().rows;
+    let mut got: Vec<(String, String, String, Option<String>)> =
+        rows.iter().map(|r| (r.email.clone(), r.kind.clone(), r.action.clone(), r.rule.clone())).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("dkim@example.org".into(), "hard".into(), "not counted".into(), Some("dkim-is-ours".into())),
+            (
+                "full@example.org".into(),
+                "soft".into(),
+                "counted".into(),
+                rows.iter().find(|r| r.email.starts_with("full")).unwrap().rule.clone()
+            ),
+            (
+                "gone@example.org".into(),
+                "hard".into(),
+                "suppressed".into(),
+                rows.iter().find(|r| r.email.starts_with("gone")).unwrap().rule.clone()
+            ),
+        ],
+        "the ignored 5.7.1 is listed, typed by what the server said"
+    );
+    let camp = views::campaigns(c).unwrap().into_iter().find(|x| x.id == "v").unwrap();
+    assert_eq!((camp.failed_permanent, camp.failed_temporary), (2, 1));
+}
+on_both_backends!(bounced_view, bounced_lists_every_failed_delivery_with_what_rebound_did);

@@ -243,7 +243,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let (cfg, db) = connect(&cli.config)?;
             mailbox::list(&cfg, &db, format)
         }
-        Command::Campaign(args) => records::campaign(&connect(&cli.config)?.1, args),
+        Command::Campaign(args) => {
+            let (cfg, db) = connect(&cli.config)?;
+            records::campaign(&db, &cfg.suppression.soft_uncounted_reasons, args)
+        }
         Command::Suppression(cmd) => suppression::run(&connect(&cli.config)?.1, cmd),
         Command::Review(cmd) => {
             let (cfg, db) = connect(&cli.config)?;

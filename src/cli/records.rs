@@ -41,7 +41,9 @@ fn next_page(next: Option<Cursor>) {
     }
 }
 
-pub fn campaign(db: &Db, a: CampaignArgs) -> Result<(), Failure> {
+/// `uncounted`: the soft reasons the policy does not count (`[suppression]`), so the view
+/// can say which soft bounces counted toward the threshold.
+pub fn campaign(db: &Db, uncounted: &[String], a: CampaignArgs) -> Result<(), Failure> {
     let mut conn = db.conn().map_err(fail)?;
     let page = Page { limit: a.limit, after: a.after.clone().map(Cursor) };
     if a.id == "list" {
@@ -49,7 +51,18 @@ pub fn campaign(db: &Db, a: CampaignArgs) -> Result<(), Failure> {
         let pct = |r: Option<f64>| r.map(|v| format!("{:.2}%", v * 100.0)).unwrap_or_default();
         return print(
             a.format,
-            &["campaign", "hard", "soft", "complaints", "sent", "bounce rate", "complaint rate", "last event"],
+            &[
+                "campaign",
+                "hard",
+                "soft",
+                "complaints",
+                "failed permanent",
+                "failed temporary",
+                "sent",
+                "bounce rate",
+                "complaint rate",
+                "last event",
+            ],
             &rows,
             |r| {
                 vec![
@@ -57,6 +70,8 @@ pub fn campaign(db: &Db, a: CampaignArgs) -> Result<(), Failure> {
                     r.hard.to_string(),
                     r.soft.to_string(),
                     r.complaints.to_string(),
+                    r.failed_permanent.to_string(),
+                    r.failed_temporary.to_string(),
                     opt(&r.sent),
                     pct(r.bounce_rate),
                     pct(r.complaint_rate),
@@ -68,12 +83,14 @@ pub fn campaign(db: &Db, a: CampaignArgs) -> Result<(), Failure> {
     }
     match a.view.unwrap_or(View::Bounced) {
         View::Bounced => {
-            let paged = views::bounced(&mut conn, &a.id, &page).map_err(fail)?;
+            let paged = views::bounced(&mut conn, &a.id, &page, uncounted).map_err(fail)?;
             next_page(paged.next);
-            print(a.format, &["email", "type", "rule", "reason", "status", "diagnostic", "date"], &paged.rows, |r| {
+            let head = ["email", "type", "rebound did", "rule", "reason", "status", "diagnostic", "date"];
+            print(a.format, &head, &paged.rows, |r| {
                 vec![
                     r.email.clone(),
                     r.kind.clone(),
+                    r.action.clone(),
                     opt(&r.rule),
                     r.reason.clone(),
                     opt(&r.status),

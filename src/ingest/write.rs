@@ -251,6 +251,7 @@ impl Pipeline {
                     ingested_at: now,
                     origin: "mail",
                     origin_ref: None,
+                    permanent: Some(i32::from(rec.permanent)),
                 });
                 classes.push(cls);
                 counts[n] += 1;

@@ -36,6 +36,8 @@ pub struct NewEvent<'a> {
     pub origin: &'a str,
     /// What identifies the evidence when there is no message row (a log file and offset).
     pub origin_ref: Option<&'a str>,
+    /// 1 when the failure is permanent, 0 when temporary (the parser's `permanent`).
+    pub permanent: Option<i32>,
 }
 
 /// Inserts events; returns their ids in the same order.

@@ -91,6 +91,7 @@ diesel::table! {
         ingested_at -> Timestamp,
         origin -> Text,
         origin_ref -> Nullable<Text>,
+        permanent -> Nullable<Integer>,
     }
 }
 
