@@ -14,7 +14,7 @@ use rebound::store::{AnyConnection, Db};
 use rebound::suppress::list;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use support::mail::{dsn, dsn_many, original};
+use support::mail::{bounce, dsn, dsn_many, original};
 use support::proxy::{Direction, Fault, Proxy};
 use support::{Dovecot, MailUser, TestDb, count_rows};
 use tokio_util::sync::CancellationToken;
@@ -25,17 +25,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_rebound");
 /// Rounds of the randomised loops: a few in `make test`, more in `make chaos`.
 fn rounds(short: usize) -> usize {
     std::env::var("REBOUND_CHAOS_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(short)
-}
-
-fn bounce(i: usize) -> Vec<u8> {
-    dsn(
-        "bounces@sender.example",
-        &format!("gone{i}@example.org"),
-        "5.1.1",
-        "550 5.1.1 User unknown",
-        &original(Some("c1"), &format!("m{i}@sender.example")),
-        T0,
-    )
 }
 
 fn pipeline(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> (Db, Arc<Pipeline>) {

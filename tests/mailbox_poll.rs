@@ -8,11 +8,9 @@ use rebound::ingest::Pipeline;
 use rebound::mailbox::{poll_once, state};
 use rebound::store::Db;
 use std::sync::Arc;
-use support::mail::{dsn, original};
+use support::mail::{bounce, original};
 use support::{Dovecot, MailUser, TestDb, count_rows};
 use tokio_util::sync::CancellationToken;
-
-const T0: &str = "Tue, 10 Nov 2026 10:00:00 +0000";
 
 /// A mailbox config for `user` whose password comes from a file, as operators set it.
 fn mailbox(
@@ -33,17 +31,6 @@ fn mailbox(
     let pw = dir.join(format!("{}.pw", user.name));
     std::fs::write(&pw, &user.password).unwrap();
     MailboxConfig { password_file: Some(pw.display().to_string()), ..d.mailbox(user, protocol, security, port) }
-}
-
-fn bounce(i: usize) -> Vec<u8> {
-    dsn(
-        "bounces@sender.example",
-        &format!("gone{i}@example.org"),
-        "5.1.1",
-        "550 5.1.1 User unknown",
-        &original(Some("c1"), &format!("m{i}@sender.example")),
-        T0,
-    )
 }
 
 fn setup(db: &TestDb) -> (Db, Arc<Pipeline>) {

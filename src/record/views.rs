@@ -2,7 +2,7 @@
 //! campaign list with counts and rates.
 
 use crate::store::schema::{campaigns, events, mailboxes, sent_messages, suppressions};
-use crate::store::{AnyConnection, BadCursor, Cursor, Page, Paged, StoreError};
+use crate::store::{AnyConnection, BadCursor, Cursor, Page, PageError, Paged, StoreError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -47,20 +47,6 @@ pub struct Complaint {
     pub timestamp: NaiveDateTime,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ViewError {
-    #[error(transparent)]
-    Cursor(#[from] BadCursor),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<diesel::result::Error> for ViewError {
-    fn from(e: diesel::result::Error) -> Self {
-        ViewError::Store(StoreError::Query(e))
-    }
-}
-
 /// Events newest first, after the page's cursor (time, id).
 fn after(page: &Page) -> Result<Option<(NaiveDateTime, i64)>, BadCursor> {
     page.after.as_ref().map(Cursor::to_time_id).transpose()
@@ -73,7 +59,7 @@ pub fn bounced(
     campaign: &str,
     page: &Page,
     uncounted: &[String],
-) -> Result<Paged<Bounced>, ViewError> {
+) -> Result<Paged<Bounced>, PageError> {
     let mut q = events::table.filter(events::campaign_id.eq(campaign)).filter(events::kind.eq("bounce")).into_boxed();
     if let Some((t, id)) = after(page)? {
         q = q.filter(events::occurred_at.lt(t).or(events::occurred_at.eq(t).and(events::id.lt(id))));
@@ -128,7 +114,7 @@ pub fn bounced(
     Ok(Paged::of(rows, page, |r: &Bounced| Cursor::time_id(r.date, r.id)))
 }
 
-pub fn complaints(c: &mut AnyConnection, campaign: &str, page: &Page) -> Result<Paged<Complaint>, ViewError> {
+pub fn complaints(c: &mut AnyConnection, campaign: &str, page: &Page) -> Result<Paged<Complaint>, PageError> {
     let mut q =
         events::table.filter(events::campaign_id.eq(campaign)).filter(events::kind.eq("complaint")).into_boxed();
     if let Some((t, id)) = after(page)? {

@@ -18,6 +18,6 @@ mod url;
 
 pub use connect::{AnyConnection, Backend, Db, Manager, StoreError};
 pub use migrate::run_migrations;
-pub use page::{BadCursor, Cursor, Page, Paged};
+pub use page::{BadCursor, Cursor, Page, PageError, Paged};
 pub use tx::transaction;
 pub use url::{DbUrl, UrlError, mask_url};

@@ -66,6 +66,21 @@ impl Cursor {
     }
 }
 
+/// Why a paginated view could not be read: a cursor it did not hand out, or the database.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error(transparent)]
+    Cursor(#[from] BadCursor),
+    #[error(transparent)]
+    Store(#[from] super::StoreError),
+}
+
+impl From<diesel::result::Error> for PageError {
+    fn from(e: diesel::result::Error) -> Self {
+        PageError::Store(super::StoreError::Query(e))
+    }
+}
+
 /// A page of rows and the cursor of the next one (None: this was the last).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Paged<T> {

@@ -3,7 +3,7 @@
 
 use super::changes::Op;
 use crate::store::schema::{audit_log, suppression_changes, suppressions};
-use crate::store::{AnyConnection, BadCursor, Cursor, Page, Paged, StoreError};
+use crate::store::{AnyConnection, Cursor, Page, PageError, Paged, StoreError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -216,7 +216,7 @@ pub fn in_force(
 
 /// A keyset page of suppressions, newest first; `address_prefix` filters. The cursor is
 /// the last row's (created_at, address, scope).
-pub fn list(c: &mut AnyConnection, address_prefix: Option<&str>, page: &Page) -> Result<Paged<Suppression>, ListError> {
+pub fn list(c: &mut AnyConnection, address_prefix: Option<&str>, page: &Page) -> Result<Paged<Suppression>, PageError> {
     let mut q = suppressions::table.select(Suppression::as_select()).into_boxed();
     if let Some(p) = address_prefix {
         q = q.filter(suppressions::address.like(format!("{}%", p.replace(['%', '_'], ""))));
@@ -232,18 +232,4 @@ pub fn list(c: &mut AnyConnection, address_prefix: Option<&str>, page: &Page) ->
         .limit(page.limit + 1)
         .load(c)?;
     Ok(Paged::of(rows, page, |r: &Suppression| Cursor::time_text(r.created_at, &r.address, &r.scope)))
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ListError {
-    #[error(transparent)]
-    Cursor(#[from] BadCursor),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<diesel::result::Error> for ListError {
-    fn from(e: diesel::result::Error) -> Self {
-        ListError::Store(StoreError::Query(e))
-    }
 }

@@ -72,3 +72,16 @@ Arrival-Date: Tue, 10 Nov 2026 10:00:00 +0000\r\n",
     m.push_str(&format!("\r\n--BB\r\nContent-Type: text/rfc822-headers\r\n\r\n{orig_headers}\r\n--BB--\r\n"));
     m.into_bytes()
 }
+
+/// The `i`-th ordinary hard bounce (5.1.1) of campaign `c1`, each with its own recipient and
+/// original Message-ID.
+pub fn bounce(i: usize) -> Vec<u8> {
+    dsn(
+        "bounces@sender.example",
+        &format!("gone{i}@example.org"),
+        "5.1.1",
+        "550 5.1.1 User unknown",
+        &original(Some("c1"), &format!("m{i}@sender.example")),
+        "Tue, 10 Nov 2026 10:00:00 +0000",
+    )
+}
