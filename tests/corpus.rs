@@ -22,9 +22,9 @@ fn corpus() -> Option<PathBuf> {
     None
 }
 
-#[test]
-fn corpus_accuracy_holds_its_floor() {
-    let Some(dir) = corpus() else { return };
+/// Parses `dir/emails` with the real binary and runs `scorer` over the result with
+/// `args`; gives whether the score held and the scorer's report.
+fn parse_and_score(dir: &std::path::Path, scorer: &str, args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_rebound"))
         .args(["--config", "/nonexistent/rebound.toml", "parse", "--json"])
         .arg(dir.join("emails"))
@@ -34,18 +34,25 @@ fn corpus_accuracy_holds_its_floor() {
     let tmp = tempfile::tempdir().unwrap();
     let results = tmp.path().join("out.jsonl");
     std::fs::write(&results, &out.stdout).unwrap();
+    let score = Command::new("python3")
+        .arg(dir.join("..").join(scorer))
+        .arg(dir)
+        .arg(&results)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {scorer} (python3): {e}"));
+    let report = String::from_utf8_lossy(&score.stdout).into_owned();
+    println!("{report}");
+    (score.status.success(), report)
+}
+
+#[test]
+fn corpus_accuracy_holds_its_floor() {
+    let Some(dir) = corpus() else { return };
     let min_core = std::env::var("REBOUND_MIN_CORE").unwrap_or_else(|_| "98.7".into());
     let min_hard = std::env::var("REBOUND_MIN_HARD").unwrap_or_else(|_| "99.7".into());
-    let score = Command::new("python3")
-        .arg(dir.join("../score.py"))
-        .arg(&dir)
-        .arg(&results)
-        .args(["--min-core", &min_core, "--min-hard", &min_hard])
-        .output()
-        .expect("run score.py (python3)");
-    let report = String::from_utf8_lossy(&score.stdout);
-    println!("{report}");
-    assert!(score.status.success(), "corpus score below core {min_core}% / hard {min_hard}%:\n{report}");
+    let (ok, report) = parse_and_score(&dir, "score.py", &["--min-core", &min_core, "--min-hard", &min_hard]);
+    assert!(ok, "corpus score below core {min_core}% / hard {min_hard}%:\n{report}");
 }
 
 /// others-dev (other parsers' test mail, body-only pastes among them), scored by score2.py.
@@ -57,24 +64,7 @@ fn others_corpus_holds_its_floor() {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but {} is missing", dir.display());
         return;
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_rebound"))
-        .args(["--config", "/nonexistent/rebound.toml", "parse", "--json"])
-        .arg(dir.join("emails"))
-        .output()
-        .expect("run rebound parse");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let tmp = tempfile::tempdir().unwrap();
-    let results = tmp.path().join("out.jsonl");
-    std::fs::write(&results, &out.stdout).unwrap();
     let min = std::env::var("REBOUND_MIN_SCORE2").unwrap_or_else(|_| "96.5".into());
-    let score = Command::new("python3")
-        .arg(dir.join("../score2.py"))
-        .arg(&dir)
-        .arg(&results)
-        .args(["--min", &min])
-        .output()
-        .expect("run score2.py (python3)");
-    let report = String::from_utf8_lossy(&score.stdout);
-    println!("{report}");
-    assert!(score.status.success(), "others-dev score2 below {min}%:\n{report}");
+    let (ok, report) = parse_and_score(&dir, "score2.py", &["--min", &min]);
+    assert!(ok, "others-dev score2 below {min}%:\n{report}");
 }

@@ -100,7 +100,7 @@ pub fn release(
     let address = super::normalize(address);
     let scope = scope_of(scope);
     crate::store::transaction(c, |c| {
-        if !list::remove(c, &address, &scope, actor_source(actor), now)? {
+        if !list::remove(c, &address, &scope, Source::Manual.as_str(), now)? {
             return Err(ManualError::NotSuppressed { address: address.clone(), scope: scope.clone() });
         }
         list::audit(c, actor.as_str(), "release", &address, note, now)?;
@@ -159,11 +159,6 @@ fn allow_entry(entry: &str) -> Result<String, ManualError> {
 fn scope_of(scope: &str) -> String {
     let s = scope.trim().to_lowercase();
     if s.is_empty() { GLOBAL.to_string() } else { s }
-}
-
-/// The change-log source of a release: `manual` for people, the system's own name otherwise.
-fn actor_source(actor: &Actor) -> &str {
-    if actor.0.starts_with("cli") || actor.0.starts_with("token:") { Source::Manual.as_str() } else { &actor.0 }
 }
 
 #[cfg(test)]
