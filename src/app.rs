@@ -118,7 +118,8 @@ impl App {
 
         let addr = listener.local_addr()?;
         tracing::info!(%addr, database = db.describe(), instance = %instance_id, "rebound serving");
-        let router = api::router(AppState { db: db.clone(), instance_id: instance_id.clone() });
+        let limits = api::Limits { max_body_bytes: config.server.max_body_bytes };
+        let router = api::router(AppState::new(db.clone(), instance_id.clone(), limits));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let server = tokio::spawn(
             axum::serve(listener, router)

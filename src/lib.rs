@@ -22,8 +22,10 @@
 //! running service), [`cli`] (a face over the stage operations, with no business logic and no
 //! table access of its own), [`instance`], [`telemetry`], [`memory`].
 
+pub mod access;
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod classify;
 pub mod cli;
 pub mod config;

@@ -11,6 +11,10 @@ use std::time::Duration;
 /// holds a query for minutes): past this, the database counts as unavailable.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Liveness and database reachability (open: no token needed).
+#[utoipa::path(get, path = "/healthz", tag = "meta", security(()),
+    responses((status = 200, description = "The database answers"),
+              (status = 503, description = "The database does not answer; `database` says why")))]
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let probe = state.db.run(|c| diesel::sql_query("SELECT 1").execute(c).map_err(StoreError::from));
     let (code, status, database) = match tokio::time::timeout(PROBE_TIMEOUT, probe).await {

@@ -1,20 +1,78 @@
-//! The admin HTTP server (axum).
+//! The admin HTTP server (axum): `/healthz`, `/metrics` and the admin API under `/api/v1`.
 //!
-//! Takes the shared [`AppState`]; gives the router. Handlers only read and write through
-//! `store` and the stage modules; they never hold a database connection across an await.
+//! Takes the shared [`AppState`]; gives the router, built in [`router`], the one function that
+//! lists every route, and the OpenAPI 3.1 document generated from the same handler attributes
+//! (utoipa), so a route cannot exist without being documented. One file per resource, each a
+//! thin face over the stage operations: handlers authenticate, decode, call a stage function
+//! through `Db::run` (blocking work off the runtime; no connection is held across an await)
+//! and encode. No business logic and no table access live here.
 
+mod audit;
+mod auth;
+mod error;
+mod extract;
 mod health;
+mod openapi;
+
+pub use auth::{Admin, TokenCache, Viewer};
+
+/// How long a revoked token may still be accepted (the verified-token cache's lifetime).
+pub fn auth_cache_ttl() -> std::time::Duration {
+    auth::CACHE_TTL
+}
+pub use error::{ApiError, ApiResult, ErrorBody, FieldProblem};
+pub use extract::{ApiJson, ApiPath, ApiQuery};
 
 use crate::store::Db;
-use axum::{Router, routing::get};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub db: Db,
     pub instance_id: String,
+    pub tokens: TokenCache,
+    pub limits: Limits,
+}
+
+impl AppState {
+    pub fn new(db: Db, instance_id: String, limits: Limits) -> AppState {
+        AppState { db, instance_id, tokens: TokenCache::default(), limits }
+    }
+}
+
+/// Request limits, from `[server]`.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_body_bytes: crate::config::ServerConfig::default().max_body_bytes }
+    }
+}
+
+/// Every route, and the OpenAPI document that describes exactly these.
+pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(openapi::Doc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(openapi::document))
+        .routes(routes!(audit::list))
+        .split_for_parts()
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new().route("/healthz", get(health::healthz)).with_state(state)
+    let (routes, doc) = routes();
+    let limit = state.limits.max_body_bytes;
+    routes
+        .layer(axum::Extension(Arc::new(doc)))
+        .fallback(openapi::no_route)
+        .method_not_allowed_fallback(openapi::no_method)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
 }

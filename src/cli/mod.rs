@@ -19,6 +19,7 @@ mod parse;
 mod records;
 mod rules;
 mod suppression;
+mod token;
 mod verify;
 
 #[derive(Debug, Parser)]
@@ -43,7 +44,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the service: the admin HTTP server (/healthz) and the scheduled jobs, until
+    /// Run the service: the admin HTTP server (/healthz, /api/v1) and the scheduled jobs, until
     /// SIGINT or SIGTERM; in-flight work then finishes before exit.
     Serve,
     /// Create or upgrade the database schema (also done automatically at start), then exit.
@@ -101,6 +102,9 @@ pub enum Command {
     /// Manage the ordered classification rules (first enabled match wins).
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Bearer tokens for the admin API (`Authorization: Bearer TOKEN`).
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// Re-run the rules over stored records after the rules changed, and bring campaign
     /// counts and suppression in line (an address suppressed only by a record that is no
     /// longer hard is released, audited).
@@ -248,6 +252,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             records::campaign(&db, &cfg.suppression.soft_uncounted_reasons, args)
         }
         Command::Suppression(cmd) => suppression::run(&connect(&cli.config)?.1, cmd),
+        Command::Token(cmd) => token::run(&connect(&cli.config)?.1, cmd),
         Command::Review(cmd) => {
             let (cfg, db) = connect(&cli.config)?;
             let pipeline = crate::ingest::Pipeline::new(&cfg).map_err(anyhow::Error::from)?;

@@ -15,11 +15,29 @@ pub struct ServerConfig {
     pub listen: String,
     /// How long in-flight work may take to finish after SIGINT/SIGTERM.
     pub shutdown_grace_seconds: u64,
+    /// Serve HTTPS with this PEM certificate chain (and `tls_key_file`); both or neither.
+    pub tls_cert_file: Option<String>,
+    /// The PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<String>,
+    /// Largest request body accepted (a raw message posted to `rules/test`, an import).
+    pub max_body_bytes: usize,
+    /// `GET /metrics` needs a token (any role) when true; open when false.
+    pub metrics_require_token: bool,
+    /// Verify calls one token may have running at once (each may take the mailbox timeout).
+    pub verify_concurrency_per_token: usize,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: "127.0.0.1:8025".into(), shutdown_grace_seconds: 30 }
+        Self {
+            listen: "127.0.0.1:8025".into(),
+            shutdown_grace_seconds: 30,
+            tls_cert_file: None,
+            tls_key_file: None,
+            max_body_bytes: 10 * 1024 * 1024,
+            metrics_require_token: false,
+            verify_concurrency_per_token: 2,
+        }
     }
 }
 
@@ -33,6 +51,29 @@ impl ServerConfig {
         }
         if self.shutdown_grace_seconds == 0 || self.shutdown_grace_seconds > 3600 {
             out.push(Problem::new("server.shutdown_grace_seconds", "must be between 1 and 3600"));
+        }
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(_), None) => {
+                out.push(Problem::new("server.tls_key_file", "tls_cert_file is set: set its key file too"))
+            }
+            (None, Some(_)) => {
+                out.push(Problem::new("server.tls_cert_file", "tls_key_file is set: set its certificate too"))
+            }
+            _ => {}
+        }
+        for (key, file) in [("server.tls_cert_file", &self.tls_cert_file), ("server.tls_key_file", &self.tls_key_file)]
+        {
+            if let Some(f) = file
+                && let Err(e) = std::fs::metadata(f)
+            {
+                out.push(Problem::new(key, format!("cannot read {f}: {e}")));
+            }
+        }
+        if !(1024..=1024 * 1024 * 1024).contains(&self.max_body_bytes) {
+            out.push(Problem::new("server.max_body_bytes", "must be between 1024 and 1073741824"));
+        }
+        if !(1..=64).contains(&self.verify_concurrency_per_token) {
+            out.push(Problem::new("server.verify_concurrency_per_token", "must be between 1 and 64"));
         }
     }
 }

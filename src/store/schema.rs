@@ -156,6 +156,20 @@ diesel::table! {
         action -> Text,
         subject -> Text,
         detail -> Nullable<Text>,
+        before_state -> Nullable<Text>,
+        after_state -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        name -> Text,
+        role -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
     }
 }
 
@@ -170,6 +184,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
+        password_sealed -> Nullable<Text>,
     }
 }
 
@@ -211,6 +226,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     suppression_changes,
     allowlist,
     audit_log,
+    api_tokens,
     rules,
     meta,
     instances

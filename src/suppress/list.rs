@@ -2,7 +2,7 @@
 //! to the change log (`changes`) in the same transaction.
 
 use super::changes::Op;
-use crate::store::schema::{audit_log, suppression_changes, suppressions};
+use crate::store::schema::{suppression_changes, suppressions};
 use crate::store::{AnyConnection, Cursor, Page, PageError, Paged, StoreError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -157,7 +157,7 @@ fn log_change(
     Ok(())
 }
 
-/// Appends to the audit trail.
+/// Appends to the audit trail (no before/after states: the note says what changed).
 pub fn audit(
     c: &mut AnyConnection,
     actor: &str,
@@ -166,16 +166,12 @@ pub fn audit(
     detail: Option<&str>,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    diesel::insert_into(audit_log::table)
-        .values((
-            audit_log::at.eq(at),
-            audit_log::actor.eq(actor),
-            audit_log::action.eq(action),
-            audit_log::subject.eq(subject),
-            audit_log::detail.eq(detail),
-        ))
-        .execute(c)?;
-    Ok(())
+    crate::audit::record(
+        c,
+        actor,
+        crate::audit::Change { action, target: subject, note: detail, ..Default::default() },
+        at,
+    )
 }
 
 /// Removes every entry whose `expires_at` has passed, each with a `remove` change (source

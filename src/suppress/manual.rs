@@ -12,30 +12,7 @@ use crate::store::{AnyConnection, StoreError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-/// Who made a change, as the audit log names them: `cli:alice`, `token:ops-bot`, `reclassify`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor(String);
-
-impl Actor {
-    /// The person running the CLI (`$USER`).
-    pub fn cli() -> Actor {
-        Actor(std::env::var("USER").map(|u| format!("cli:{u}")).unwrap_or_else(|_| "cli".into()))
-    }
-
-    /// An admin API token, by its name.
-    pub fn token(name: &str) -> Actor {
-        Actor(format!("token:{name}"))
-    }
-
-    /// rebound itself, doing `what` (e.g. `reclassify`).
-    pub fn system(what: &str) -> Actor {
-        Actor(what.to_string())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub use crate::audit::Actor;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManualError {

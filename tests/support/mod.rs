@@ -4,6 +4,7 @@
 //! fails with a clear message when it is missing — it never silently skips.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod api;
 pub mod app;
 pub mod fake;
 pub mod mail;

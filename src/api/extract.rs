@@ -1,0 +1,19 @@
+//! Request extractors that fail in the API's error shape (axum's own answer in plain text).
+
+use super::error::ApiError;
+use axum::extract::{FromRequest, FromRequestParts};
+
+/// A JSON body; a malformed one is a 400/422 naming what is wrong.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// Query parameters; a malformed one is a 422.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// Path parameters.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);

@@ -1,0 +1,75 @@
+//! Tokens and roles: 401 without a live token, 403 for a viewer writing; the audit log.
+
+use crate::support::api::assert_error;
+use crate::support::{TestDb, app::TestApp};
+use rebound::access::{Role, tokens};
+use rebound::audit::Actor;
+
+async fn every_api_route_needs_a_live_token(db: TestDb) {
+    let app = TestApp::new(db, |_| {}).serve().await;
+    let none = app.api(None).get("/api/v1/audit").await;
+    assert_eq!(none.status, 401, "{}", none.text);
+    assert_error(&none.body, "unauthorized");
+
+    let garbage = app.api(Some("not-a-token".into())).get("/api/v1/audit").await;
+    assert_eq!(garbage.status, 401);
+    let forged = app.api(Some(format!("rbd_{}", "A".repeat(43)))).get("/api/v1/audit").await;
+    assert_eq!(forged.status, 401);
+    assert!(!forged.text.contains("AAAA"), "a presented token is never echoed: {}", forged.text);
+
+    let viewer = app.viewer();
+    viewer.get("/api/v1/audit").await.expect(200);
+
+    // Revoked: refused once the cache lifetime has passed.
+    let t = app.token("short-lived", Role::Viewer);
+    let api = app.api(Some(t));
+    api.get("/api/v1/audit").await.expect(200);
+    let now = chrono::Utc::now().naive_utc();
+    tokens::revoke(&mut app.conn(), &Actor::system("test"), "short-lived", now).unwrap();
+    tokio::time::sleep(rebound::api::auth_cache_ttl() + std::time::Duration::from_millis(300)).await;
+    let after = api.get("/api/v1/audit").await;
+    assert_eq!(after.status, 401, "a revoked token is refused: {}", after.text);
+
+    // Open routes stay open.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/api/v1/openapi.json").await.status(), 200);
+    app.stop(10).await.unwrap();
+}
+on_both_backends!(tokens_guard_the_api, every_api_route_needs_a_live_token);
+
+async fn token_lifecycle_is_audited_and_never_shows_the_token(db: TestDb) {
+    let app = TestApp::new(db, |_| {}).serve().await;
+    let now = chrono::Utc::now().naive_utc();
+    let (info, token) = tokens::create(&mut app.conn(), &Actor::system("test"), "ops-bot", Role::Admin, now).unwrap();
+    assert_eq!(info.role, Role::Admin);
+    assert!(token.starts_with("rbd_") && token.len() == 47, "{token}");
+    let dup = tokens::create(&mut app.conn(), &Actor::system("test"), "ops-bot", Role::Viewer, now);
+    assert!(dup.unwrap_err().to_string().contains("revoke it first"));
+    assert!(tokens::create(&mut app.conn(), &Actor::system("test"), "bad name", Role::Viewer, now).is_err());
+
+    let audit = app.api(Some(token.clone())).get("/api/v1/audit?action=token.create").await.expect(200);
+    let entries = audit["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert_eq!(entries[0]["target"], "token:ops-bot");
+    assert_eq!(entries[0]["after"]["role"], "admin");
+    assert!(!audit.to_string().contains(&token[4..]), "the token is not in the audit log");
+
+    // Pages: newest first, the cursor continues, a foreign cursor is a 422 naming `after`.
+    for i in 0..5 {
+        tokens::create(&mut app.conn(), &Actor::system("test"), &format!("t{i}"), Role::Viewer, now).unwrap();
+    }
+    let api = app.api(Some(token));
+    let p1 = api.get("/api/v1/audit?limit=4").await.expect(200);
+    assert_eq!(p1["entries"][0]["target"], "token:t4");
+    let next = p1["next"].as_str().expect("a next page").to_string();
+    let p2 = api.get(&format!("/api/v1/audit?limit=4&after={next}")).await.expect(200);
+    assert_eq!(p2["entries"].as_array().unwrap().len(), 2, "{p2}");
+    assert!(p2["next"].is_null());
+    let bad = api.get("/api/v1/audit?after=yesterday").await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.body["error"]["problems"][0]["field"], "after");
+    let bad = api.get("/api/v1/audit?limit=0").await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    app.stop(10).await.unwrap();
+}
+on_both_backends!(token_lifecycle, token_lifecycle_is_audited_and_never_shows_the_token);

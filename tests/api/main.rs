@@ -1,0 +1,8 @@
+//! The admin API over HTTP: spawned in-process on both backends (and as a real `serve`).
+
+#[macro_use]
+#[path = "../support/mod.rs"]
+mod support;
+
+mod access;
+mod openapi;
