@@ -112,14 +112,14 @@ impl App {
             .await?;
         let pipeline = Arc::new(Pipeline::new(&config)?);
         let supervisor =
-            Supervisor::new(db.clone(), pipeline, instance_id.clone(), scheduler.tracker(), scheduler.cancel_token());
+            Supervisor::new(db.clone(), pipeline.clone(), instance_id.clone(), scheduler.tracker(), scheduler.cancel_token());
         scheduler.spawn(supervisor.run());
         scheduler.start().await?;
 
         let addr = listener.local_addr()?;
         tracing::info!(%addr, database = db.describe(), instance = %instance_id, "rebound serving");
-        let limits = api::Limits { max_body_bytes: config.server.max_body_bytes };
-        let router = api::router(AppState::new(db.clone(), instance_id.clone(), limits));
+        let state = AppState::new(db.clone(), instance_id.clone(), Arc::new(config.clone()), pipeline);
+        let router = api::router(state);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let server = tokio::spawn(
             axum::serve(listener, router)

@@ -1,8 +1,7 @@
 //! `GET /api/v1/audit`: every write made through the API or the CLI, newest first.
 
-use super::{ApiQuery, ApiResult, AppState, Viewer};
+use super::{ApiQuery, ApiResult, AppState, Viewer, page_of};
 use crate::audit::{self, Entry, Filter};
-use crate::store::{Cursor, Page};
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -27,15 +26,6 @@ pub struct AuditPage {
     pub entries: Vec<Entry>,
     /// Pass as `after` for the next page; null on the last.
     pub next: Option<String>,
-}
-
-/// Clamps a requested page size into 1..=max (default `default`).
-pub fn page_of(limit: Option<i64>, after: Option<String>, default: i64, max: i64) -> ApiResult<Page> {
-    let limit = limit.unwrap_or(default);
-    if !(1..=max).contains(&limit) {
-        return Err(super::ApiError::field("limit", format!("must be between 1 and {max}")));
-    }
-    Ok(Page { limit, after: after.map(Cursor) })
 }
 
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),

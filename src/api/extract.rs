@@ -1,6 +1,7 @@
 //! Request extractors that fail in the API's error shape (axum's own answer in plain text).
 
-use super::error::ApiError;
+use super::error::{ApiError, ApiResult};
+use crate::store::{Cursor, Page};
 use axum::extract::{FromRequest, FromRequestParts};
 
 /// A JSON body; a malformed one is a 400/422 naming what is wrong.
@@ -17,3 +18,12 @@ pub struct ApiQuery<T>(pub T);
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
+
+/// Clamps a requested page size into 1..=max (default `default`).
+pub fn page_of(limit: Option<i64>, after: Option<String>, default: i64, max: i64) -> ApiResult<Page> {
+    let limit = limit.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        return Err(ApiError::field("limit", format!("must be between 1 and {max}")));
+    }
+    Ok(Page { limit, after: after.map(Cursor) })
+}

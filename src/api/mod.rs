@@ -21,8 +21,10 @@ pub fn auth_cache_ttl() -> std::time::Duration {
     auth::CACHE_TTL
 }
 pub use error::{ApiError, ApiResult, ErrorBody, FieldProblem};
-pub use extract::{ApiJson, ApiPath, ApiQuery};
+pub use extract::{ApiJson, ApiPath, ApiQuery, page_of};
 
+use crate::config::Config;
+use crate::ingest::Pipeline;
 use crate::store::Db;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -31,17 +33,23 @@ use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// What every handler can reach.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub instance_id: String,
+    /// The configuration the server started with.
+    pub config: Arc<Config>,
+    /// The ingest pipeline the scheduled polls use (for polls started over the API, review
+    /// reprocessing and rule tests).
+    pub pipeline: Arc<Pipeline>,
     pub tokens: TokenCache,
     pub limits: Limits,
 }
 
 impl AppState {
-    pub fn new(db: Db, instance_id: String, limits: Limits) -> AppState {
-        AppState { db, instance_id, tokens: TokenCache::default(), limits }
+    pub fn new(db: Db, instance_id: String, config: Arc<Config>, pipeline: Arc<Pipeline>) -> AppState {
+        let limits = Limits { max_body_bytes: config.server.max_body_bytes };
+        AppState { db, instance_id, config, pipeline, tokens: TokenCache::default(), limits }
     }
 }
 
