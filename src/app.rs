@@ -29,6 +29,7 @@ pub struct App {
     pub db: Db,
     pub instance_id: String,
     listener: TcpListener,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
 }
 
 impl App {
@@ -57,9 +58,10 @@ impl App {
                 config.server.listen
             )
         })?;
+        let tls = api::serve::tls_config(&config.server).await?;
         let instance_id = instance::new_id();
         instance::heartbeat(&db, &instance_id).await?;
-        Ok(App { config, db, instance_id, listener })
+        Ok(App { config, db, instance_id, listener, tls })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -67,7 +69,7 @@ impl App {
     }
 
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let App { config, db, instance_id, listener } = self;
+        let App { config, db, instance_id, listener, tls } = self;
         let scheduler = Scheduler::new().await?;
         let (hb_db, hb_id) = (db.clone(), instance_id.clone());
         scheduler
@@ -111,24 +113,23 @@ impl App {
             })
             .await?;
         let pipeline = Arc::new(Pipeline::new(&config)?);
-        let supervisor =
-            Supervisor::new(db.clone(), pipeline.clone(), instance_id.clone(), scheduler.tracker(), scheduler.cancel_token());
+        let supervisor = Supervisor::new(
+            db.clone(),
+            pipeline.clone(),
+            instance_id.clone(),
+            scheduler.tracker(),
+            scheduler.cancel_token(),
+        );
         scheduler.spawn(supervisor.run());
         scheduler.start().await?;
 
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, database = db.describe(), instance = %instance_id, "rebound serving");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(%addr, scheme, database = db.describe(), instance = %instance_id, "rebound serving");
         let state = AppState::new(db.clone(), instance_id.clone(), Arc::new(config.clone()), pipeline);
         let router = api::router(state);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let server = tokio::spawn(
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let mut rx = stop_rx;
-                    let _ = rx.wait_for(|stop| *stop).await;
-                })
-                .into_future(),
-        );
+        let server = api::serve::spawn(listener, router, tls, stop_rx)?;
 
         shutdown.await;
         tracing::info!("shutdown requested: finishing in-flight work");

@@ -13,6 +13,7 @@ mod error;
 mod extract;
 mod health;
 mod openapi;
+pub mod serve;
 
 pub use auth::{Admin, TokenCache, Viewer};
 

@@ -6,3 +6,4 @@ mod support;
 
 mod access;
 mod openapi;
+mod tls;
