@@ -111,8 +111,13 @@ impl App {
             })
             .await?;
         let pipeline = Arc::new(Pipeline::new(&config)?);
-        let supervisor =
-            Supervisor::new(db.clone(), pipeline.clone(), instance_id.clone(), scheduler.tracker(), scheduler.cancel_token());
+        let supervisor = Supervisor::new(
+            db.clone(),
+            pipeline.clone(),
+            instance_id.clone(),
+            scheduler.tracker(),
+            scheduler.cancel_token(),
+        );
         scheduler.spawn(supervisor.run());
         scheduler.start().await?;
 
