@@ -5,4 +5,6 @@
 mod support;
 
 mod access;
+mod campaigns;
 mod openapi;
+mod review;
