@@ -163,7 +163,8 @@ async fn oversized_goes_to_review_with_its_headers(db: TestDb, protocol: Protoco
     assert_eq!(rebound::ingest::review::list(&mut c, &rebound::store::Page::first(10)).unwrap().rows.len(), 1);
     assert_eq!(user.count("INBOX"), 1);
     // Reprocessing a header block alone must not replace why it is there.
-    let (still, _) = rebound::ingest::review::reprocess(&mut c, &pipeline, item.id).unwrap();
+    let actor = rebound::audit::Actor::system("test");
+    let still = rebound::ingest::review::reprocess(&mut c, &pipeline, &actor, item.id).unwrap().state == "review";
     let after = rebound::ingest::review::list(&mut c, &rebound::store::Page::first(10)).unwrap().rows;
     assert!(still && after[0].reason.as_deref() == Some(reason), "{after:?}");
 }
@@ -350,7 +351,9 @@ async fn the_complaints_view_names_the_mailbox_a_report_came_from(db: TestDb) {
     let cfg = mailbox(&d, &user, Protocol::Imap, Security::Ssl, dir.path());
     poll_once(&store, pipeline, support::id_of(&store, &cfg), &cfg, "i1", &CancellationToken::new()).await.unwrap();
     let mut c = store.conn().unwrap();
-    let rows = rebound::record::views::complaints(&mut c, "fb1", &rebound::store::Page::first(10)).unwrap().rows;
+    let rows = rebound::record::views::complaints(&mut c, "fb1", &Default::default(), &rebound::store::Page::first(10))
+        .unwrap()
+        .rows;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].mailbox, cfg.name, "the mailbox's name, not its internal id");
 }

@@ -46,7 +46,7 @@ async fn exactly_once_and_campaign_views(db: TestDb) {
     assert!(matches!(ingest(&p, c, "inbox-b", "UIDL-9", &hard), Disposition::Duplicate { .. }));
     assert!(matches!(ingest(&p, c, "file", "/tmp/x.eml", &hard), Disposition::Duplicate { .. }));
 
-    let rows = views::bounced(c, "spring", &page(), &[]).unwrap().rows;
+    let rows = views::bounced(c, "spring", &Default::default(), &page(), &[]).unwrap().rows;
     assert_eq!(rows.len(), 1, "{rows:?}");
     let r = &rows[0];
     assert_eq!((r.email.as_str(), r.kind.as_str(), r.reason.as_str()), ("gone@example.org", "hard", "userunknown"));
@@ -94,7 +94,7 @@ async fn soft_threshold_boundaries(db: TestDb) {
     ingest(&p, c, "m", "5", &full(25, 5));
     assert_eq!(suppressed(c, "full@example.org").as_deref(), Some("soft_threshold"));
     assert_eq!(rebound::suppress::changes::since(c, 0, 100).unwrap().len(), changes, "no second suppression");
-    let rows = views::bounced(c, "c", &page(), &[]).unwrap().rows;
+    let rows = views::bounced(c, "c", &Default::default(), &page(), &[]).unwrap().rows;
     // The rules keep 5.2.2 soft; what the server said (5.x) is still a permanent failure.
     assert!(rows.iter().all(|r| r.classification == "soft" && r.kind == "hard"), "{rows:?}");
     assert_eq!(rows.iter().filter(|r| r.action == "suppressed").count(), 1, "{rows:?}");
@@ -154,7 +154,7 @@ async fn complaints_suppress_except_not_spam(db: TestDb) {
     ingest(&p, c, "fbl", "2", &arf("happy@example.org", "not-spam", &original(Some("fall"), "a2@s")));
     assert_eq!(suppressed(c, "angry@example.org").as_deref(), Some("fbl_complaint"));
     assert_eq!(suppressed(c, "happy@example.org"), None, "not-spam is recorded only");
-    let rows = views::complaints(c, "fall", &page()).unwrap().rows;
+    let rows = views::complaints(c, "fall", &Default::default(), &page()).unwrap().rows;
     let mut types: Vec<_> = rows.iter().map(|r| r.feedback_type.clone().unwrap_or_default()).collect();
     types.sort();
     assert_eq!(types, vec!["abuse", "not-spam"]);
@@ -197,7 +197,7 @@ async fn forged_verp_is_refused(db: TestDb) {
     );
     assert!(matches!(ingest(&p, c, "m", "1", &good), Disposition::New { review: None, .. }));
     assert_eq!(suppressed(c, "real@example.org").as_deref(), Some("hard_bounce"));
-    assert_eq!(views::bounced(c, "c9", &page(), &[]).unwrap().rows.len(), 1, "attributed by VERP");
+    assert_eq!(views::bounced(c, "c9", &Default::default(), &page(), &[]).unwrap().rows.len(), 1, "attributed by VERP");
 
     let forged = dsn(
         "b+c9.victim=example.org.0000000000000000@bounce.sender.example",
@@ -225,8 +225,8 @@ async fn unparseable_mail_is_kept_for_review(db: TestDb) {
     assert_eq!(raw.as_deref(), Some(&junk[..]), "raw bytes are kept");
     assert_eq!(sources, vec!["m:1"]);
     assert!(item.reason.is_some());
-    let (still, stats) = review::reprocess(c, &p, message).unwrap();
-    assert!(still && stats.events == 0, "still nothing to make of it");
+    let done = review::reprocess(c, &p, &rebound::audit::Actor::system("test"), message).unwrap();
+    assert!(done.state == "review" && done.events == 0, "still nothing to make of it");
 }
 on_both_backends!(review_queue, unparseable_mail_is_kept_for_review);
 
@@ -268,7 +268,7 @@ async fn reclassify_after_a_rule_change(db: TestDb) {
     let done = reclassify::run(c, &p, since, false).unwrap();
     assert_eq!(done[0].suppression, "released");
     assert_eq!(suppressed(c, "maybe@example.org"), None);
-    let rows = views::bounced(c, "w", &page(), &[]).unwrap().rows;
+    let rows = views::bounced(c, "w", &Default::default(), &page(), &[]).unwrap().rows;
     assert_eq!((rows[0].classification.as_str(), rows[0].rule.as_deref()), ("soft", Some("sync-lag")));
     let camp = &views::campaigns(c).unwrap()[0];
     assert_eq!((camp.hard, camp.soft), (0, 1));
@@ -407,7 +407,7 @@ async fn keyset_pages_stay_right_while_events_arrive(db: TestDb) {
     }
     let mut seen = Vec::new();
     let mut page = Page::first(2);
-    let first = views::bounced(c, "k", &page, &[]).unwrap();
+    let first = views::bounced(c, "k", &Default::default(), &page, &[]).unwrap();
     seen.extend(first.rows.iter().map(|r| r.email.clone()));
     // Newer bounces arrive between two page reads: an offset would now repeat rows.
     for i in 5..8 {
@@ -415,14 +415,14 @@ async fn keyset_pages_stay_right_while_events_arrive(db: TestDb) {
     }
     page.after = first.next;
     while page.after.is_some() {
-        let next = views::bounced(c, "k", &page, &[]).unwrap();
+        let next = views::bounced(c, "k", &Default::default(), &page, &[]).unwrap();
         seen.extend(next.rows.iter().map(|r| r.email.clone()));
         page.after = next.next;
     }
     let want: Vec<String> = (0..5).rev().map(|i| format!("k{i}@example.org")).collect();
     assert_eq!(seen, want, "every row of the first read exactly once, newest first");
     let bad = Page { limit: 2, after: Some(rebound::store::Cursor("not a cursor".into())) };
-    assert!(views::bounced(c, "k", &bad, &[]).is_err());
+    assert!(views::bounced(c, "k", &Default::default(), &bad, &[]).is_err());
 }
 on_both_backends!(keyset_pages, keyset_pages_stay_right_while_events_arrive);
 
@@ -457,7 +457,7 @@ async fn bounced_lists_every_failed_delivery_with_what_rebound_did(db: TestDb) {
     for (i, m) in mails.iter().enumerate() {
         ingest(&p, c, "m", &format!("1:{i}"), m);
     }
-    let rows = views::bounced(c, "v", &page(), &[]).unwrap().rows;
+    let rows = views::bounced(c, "v", &Default::default(), &page(), &[]).unwrap().rows;
     let mut got: Vec<(String, String, String, Option<String>)> =
         rows.iter().map(|r| (r.email.clone(), r.kind.clone(), r.action.clone(), r.rule.clone())).collect();
     got.sort();

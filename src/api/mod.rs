@@ -14,6 +14,11 @@ mod extract;
 mod health;
 mod openapi;
 pub mod serve;
+// Campaigns, addresses and the review queue (with the CSV stream their views share).
+mod addresses;
+mod campaigns;
+mod review;
+mod stream;
 
 pub use auth::{Admin, TokenCache, Viewer};
 
@@ -72,6 +77,18 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(health::healthz))
         .routes(routes!(openapi::document))
         .routes(routes!(audit::list))
+        // Campaigns, addresses, review.
+        .routes(routes!(campaigns::list))
+        .routes(routes!(campaigns::get))
+        .routes(routes!(campaigns::bounced))
+        .routes(routes!(campaigns::complaints))
+        .routes(routes!(addresses::get))
+        .routes(routes!(review::list))
+        .routes(routes!(review::get))
+        .routes(routes!(review::raw))
+        .routes(routes!(review::reprocess))
+        .routes(routes!(review::reprocess_all))
+        .routes(routes!(review::discard))
         .split_for_parts()
 }
 

@@ -32,6 +32,48 @@ pub struct CampaignArgs {
     /// Continue after this cursor (the `next page` line of the previous page).
     #[arg(long)]
     after: Option<String>,
+    /// BOUNCED: only `hard` (permanent) or `soft` (temporary) failures.
+    #[arg(long = "type", value_parser = ["hard", "soft"])]
+    kind: Option<String>,
+    /// Only this reason (`user_unknown`, `mailbox_full`, …).
+    #[arg(long)]
+    reason: Option<String>,
+    /// Only events this rule decided (its key).
+    #[arg(long)]
+    rule: Option<String>,
+    /// COMPLAINTS: only this Feedback-Type (`abuse`, `not-spam`, …).
+    #[arg(long)]
+    feedback_type: Option<String>,
+    /// Only recipients at this domain.
+    #[arg(long)]
+    domain: Option<String>,
+    /// From this day or RFC 3339 time on.
+    #[arg(long)]
+    from: Option<String>,
+    /// Up to this day (included) or RFC 3339 time (excluded).
+    #[arg(long)]
+    to: Option<String>,
+}
+
+impl CampaignArgs {
+    fn filter(&self) -> Result<views::Filter, Failure> {
+        let bound = |t: &Option<String>, end| t.as_deref().map(|t| views::Filter::bound(t, end)).transpose();
+        let domain = match &self.domain {
+            Some(d) => Some(
+                views::Filter::parse_domain(d).ok_or_else(|| Failure::Usage(format!("--domain {d}: not a domain")))?,
+            ),
+            None => None,
+        };
+        Ok(views::Filter {
+            permanent: self.kind.as_deref().map(|k| k == "hard"),
+            reason: self.reason.clone(),
+            rule: self.rule.clone(),
+            feedback_type: self.feedback_type.clone(),
+            domain,
+            from: bound(&self.from, false).map_err(|e| Failure::Usage(format!("--from: {e}")))?,
+            to: bound(&self.to, true).map_err(|e| Failure::Usage(format!("--to: {e}")))?,
+        })
+    }
 }
 
 /// Tells how to get the next page (on stderr: stdout stays the view, for scripts).
@@ -81,9 +123,10 @@ pub fn campaign(db: &Db, uncounted: &[String], a: CampaignArgs) -> Result<(), Fa
         )
         .map_err(fail);
     }
+    let filter = a.filter()?;
     match a.view.unwrap_or(View::Bounced) {
         View::Bounced => {
-            let paged = views::bounced(&mut conn, &a.id, &page, uncounted).map_err(fail)?;
+            let paged = views::bounced(&mut conn, &a.id, &filter, &page, uncounted).map_err(fail)?;
             next_page(paged.next);
             let head = ["email", "type", "rebound did", "rule", "reason", "status", "diagnostic", "date"];
             print(a.format, &head, &paged.rows, |r| {
@@ -100,7 +143,7 @@ pub fn campaign(db: &Db, uncounted: &[String], a: CampaignArgs) -> Result<(), Fa
             })
         }
         View::Complaints => {
-            let paged = views::complaints(&mut conn, &a.id, &page).map_err(fail)?;
+            let paged = views::complaints(&mut conn, &a.id, &filter, &page).map_err(fail)?;
             next_page(paged.next);
             print(a.format, &["email", "feedback type", "reporting isp", "mailbox", "timestamp"], &paged.rows, |r| {
                 vec![
@@ -135,6 +178,13 @@ pub enum ReviewCommand {
         id: Option<i64>,
         #[arg(long, conflicts_with = "id")]
         all: bool,
+    },
+    /// Take an item out of the queue unprocessed (audited; its raw bytes stay until retention).
+    Discard {
+        id: i64,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        note: Option<String>,
     },
 }
 
@@ -179,12 +229,20 @@ pub fn review(db: &Db, pipeline: &Pipeline, cmd: ReviewCommand) -> Result<(), Fa
                 (None, false) => return Err(Failure::Usage("give a review item id or --all".into())),
             };
             let (mut resolved, mut events) = (0, 0);
+            let actor = crate::audit::Actor::cli();
             for id in &ids {
-                let (still, stats) = review::reprocess(&mut conn, pipeline, *id).map_err(fail)?;
-                resolved += usize::from(!still);
-                events += stats.events;
+                let done = review::reprocess(&mut conn, pipeline, &actor, *id).map_err(fail)?;
+                resolved += usize::from(done.state != "review");
+                events += done.events;
             }
             println!("reprocessed {}: {resolved} left the queue, {events} new records", ids.len());
+            Ok(())
+        }
+        ReviewCommand::Discard { id, note } => {
+            let now = chrono::Utc::now().naive_utc();
+            review::discard(&mut conn, pipeline, &crate::audit::Actor::cli(), id, note.as_deref(), now)
+                .map_err(fail)?;
+            println!("message {id} discarded; its raw bytes stay until the retention purge");
             Ok(())
         }
     }

@@ -46,6 +46,9 @@ pub enum IngestError {
     ReviewNotFound(i64),
     #[error(transparent)]
     Cursor(#[from] crate::store::BadCursor),
+    /// A review operation on a message that is not in the queue (processed, or discarded).
+    #[error("message {id} is not in the review queue (it is {state})")]
+    NotInReview { id: i64, state: String },
 }
 
 impl From<diesel::result::Error> for IngestError {

@@ -1,9 +1,15 @@
 //! The review queue: messages nothing could be made of, bounces without a recipient, and
 //! refused VERP signatures, kept with their raw bytes and the reason until a person (or a
 //! better parser or rule) deals with them.
+//!
+//! Takes a message id and, for the changes (reprocess, discard), the actor; gives the queue in
+//! keyset pages, one item with where it was seen, its raw bytes, and what a change did. Every
+//! change is audited in its own transaction. A discarded message leaves the queue but keeps
+//! its raw bytes until the retention purge (`retention.raw_message_days`).
 
 use super::write::Entry;
 use super::{IngestError, Pipeline, Stats};
+use crate::audit::{self, Actor};
 use crate::record::events;
 use crate::record::ledger::MessageState;
 use crate::store::schema::{message_sources, messages};
@@ -13,12 +19,16 @@ use diesel::prelude::*;
 use serde::Serialize;
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = messages)]
 pub struct ReviewItem {
     pub id: i64,
+    /// `review` while in the queue; `processed` or `discarded` once it left.
+    pub state: String,
+    /// What the parser made of it: `bounce`, `complaint`, `unknown`, …
     pub kind: String,
     pub dialect: String,
+    /// Why it is (or was) in the queue.
     #[diesel(column_name = review_reason)]
     pub reason: Option<String>,
     pub subject: Option<String>,
@@ -56,10 +66,29 @@ pub fn show(c: &mut AnyConnection, id: i64) -> Result<Option<Detail>, IngestErro
     Ok(Some((item, raw, sources.into_iter().map(|(s, i)| format!("{s}:{i}")).collect())))
 }
 
+/// What reprocessing one item did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Reprocessed {
+    pub id: i64,
+    /// `review` (still in the queue) or `processed` (it left).
+    pub state: String,
+    /// Why it is still in the queue (null once it left).
+    pub reason: Option<String>,
+    /// Records written now (those written before are never written again).
+    pub events: usize,
+    /// Addresses suppressed by those records.
+    pub suppressed: usize,
+}
+
 /// Runs a review item through today's parser and rules again. Records that already have
 /// events are skipped, so nothing counts twice; when nothing is left to review the item
-/// leaves the queue. Returns (still under review?, stats).
-pub fn reprocess(c: &mut AnyConnection, pipeline: &Pipeline, id: i64) -> Result<(bool, Stats), IngestError> {
+/// leaves the queue. Audited as `review.reprocess`.
+pub fn reprocess(
+    c: &mut AnyConnection,
+    pipeline: &Pipeline,
+    actor: &Actor,
+    id: i64,
+) -> Result<Reprocessed, IngestError> {
     let engine = pipeline.engine(c)?;
     let mut hits = HashMap::new();
     let done = crate::store::transaction(c, |c| -> Result<_, IngestError> {
@@ -68,16 +97,18 @@ pub fn reprocess(c: &mut AnyConnection, pipeline: &Pipeline, id: i64) -> Result<
             .select((messages::state, messages::raw, messages::review_reason))
             .first(c)
             .optional()?;
-        let Some((state, Some(raw), reason)) = row else {
+        let Some((state, raw, reason)) = row else {
             return Err(IngestError::ReviewNotFound(id));
         };
         if state != MessageState::Review.as_str() {
-            return Ok((false, Stats::default()));
+            return Err(IngestError::NotInReview { id, state });
         }
+        let Some(raw) = raw else { return Err(IngestError::ReviewNotFound(id)) };
+        let unchanged = Reprocessed { id, state, reason: reason.clone(), ..Reprocessed::default() };
         // Only the headers of a message too large to download: parsing them would replace
         // that reason with a meaningless one. It stays until someone deals with the message.
         if reason.as_deref().is_some_and(|r| r.ends_with(super::ledger::UNFETCHED)) {
-            return Ok((true, Stats::default()));
+            return Ok(unchanged);
         }
         let p = pipeline.prepare(&engine, &raw);
         let now: NaiveDateTime = Utc::now().naive_utc();
@@ -92,9 +123,10 @@ pub fn reprocess(c: &mut AnyConnection, pipeline: &Pipeline, id: i64) -> Result<
         let entry = Entry { message: id, source: &source, evidence: &p, skip: &done };
         pipeline.write_events(c, &[entry], now, &mut stats, &mut hits)?;
         let still = super::mail::review_reason(&p);
+        let state = MessageState::of(still.is_some()).as_str();
         diesel::update(messages::table.find(id))
             .set((
-                messages::state.eq(MessageState::of(still.is_some()).as_str()),
+                messages::state.eq(state),
                 messages::review_reason.eq(still.as_deref()),
                 messages::kind.eq(p.report.kind.as_str()),
                 messages::dialect.eq(p.report.dialect),
@@ -102,11 +134,63 @@ pub fn reprocess(c: &mut AnyConnection, pipeline: &Pipeline, id: i64) -> Result<
                 messages::purge_after.eq(still.is_none().then(|| pipeline.purge_after(now)).flatten()),
             ))
             .execute(c)?;
-        Ok((still.is_some(), stats))
+        let out =
+            Reprocessed { id, state: state.into(), reason: still, events: stats.events, suppressed: stats.suppressed };
+        let target = format!("review:{id}");
+        let change = audit::Change {
+            action: "review.reprocess",
+            target: &target,
+            note: None,
+            before: Some(serde_json::json!({ "state": MessageState::Review.as_str(), "reason": reason })),
+            after: Some(serde_json::json!(out)),
+        };
+        audit::record(c, actor.as_str(), change, now)?;
+        Ok(out)
     })?;
     pipeline.count_hits(hits);
     pipeline.flush_hits(c);
     Ok(done)
+}
+
+/// Takes an item out of the queue without processing it (spam, a message nobody needs);
+/// its raw bytes stay until the retention purge. Audited as `review.discard`.
+pub fn discard(
+    c: &mut AnyConnection,
+    pipeline: &Pipeline,
+    actor: &Actor,
+    id: i64,
+    note: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<ReviewItem, IngestError> {
+    crate::store::transaction(c, |c| {
+        let item: Option<ReviewItem> = messages::table.find(id).select(ReviewItem::as_select()).first(c).optional()?;
+        let Some(item) = item else { return Err(IngestError::ReviewNotFound(id)) };
+        if item.state != MessageState::Review.as_str() {
+            return Err(IngestError::NotInReview { id, state: item.state });
+        }
+        // Retention 0 keeps no raw bytes of handled mail: the next purge drops them.
+        let purge = pipeline.purge_after(now).unwrap_or(now);
+        diesel::update(messages::table.find(id))
+            .set((messages::state.eq(MessageState::Discarded.as_str()), messages::purge_after.eq(Some(purge))))
+            .execute(c)?;
+        let target = format!("review:{id}");
+        let after = ReviewItem { state: MessageState::Discarded.as_str().into(), ..item.clone() };
+        let change = audit::Change {
+            action: "review.discard",
+            target: &target,
+            note,
+            before: Some(serde_json::json!(item)),
+            after: Some(serde_json::json!(after)),
+        };
+        audit::record(c, actor.as_str(), change, now)?;
+        Ok(after)
+    })
+}
+
+/// The raw bytes of a stored message: None when there is no such message, Some(None) when
+/// the retention purge dropped them.
+pub fn raw(c: &mut AnyConnection, id: i64) -> Result<Option<Option<Vec<u8>>>, IngestError> {
+    Ok(messages::table.find(id).select(messages::raw).first(c).optional()?)
 }
 
 /// Ids of every item in the queue.

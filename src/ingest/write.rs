@@ -264,7 +264,8 @@ impl Pipeline {
         let mut tallies: BTreeMap<&str, events::Tally> = BTreeMap::new();
         for r in &rows {
             if let Some(campaign) = r.campaign_id {
-                tallies.entry(campaign).or_default().add(r.classification, r.occurred_at);
+                let permanent = (r.kind == Kind::Bounce.as_str()).then_some(r.permanent.is_some_and(|p| p != 0));
+                tallies.entry(campaign).or_default().add(r.classification, permanent, r.occurred_at);
             }
         }
         for (campaign, t) in &tallies {

@@ -59,20 +59,30 @@ pub fn indexes_of(c: &mut AnyConnection, message: i64) -> Result<Vec<i32>, Store
     Ok(events::table.filter(events::message_id.eq(Some(message))).select(events::idx).load(c)?)
 }
 
-/// Counter increments for one campaign: hard, soft, complaints, ignored, and the latest
-/// and earliest event times.
+/// Counter increments for one campaign: hard, soft, complaints, ignored (by what the rules
+/// decided), failed deliveries by what the server said, and the latest and earliest event
+/// times.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Tally {
     pub hard: i64,
     pub soft: i64,
     pub complaints: i64,
     pub ignored: i64,
+    pub failed_permanent: i64,
+    pub failed_temporary: i64,
     pub first: Option<NaiveDateTime>,
     pub last: Option<NaiveDateTime>,
 }
 
 impl Tally {
-    pub fn add(&mut self, classification: &str, at: NaiveDateTime) {
+    /// `permanent`: for a bounce, whether the server said the failure is permanent (None for
+    /// a complaint).
+    pub fn add(&mut self, classification: &str, permanent: Option<bool>, at: NaiveDateTime) {
+        match permanent {
+            Some(true) => self.failed_permanent += 1,
+            Some(false) => self.failed_temporary += 1,
+            None => {}
+        }
         match classification {
             "hard" => self.hard += 1,
             "soft" => self.soft += 1,
@@ -87,6 +97,7 @@ impl Tally {
 /// Adds a batch's tally to its campaign (creating the campaign on first sight).
 pub fn count(c: &mut AnyConnection, campaign: &str, t: &Tally) -> Result<(), StoreError> {
     let (h, s, p, i) = (t.hard, t.soft, t.complaints, t.ignored);
+    let (fp, ft) = (t.failed_permanent, t.failed_temporary);
     let at = t.last;
     let updated = diesel::update(campaigns::table.find(campaign))
         .set((
@@ -94,6 +105,8 @@ pub fn count(c: &mut AnyConnection, campaign: &str, t: &Tally) -> Result<(), Sto
             campaigns::soft.eq(campaigns::soft + s),
             campaigns::complaints.eq(campaigns::complaints + p),
             campaigns::ignored.eq(campaigns::ignored + i),
+            campaigns::failed_permanent.eq(campaigns::failed_permanent + fp),
+            campaigns::failed_temporary.eq(campaigns::failed_temporary + ft),
             campaigns::last_event_at.eq(at),
         ))
         .execute(c)?;
@@ -105,6 +118,8 @@ pub fn count(c: &mut AnyConnection, campaign: &str, t: &Tally) -> Result<(), Sto
                 campaigns::soft.eq(s),
                 campaigns::complaints.eq(p),
                 campaigns::ignored.eq(i),
+                campaigns::failed_permanent.eq(fp),
+                campaigns::failed_temporary.eq(ft),
                 campaigns::first_event_at.eq(t.first),
                 campaigns::last_event_at.eq(at),
             ))

@@ -23,6 +23,8 @@ pub enum MessageState {
     Processed,
     /// In the review queue (nothing could be made of it, or a record lacks a recipient…).
     Review,
+    /// Taken out of the review queue by a person; its raw bytes stay until retention.
+    Discarded,
 }
 
 impl MessageState {
@@ -30,6 +32,7 @@ impl MessageState {
         match self {
             MessageState::Processed => "processed",
             MessageState::Review => "review",
+            MessageState::Discarded => "discarded",
         }
     }
 
@@ -116,11 +119,12 @@ pub fn insert_many(c: &mut AnyConnection, rows: &[NewMessage]) -> Result<Vec<i64
     ))
 }
 
-/// Drops the raw bytes of processed messages past their retention; returns how many.
+/// Drops the raw bytes of processed (and discarded) messages past their retention; returns
+/// how many. The review queue keeps its bytes: a person has yet to look at them.
 pub fn purge_raw(c: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, StoreError> {
     Ok(diesel::update(
         messages::table
-            .filter(messages::state.eq(MessageState::Processed.as_str()))
+            .filter(messages::state.ne(MessageState::Review.as_str()))
             .filter(messages::raw.is_not_null())
             .filter(messages::purge_after.le(now)),
     )

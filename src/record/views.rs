@@ -1,5 +1,9 @@
-//! Per-campaign views: BOUNCED and COMPLAINTS, in keyset pages, newest first, and the
-//! campaign list with counts and rates.
+//! Per-campaign views: BOUNCED and COMPLAINTS, filtered, in keyset pages newest first, and
+//! the campaign list with counts and rates.
+//!
+//! Takes a campaign id, a [`Filter`] and a [`Page`]; gives rows with the columns people read
+//! (the CLI prints them, the API serves them as JSON and CSV) and the next page's cursor. It
+//! never writes.
 
 use crate::store::schema::{campaigns, events, mailboxes, sent_messages, suppressions};
 use crate::store::{AnyConnection, BadCursor, Cursor, Page, PageError, Paged, StoreError};
@@ -9,7 +13,7 @@ use serde::Serialize;
 
 /// A row of the BOUNCED view: every failed delivery of the campaign, including those the
 /// rules told rebound to ignore (a 5.7.1 "DKIM did not verify" is what the operator must see).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Bounced {
     pub id: i64,
     pub email: String,
@@ -34,7 +38,7 @@ type BouncedRow =
     (i64, String, Option<i32>, String, Option<String>, String, Option<String>, Option<String>, NaiveDateTime);
 
 /// A row of the COMPLAINTS view.
-#[derive(Debug, Clone, Queryable, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Queryable, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Complaint {
     pub id: i64,
     pub email: String,
@@ -47,9 +51,82 @@ pub struct Complaint {
     pub timestamp: NaiveDateTime,
 }
 
-/// Events newest first, after the page's cursor (time, id).
-fn after(page: &Page) -> Result<Option<(NaiveDateTime, i64)>, BadCursor> {
-    page.after.as_ref().map(Cursor::to_time_id).transpose()
+/// What narrows a view: every field set must hold. Built by the API's query parameters
+/// (and open to the CLI); the indexes of migration `view_indexes` serve each one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Bounces only: `Some(true)` permanent failures (type `hard`), `Some(false)` temporary.
+    pub permanent: Option<bool>,
+    /// The reason as the view shows it (the rule's, else the parser's).
+    pub reason: Option<String>,
+    /// The key of the rule that decided.
+    pub rule: Option<String>,
+    /// Complaints only: the report's Feedback-Type (`abuse`, `not-spam`, …).
+    pub feedback_type: Option<String>,
+    /// Recipients at exactly this domain (lower case).
+    pub domain: Option<String>,
+    /// Events at or after this time.
+    pub from: Option<NaiveDateTime>,
+    /// Events before this time.
+    pub to: Option<NaiveDateTime>,
+}
+
+impl Filter {
+    /// A date-range bound as people write it: RFC 3339 (`2026-11-10T10:00:00Z`) or a day
+    /// (`2026-11-10`). A day as the end (`to`) includes that whole day.
+    pub fn bound(text: &str, end: bool) -> Result<NaiveDateTime, String> {
+        let text = text.trim();
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+            return Ok(t.naive_utc());
+        }
+        let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map_err(|_| format!("`{text}` is neither a date (2026-11-10) nor an RFC 3339 time"))?;
+        let day = if end { day.succ_opt().unwrap_or(day) } else { day };
+        Ok(day.and_hms_opt(0, 0, 0).expect("midnight exists"))
+    }
+
+    /// A recipient domain as the filter compares it; None when it cannot be one.
+    pub fn parse_domain(text: &str) -> Option<String> {
+        let d = text.trim().trim_start_matches('@').to_ascii_lowercase();
+        let ok = !d.is_empty() && d.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '.');
+        ok.then_some(d)
+    }
+}
+
+type Events<'a> = events::BoxedQuery<'a, <AnyConnection as diesel::Connection>::Backend>;
+
+/// The events of `kind` in `campaign` that pass `f`, newest first, after the page's cursor
+/// (time, id), one more than the page holds.
+fn page_query<'a>(campaign: &'a str, kind: &'a str, f: &'a Filter, page: &Page) -> Result<Events<'a>, BadCursor> {
+    let mut q = events::table.filter(events::campaign_id.eq(campaign)).filter(events::kind.eq(kind)).into_boxed();
+    if let Some(p) = f.permanent {
+        q = q.filter(events::permanent.eq(i32::from(p)));
+    }
+    if let Some(r) = &f.reason {
+        q = q.filter(events::reason.eq(r));
+    }
+    if let Some(r) = &f.rule {
+        q = q.filter(events::rule_key.eq(r));
+    }
+    if let Some(t) = &f.feedback_type {
+        q = q.filter(events::feedback_type.eq(t));
+    }
+    if let Some(d) = &f.domain {
+        q = q.filter(events::recipient.like(format!("%@{d}")));
+    }
+    if let Some(t) = f.from {
+        q = q.filter(events::occurred_at.ge(t));
+    }
+    if let Some(t) = f.to {
+        q = q.filter(events::occurred_at.lt(t));
+    }
+    if let Some((t, id)) = page.after.as_ref().map(Cursor::to_time_id).transpose()? {
+        // `<= t` bounds the index range (an `a < t OR (a = t AND …)` alone would make both
+        // databases walk the index from its start on a deep page); the second condition
+        // drops the rows of that same instant at or above the cursor's id.
+        q = q.filter(events::occurred_at.le(t)).filter(events::occurred_at.lt(t).or(events::id.lt(id)));
+    }
+    Ok(q.order((events::occurred_at.desc(), events::id.desc())).limit(page.limit + 1))
 }
 
 /// `uncounted`: the soft reasons the suppression policy does not count
@@ -57,15 +134,11 @@ fn after(page: &Page) -> Result<Option<(NaiveDateTime, i64)>, BadCursor> {
 pub fn bounced(
     c: &mut AnyConnection,
     campaign: &str,
+    filter: &Filter,
     page: &Page,
     uncounted: &[String],
 ) -> Result<Paged<Bounced>, PageError> {
-    let mut q = events::table.filter(events::campaign_id.eq(campaign)).filter(events::kind.eq("bounce")).into_boxed();
-    if let Some((t, id)) = after(page)? {
-        q = q.filter(events::occurred_at.lt(t).or(events::occurred_at.eq(t).and(events::id.lt(id))));
-    }
-    let rows: Vec<BouncedRow> = q
-        .order((events::occurred_at.desc(), events::id.desc()))
+    let rows: Vec<BouncedRow> = page_query(campaign, "bounce", filter, page)?
         .select((
             events::id,
             events::recipient.assume_not_null(),
@@ -77,7 +150,6 @@ pub fn bounced(
             events::diagnostic,
             events::occurred_at,
         ))
-        .limit(page.limit + 1)
         .load(c)?;
     // Which of these events are the evidence of a suppression (one lookup per page).
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
@@ -114,14 +186,13 @@ pub fn bounced(
     Ok(Paged::of(rows, page, |r: &Bounced| Cursor::time_id(r.date, r.id)))
 }
 
-pub fn complaints(c: &mut AnyConnection, campaign: &str, page: &Page) -> Result<Paged<Complaint>, PageError> {
-    let mut q =
-        events::table.filter(events::campaign_id.eq(campaign)).filter(events::kind.eq("complaint")).into_boxed();
-    if let Some((t, id)) = after(page)? {
-        q = q.filter(events::occurred_at.lt(t).or(events::occurred_at.eq(t).and(events::id.lt(id))));
-    }
-    let rows = q
-        .order((events::occurred_at.desc(), events::id.desc()))
+pub fn complaints(
+    c: &mut AnyConnection,
+    campaign: &str,
+    filter: &Filter,
+    page: &Page,
+) -> Result<Paged<Complaint>, PageError> {
+    let rows = page_query(campaign, "complaint", filter, page)?
         .select((
             events::id,
             events::recipient.assume_not_null(),
@@ -131,7 +202,6 @@ pub fn complaints(c: &mut AnyConnection, campaign: &str, page: &Page) -> Result<
             events::classification,
             events::occurred_at,
         ))
-        .limit(page.limit + 1)
         .load(c)?;
     let mut rows: Vec<Complaint> = rows;
     // Events name their mailbox by its stable id (`mailbox:<id>`); people read its name.
@@ -158,9 +228,10 @@ fn mailbox_id(source: &str) -> Option<i64> {
 }
 
 /// A campaign with its counts and, where the sent map knows how many were sent, rates.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct CampaignSummary {
     pub id: String,
+    /// Events by what the rules decided: hard, soft, complaint, ignore.
     pub hard: i64,
     pub soft: i64,
     pub complaints: i64,
@@ -169,63 +240,95 @@ pub struct CampaignSummary {
     /// said: permanent, temporary.
     pub failed_permanent: i64,
     pub failed_temporary: i64,
+    /// Messages the sent map attributes to the campaign (null: none imported).
     pub sent: Option<i64>,
+    /// Failed deliveries / sent.
     pub bounce_rate: Option<f64>,
+    /// Permanent failures / sent.
+    pub hard_bounce_rate: Option<f64>,
+    /// Temporary failures / sent.
+    pub soft_bounce_rate: Option<f64>,
+    /// Complaints / sent.
     pub complaint_rate: Option<f64>,
+    pub first_event_at: Option<NaiveDateTime>,
     pub last_event_at: Option<NaiveDateTime>,
 }
 
+type CampaignRow = (String, i64, i64, i64, i64, i64, i64, Option<NaiveDateTime>, Option<NaiveDateTime>);
+
+fn summary(row: CampaignRow, sent: Option<i64>) -> CampaignSummary {
+    let (id, hard, soft, complaints, ignored, failed_permanent, failed_temporary, first_event_at, last_event_at) = row;
+    let sent = sent.filter(|n| *n > 0);
+    let rate = |n: i64| sent.map(|s| n as f64 / s as f64);
+    CampaignSummary {
+        // Every failed delivery, as the BOUNCED view lists them.
+        bounce_rate: rate(failed_permanent + failed_temporary),
+        hard_bounce_rate: rate(failed_permanent),
+        soft_bounce_rate: rate(failed_temporary),
+        complaint_rate: rate(complaints),
+        id,
+        hard,
+        soft,
+        complaints,
+        ignored,
+        failed_permanent,
+        failed_temporary,
+        sent,
+        first_event_at,
+        last_event_at,
+    }
+}
+
+type CampaignColumns = (
+    campaigns::id,
+    campaigns::hard,
+    campaigns::soft,
+    campaigns::complaints,
+    campaigns::ignored,
+    campaigns::failed_permanent,
+    campaigns::failed_temporary,
+    campaigns::first_event_at,
+    campaigns::last_event_at,
+);
+
+const CAMPAIGN_COLUMNS: CampaignColumns = (
+    campaigns::id,
+    campaigns::hard,
+    campaigns::soft,
+    campaigns::complaints,
+    campaigns::ignored,
+    campaigns::failed_permanent,
+    campaigns::failed_temporary,
+    campaigns::first_event_at,
+    campaigns::last_event_at,
+);
+
+/// Every campaign, latest activity first, from its counters (no event is counted here).
 pub fn campaigns(c: &mut AnyConnection) -> Result<Vec<CampaignSummary>, StoreError> {
-    type Row = (String, i64, i64, i64, i64, Option<NaiveDateTime>);
-    let rows: Vec<Row> = campaigns::table
-        .order(campaigns::last_event_at.desc())
-        .select((
-            campaigns::id,
-            campaigns::hard,
-            campaigns::soft,
-            campaigns::complaints,
-            campaigns::ignored,
-            campaigns::last_event_at,
-        ))
+    let rows: Vec<CampaignRow> = campaigns::table
+        .order((campaigns::last_event_at.desc(), campaigns::id.asc()))
+        .select(CAMPAIGN_COLUMNS)
         .load(c)?;
-    // One grouped read for every campaign: (campaign, permanent?, count).
-    let failed: Vec<(Option<String>, Option<i32>, i64)> = events::table
-        .filter(events::kind.eq("bounce"))
-        .filter(events::campaign_id.is_not_null())
-        .group_by((events::campaign_id, events::permanent))
-        .select((events::campaign_id, events::permanent, diesel::dsl::count_star()))
-        .load(c)?;
-    let failed_of = |id: &str, permanent: bool| -> i64 {
-        failed
-            .iter()
-            .filter(|(c, p, _)| c.as_deref() == Some(id) && p.is_some_and(|p| p != 0) == permanent)
-            .map(|(_, _, n)| n)
-            .sum()
-    };
-    let sent: Vec<(String, i64)> = sent_messages::table
+    let sent: std::collections::HashMap<String, i64> = sent_messages::table
         .group_by(sent_messages::campaign_id)
         .select((sent_messages::campaign_id, diesel::dsl::count_star()))
-        .load(c)?;
+        .load::<(String, i64)>(c)?
+        .into_iter()
+        .collect();
     Ok(rows
         .into_iter()
-        .map(|(id, hard, soft, complaints, ignored, last_event_at)| {
-            let sent = sent.iter().find(|(k, _)| *k == id).map(|(_, n)| *n).filter(|n| *n > 0);
-            let rate = |n: i64| sent.map(|s| n as f64 / s as f64);
-            let (failed_permanent, failed_temporary) = (failed_of(&id, true), failed_of(&id, false));
-            CampaignSummary {
-                // Every failed delivery, as the BOUNCED view lists them.
-                bounce_rate: rate(failed_permanent + failed_temporary),
-                failed_permanent,
-                failed_temporary,
-                complaint_rate: rate(complaints),
-                id,
-                hard,
-                soft,
-                complaints,
-                ignored,
-                sent,
-                last_event_at,
-            }
+        .map(|row| {
+            let n = sent.get(&row.0).copied();
+            summary(row, n)
         })
         .collect())
+}
+
+/// One campaign's summary (None: no event was ever attributed to it).
+pub fn campaign(c: &mut AnyConnection, id: &str) -> Result<Option<CampaignSummary>, StoreError> {
+    let Some(row) = campaigns::table.find(id).select(CAMPAIGN_COLUMNS).first::<CampaignRow>(c).optional()? else {
+        return Ok(None);
+    };
+    let sent: i64 = sent_messages::table.filter(sent_messages::campaign_id.eq(id)).count().get_result(c)?;
+    Ok(Some(summary(row, Some(sent))))
 }

@@ -104,6 +104,8 @@ diesel::table! {
         ignored -> BigInt,
         first_event_at -> Nullable<Timestamp>,
         last_event_at -> Nullable<Timestamp>,
+        failed_permanent -> BigInt,
+        failed_temporary -> BigInt,
     }
 }
 

@@ -5,5 +5,7 @@
 mod support;
 
 mod access;
+mod campaigns;
 mod openapi;
 mod tls;
+mod review;

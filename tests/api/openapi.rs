@@ -8,7 +8,23 @@ use crate::support::{TestDb, app::TestApp};
 use serde_json::Value;
 
 /// Every (method, path) the admin API must serve.
-const EXPECTED: &[(&str, &str)] = &[("get", "/healthz"), ("get", "/api/v1/openapi.json"), ("get", "/api/v1/audit")];
+const EXPECTED: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/audit"),
+    // Campaigns, addresses, review.
+    ("get", "/api/v1/campaigns"),
+    ("get", "/api/v1/campaigns/{id}"),
+    ("get", "/api/v1/campaigns/{id}/bounced"),
+    ("get", "/api/v1/campaigns/{id}/complaints"),
+    ("get", "/api/v1/addresses/{email}"),
+    ("get", "/api/v1/review"),
+    ("get", "/api/v1/review/{id}"),
+    ("get", "/api/v1/review/{id}/raw"),
+    ("post", "/api/v1/review/{id}/reprocess"),
+    ("post", "/api/v1/review/reprocess"),
+    ("post", "/api/v1/review/{id}/discard"),
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_is_documented_and_served() {

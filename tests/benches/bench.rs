@@ -9,6 +9,7 @@
 
 #[path = "../support/mod.rs"]
 mod support;
+mod views;
 
 use rebound::classify::{Condition, Engine, Field, Op, Origin, Outcome, Rule, library};
 use rebound::config::{Config, DatabaseConfig};
@@ -165,12 +166,21 @@ fn mailbox_drain(label: &str, mails: &[Vec<u8>], n: usize, protocol: &str) {
     );
 }
 
-/// `REBOUND_BENCH_ONLY=classify,import` runs only those parts (parse, classify, import, process).
+/// `REBOUND_BENCH_ONLY=classify,import` runs only those parts (parse, classify, import,
+/// mailbox, process, views).
 fn wanted(part: &str) -> bool {
     std::env::var("REBOUND_BENCH_ONLY").map_or(true, |v| v.split(',').any(|p| p.trim() == part))
 }
 
 fn main() {
+    // The views need no corpus: their data is seeded in bulk.
+    if wanted("views") {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        views::run(tmp.path());
+    }
+    if !["parse", "classify", "import", "mailbox", "process"].into_iter().any(wanted) {
+        return;
+    }
     let dir = std::env::var("REBOUND_CORPUS").unwrap_or_else(|_| "../shared/corpus/sisimai-dev/emails".into());
     let files = support::eml_files(Path::new(&dir));
     if files.is_empty() {

@@ -1,0 +1,109 @@
+//! One campaign's report: its events per day, and its bounces grouped by status code ×
+//! receiving domain × remote MTA — where a deliverability engineer looks first.
+//!
+//! Takes a campaign id; gives the grouped counts (each one grouped statement, read in the
+//! database). It never writes. The day and domain expressions differ per backend, so these
+//! two statements are written once for each.
+
+use crate::store::{AnyConnection, Backend, StoreError};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use serde::Serialize;
+
+/// One day of a campaign (UTC): failed deliveries by what the server said, and events by
+/// what the rules decided.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Day {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub failed_permanent: i64,
+    pub failed_temporary: i64,
+    pub hard: i64,
+    pub soft: i64,
+    pub complaints: i64,
+    pub ignored: i64,
+}
+
+/// Bounces sharing a status code, a receiving domain and a remote MTA.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, QueryableByName, utoipa::ToSchema)]
+pub struct BounceGroup {
+    #[diesel(sql_type = Nullable<Text>)]
+    pub status: Option<String>,
+    /// The recipients' domain.
+    #[diesel(sql_type = Text)]
+    pub domain: String,
+    /// The server that refused, as the report names it.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub remote_mta: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    pub count: i64,
+    /// Of these, how many the server called permanent.
+    #[diesel(sql_type = BigInt)]
+    pub permanent: i64,
+}
+
+#[derive(QueryableByName)]
+struct DayRow {
+    #[diesel(sql_type = Text)]
+    day: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    classification: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    permanent: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The campaign's events per day, oldest first.
+pub fn days(c: &mut AnyConnection, campaign: &str) -> Result<Vec<Day>, StoreError> {
+    let (day, bind) = match c.backend() {
+        Backend::Sqlite => ("substr(occurred_at, 1, 10)", "?"),
+        Backend::Postgres => ("to_char(occurred_at, 'YYYY-MM-DD')", "$1"),
+    };
+    let rows: Vec<DayRow> = diesel::sql_query(format!(
+        "SELECT {day} AS day, kind, classification, CAST(permanent AS BIGINT) AS permanent, COUNT(*) AS n \
+         FROM events WHERE campaign_id = {bind} GROUP BY 1, 2, 3, 4 ORDER BY 1"
+    ))
+    .bind::<Text, _>(campaign)
+    .load(c)?;
+    let mut out: Vec<Day> = Vec::new();
+    for r in rows {
+        if out.last().is_none_or(|d| d.date != r.day) {
+            out.push(Day { date: r.day.clone(), ..Day::default() });
+        }
+        let d = out.last_mut().expect("pushed above");
+        if r.kind == "bounce" {
+            match r.permanent {
+                Some(0) => d.failed_temporary += r.n,
+                Some(_) => d.failed_permanent += r.n,
+                None => {}
+            }
+        }
+        match r.classification.as_str() {
+            "hard" => d.hard += r.n,
+            "soft" => d.soft += r.n,
+            "complaint" => d.complaints += r.n,
+            _ => d.ignored += r.n,
+        }
+    }
+    Ok(out)
+}
+
+/// The `top` largest groups of the campaign's bounces, largest first.
+pub fn bounce_groups(c: &mut AnyConnection, campaign: &str, top: i64) -> Result<Vec<BounceGroup>, StoreError> {
+    let (domain, bind, limit) = match c.backend() {
+        Backend::Sqlite => ("substr(recipient, instr(recipient, '@') + 1)", "?", "?"),
+        Backend::Postgres => ("split_part(recipient, '@', 2)", "$1", "$2"),
+    };
+    Ok(diesel::sql_query(format!(
+        "SELECT status, {domain} AS domain, remote_mta, COUNT(*) AS count, \
+         CAST(SUM(CASE WHEN permanent = 1 THEN 1 ELSE 0 END) AS BIGINT) AS permanent \
+         FROM events WHERE campaign_id = {bind} AND kind = 'bounce' AND recipient IS NOT NULL \
+         GROUP BY status, {domain}, remote_mta ORDER BY count DESC, status, domain, remote_mta LIMIT {limit}"
+    ))
+    .bind::<Text, _>(campaign)
+    .bind::<BigInt, _>(top)
+    .load(c)?)
+}
