@@ -14,6 +14,9 @@ mod extract;
 mod health;
 mod openapi;
 pub mod serve;
+// rules
+mod rules;
+mod rules_list;
 
 pub use auth::{Admin, TokenCache, Viewer};
 
@@ -72,6 +75,17 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(health::healthz))
         .routes(routes!(openapi::document))
         .routes(routes!(audit::list))
+        // rules (the static paths before `{key}`)
+        .routes(routes!(rules::list, rules::create))
+        .routes(routes!(rules_list::test))
+        .routes(routes!(rules_list::resync))
+        .routes(routes!(rules_list::reset))
+        .routes(routes!(rules_list::export))
+        .routes(routes!(rules_list::import))
+        .routes(routes!(rules::get, rules::update, rules::delete))
+        .routes(routes!(rules::move_rule))
+        .routes(routes!(rules::enable))
+        .routes(routes!(rules::disable))
         .split_for_parts()
 }
 

@@ -7,3 +7,5 @@ mod support;
 mod access;
 mod openapi;
 mod tls;
+// rules
+mod rules;

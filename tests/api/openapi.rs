@@ -8,7 +8,25 @@ use crate::support::{TestDb, app::TestApp};
 use serde_json::Value;
 
 /// Every (method, path) the admin API must serve.
-const EXPECTED: &[(&str, &str)] = &[("get", "/healthz"), ("get", "/api/v1/openapi.json"), ("get", "/api/v1/audit")];
+const EXPECTED: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/audit"),
+    // rules
+    ("get", "/api/v1/rules"),
+    ("post", "/api/v1/rules"),
+    ("get", "/api/v1/rules/{key}"),
+    ("put", "/api/v1/rules/{key}"),
+    ("delete", "/api/v1/rules/{key}"),
+    ("post", "/api/v1/rules/{key}/move"),
+    ("post", "/api/v1/rules/{key}/enable"),
+    ("post", "/api/v1/rules/{key}/disable"),
+    ("post", "/api/v1/rules/test"),
+    ("post", "/api/v1/rules/resync"),
+    ("post", "/api/v1/rules/reset"),
+    ("get", "/api/v1/rules/export"),
+    ("post", "/api/v1/rules/import"),
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_is_documented_and_served() {
