@@ -257,7 +257,7 @@ async fn reclassify_after_a_rule_change(db: TestDb) {
         outcome: Outcome::Soft,
         reason: None,
     };
-    repo::add(c, rule, &Placement::At(1)).unwrap();
+    repo::add(c, &rebound::audit::Actor::system("test"), rule, &Placement::At(1)).unwrap();
     let since = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
 
     let dry = reclassify::run(c, &p, since, true).unwrap();
@@ -443,7 +443,7 @@ async fn bounced_lists_every_failed_delivery_with_what_rebound_did(db: TestDb) {
         outcome: Outcome::Ignore,
         reason: None,
     };
-    repo::add(c, rule, &Placement::At(1)).unwrap();
+    repo::add(c, &rebound::audit::Actor::system("test"), rule, &Placement::At(1)).unwrap();
     let orig = |id: &str| original(Some("v"), &format!("{id}@s"));
     let mails = [
         dsn("b@s", "gone@example.org", "5.1.1", "550 5.1.1 User unknown", &orig("v1"), T0),

@@ -225,3 +225,23 @@ impl From<PathRejection> for ApiError {
         ApiError::bad_request(r.body_text())
     }
 }
+
+// rules
+impl From<crate::classify::repo::RulesError> for ApiError {
+    fn from(e: crate::classify::repo::RulesError) -> Self {
+        use crate::classify::repo::RulesError;
+        match e {
+            RulesError::Store(s) => s.into(),
+            RulesError::NotFound(_) => ApiError::not_found(e.to_string()),
+            RulesError::Exists(_) => ApiError::conflict(e.to_string()),
+            RulesError::Global(_) => ApiError::conflict(e.to_string()),
+            RulesError::Position(..) => ApiError::field("position", e.to_string()),
+            RulesError::Problems { problems, .. } => ApiError::invalid(
+                format!("the rule has {} problem(s); each is listed by field", problems.len()),
+                problems.into_iter().map(|p| FieldProblem { field: p.field, message: p.message }).collect(),
+            ),
+            RulesError::Invalid(_) | RulesError::Compile(_) => ApiError::field("rule", e.to_string()),
+            RulesError::Corrupt { .. } => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        }
+    }
+}

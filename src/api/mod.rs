@@ -19,6 +19,9 @@ mod addresses;
 mod campaigns;
 mod review;
 mod stream;
+// rules
+mod rules;
+mod rules_list;
 
 pub use auth::{Admin, TokenCache, Viewer};
 
@@ -89,6 +92,17 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(review::reprocess))
         .routes(routes!(review::reprocess_all))
         .routes(routes!(review::discard))
+        // rules (the static paths before `{key}`)
+        .routes(routes!(rules::list, rules::create))
+        .routes(routes!(rules_list::test))
+        .routes(routes!(rules_list::resync))
+        .routes(routes!(rules_list::reset))
+        .routes(routes!(rules_list::export))
+        .routes(routes!(rules_list::import))
+        .routes(routes!(rules::get, rules::update, rules::delete))
+        .routes(routes!(rules::move_rule))
+        .routes(routes!(rules::enable))
+        .routes(routes!(rules::disable))
         .split_for_parts()
 }
 

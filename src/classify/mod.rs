@@ -8,13 +8,15 @@
 
 pub mod engine;
 pub mod facts;
+pub mod input;
 pub mod library;
 pub mod repo;
 pub mod rule;
+pub mod sync;
 
 pub use engine::{CompileError, Decision, Engine};
 pub use facts::Facts;
-pub use rule::{Condition, Field, GLOBAL_KEY, Op, Origin, Outcome, Rule, RuleError};
+pub use rule::{Condition, Field, GLOBAL_KEY, Op, Origin, Outcome, Rule, RuleError, RuleProblem};
 
 /// Is `s` a reason name of the taxonomy (rules may set it)?
 pub fn known_reason(s: &str) -> bool {

@@ -1,17 +1,22 @@
-//! The rule list in the database (both backends): ordering, edits, re-sync and reset.
+//! The rule list in the database (both backends): ordering and edits of single rules.
 //!
-//! Takes a connection and rule operations; gives the ordered list with hit counts and
-//! each default rule's edited/pristine state. Every operation is one transaction, keeps
-//! positions dense (1..N) with the Global rule last, and bumps `rules_version` so every
-//! instance rebuilds its engine. It never lets the Global rule be moved, disabled or
-//! deleted, and re-sync never touches custom rules.
+//! Takes a connection, the [`Actor`] making the change and rule operations; gives the ordered
+//! list with hit counts and each default rule's edited/pristine state. Every write is one
+//! transaction that takes the rules write lock, keeps positions dense (1..N) with the Global
+//! rule last, appends its audit entry (before/after) and bumps `rules_version`, so every
+//! instance rebuilds its engine on its next batch. It never lets the Global rule be moved,
+//! disabled or deleted. Whole-list operations (re-sync, reset, import) are in `sync`.
 
 use super::library;
-use super::rule::{GLOBAL_KEY, Origin, Outcome, Rule, RuleError};
+use super::rule::{GLOBAL_KEY, Origin, Outcome, Rule, RuleError, RuleProblem};
+use crate::audit::{self, Actor};
 use crate::store::{AnyConnection, StoreError, schema::rules};
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
+use serde_json::Value;
+
+pub use super::sync::{ImportMode, ImportSummary, SyncSummary, import, reset, resync};
 
 const VERSION_KEY: &str = "rules_version";
 
@@ -19,6 +24,9 @@ const VERSION_KEY: &str = "rules_version";
 pub enum RulesError {
     #[error(transparent)]
     Invalid(#[from] RuleError),
+    /// Every mistake at once, by field (`when[0].value`, or `rules[2].reason` in an import).
+    #[error("{}", describe(.key.as_deref(), .problems))]
+    Problems { key: Option<String>, problems: Vec<RuleProblem> },
     #[error(transparent)]
     Compile(#[from] super::CompileError),
     #[error("no rule with key `{0}`; the rule list shows the keys")]
@@ -35,6 +43,12 @@ pub enum RulesError {
     Store(#[from] StoreError),
 }
 
+fn describe(key: Option<&str>, problems: &[RuleProblem]) -> String {
+    let lines: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.field, p.message)).collect();
+    let what = key.map_or_else(|| "the rules document".to_string(), |k| format!("rule `{k}`"));
+    format!("{what} is invalid: {}", lines.join("; "))
+}
+
 impl From<diesel::result::Error> for RulesError {
     fn from(e: diesel::result::Error) -> Self {
         RulesError::Store(StoreError::Query(e))
@@ -44,24 +58,24 @@ impl From<diesel::result::Error> for RulesError {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = rules)]
 #[diesel(treat_none_as_null = true)]
-struct Row {
-    key: String,
+pub(super) struct Row {
+    pub(super) key: String,
     name: String,
     description: Option<String>,
-    position: i32,
+    pub(super) position: i32,
     enabled: i32,
-    origin: String,
+    pub(super) origin: String,
     conditions: String,
     outcome: String,
     reason: Option<String>,
-    shipped_hash: Option<String>,
-    hit_count: i64,
-    last_hit_at: Option<NaiveDateTime>,
+    pub(super) shipped_hash: Option<String>,
+    pub(super) hit_count: i64,
+    pub(super) last_hit_at: Option<NaiveDateTime>,
     updated_at: NaiveDateTime,
 }
 
 /// A stored rule with its bookkeeping.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StoredRule {
     pub position: usize,
     #[serde(flatten)]
@@ -73,7 +87,7 @@ pub struct StoredRule {
 }
 
 impl Row {
-    fn new(rule: &Rule, position: usize, shipped_hash: Option<String>) -> Row {
+    pub(super) fn new(rule: &Rule, position: usize, shipped_hash: Option<String>) -> Row {
         Row {
             key: rule.key.clone(),
             name: rule.name.clone(),
@@ -91,7 +105,7 @@ impl Row {
         }
     }
 
-    fn to_stored(&self) -> Result<StoredRule, RulesError> {
+    pub(super) fn to_stored(&self) -> Result<StoredRule, RulesError> {
         let corrupt = |message: String| RulesError::Corrupt { key: self.key.clone(), message };
         let rule = Rule {
             key: self.key.clone(),
@@ -115,7 +129,7 @@ impl Row {
     }
 }
 
-fn load_rows(c: &mut AnyConnection) -> Result<Vec<Row>, RulesError> {
+pub(super) fn load_rows(c: &mut AnyConnection) -> Result<Vec<Row>, RulesError> {
     Ok(rules::table.order((rules::position.asc(), rules::key.asc())).select(Row::as_select()).load(c)?)
 }
 
@@ -129,12 +143,61 @@ pub fn version(c: &mut AnyConnection) -> Result<i64, RulesError> {
     Ok(crate::store::counter::read(c, VERSION_KEY)?)
 }
 
-fn bump_version(c: &mut AnyConnection) -> Result<(), RulesError> {
+pub(super) fn bump_version(c: &mut AnyConnection) -> Result<(), RulesError> {
     Ok(crate::store::counter::bump(c, VERSION_KEY)?)
 }
 
+/// Advisory lock key for rule writes ("rules" in ASCII), distinct from the migration lock.
+const PG_RULES_LOCK: i64 = 0x72756c6573;
+
+/// Orders rule writers: on SQLite the write lock comes with the transaction (`BEGIN
+/// IMMEDIATE`); on PostgreSQL a transaction-scoped advisory lock makes concurrent writers
+/// (several instances, several API calls) compute positions one after the other.
+pub(super) fn lock(c: &mut AnyConnection) -> Result<(), RulesError> {
+    if let AnyConnection::Postgresql(pg) = c {
+        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({PG_RULES_LOCK})")).execute(pg)?;
+    }
+    Ok(())
+}
+
+/// Appends the audit entry of a change to rule `key` (or to the list: `key` = None).
+pub(super) fn audit(
+    c: &mut AnyConnection,
+    actor: &Actor,
+    action: &str,
+    key: Option<&str>,
+    before: Option<Value>,
+    after: Option<Value>,
+) -> Result<(), RulesError> {
+    let target = key.map_or_else(|| "rules".to_string(), |k| format!("rule:{k}"));
+    let change = audit::Change { action, target: &target, note: None, before, after };
+    Ok(audit::record(c, actor.as_str(), change, Utc::now().naive_utc())?)
+}
+
+/// A stored rule as its audit state.
+pub(super) fn state(rule: &StoredRule) -> Value {
+    keyed(serde_json::to_value(rule).unwrap_or(Value::Null))
+}
+
+/// A rule (or anything with a rule's `key`) as the audit log keeps it: `key` becomes `rule`,
+/// since the audit log blanks every field named `key` as a possible credential.
+pub(super) fn keyed(mut v: Value) -> Value {
+    if let Value::Object(map) = &mut v
+        && let Some(k) = map.remove("key")
+    {
+        map.insert("rule".into(), k);
+    }
+    v
+}
+
+/// Refuses a rule with any problem, reporting them all.
+pub(super) fn check(rule: &Rule) -> Result<(), RulesError> {
+    let problems = rule.problems();
+    if problems.is_empty() { Ok(()) } else { Err(RulesError::Problems { key: Some(rule.key.clone()), problems }) }
+}
+
 /// Writes `order` (all keys) as positions 1..N, updating only rows whose position changed.
-fn write_order(c: &mut AnyConnection, rows: &[Row], order: &[String]) -> Result<(), RulesError> {
+pub(super) fn write_order(c: &mut AnyConnection, rows: &[Row], order: &[String]) -> Result<(), RulesError> {
     for (i, key) in order.iter().enumerate() {
         let pos = (i + 1) as i32;
         if rows.iter().any(|r| &r.key == key && r.position != pos) {
@@ -144,18 +207,13 @@ fn write_order(c: &mut AnyConnection, rows: &[Row], order: &[String]) -> Result<
     Ok(())
 }
 
-/// Advisory lock key for seeding ("rules" in ASCII), distinct from the migration lock.
-const PG_SEED_LOCK: i64 = 0x72756c6573;
-
 /// Seeds the shipped library into an empty rule table (first start); returns how many.
 /// Processes starting together on a new database seed it once: on SQLite the write lock is
 /// taken before the count, on PostgreSQL a transaction-scoped advisory lock orders them, and
 /// the later one then counts the rows the first committed.
 pub fn seed_if_empty(c: &mut AnyConnection) -> Result<usize, RulesError> {
     crate::store::transaction(c, |c| {
-        if let AnyConnection::Postgresql(pg) = c {
-            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({PG_SEED_LOCK})")).execute(pg)?;
-        }
+        lock(c)?;
         let count: i64 = rules::table.count().get_result(c)?;
         if count > 0 {
             return Ok(0);
@@ -167,31 +225,12 @@ pub fn seed_if_empty(c: &mut AnyConnection) -> Result<usize, RulesError> {
     })
 }
 
-fn insert_defaults(c: &mut AnyConnection, defaults: &[Rule]) -> Result<(), RulesError> {
+pub(super) fn insert_defaults(c: &mut AnyConnection, defaults: &[Rule]) -> Result<(), RulesError> {
     for (i, r) in defaults.iter().enumerate() {
         let row = Row::new(r, i + 1, Some(library::content_hash(r)));
         diesel::insert_into(rules::table).values(&row).execute(c)?;
     }
     Ok(())
-}
-
-/// Imports rules (from a rules file): a rule whose key exists replaces it, a new one goes
-/// above the Global rule. One transaction: a failure part-way leaves the list as it was.
-/// Returns (added, replaced).
-pub fn import(c: &mut AnyConnection, rules: Vec<Rule>) -> Result<(usize, usize), RulesError> {
-    crate::store::transaction(c, |c| {
-        let (mut added, mut replaced) = (0, 0);
-        for rule in rules {
-            if get(c, &rule.key).is_ok() {
-                update(c, rule)?;
-                replaced += 1;
-            } else {
-                add(c, rule, &Placement::Bottom)?;
-                added += 1;
-            }
-        }
-        Ok((added, replaced))
-    })
 }
 
 /// Where to put a rule.
@@ -206,7 +245,7 @@ pub enum Placement {
     Before(String),
 }
 
-fn place(order: &mut Vec<String>, key: String, at: &Placement) -> Result<(), RulesError> {
+pub(super) fn place(order: &mut Vec<String>, key: String, at: &Placement) -> Result<(), RulesError> {
     // Everything but Global may go anywhere above it.
     let movable = order.iter().filter(|k| *k != GLOBAL_KEY).count();
     let index = match at {
@@ -223,14 +262,15 @@ fn place(order: &mut Vec<String>, key: String, at: &Placement) -> Result<(), Rul
     Ok(())
 }
 
-/// Adds a custom rule.
-pub fn add(c: &mut AnyConnection, rule: Rule, at: &Placement) -> Result<(), RulesError> {
+/// Adds a custom rule; gives it as stored (with its position).
+pub fn add(c: &mut AnyConnection, actor: &Actor, rule: Rule, at: &Placement) -> Result<StoredRule, RulesError> {
     if rule.is_global() {
         return Err(RulesError::Global("already exists; edit its outcome instead"));
     }
     let rule = Rule { origin: Origin::Custom, ..rule };
-    rule.validate()?;
+    check(&rule)?;
     crate::store::transaction(c, |c| {
+        lock(c)?;
         let rows = load_rows(c)?;
         if rows.iter().any(|r| r.key == rule.key) {
             return Err(RulesError::Exists(rule.key.clone()));
@@ -240,32 +280,40 @@ pub fn add(c: &mut AnyConnection, rule: Rule, at: &Placement) -> Result<(), Rule
         let pos = order.iter().position(|k| *k == rule.key).unwrap_or(0) + 1;
         diesel::insert_into(rules::table).values(&Row::new(&rule, pos, None)).execute(c)?;
         write_order(c, &rows, &order)?;
-        bump_version(c)
+        let stored = get(c, &rule.key)?;
+        audit(c, actor, "rule.create", Some(&rule.key), None, Some(state(&stored)))?;
+        bump_version(c)?;
+        Ok(stored)
     })
 }
 
 /// Replaces a rule's content (name, description, conditions, outcome, reason, enabled),
 /// keeping its key, origin, position and hits. The Global rule keeps its (empty) conditions
 /// and stays enabled.
-pub fn update(c: &mut AnyConnection, rule: Rule) -> Result<(), RulesError> {
+pub fn update(c: &mut AnyConnection, actor: &Actor, rule: Rule) -> Result<StoredRule, RulesError> {
     crate::store::transaction(c, |c| {
+        lock(c)?;
         let row: Row = rules::table
             .find(&rule.key)
             .select(Row::as_select())
             .first(c)
             .optional()?
             .ok_or_else(|| RulesError::NotFound(rule.key.clone()))?;
-        let current = row.to_stored()?.rule;
+        let before = row.to_stored()?;
+        let current = &before.rule;
         if rule.is_global() && (!rule.enabled || !rule.when.is_empty()) {
             return Err(RulesError::Global("can only have its name, description, outcome and reason edited"));
         }
         let new = Rule { origin: current.origin, ..rule };
-        new.validate()?;
+        check(&new)?;
         let mut next = Row::new(&new, row.position as usize, row.shipped_hash.clone());
         next.hit_count = row.hit_count;
         next.last_hit_at = row.last_hit_at;
         diesel::update(rules::table.find(&new.key)).set(&next).execute(c)?;
-        bump_version(c)
+        let after = get(c, &new.key)?;
+        audit(c, actor, "rule.update", Some(&new.key), Some(state(&before)), Some(state(&after)))?;
+        bump_version(c)?;
+        Ok(after)
     })
 }
 
@@ -280,135 +328,73 @@ pub fn get(c: &mut AnyConnection, key: &str) -> Result<StoredRule, RulesError> {
     row.to_stored()
 }
 
-pub fn set_enabled(c: &mut AnyConnection, key: &str, enabled: bool) -> Result<(), RulesError> {
+/// Enables or disables a rule; gives it as stored. Setting the state it already has
+/// changes nothing (no audit entry, no new version).
+pub fn set_enabled(c: &mut AnyConnection, actor: &Actor, key: &str, enabled: bool) -> Result<StoredRule, RulesError> {
     if key == GLOBAL_KEY && !enabled {
         return Err(RulesError::Global("cannot be disabled: it decides whatever no other rule does"));
     }
     crate::store::transaction(c, |c| {
-        let n = diesel::update(rules::table.find(key))
+        lock(c)?;
+        let before = get(c, key)?;
+        if before.rule.enabled == enabled {
+            return Ok(before);
+        }
+        diesel::update(rules::table.find(key))
             .set((rules::enabled.eq(i32::from(enabled)), rules::updated_at.eq(Utc::now().naive_utc())))
             .execute(c)?;
-        if n == 0 {
-            return Err(RulesError::NotFound(key.to_string()));
-        }
-        bump_version(c)
+        let action = if enabled { "rule.enable" } else { "rule.disable" };
+        let after = get(c, key)?;
+        audit(c, actor, action, Some(key), Some(state(&before)), Some(state(&after)))?;
+        bump_version(c)?;
+        Ok(after)
     })
 }
 
-pub fn delete(c: &mut AnyConnection, key: &str) -> Result<(), RulesError> {
+/// Deletes a rule; gives it as it was.
+pub fn delete(c: &mut AnyConnection, actor: &Actor, key: &str) -> Result<StoredRule, RulesError> {
     if key == GLOBAL_KEY {
         return Err(RulesError::Global("cannot be deleted: it decides whatever no other rule does"));
     }
     crate::store::transaction(c, |c| {
-        if diesel::delete(rules::table.find(key)).execute(c)? == 0 {
-            return Err(RulesError::NotFound(key.to_string()));
-        }
+        lock(c)?;
+        let before = get(c, key)?;
+        diesel::delete(rules::table.find(key)).execute(c)?;
         let rows = load_rows(c)?;
         let order: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
         write_order(c, &rows, &order)?;
-        bump_version(c)
+        audit(c, actor, "rule.delete", Some(key), Some(state(&before)), None)?;
+        bump_version(c)?;
+        Ok(before)
     })
 }
 
-/// Moves a rule to a new place (never the Global rule, never below it).
-pub fn move_to(c: &mut AnyConnection, key: &str, at: &Placement) -> Result<(), RulesError> {
+/// Moves a rule to a new place (never the Global rule, never below it); gives it as stored.
+/// A move that leaves it where it is changes nothing.
+pub fn move_to(c: &mut AnyConnection, actor: &Actor, key: &str, at: &Placement) -> Result<StoredRule, RulesError> {
     if key == GLOBAL_KEY {
         return Err(RulesError::Global("cannot be moved: it always stays at the bottom"));
     }
-    if matches!(at, Placement::Before(k) if k == key) {
-        return Ok(());
-    }
     crate::store::transaction(c, |c| {
+        lock(c)?;
+        let before = get(c, key)?;
+        if matches!(at, Placement::Before(k) if k == key) {
+            return Ok(before);
+        }
         let rows = load_rows(c)?;
         let mut order: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
-        let from = order.iter().position(|k| k == key).ok_or_else(|| RulesError::NotFound(key.to_string()))?;
-        order.remove(from);
+        order.retain(|k| k != key);
         place(&mut order, key.to_string(), at)?;
+        let after_pos = order.iter().position(|k| k == key).unwrap_or(0) + 1;
+        if after_pos == before.position {
+            return Ok(before);
+        }
         write_order(c, &rows, &order)?;
-        bump_version(c)
-    })
-}
-
-/// What a re-sync or reset changed.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct SyncSummary {
-    pub added: Vec<String>,
-    pub updated: Vec<String>,
-    /// Default rules the user edited or disabled while the library changed them: kept as
-    /// the user left them.
-    pub conflicts: Vec<String>,
-    /// Default rules no longer shipped and never edited: removed.
-    pub retired: Vec<String>,
-    pub unchanged: usize,
-    pub removed_custom: usize,
-}
-
-/// Brings the default rules up to the shipped library without losing the user's work.
-pub fn resync(c: &mut AnyConnection) -> Result<SyncSummary, RulesError> {
-    let shipped = library::defaults();
-    crate::store::transaction(c, |c| {
-        let rows = load_rows(c)?;
-        let mut summary = SyncSummary::default();
-        let mut order: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
-        let mut previous_shipped: Option<String> = None;
-        for s in &shipped {
-            let hash = library::content_hash(s);
-            match rows.iter().find(|r| r.key == s.key) {
-                None => {
-                    // A new rule goes right after the shipped rule before it, so the library's
-                    // order holds and custom rules stay where the user put them.
-                    let index = match &previous_shipped {
-                        Some(p) => order.iter().position(|k| k == p).map_or(0, |i| i + 1),
-                        None => 0,
-                    };
-                    let index = index.min(order.iter().filter(|k| *k != GLOBAL_KEY).count());
-                    order.insert(index, s.key.clone());
-                    diesel::insert_into(rules::table).values(&Row::new(s, index + 1, Some(hash))).execute(c)?;
-                    summary.added.push(s.key.clone());
-                }
-                Some(row) => {
-                    let stored = row.to_stored()?;
-                    if row.shipped_hash.as_deref() == Some(hash.as_str()) {
-                        summary.unchanged += 1;
-                    } else if stored.rule.origin == Origin::Default && !stored.edited {
-                        let mut next = Row::new(s, row.position as usize, Some(hash));
-                        next.hit_count = row.hit_count;
-                        next.last_hit_at = row.last_hit_at;
-                        diesel::update(rules::table.find(&s.key)).set(&next).execute(c)?;
-                        summary.updated.push(s.key.clone());
-                    } else {
-                        summary.conflicts.push(s.key.clone());
-                    }
-                }
-            }
-            previous_shipped = Some(s.key.clone());
-        }
-        for row in &rows {
-            let gone = row.origin == "default" && !shipped.iter().any(|s| s.key == row.key);
-            if gone && !row.to_stored()?.edited && row.key != GLOBAL_KEY {
-                diesel::delete(rules::table.find(&row.key)).execute(c)?;
-                order.retain(|k| *k != row.key);
-                summary.retired.push(row.key.clone());
-            }
-        }
-        let rows = load_rows(c)?;
-        write_order(c, &rows, &order)?;
-        if !(summary.added.is_empty() && summary.updated.is_empty() && summary.retired.is_empty()) {
-            bump_version(c)?;
-        }
-        Ok(summary)
-    })
-}
-
-/// Deletes every custom rule and restores every default in shipped order and state.
-pub fn reset(c: &mut AnyConnection) -> Result<SyncSummary, RulesError> {
-    let shipped = library::defaults();
-    crate::store::transaction(c, |c| {
-        let removed_custom = diesel::delete(rules::table.filter(rules::origin.eq("custom"))).execute(c)?;
-        diesel::delete(rules::table).execute(c)?;
-        insert_defaults(c, &shipped)?;
+        let after = get(c, key)?;
+        let pos = |r: &StoredRule| serde_json::json!({ "position": r.position });
+        audit(c, actor, "rule.move", Some(key), Some(pos(&before)), Some(pos(&after)))?;
         bump_version(c)?;
-        Ok(SyncSummary { added: shipped.iter().map(|r| r.key.clone()).collect(), removed_custom, ..Default::default() })
+        Ok(after)
     })
 }
 

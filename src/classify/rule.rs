@@ -19,7 +19,7 @@ pub const REGEX_SIZE_LIMIT: usize = 256 * 1024;
 pub const GLOBAL_KEY: &str = "global";
 
 /// What a matched rule decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// The address is dead: suppress now.
@@ -57,7 +57,7 @@ impl std::str::FromStr for Outcome {
 }
 
 /// Where a rule came from: the shipped library or the user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Origin {
     Default,
@@ -75,7 +75,7 @@ impl Origin {
 }
 
 /// The record field a condition looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     Status,
@@ -151,7 +151,7 @@ impl std::str::FromStr for Field {
 
 /// How a condition compares. With several values, positive operators hold when any value
 /// does, negative ones when none does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     Is,
@@ -216,7 +216,7 @@ impl std::str::FromStr for Op {
 }
 
 /// `field op value(s)`; case-insensitive unless `case_sensitive`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
     pub field: Field,
@@ -298,7 +298,7 @@ impl fmt::Display for Condition {
 }
 
 /// One entry of the ordered rule list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     pub key: String,
@@ -334,75 +334,114 @@ impl Rule {
         self.key == GLOBAL_KEY
     }
 
-    /// Checks everything the engine relies on, reason names included.
+    /// Checks everything the engine relies on, reason names included; the first problem.
     pub fn validate(&self) -> Result<(), RuleError> {
-        let err = |message: String| Err(RuleError { key: self.key.clone(), message });
+        match self.problems().into_iter().next() {
+            None => Ok(()),
+            Some(p) => Err(RuleError { key: self.key.clone(), message: p.message }),
+        }
+    }
+
+    /// Every mistake in the rule at once, each with the field it is in (`key`, `reason`,
+    /// `when[1].value`), in field order. Empty: the engine accepts the rule.
+    pub fn problems(&self) -> Vec<RuleProblem> {
+        let mut out = Vec::new();
+        let mut push = |field: String, message: String| out.push(RuleProblem { field, message });
         let key_ok = !self.key.is_empty()
             && self.key.len() <= 64
             && self.key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
             && self.key.as_bytes()[0].is_ascii_alphanumeric();
         if !key_ok {
-            return err(
-                "key must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit".into()
+            push(
+                "key".into(),
+                "key must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit".into(),
+            );
+        } else if RESERVED_KEYS.contains(&self.key.as_str()) {
+            push(
+                "key".into(),
+                format!("`{}` is reserved (it names an action on the rule list); pick another key", self.key),
             );
         }
         if self.name.trim().is_empty() || self.name.len() > 200 {
-            return err("name must be 1-200 characters".into());
+            push("name".into(), "name must be 1-200 characters".into());
         }
         if self.when.len() > MAX_CONDITIONS {
-            return err(format!("has {} conditions; at most {MAX_CONDITIONS}", self.when.len()));
+            push("when".into(), format!("has {} conditions; at most {MAX_CONDITIONS}", self.when.len()));
         }
         if self.is_global() && !self.when.is_empty() {
-            return err("the Global rule is the catch-all and takes no conditions".into());
+            push("when".into(), "the Global rule is the catch-all and takes no conditions".into());
         }
         if !self.is_global() && self.when.is_empty() {
-            return err("needs at least one condition (only the Global rule matches everything)".into());
+            push("when".into(), "needs at least one condition (only the Global rule matches everything)".into());
         }
         if let Some(r) = &self.reason
             && !super::known_reason(r)
         {
-            return err(format!(
-                "unknown reason `{r}`: use a name from the reason taxonomy (e.g. userunknown, mailboxfull)"
-            ));
+            push(
+                "reason".into(),
+                format!("unknown reason `{r}`: use a name from the reason taxonomy (e.g. userunknown, mailboxfull)"),
+            );
         }
         for (i, c) in self.when.iter().enumerate() {
-            let n = i + 1;
-            let values: Vec<&str> = c.all_values().collect();
-            if values.is_empty() {
-                return err(format!("condition {n} ({}) has no value", c.field.as_str()));
-            }
-            if values.len() > MAX_VALUES {
-                return err(format!("condition {n} lists {} values; at most {MAX_VALUES}", values.len()));
-            }
-            if let Some(v) = values.iter().find(|v| v.len() > MAX_PATTERN_LEN) {
-                return err(format!(
-                    "condition {n}: value of {} characters exceeds the limit of {MAX_PATTERN_LEN}",
-                    v.len()
-                ));
-            }
-            match c.op {
-                Op::Matches => {
-                    for v in &values {
-                        regex::RegexBuilder::new(v).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| RuleError {
-                            key: self.key.clone(),
-                            message: format!("condition {n}: invalid regex `{v}`: {e}"),
-                        })?;
-                    }
-                }
-                Op::Like => {
-                    if c.field != Field::Status {
-                        return err(format!("condition {n}: `like` patterns apply to the status field only"));
-                    }
-                    if let Some(v) = values.iter().find(|v| !valid_status_pattern(v)) {
-                        return err(format!(
-                            "condition {n}: `{v}` is not a status pattern; write three parts of digits or *, e.g. 5.1.*"
-                        ));
-                    }
-                }
-                _ => {}
-            }
+            condition_problems(c, i, &mut push);
         }
-        Ok(())
+        out
+    }
+}
+
+/// Keys the rules API uses as path segments (`/rules/export`): no rule may take them.
+pub const RESERVED_KEYS: &[&str] = &["export", "import", "test", "resync", "reset"];
+
+/// One mistake in a rule: the field it is in and what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct RuleProblem {
+    pub field: String,
+    pub message: String,
+}
+
+/// The problems of condition `i` (0-based in the field name, 1-based in the message, as the
+/// CLI numbers them).
+fn condition_problems(c: &Condition, i: usize, push: &mut impl FnMut(String, String)) {
+    let n = i + 1;
+    // Where a value sits: `value` alone, or `values[j]` (after `value`, when both are given).
+    let offset = usize::from(c.value.is_some());
+    let at = |j: usize| {
+        if c.value.is_some() && j == 0 {
+            format!("when[{i}].value")
+        } else {
+            format!("when[{i}].values[{}]", j - offset)
+        }
+    };
+    let values: Vec<&str> = c.all_values().collect();
+    if values.is_empty() {
+        push(format!("when[{i}].value"), format!("condition {n} ({}) has no value", c.field.as_str()));
+    }
+    if values.len() > MAX_VALUES {
+        push(format!("when[{i}].values"), format!("condition {n} lists {} values; at most {MAX_VALUES}", values.len()));
+    }
+    for (j, v) in values.iter().enumerate() {
+        if v.len() > MAX_PATTERN_LEN {
+            push(
+                at(j),
+                format!("condition {n}: value of {} characters exceeds the limit of {MAX_PATTERN_LEN}", v.len()),
+            );
+            continue;
+        }
+        match c.op {
+            Op::Matches => {
+                if let Err(e) = regex::RegexBuilder::new(v).size_limit(REGEX_SIZE_LIMIT).build() {
+                    push(at(j), format!("condition {n}: invalid regex `{v}`: {e}"));
+                }
+            }
+            Op::Like if c.field == Field::Status && !valid_status_pattern(v) => push(
+                at(j),
+                format!("condition {n}: `{v}` is not a status pattern; write three parts of digits or *, e.g. 5.1.*"),
+            ),
+            _ => {}
+        }
+    }
+    if c.op == Op::Like && c.field != Field::Status {
+        push(format!("when[{i}].op"), format!("condition {n}: `like` patterns apply to the status field only"));
     }
 }
 

@@ -1,7 +1,9 @@
 //! `rebound rules …`: list, edit, reorder, re-sync, reset, export and import the rule list.
 
 use super::Failure;
-use crate::classify::repo::{self, Placement, StoredRule, SyncSummary};
+use crate::audit::Actor;
+use crate::classify::input::RulesDocument;
+use crate::classify::repo::{self, ImportMode, Placement, StoredRule, SyncSummary};
 use crate::classify::{Condition, Origin, Outcome, Rule, library};
 use crate::store::{AnyConnection, Db};
 use clap::{Args, Subcommand};
@@ -65,8 +67,13 @@ pub enum RulesCommand {
     /// Print the rule list as TOML (the format `import` reads and default_rules/ uses).
     Export,
     /// Import rules from a TOML file: new keys are added above the Global rule, existing
-    /// keys are replaced in place.
-    Import { file: PathBuf },
+    /// keys are replaced in place. With --replace the list becomes the file, in its order.
+    Import {
+        file: PathBuf,
+        /// Delete every rule the file does not name (the Global rule stays last).
+        #[arg(long)]
+        replace: bool,
+    },
     /// Parse a message and show its fields and which rule decides each record.
     Test {
         file: PathBuf,
@@ -192,43 +199,43 @@ fn print_summary(s: &SyncSummary) {
 fn test(cfg: &crate::config::Config, c: &mut AnyConnection, file: &std::path::Path, all: bool) -> Result<(), Failure> {
     let raw = std::fs::read(file).map_err(|e| fail(anyhow::anyhow!("cannot read {}: {e}", file.display())))?;
     let pipeline = crate::ingest::Pipeline::new(cfg).map_err(fail)?;
-    let engine = pipeline.engine(c).map_err(fail)?;
-    let p = pipeline.prepare(&engine, &raw);
-    let r = &p.report;
-    println!("{}: {} (dialect {})", file.display(), r.kind.as_str(), r.dialect);
-    if let Some(why) = &r.unknown_reason {
+    let x = crate::ingest::explain::explain(c, &pipeline, &raw).map_err(fail)?;
+    println!("{}: {} (dialect {})", file.display(), x.kind, x.dialect);
+    if let Some(why) = &x.unknown_reason {
         println!("  nothing to classify: {why}");
     }
-    for (i, (rec, decided)) in r.records.iter().zip(&p.classified).enumerate() {
+    for (i, rec) in x.records.iter().enumerate() {
         println!("record {}:", i + 1);
+        let f = &rec.fields;
         let fields = [
-            ("recipient", rec.recipient.clone().or_else(|| p.attribution.recipient.clone())),
-            ("kind", Some(rec.kind.as_str().to_string())),
-            ("status", rec.status.clone()),
-            ("reply_code", rec.reply_code.map(|c| c.to_string())),
-            ("reason", Some(rec.reason.as_str().to_string())),
-            ("diagnostic", rec.diagnostic.clone()),
-            ("feedback_type", rec.feedback_type.clone()),
-            ("remote_mta", rec.remote_mta.clone()),
-            ("dialect", Some(rec.dialect.to_string())),
+            ("recipient", f.recipient.clone()),
+            ("kind", Some(f.kind.clone())),
+            ("status", f.status.clone()),
+            ("reply_code", f.reply_code.map(|c| c.to_string())),
+            ("reason", Some(f.reason.clone())),
+            ("diagnostic", f.diagnostic.clone()),
+            ("feedback_type", f.feedback_type.clone()),
+            ("remote_mta", f.remote_mta.clone()),
+            ("dialect", Some(f.dialect.clone())),
         ];
         for (k, v) in fields {
             if let Some(v) = v {
                 println!("  {k:<14} {v}");
             }
         }
-        println!("  => {} (reason {}) by rule {}", decided.outcome.as_str(), decided.reason, decided.rule_key);
+        if let Some(d) = &rec.decision {
+            println!("  => {} (reason {}) by rule {}: {}", d.outcome, d.reason, d.rule, d.effect.description);
+        }
         if all {
-            let facts = crate::ingest::facts(r, rec, p.attribution.recipient.as_deref(), None);
-            for (rule, enabled) in engine.trace(&facts) {
-                let mark = if rule.key == decided.rule_key { "*" } else { " " };
-                let off = if enabled { "" } else { " [disabled]" };
-                println!("   {mark} {:<32} {:<9} {}{off}", rule.key, rule.outcome.as_str(), rule.name);
+            for m in &rec.matches {
+                let mark = if m.decides { "*" } else { " " };
+                let off = if m.enabled { "" } else { " [disabled]" };
+                println!("   {mark} {:<32} {:<9} {}{off}", m.key, m.outcome, m.name);
             }
         }
     }
-    if let Some(c) = &p.attribution.campaign {
-        println!("campaign {c} (attributed by {})", p.attribution.method.as_str());
+    if let Some(c) = &x.campaign {
+        println!("campaign {c} (attributed by {})", x.attribution);
     }
     Ok(())
 }
@@ -236,6 +243,7 @@ fn test(cfg: &crate::config::Config, c: &mut AnyConnection, file: &std::path::Pa
 pub fn run(cfg: &crate::config::Config, db: &Db, cmd: RulesCommand) -> Result<(), Failure> {
     let mut conn = db.conn().map_err(fail)?;
     let c: &mut AnyConnection = &mut conn;
+    let me = Actor::cli();
     repo::seed_if_empty(c).map_err(fail)?;
     match cmd {
         RulesCommand::List { json } => {
@@ -257,8 +265,7 @@ pub fn run(cfg: &crate::config::Config, db: &Db, cmd: RulesCommand) -> Result<()
                 outcome: spec.outcome,
                 reason: spec.reason,
             };
-            repo::add(c, rule, &place.placement()).map_err(fail)?;
-            let pos = repo::get(c, &spec.key).map_err(fail)?.position;
+            let pos = repo::add(c, &me, rule, &place.placement()).map_err(fail)?.position;
             println!("added rule {} at position {pos}", spec.key);
         }
         RulesCommand::Edit { key, name, description, when, outcome, reason } => {
@@ -278,27 +285,27 @@ pub fn run(cfg: &crate::config::Config, db: &Db, cmd: RulesCommand) -> Result<()
             if let Some(r) = reason {
                 rule.reason = Some(r).filter(|r| !r.is_empty());
             }
-            repo::update(c, rule).map_err(fail)?;
+            repo::update(c, &me, rule).map_err(fail)?;
             println!("updated rule {key}");
         }
         RulesCommand::Move { key, place } => {
-            repo::move_to(c, &key, &place.placement()).map_err(fail)?;
-            println!("moved rule {key} to position {}", repo::get(c, &key).map_err(fail)?.position);
+            let moved = repo::move_to(c, &me, &key, &place.placement()).map_err(fail)?;
+            println!("moved rule {key} to position {}", moved.position);
         }
         RulesCommand::Enable { key } => {
-            repo::set_enabled(c, &key, true).map_err(fail)?;
+            repo::set_enabled(c, &me, &key, true).map_err(fail)?;
             println!("enabled rule {key}");
         }
         RulesCommand::Disable { key } => {
-            repo::set_enabled(c, &key, false).map_err(fail)?;
+            repo::set_enabled(c, &me, &key, false).map_err(fail)?;
             println!("disabled rule {key}");
         }
         RulesCommand::Delete { key } => {
-            repo::delete(c, &key).map_err(fail)?;
+            repo::delete(c, &me, &key).map_err(fail)?;
             println!("deleted rule {key}");
         }
         RulesCommand::Resync { json } => {
-            let s = repo::resync(c).map_err(fail)?;
+            let s = repo::resync(c, &me).map_err(fail)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&s).map_err(fail)?);
             } else {
@@ -311,27 +318,35 @@ pub fn run(cfg: &crate::config::Config, db: &Db, cmd: RulesCommand) -> Result<()
                     "reset deletes every custom rule and every change to the defaults; run again with --yes".into(),
                 ));
             }
-            print_summary(&repo::reset(c).map_err(fail)?);
+            print_summary(&repo::reset(c, &me).map_err(fail)?);
         }
         RulesCommand::Export => {
             let rules: Vec<Rule> = repo::list(c).map_err(fail)?.into_iter().map(|r| r.rule).collect();
             print!("{}", library::render(&rules));
         }
         RulesCommand::Test { file, all } => test(cfg, c, &file, all)?,
-        RulesCommand::Import { file } => {
+        RulesCommand::Import { file, replace } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| fail(anyhow::anyhow!("cannot read {}: {e}", file.display())))?;
-            let rules = library::parse_file(&file.display().to_string(), &text).map_err(|errs| {
-                let lines: Vec<String> = errs.iter().map(|e| format!("  - {e}")).collect();
+            let invalid = |problems: Vec<crate::classify::RuleProblem>| {
+                let lines: Vec<String> = problems.iter().map(|p| format!("  - {}: {}", p.field, p.message)).collect();
                 fail(anyhow::anyhow!(
-                    "{} has {} invalid rule(s), nothing imported:\n{}",
+                    "{} has {} problem(s), nothing imported:\n{}",
                     file.display(),
-                    errs.len(),
+                    problems.len(),
                     lines.join("\n")
                 ))
-            })?;
-            let (added, replaced) = repo::import(c, rules).map_err(fail)?;
-            println!("imported {}: {added} added, {replaced} replaced", file.display());
+            };
+            let rules = RulesDocument::from_toml(&text).map_err(|p| invalid(vec![p]))?.into_rules().map_err(invalid)?;
+            let mode = if replace { ImportMode::Replace } else { ImportMode::Merge };
+            let s = repo::import(c, &me, rules, mode).map_err(fail)?;
+            println!(
+                "imported {}: {} added, {} replaced, {} removed",
+                file.display(),
+                s.added.len(),
+                s.replaced.len(),
+                s.removed.len()
+            );
         }
     }
     Ok(())

@@ -11,6 +11,7 @@
 //! committed, after it returns.
 
 pub mod attribute;
+pub mod explain;
 mod mail;
 pub mod reclassify;
 pub mod review;
@@ -153,6 +154,11 @@ impl Pipeline {
     /// When a processed message's raw bytes are due for purging (None: not kept at all).
     pub(super) fn purge_after(&self, now: NaiveDateTime) -> Option<NaiveDateTime> {
         (self.raw_days > 0).then(|| now + Duration::days(i64::from(self.raw_days)))
+    }
+
+    /// The rules version this pipeline's engine was last built from (None before its first use).
+    pub fn loaded_rules_version(&self) -> Option<i64> {
+        self.engine.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|(v, _)| *v)
     }
 
     /// The engine for the database's current rules, rebuilt when they changed.

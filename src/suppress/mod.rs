@@ -72,6 +72,16 @@ pub struct Candidate<'a> {
     pub now: NaiveDateTime,
 }
 
+/// What one classified event does to suppression.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Effect {
+    /// The outcome treats the address as dead (hard) or unwilling (complaint).
+    pub permanent: bool,
+    /// This event alone suppresses the address.
+    pub suppresses: bool,
+    pub description: String,
+}
+
 /// The `[suppression]` policy.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -92,6 +102,40 @@ impl Policy {
 
     fn expiry(&self, now: NaiveDateTime) -> Option<NaiveDateTime> {
         (self.cfg.expire_after_days > 0).then(|| now + Duration::days(i64::from(self.cfg.expire_after_days)))
+    }
+
+    /// What an event of `outcome` and `reason` does to its recipient, in words (for rule
+    /// tests: nothing is written).
+    pub fn effect(&self, outcome: Outcome, reason: &str, allowlisted: bool) -> Effect {
+        let scope = match self.cfg.scope {
+            SuppressionScope::Global => "for every sending domain",
+            SuppressionScope::SendingDomain => "for the sending domain (suppression.scope)",
+        };
+        let permanent = matches!(outcome, Outcome::Hard | Outcome::Complaint);
+        let (suppresses, description) = match outcome {
+            _ if allowlisted && outcome != Outcome::Ignore => {
+                (false, "the recipient is allowlisted: recorded, never suppressed".to_string())
+            }
+            Outcome::Hard => (true, format!("suppressed at once {scope}, source {}", Source::HardBounce.as_str())),
+            Outcome::Complaint => {
+                (true, format!("suppressed at once for every sending domain, source {}", Source::FblComplaint.as_str()))
+            }
+            Outcome::Soft if self.cfg.soft_uncounted_reasons.iter().any(|r| r == reason) => (
+                false,
+                format!(
+                    "recorded; reason `{reason}` is in suppression.soft_uncounted_reasons, so it never counts toward suppression"
+                ),
+            ),
+            Outcome::Soft => (
+                false,
+                format!(
+                    "recorded; counts toward the soft threshold: {} soft bounces within {} days suppress {scope}",
+                    self.cfg.soft_threshold, self.cfg.soft_window_days
+                ),
+            ),
+            Outcome::Ignore => (false, "recorded only: never suppresses".to_string()),
+        };
+        Effect { permanent, suppresses, description }
     }
 
     /// Applies the policy to one just-stored event; returns the source it suppressed with.

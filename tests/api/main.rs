@@ -9,3 +9,5 @@ mod campaigns;
 mod openapi;
 mod tls;
 mod review;
+// rules
+mod rules;

@@ -24,6 +24,20 @@ const EXPECTED: &[(&str, &str)] = &[
     ("post", "/api/v1/review/{id}/reprocess"),
     ("post", "/api/v1/review/reprocess"),
     ("post", "/api/v1/review/{id}/discard"),
+    // rules
+    ("get", "/api/v1/rules"),
+    ("post", "/api/v1/rules"),
+    ("get", "/api/v1/rules/{key}"),
+    ("put", "/api/v1/rules/{key}"),
+    ("delete", "/api/v1/rules/{key}"),
+    ("post", "/api/v1/rules/{key}/move"),
+    ("post", "/api/v1/rules/{key}/enable"),
+    ("post", "/api/v1/rules/{key}/disable"),
+    ("post", "/api/v1/rules/test"),
+    ("post", "/api/v1/rules/resync"),
+    ("post", "/api/v1/rules/reset"),
+    ("get", "/api/v1/rules/export"),
+    ("post", "/api/v1/rules/import"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

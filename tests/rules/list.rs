@@ -44,18 +44,18 @@ async fn reordering_changes_the_outcome(db: TestDb) {
     assert_ne!(first, "vip");
     // A custom rule at the bottom never beats the defaults above it...
     let vip = custom("vip", Outcome::Ignore, vec![Condition::new(Field::Diagnostic, Op::Contains, "user unknown")]);
-    repo::add(c, vip, &Placement::Bottom).unwrap();
+    repo::add(c, &rebound::audit::Actor::system("test"), vip, &Placement::Bottom).unwrap();
     assert_eq!(decide(c, &facts), first);
     // ...moved to the top it decides.
-    repo::move_to(c, "vip", &Placement::At(1)).unwrap();
+    repo::move_to(c, &rebound::audit::Actor::system("test"), "vip", &Placement::At(1)).unwrap();
     assert_eq!(decide(c, &facts), "vip");
     assert_eq!(repo::list(c).unwrap()[0].rule.key, "vip");
     // Disabled, it is skipped.
-    repo::set_enabled(c, "vip", false).unwrap();
+    repo::set_enabled(c, &rebound::audit::Actor::system("test"), "vip", false).unwrap();
     assert_eq!(decide(c, &facts), first);
     // Moved before a named rule.
-    repo::set_enabled(c, "vip", true).unwrap();
-    repo::move_to(c, "vip", &Placement::Before(first.clone())).unwrap();
+    repo::set_enabled(c, &rebound::audit::Actor::system("test"), "vip", true).unwrap();
+    repo::move_to(c, &rebound::audit::Actor::system("test"), "vip", &Placement::Before(first.clone())).unwrap();
     let list = repo::list(c).unwrap();
     let pos = |k: &str| list.iter().position(|r| r.rule.key == k).unwrap();
     assert_eq!(pos("vip") + 1, pos(&first));
@@ -66,12 +66,19 @@ on_both_backends!(reorder, reordering_changes_the_outcome);
 async fn the_global_rule_stays_put(db: TestDb) {
     let (_s, mut conn) = seeded(&db);
     let c = &mut conn();
-    assert!(matches!(repo::delete(c, GLOBAL_KEY), Err(RulesError::Global(_))));
-    assert!(matches!(repo::set_enabled(c, GLOBAL_KEY, false), Err(RulesError::Global(_))));
-    assert!(matches!(repo::move_to(c, GLOBAL_KEY, &Placement::At(1)), Err(RulesError::Global(_))));
+    assert!(matches!(repo::delete(c, &rebound::audit::Actor::system("test"), GLOBAL_KEY), Err(RulesError::Global(_))));
+    assert!(matches!(
+        repo::set_enabled(c, &rebound::audit::Actor::system("test"), GLOBAL_KEY, false),
+        Err(RulesError::Global(_))
+    ));
+    assert!(matches!(
+        repo::move_to(c, &rebound::audit::Actor::system("test"), GLOBAL_KEY, &Placement::At(1)),
+        Err(RulesError::Global(_))
+    ));
     let n = repo::list(c).unwrap().len();
     let e = repo::add(
         c,
+        &rebound::audit::Actor::system("test"),
         custom("late", Outcome::Soft, vec![Condition::new(Field::Kind, Op::Is, "x")]),
         &Placement::At(n + 1),
     );
@@ -79,10 +86,10 @@ async fn the_global_rule_stays_put(db: TestDb) {
     // Its outcome can be edited.
     let mut g = repo::get(c, GLOBAL_KEY).unwrap().rule;
     g.outcome = Outcome::Ignore;
-    repo::update(c, g.clone()).unwrap();
+    repo::update(c, &rebound::audit::Actor::system("test"), g.clone()).unwrap();
     assert_eq!(repo::get(c, GLOBAL_KEY).unwrap().rule.outcome, Outcome::Ignore);
     g.enabled = false;
-    assert!(repo::update(c, g).is_err());
+    assert!(repo::update(c, &rebound::audit::Actor::system("test"), g).is_err());
     let list = repo::list(c).unwrap();
     assert_eq!(list.last().unwrap().rule.key, GLOBAL_KEY);
 }
@@ -92,11 +99,11 @@ async fn invalid_rules_are_refused(db: TestDb) {
     let (_s, mut conn) = seeded(&db);
     let c = &mut conn();
     let bad = custom("bad-re", Outcome::Hard, vec![Condition::new(Field::Diagnostic, Op::Matches, "user (unknown")]);
-    let e = repo::add(c, bad, &Placement::Bottom).unwrap_err().to_string();
+    let e = repo::add(c, &rebound::audit::Actor::system("test"), bad, &Placement::Bottom).unwrap_err().to_string();
     assert!(e.contains("bad-re") && e.contains("invalid regex"), "{e}");
     assert!(repo::get(c, "bad-re").is_err(), "nothing was saved");
     let dup = custom("global", Outcome::Hard, vec![]);
-    assert!(repo::add(c, dup, &Placement::Bottom).is_err());
+    assert!(repo::add(c, &rebound::audit::Actor::system("test"), dup, &Placement::Bottom).is_err());
 }
 on_both_backends!(invalid, invalid_rules_are_refused);
 
@@ -109,14 +116,15 @@ async fn resync_keeps_user_work_and_adds_new_rules(db: TestDb) {
     // The user: a custom rule near the top, an edited default, a disabled default.
     repo::add(
         c,
+        &rebound::audit::Actor::system("test"),
         custom("mine", Outcome::Hard, vec![Condition::new(Field::Subject, Op::Contains, "x")]),
         &Placement::At(2),
     )
     .unwrap();
     let mut edited = repo::get(c, "reason-sender-side").unwrap().rule;
     edited.outcome = Outcome::Soft;
-    repo::update(c, edited).unwrap();
-    repo::set_enabled(c, "phrase-spam", false).unwrap();
+    repo::update(c, &rebound::audit::Actor::system("test"), edited).unwrap();
+    repo::set_enabled(c, &rebound::audit::Actor::system("test"), "phrase-spam", false).unwrap();
     // "Old library": one shipped rule missing, and three whose shipped version differed.
     diesel::delete(rules::table.find("status-5.7.30")).execute(c).unwrap();
     for k in ["reason-sender-side", "phrase-spam"] {
@@ -131,7 +139,7 @@ async fn resync_keeps_user_work_and_adds_new_rules(db: TestDb) {
         .execute(c)
         .unwrap();
     assert!(!repo::get(c, "status-5.1.1").unwrap().edited);
-    let s = repo::resync(c).unwrap();
+    let s = repo::resync(c, &rebound::audit::Actor::system("test")).unwrap();
     assert_eq!(s.added, vec!["status-5.7.30".to_string()]);
     assert_eq!(s.updated, vec!["status-5.1.1".to_string()]);
     let mut conflicts = s.conflicts.clone();
@@ -146,7 +154,7 @@ async fn resync_keeps_user_work_and_adds_new_rules(db: TestDb) {
     assert_eq!(pos("status-5.7.30"), pos("status-4.7.29") + 1, "new rule lands in shipped order");
     assert_eq!(list.last().unwrap().rule.key, GLOBAL_KEY);
     // Nothing left to do the second time.
-    let again = repo::resync(c).unwrap();
+    let again = repo::resync(c, &rebound::audit::Actor::system("test")).unwrap();
     assert!(again.added.is_empty() && again.updated.is_empty() && again.retired.is_empty());
 }
 on_both_backends!(resync, resync_keeps_user_work_and_adds_new_rules);
@@ -157,14 +165,15 @@ async fn reset_restores_the_library(db: TestDb) {
     let shipped: Vec<String> = repo::list(c).unwrap().into_iter().map(|r| r.rule.key).collect();
     repo::add(
         c,
+        &rebound::audit::Actor::system("test"),
         custom("mine", Outcome::Hard, vec![Condition::new(Field::Subject, Op::Contains, "x")]),
         &Placement::At(1),
     )
     .unwrap();
-    repo::set_enabled(c, "phrase-spam", false).unwrap();
-    repo::delete(c, "status-5.1.1").unwrap();
+    repo::set_enabled(c, &rebound::audit::Actor::system("test"), "phrase-spam", false).unwrap();
+    repo::delete(c, &rebound::audit::Actor::system("test"), "status-5.1.1").unwrap();
     let v = repo::version(c).unwrap();
-    let s = repo::reset(c).unwrap();
+    let s = repo::reset(c, &rebound::audit::Actor::system("test")).unwrap();
     assert_eq!(s.removed_custom, 1);
     let after = repo::list(c).unwrap();
     assert_eq!(after.iter().map(|r| r.rule.key.clone()).collect::<Vec<_>>(), shipped);
