@@ -13,6 +13,10 @@ mod error;
 mod extract;
 mod health;
 mod openapi;
+// Suppression, allowlist, status and metrics (helper supp).
+mod metrics;
+mod status;
+mod suppression;
 
 pub use auth::{Admin, TokenCache, Viewer};
 
@@ -44,12 +48,14 @@ pub struct AppState {
     pub pipeline: Arc<Pipeline>,
     pub tokens: TokenCache,
     pub limits: Limits,
+    /// The runs of this process's scheduled jobs (empty until `App::run` sets it).
+    pub jobs: crate::scheduler::JobBook,
 }
 
 impl AppState {
     pub fn new(db: Db, instance_id: String, config: Arc<Config>, pipeline: Arc<Pipeline>) -> AppState {
         let limits = Limits { max_body_bytes: config.server.max_body_bytes };
-        AppState { db, instance_id, config, pipeline, tokens: TokenCache::default(), limits }
+        AppState { db, instance_id, config, pipeline, tokens: TokenCache::default(), limits, jobs: Default::default() }
     }
 }
 
@@ -71,6 +77,15 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(health::healthz))
         .routes(routes!(openapi::document))
         .routes(routes!(audit::list))
+        // Suppression and the allowlist; status and metrics.
+        .routes(routes!(suppression::list, suppression::add))
+        .routes(routes!(suppression::get, suppression::remove))
+        .routes(routes!(suppression::export))
+        .routes(routes!(suppression::changes))
+        .routes(routes!(suppression::allowlist, suppression::allow))
+        .routes(routes!(suppression::disallow))
+        .routes(routes!(status::status))
+        .routes(routes!(metrics::metrics))
         .split_for_parts()
 }
 
@@ -78,6 +93,7 @@ pub fn router(state: AppState) -> Router {
     let (routes, doc) = routes();
     let limit = state.limits.max_body_bytes;
     routes
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::Extension(Arc::new(doc)))
         .fallback(openapi::no_route)
         .method_not_allowed_fallback(openapi::no_method)

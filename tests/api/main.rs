@@ -6,3 +6,6 @@ mod support;
 
 mod access;
 mod openapi;
+// Suppression, allowlist, status and metrics.
+mod status;
+mod suppression;

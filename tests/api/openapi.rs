@@ -8,7 +8,23 @@ use crate::support::{TestDb, app::TestApp};
 use serde_json::Value;
 
 /// Every (method, path) the admin API must serve.
-const EXPECTED: &[(&str, &str)] = &[("get", "/healthz"), ("get", "/api/v1/openapi.json"), ("get", "/api/v1/audit")];
+const EXPECTED: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/audit"),
+    // Suppression, allowlist, status and metrics.
+    ("get", "/api/v1/suppression"),
+    ("post", "/api/v1/suppression"),
+    ("get", "/api/v1/suppression/{address}"),
+    ("delete", "/api/v1/suppression/{address}"),
+    ("get", "/api/v1/suppression/export"),
+    ("get", "/api/v1/suppression/changes"),
+    ("get", "/api/v1/allowlist"),
+    ("post", "/api/v1/allowlist"),
+    ("delete", "/api/v1/allowlist/{entry}"),
+    ("get", "/api/v1/status"),
+    ("get", "/metrics"),
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_is_documented_and_served() {
