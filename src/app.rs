@@ -40,6 +40,7 @@ impl App {
     /// Like [`App::build`], naming the config file the `[[mailbox]]` entries came from (an
     /// API write to one of them is refused with that name).
     pub async fn build_from(config: Config, file: Option<&std::path::Path>) -> anyhow::Result<App> {
+        crate::observe::install();
         let db_cfg = config.database.clone();
         let db = tokio::task::spawn_blocking(move || Db::connect(&db_cfg)).await??;
         let seeded = db.run(crate::classify::repo::seed_if_empty).await?;
@@ -76,9 +77,7 @@ impl App {
             .add("heartbeat", HEARTBEAT, move |_| {
                 let (db, id) = (hb_db.clone(), hb_id.clone());
                 async move {
-                    if let Err(e) = instance::heartbeat(&db, &id).await {
-                        tracing::warn!(error = %e, "heartbeat failed");
-                    }
+                    instance::heartbeat(&db, &id).await.inspect_err(|e| tracing::warn!(error = %e, "heartbeat failed"))
                 }
             })
             .await?;
@@ -88,10 +87,12 @@ impl App {
                 let db = purge_db.clone();
                 async move {
                     let now = chrono::Utc::now().naive_utc();
-                    match db.run(move |c| crate::record::ledger::purge_raw(c, now)).await {
+                    let purged = db.run(move |c| crate::record::ledger::purge_raw(c, now)).await;
+                    match &purged {
                         Ok(n) => tracing::info!(messages = n, "purged raw messages past retention"),
                         Err(e) => tracing::warn!(error = %e, "purging raw messages failed; will retry at the next run"),
                     }
+                    purged
                 }
             })
             .await?;
@@ -102,13 +103,15 @@ impl App {
                 let db = expire_db.clone();
                 async move {
                     let now = chrono::Utc::now().naive_utc();
-                    match db.run(move |c| crate::suppress::list::expire(c, now)).await {
+                    let expired = db.run(move |c| crate::suppress::list::expire(c, now)).await;
+                    match &expired {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(entries = n, "expired suppressions removed"),
                         Err(e) => {
                             tracing::warn!(error = %e, "expiring suppressions failed; will retry at the next run")
                         }
                     }
+                    expired
                 }
             })
             .await?;
@@ -126,7 +129,8 @@ impl App {
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(%addr, scheme, database = db.describe(), instance = %instance_id, "rebound serving");
-        let state = AppState::new(db.clone(), instance_id.clone(), Arc::new(config.clone()), pipeline);
+        let mut state = AppState::new(db.clone(), instance_id.clone(), Arc::new(config.clone()), pipeline);
+        state.jobs = scheduler.book();
         let router = api::router(state);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let server = api::serve::spawn(listener, router, tls, stop_rx)?;

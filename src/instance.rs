@@ -4,9 +4,39 @@
 //! Other instances on the same PostgreSQL see which peers are alive (mailbox leases build
 //! on this). It never removes another instance's row.
 
-use crate::store::{Db, StoreError, schema::instances};
-use chrono::Utc;
+use crate::store::{AnyConnection, Db, StoreError, schema::instances};
+use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
+use serde::Serialize;
+
+/// An instance whose heartbeat (every 30 s) is older than this is presumed gone: it missed
+/// three in a row.
+pub const ALIVE_WITHIN_SECONDS: i64 = 90;
+
+/// One row of the `instances` table, as status shows it.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[diesel(table_name = instances)]
+pub struct Instance {
+    pub id: String,
+    pub hostname: String,
+    pub pid: i64,
+    pub version: String,
+    pub started_at: NaiveDateTime,
+    pub heartbeat_at: NaiveDateTime,
+}
+
+impl Instance {
+    /// Its heartbeat is recent (see [`ALIVE_WITHIN_SECONDS`]).
+    pub fn alive(&self, now: NaiveDateTime) -> bool {
+        now - self.heartbeat_at <= chrono::Duration::seconds(ALIVE_WITHIN_SECONDS)
+    }
+}
+
+/// Every registered instance, most recent heartbeat first (crashed ones stay until their
+/// row is cleaned up by hand: an instance never removes another's row).
+pub fn list(c: &mut AnyConnection) -> Result<Vec<Instance>, StoreError> {
+    Ok(instances::table.order(instances::heartbeat_at.desc()).select(Instance::as_select()).load(c)?)
+}
 
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()

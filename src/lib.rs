@@ -20,7 +20,8 @@
 //! Around the stages: [`config`], [`store`] (SQLite / PostgreSQL, migrations, transactions,
 //! keyset pages), [`api`] (admin HTTP: `/healthz` for now), [`scheduler`], [`app`] (the
 //! running service), [`cli`] (a face over the stage operations, with no business logic and no
-//! table access of its own), [`instance`], [`telemetry`], [`memory`].
+//! table access of its own), [`instance`], [`telemetry`], [`observe`] (Prometheus metrics),
+//! [`memory`].
 
 pub mod access;
 pub mod api;
@@ -34,6 +35,7 @@ pub mod ingest;
 pub mod instance;
 pub mod mailbox;
 pub mod memory;
+pub mod observe;
 pub mod parse;
 pub mod record;
 pub mod scheduler;

@@ -22,6 +22,10 @@ mod stream;
 // rules
 mod rules;
 mod rules_list;
+// Suppression, allowlist, status and metrics (helper supp).
+mod metrics;
+mod status;
+mod suppression;
 
 pub use auth::{Admin, TokenCache, Viewer};
 
@@ -53,12 +57,14 @@ pub struct AppState {
     pub pipeline: Arc<Pipeline>,
     pub tokens: TokenCache,
     pub limits: Limits,
+    /// The runs of this process's scheduled jobs (empty until `App::run` sets it).
+    pub jobs: crate::scheduler::JobBook,
 }
 
 impl AppState {
     pub fn new(db: Db, instance_id: String, config: Arc<Config>, pipeline: Arc<Pipeline>) -> AppState {
         let limits = Limits { max_body_bytes: config.server.max_body_bytes };
-        AppState { db, instance_id, config, pipeline, tokens: TokenCache::default(), limits }
+        AppState { db, instance_id, config, pipeline, tokens: TokenCache::default(), limits, jobs: Default::default() }
     }
 }
 
@@ -103,6 +109,15 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(rules::move_rule))
         .routes(routes!(rules::enable))
         .routes(routes!(rules::disable))
+        // Suppression and the allowlist; status and metrics.
+        .routes(routes!(suppression::list, suppression::add))
+        .routes(routes!(suppression::get, suppression::remove))
+        .routes(routes!(suppression::export))
+        .routes(routes!(suppression::changes))
+        .routes(routes!(suppression::allowlist, suppression::allow))
+        .routes(routes!(suppression::disallow))
+        .routes(routes!(status::status))
+        .routes(routes!(metrics::metrics))
         .split_for_parts()
 }
 
@@ -110,6 +125,7 @@ pub fn router(state: AppState) -> Router {
     let (routes, doc) = routes();
     let limit = state.limits.max_body_bytes;
     routes
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::Extension(Arc::new(doc)))
         .fallback(openapi::no_route)
         .method_not_allowed_fallback(openapi::no_method)

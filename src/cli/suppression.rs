@@ -1,12 +1,16 @@
 //! `rebound suppression …`: the list the sending nodes honour, and the allowlist.
 
 use super::Failure;
-use super::output::{Format, opt, opt_time, print, time};
+use super::output::{Format, print};
+use crate::record::events::History;
 use crate::store::{Cursor, Db, Page};
+use crate::suppress::export::{self, Export, HEADERS, cells};
 use crate::suppress::manual::{self, Actor, ManualError};
-use crate::suppress::{self, GLOBAL, Suppression, list};
+use crate::suppress::search::{self, Order, Search};
+use crate::suppress::{self, GLOBAL};
 use chrono::Utc;
 use clap::{Subcommand, ValueEnum};
+use std::io::Write;
 
 fn fail(e: impl Into<anyhow::Error>) -> Failure {
     Failure::Run(e.into())
@@ -67,20 +71,11 @@ pub enum SuppressionCommand {
         note: Option<String>,
     },
     /// Take an address or domain off the allowlist (audited).
-    Disallow { entry: String },
-}
-
-const HEADERS: &[&str] = &["address", "scope", "source", "reason", "created", "expires"];
-
-fn cells(r: &Suppression) -> Vec<String> {
-    vec![
-        r.address.clone(),
-        r.scope.clone(),
-        r.source.clone(),
-        opt(&r.reason),
-        time(&r.created_at),
-        opt_time(&r.expires_at),
-    ]
+    Disallow {
+        entry: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 pub fn run(db: &Db, cmd: SuppressionCommand) -> Result<(), Failure> {
@@ -89,87 +84,82 @@ pub fn run(db: &Db, cmd: SuppressionCommand) -> Result<(), Failure> {
     let now = Utc::now().naive_utc();
     match cmd {
         SuppressionCommand::List { prefix, format, limit, after } => {
-            let paged = list::list(c, prefix.as_deref(), &Page { limit, after: after.map(Cursor) }).map_err(fail)?;
+            let filter = Search { prefix, order: Order::Newest, ..Default::default() };
+            let paged = search::search(c, &filter, &Page { limit, after: after.map(Cursor) }).map_err(fail)?;
             if let Some(Cursor(next)) = &paged.next {
                 eprintln!("next page: --after '{next}'");
             }
             print(format, HEADERS, &paged.rows, cells).map_err(fail)
         }
         SuppressionCommand::Show { address } => {
-            let address = suppress::normalize(&address);
-            let rows: Vec<Suppression> = list::list(c, Some(&address), &Page::first(100))
-                .map_err(fail)?
-                .rows
-                .into_iter()
-                .filter(|r| r.address == address)
-                .collect();
-            if rows.is_empty() {
-                println!("{address} is not suppressed");
+            let held = search::entries_of(c, &History, &address, now).map_err(fail)?;
+            if held.is_empty() {
+                println!("{} is not suppressed", suppress::normalize(&address));
             }
-            for r in rows {
+            for h in held {
+                let r = &h.entry;
                 println!(
-                    "{} suppressed ({}) since {} by {}{}{}",
+                    "{} suppressed ({}) since {} by {}{}{}{}{}",
                     r.address,
                     r.scope,
                     r.created_at,
                     r.source,
-                    r.reason.map(|x| format!(", reason {x}")).unwrap_or_default(),
-                    r.event_id.map(|e| format!(", evidence event {e}")).unwrap_or_default()
+                    r.reason.as_ref().map(|x| format!(", reason {x}")).unwrap_or_default(),
+                    r.event_id.map(|e| format!(", evidence event {e}")).unwrap_or_default(),
+                    h.evidence
+                        .as_ref()
+                        .and_then(|e| e.diagnostic.as_ref())
+                        .map(|d| format!(" (\"{d}\")"))
+                        .unwrap_or_default(),
+                    if h.active { String::new() } else { " — lapsed, removed at the next expiry run".into() }
                 );
             }
             Ok(())
         }
         SuppressionCommand::Add { address, scope, note } => {
             match manual::suppress(c, &Actor::cli(), &address, &scope, note.as_deref(), now) {
-                Ok(true) => println!("suppressed {} ({scope})", suppress::normalize(&address)),
-                Ok(false) => println!("{} was already suppressed ({scope})", suppress::normalize(&address)),
+                Ok((true, e)) => println!("suppressed {} ({})", e.address, e.scope),
+                Ok((false, e)) => println!("{} was already suppressed ({})", e.address, e.scope),
                 Err(e @ ManualError::NotAnAddress(_)) => return Err(Failure::Usage(e.to_string())),
                 Err(e) => return Err(fail(e)),
             }
             Ok(())
         }
         SuppressionCommand::Remove { address, scope, note } => {
-            manual::release(c, &Actor::cli(), &address, &scope, note.as_deref(), now).map_err(fail)?;
-            println!("released {} ({scope})", suppress::normalize(&address));
+            let e = manual::release(c, &Actor::cli(), &address, &scope, note.as_deref(), now).map_err(fail)?;
+            println!("released {} ({})", e.address, e.scope);
             Ok(())
         }
         SuppressionCommand::Export { format } => {
-            // Keyset pages of entries in force: lapsed entries are not listed.
-            let mut all: Vec<Suppression> = Vec::new();
-            loop {
-                let after = all.last().map(|r| (r.address.clone(), r.scope.clone()));
-                let page = list::in_force(c, after.as_ref().map(|(a, s)| (a.as_str(), s.as_str())), 10_000, now)
-                    .map_err(fail)?;
-                let done = page.len() < 10_000;
-                all.extend(page);
-                if done {
-                    break;
-                }
+            // Page by page: memory stays flat however long the list; lapsed entries are not listed.
+            let format = match format {
+                ExportFormat::Plain => export::Format::Plain,
+                ExportFormat::Csv => export::Format::Csv,
+                ExportFormat::Json => export::Format::Json,
+            };
+            let mut export = Export::new(format, now);
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            while let Some(chunk) = export.next_chunk(c).map_err(fail)? {
+                out.write_all(&chunk).map_err(fail)?;
             }
-            match format {
-                ExportFormat::Plain => {
-                    for r in &all {
-                        println!("{}", r.address);
-                    }
-                    Ok(())
-                }
-                ExportFormat::Csv => print(Format::Csv, HEADERS, &all, cells).map_err(fail),
-                ExportFormat::Json => print(Format::Json, &[], &all, |_| vec![]).map_err(fail),
-            }
+            out.flush().map_err(fail)
         }
         SuppressionCommand::Allow { entry, note } => {
-            let entry = manual::allow(c, &Actor::cli(), &entry, note.as_deref(), now).map_err(|e| match e {
-                ManualError::NotAnEntry(_) => Failure::Usage(e.to_string()),
-                e => fail(e),
-            })?;
+            let entry = manual::allow(c, &Actor::cli(), &entry, note.as_deref(), now)
+                .map_err(|e| match e {
+                    ManualError::NotAnEntry(_) => Failure::Usage(e.to_string()),
+                    e => fail(e),
+                })?
+                .entry;
             println!(
                 "{entry} is never suppressed from now on (existing suppressions stay: `suppression remove` releases them)"
             );
             Ok(())
         }
-        SuppressionCommand::Disallow { entry } => {
-            manual::disallow(c, &Actor::cli(), &entry, now).map_err(fail)?;
-            println!("{} removed from the allowlist", entry.trim().trim_start_matches('@').to_lowercase());
+        SuppressionCommand::Disallow { entry, note } => {
+            let gone = manual::disallow(c, &Actor::cli(), &entry, note.as_deref(), now).map_err(fail)?;
+            println!("{} removed from the allowlist", gone.entry);
             Ok(())
         }
     }

@@ -193,6 +193,9 @@ impl Pipeline {
         let evidence = self.prepare_all(&engine, items);
         let result = self.write_all(c, items, &evidence);
         self.flush_hits(c);
+        if let Ok((_, stats)) = &result {
+            crate::observe::ingested(stats);
+        }
         result
     }
 

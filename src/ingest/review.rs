@@ -51,6 +51,11 @@ pub fn list(c: &mut AnyConnection, page: &Page) -> Result<Paged<ReviewItem>, Ing
     Ok(Paged::of(rows, page, |r: &ReviewItem| Cursor::id(r.id)))
 }
 
+/// How many messages wait in the queue.
+pub fn count(c: &mut AnyConnection) -> Result<i64, crate::store::StoreError> {
+    Ok(messages::table.filter(messages::state.eq(MessageState::Review.as_str())).count().get_result(c)?)
+}
+
 /// A review item in full: the row, its raw bytes (unless purged) and where it was seen.
 pub type Detail = (ReviewItem, Option<Vec<u8>>, Vec<String>);
 

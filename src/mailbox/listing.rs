@@ -10,7 +10,9 @@ use super::repo::{self, MailboxError, ManagedBy};
 use super::state::{self, Status};
 use crate::config::MailboxConfig;
 use crate::store::AnyConnection;
+use chrono::NaiveDateTime;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// One line of the mailbox list.
 #[derive(Debug, Clone, Serialize)]
@@ -100,4 +102,54 @@ pub fn targets(
         out.push((m.name.clone(), from_table(m)));
     }
     Ok(out)
+}
+
+/// The mailboxes at a glance: how many in each state, and the failing ones with why.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Health {
+    pub total: usize,
+    /// Counts by state: `new`, `ok`, `failing`, `disabled`, and `unregistered` for a config
+    /// entry no `serve` has registered yet.
+    pub by_state: BTreeMap<String, usize>,
+    pub failing: Vec<Failing>,
+}
+
+/// A failing mailbox: its last error with the stage it failed at.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Failing {
+    pub name: String,
+    /// `config` or `api`.
+    pub source: String,
+    /// `connect`, `tls`, `login`, `select`, `fetch`, `pipeline`, `database`, `config`, …
+    pub stage: Option<String>,
+    pub error: Option<String>,
+    pub consecutive_failures: i32,
+    pub last_poll_at: Option<NaiveDateTime>,
+    pub last_success_at: Option<NaiveDateTime>,
+    /// When scheduled polls resume after backing off (null: at the next scheduled time).
+    pub next_attempt_at: Option<NaiveDateTime>,
+}
+
+/// [`Health`] of every mailbox of [`overview`].
+pub fn health(c: &mut AnyConnection, file: &[MailboxConfig]) -> Result<Health, MailboxError> {
+    let rows = overview(c, file)?;
+    let mut by_state: BTreeMap<String, usize> = BTreeMap::new();
+    let mut failing = Vec::new();
+    for r in &rows {
+        let state = r.status.as_ref().map_or("unregistered", |s| s.state.as_str());
+        *by_state.entry(state.to_string()).or_default() += 1;
+        if let Some(s) = r.status.as_ref().filter(|s| s.state == state::MailboxState::Failing.as_str()) {
+            failing.push(Failing {
+                name: r.name.clone(),
+                source: r.source.as_str().to_string(),
+                stage: s.last_error_stage.clone(),
+                error: s.last_error.clone(),
+                consecutive_failures: s.consecutive_failures,
+                last_poll_at: s.last_poll_at,
+                last_success_at: s.last_success_at,
+                next_attempt_at: super::next_attempt(s),
+            });
+        }
+    }
+    Ok(Health { total: rows.len(), by_state, failing })
 }

@@ -99,8 +99,10 @@ pub async fn poll_once(
     let renewal = tokio::spawn(renew_lease(db.clone(), id, cfg.name.clone(), owner.to_string(), lease));
     let mut outcome = PollOutcome::default();
     let target = Target { id, cfg, source: super::repo::ledger_source(id) };
+    let started = std::time::Instant::now();
     let result = run(db, pipeline, &target, owner, lease, cancel, &mut outcome).await;
     renewal.abort();
+    crate::observe::polled(&cfg.name, started.elapsed(), result.as_ref().err().map(PollError::stage).as_deref());
     let (name, who) = (cfg.name.clone(), owner.to_string());
     let processed = outcome.stats.messages as i64;
     let now = Utc::now().naive_utc();
@@ -276,6 +278,7 @@ async fn run(
             break;
         }
         out.fetched += batch.fetched.len();
+        crate::observe::fetched(&cfg.name, batch.fetched.len());
         out.skipped.extend(batch.skipped.iter().map(|s| (s.id.to_string(), s.reason.to_string())));
         let to_mark = if pending.len() >= MARK_BATCH { std::mem::take(&mut pending) } else { Vec::new() };
         let following = if cancel.is_cancelled() { None } else { chunks.next() };

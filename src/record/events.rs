@@ -190,4 +190,59 @@ impl crate::suppress::EventHistory for History {
             .first(c)
             .optional()?)
     }
+
+    fn evidence(
+        &self,
+        c: &mut AnyConnection,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, crate::suppress::search::Evidence>, StoreError> {
+        type Row = (
+            i64,
+            Option<String>,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            NaiveDateTime,
+        );
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(super::ledger::CHUNK) {
+            let rows: Vec<Row> = events::table
+                .filter(events::id.eq_any(chunk))
+                .select((
+                    events::id,
+                    events::campaign_id,
+                    events::kind,
+                    events::classification,
+                    events::reason,
+                    events::status,
+                    events::diagnostic,
+                    events::remote_mta,
+                    events::rule_key,
+                    events::occurred_at,
+                ))
+                .load(c)?;
+            for (event_id, campaign_id, kind, classification, reason, status, diagnostic, remote_mta, rule_key, at) in
+                rows
+            {
+                let e = crate::suppress::search::Evidence {
+                    event_id,
+                    campaign_id,
+                    kind,
+                    classification,
+                    reason,
+                    status,
+                    diagnostic,
+                    remote_mta,
+                    rule_key,
+                    occurred_at: at,
+                };
+                out.insert(event_id, e);
+            }
+        }
+        Ok(out)
+    }
 }

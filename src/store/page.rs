@@ -57,6 +57,17 @@ impl Cursor {
         Cursor(format!("{}|{a}|{b}", at.format(TIME)))
     }
 
+    /// The key of a row known by two texts, the last of which never holds `|` (a
+    /// suppression's address and scope: an address may, a scope is a domain).
+    pub fn texts(a: &str, b: &str) -> Cursor {
+        Cursor(format!("{a}|{b}"))
+    }
+
+    pub fn to_texts(&self) -> Result<(String, String), BadCursor> {
+        let (a, b) = self.0.rsplit_once('|').ok_or_else(|| BadCursor(self.0.clone()))?;
+        Ok((a.to_string(), b.to_string()))
+    }
+
     pub fn to_time_text(&self) -> Result<(NaiveDateTime, String, String), BadCursor> {
         let bad = || BadCursor(self.0.clone());
         let mut parts = self.0.splitn(3, '|');
@@ -109,6 +120,10 @@ mod tests {
         assert_eq!(Cursor::time_id(t, 7).to_time_id().unwrap(), (t, 7));
         let c = Cursor::time_text(t, "a@b.example", "global");
         assert_eq!(c.to_time_text().unwrap(), (t, "a@b.example".into(), "global".into()));
+        assert_eq!(
+            Cursor::texts("a|b@c.example", "global").to_texts().unwrap(),
+            ("a|b@c.example".into(), "global".into())
+        );
         assert!(Cursor("yesterday|x".into()).to_time_id().is_err());
         assert!(Cursor("x".into()).to_id().is_err());
     }

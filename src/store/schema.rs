@@ -128,6 +128,8 @@ diesel::table! {
         note -> Nullable<Text>,
         created_at -> Timestamp,
         expires_at -> Nullable<Timestamp>,
+        /// The address's domain, computed by the database (a generated column: never written).
+        domain -> Nullable<Text>,
     }
 }
 

@@ -48,12 +48,17 @@ pub(super) fn hold_order(c: &mut AnyConnection) -> Result<(), StoreError> {
 }
 
 /// One change of the ordered log that sync ships.
-#[derive(Debug, Clone, Queryable, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Queryable, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ListChange {
+    /// The change's place in commit order: strictly increasing, never reused.
     pub seq: i64,
     pub address: String,
+    /// `global` or a sending domain.
     pub scope: String,
+    /// `add` or `remove`.
     pub op: String,
+    /// Why: the entry's source for an add (`hard_bounce`, `manual`, …); for a remove,
+    /// `manual`, `expiry` or `reclassify`.
     pub source: String,
     pub at: NaiveDateTime,
 }
@@ -65,4 +70,34 @@ pub fn since(c: &mut AnyConnection, seq: i64, limit: i64) -> Result<Vec<ListChan
         .order(suppression_changes::seq.asc())
         .limit(limit)
         .load(c)?)
+}
+
+/// A page of the change log for a cursor reader.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Feed {
+    /// The changes after the cursor, in `seq` order.
+    pub changes: Vec<ListChange>,
+    /// The cursor to pass as `after` next: the last change's `seq`, or the cursor given
+    /// when there was none.
+    pub next: i64,
+    /// More changes are waiting past this page: read again at once.
+    pub more: bool,
+    /// The highest `seq` committed when this page was read (0: none yet). A new node takes
+    /// `head`, then the export, then follows from `head`; changes it sees twice are
+    /// idempotent (an add of what is there, a remove of what is not).
+    pub head: i64,
+}
+
+/// At most `limit` changes after `after`. Exact: every change commits in `seq` order (see
+/// the module docs), so following `next` never skips or repeats one.
+pub fn feed(c: &mut AnyConnection, after: i64, limit: i64) -> Result<Feed, StoreError> {
+    // The head first: a change committed between the two reads is then in the page, never
+    // below a head that claims to cover it.
+    let head: Option<i64> = suppression_changes::table.select(diesel::dsl::max(suppression_changes::seq)).first(c)?;
+    let mut changes = since(c, after, limit + 1)?;
+    let more = changes.len() as i64 > limit;
+    changes.truncate(usize::try_from(limit).unwrap_or(0));
+    let next = changes.last().map_or(after, |ch| ch.seq);
+    let head = head.unwrap_or(0).max(next);
+    Ok(Feed { changes, next, more, head })
 }

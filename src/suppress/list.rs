@@ -3,7 +3,7 @@
 
 use super::changes::Op;
 use crate::store::schema::{suppression_changes, suppressions};
-use crate::store::{AnyConnection, Cursor, Page, PageError, Paged, StoreError};
+use crate::store::{AnyConnection, StoreError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -44,7 +44,8 @@ pub const GLOBAL: &str = "global";
 /// limits (65,535 on PostgreSQL, 32,766 on SQLite), however many recipients a batch names.
 pub const CHUNK: usize = 500;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+/// One entry of the list.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = suppressions)]
 pub struct Suppression {
     pub address: String,
@@ -157,19 +158,28 @@ fn log_change(
     Ok(())
 }
 
-/// Appends to the audit trail (no before/after states: the note says what changed).
+/// The audit-log target of an entry: `suppression:ADDRESS/SCOPE`.
+pub fn target(address: &str, scope: &str) -> String {
+    format!("suppression:{address}/{scope}")
+}
+
+/// Appends `action` on the entry `address`/`scope` to the audit log, with the entry as it
+/// was and as it is (None: absent), in the caller's transaction.
 pub fn audit(
     c: &mut AnyConnection,
     actor: &str,
     action: &str,
-    subject: &str,
-    detail: Option<&str>,
+    note: Option<&str>,
+    before: Option<&Suppression>,
+    after: Option<&Suppression>,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
+    let entry = before.or(after).map(|e| target(&e.address, &e.scope)).unwrap_or_default();
+    let state = |e: Option<&Suppression>| e.and_then(|e| serde_json::to_value(e).ok());
     crate::audit::record(
         c,
         actor,
-        crate::audit::Change { action, target: subject, note: detail, ..Default::default() },
+        crate::audit::Change { action, target: &entry, note, before: state(before), after: state(after) },
         at,
     )
 }
@@ -205,27 +215,11 @@ pub fn in_force(
         .filter(suppressions::expires_at.is_null().or(suppressions::expires_at.gt(now)))
         .into_boxed();
     if let Some((a, s)) = after {
-        q = q.filter(suppressions::address.gt(a).or(suppressions::address.eq(a).and(suppressions::scope.gt(s))));
+        // `address >= a` first: a bound both backends seek to, so every page starts where
+        // the last one stopped instead of scanning from the top.
+        q = q
+            .filter(suppressions::address.ge(a))
+            .filter(suppressions::address.gt(a).or(suppressions::address.eq(a).and(suppressions::scope.gt(s))));
     }
     Ok(q.order((suppressions::address.asc(), suppressions::scope.asc())).limit(limit).load(c)?)
-}
-
-/// A keyset page of suppressions, newest first; `address_prefix` filters. The cursor is
-/// the last row's (created_at, address, scope).
-pub fn list(c: &mut AnyConnection, address_prefix: Option<&str>, page: &Page) -> Result<Paged<Suppression>, PageError> {
-    let mut q = suppressions::table.select(Suppression::as_select()).into_boxed();
-    if let Some(p) = address_prefix {
-        q = q.filter(suppressions::address.like(format!("{}%", p.replace(['%', '_'], ""))));
-    }
-    if let Some((t, a, s)) = page.after.as_ref().map(Cursor::to_time_text).transpose()? {
-        q =
-            q.filter(suppressions::created_at.lt(t).or(suppressions::created_at.eq(t).and(
-                suppressions::address.gt(a.clone()).or(suppressions::address.eq(a).and(suppressions::scope.gt(s))),
-            )));
-    }
-    let rows = q
-        .order((suppressions::created_at.desc(), suppressions::address.asc(), suppressions::scope.asc()))
-        .limit(page.limit + 1)
-        .load(c)?;
-    Ok(Paged::of(rows, page, |r: &Suppression| Cursor::time_text(r.created_at, &r.address, &r.scope)))
 }

@@ -34,8 +34,9 @@ impl From<diesel::result::Error> for ManualError {
     }
 }
 
-/// Suppresses `address` in `scope` (a sending domain, or [`GLOBAL`]); false when it already
-/// was. The address is normalised; a value that is not an address is refused.
+/// Suppresses `address` in `scope` (a sending domain, or [`GLOBAL`]). Gives whether it was
+/// added (false: it already was) and the entry in force. The address is normalised; a value
+/// that is not an address is refused.
 pub fn suppress(
     c: &mut AnyConnection,
     actor: &Actor,
@@ -43,7 +44,7 @@ pub fn suppress(
     scope: &str,
     note: Option<&str>,
     now: NaiveDateTime,
-) -> Result<bool, ManualError> {
+) -> Result<(bool, Suppression), ManualError> {
     let address = valid_address(address)?;
     let scope = scope_of(scope);
     crate::store::transaction(c, |c| {
@@ -57,15 +58,18 @@ pub fn suppress(
             created_at: now,
             expires_at: None,
         };
-        let added = list::add(c, &entry)?;
-        if added {
-            list::audit(c, actor.as_str(), "suppress", &address, note, now)?;
+        // A lapsed entry the expiry job has not removed yet is renewed: it is the "before".
+        let before = list::get(c, &address, &scope)?;
+        if !list::add(c, &entry)? {
+            return Ok((false, before.unwrap_or(entry)));
         }
-        Ok(added)
+        list::audit(c, actor.as_str(), "suppress", note, before.as_ref(), Some(&entry), now)?;
+        Ok((true, entry))
     })
 }
 
-/// Releases `address` in `scope`: the nodes may mail it again after their next sync.
+/// Releases `address` in `scope`: the nodes may mail it again after their next sync. Gives
+/// the entry as it was.
 pub fn release(
     c: &mut AnyConnection,
     actor: &Actor,
@@ -73,48 +77,94 @@ pub fn release(
     scope: &str,
     note: Option<&str>,
     now: NaiveDateTime,
-) -> Result<(), ManualError> {
+) -> Result<Suppression, ManualError> {
     let address = super::normalize(address);
     let scope = scope_of(scope);
     crate::store::transaction(c, |c| {
-        if !list::remove(c, &address, &scope, Source::Manual.as_str(), now)? {
+        let before = list::get(c, &address, &scope)?;
+        let Some(before) = before else {
             return Err(ManualError::NotSuppressed { address: address.clone(), scope: scope.clone() });
-        }
-        list::audit(c, actor.as_str(), "release", &address, note, now)?;
-        Ok(())
+        };
+        list::remove(c, &address, &scope, Source::Manual.as_str(), now)?;
+        list::audit(c, actor.as_str(), "release", note, Some(&before), None, now)?;
+        Ok(before)
     })
 }
 
-/// Puts an address or a domain (`example.com` or `@example.com`) on the allowlist. Existing
-/// suppressions stay: releasing them is a separate, deliberate step.
+/// Puts an address or a domain (`example.com` or `@example.com`) on the allowlist (a note
+/// replaces an earlier one). Existing suppressions stay: releasing them is a separate,
+/// deliberate step.
 pub fn allow(
     c: &mut AnyConnection,
     actor: &Actor,
     entry: &str,
     note: Option<&str>,
     now: NaiveDateTime,
-) -> Result<String, ManualError> {
+) -> Result<Allowed, ManualError> {
     let entry = allow_entry(entry)?;
     crate::store::transaction(c, |c| {
+        let before = allowed(c, &entry)?;
         diesel::delete(allowlist::table.find(&entry)).execute(c)?;
         diesel::insert_into(allowlist::table)
             .values((allowlist::entry.eq(&entry), allowlist::note.eq(note), allowlist::created_at.eq(now)))
             .execute(c)?;
-        list::audit(c, actor.as_str(), "allow", &entry, note, now)?;
-        Ok(entry.clone())
+        let after = Allowed { entry: entry.clone(), note: note.map(str::to_string), created_at: now };
+        audit_allow(c, actor, "allow", note, before.as_ref(), Some(&after), now)?;
+        Ok(after)
     })
 }
 
 /// Takes an address or domain off the allowlist.
-pub fn disallow(c: &mut AnyConnection, actor: &Actor, entry: &str, now: NaiveDateTime) -> Result<(), ManualError> {
+pub fn disallow(
+    c: &mut AnyConnection,
+    actor: &Actor,
+    entry: &str,
+    note: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<Allowed, ManualError> {
     let entry = allow_entry(entry)?;
     crate::store::transaction(c, |c| {
-        if diesel::delete(allowlist::table.find(&entry)).execute(c)? == 0 {
+        let Some(before) = allowed(c, &entry)? else {
             return Err(ManualError::NotAllowlisted(entry.clone()));
-        }
-        list::audit(c, actor.as_str(), "disallow", &entry, None, now)?;
-        Ok(())
+        };
+        diesel::delete(allowlist::table.find(&entry)).execute(c)?;
+        audit_allow(c, actor, "disallow", note, Some(&before), None, now)?;
+        Ok(before)
     })
+}
+
+/// An allowlist entry of the database (the config file's `[suppression] allowlist` is not
+/// stored: it is read with the config).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, serde::Serialize, utoipa::ToSchema)]
+#[diesel(table_name = allowlist)]
+pub struct Allowed {
+    pub entry: String,
+    pub note: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+fn allowed(c: &mut AnyConnection, entry: &str) -> Result<Option<Allowed>, StoreError> {
+    Ok(allowlist::table.find(entry).select(Allowed::as_select()).first(c).optional()?)
+}
+
+/// The database's allowlist, in entry order.
+pub fn allowlist(c: &mut AnyConnection) -> Result<Vec<Allowed>, StoreError> {
+    Ok(allowlist::table.order(allowlist::entry.asc()).select(Allowed::as_select()).load(c)?)
+}
+
+fn audit_allow(
+    c: &mut AnyConnection,
+    actor: &Actor,
+    action: &str,
+    note: Option<&str>,
+    before: Option<&Allowed>,
+    after: Option<&Allowed>,
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let target = format!("allowlist:{}", before.or(after).map(|a| a.entry.as_str()).unwrap_or_default());
+    let state = |a: Option<&Allowed>| a.and_then(|a| serde_json::to_value(a).ok());
+    let change = crate::audit::Change { action, target: &target, note, before: state(before), after: state(after) };
+    crate::audit::record(c, actor.as_str(), change, at)
 }
 
 fn valid_address(address: &str) -> Result<String, ManualError> {

@@ -10,8 +10,10 @@
 
 mod allow;
 pub mod changes;
+pub mod export;
 pub mod list;
 pub mod manual;
+pub mod search;
 
 pub use allow::Allowlist;
 pub use changes::ListChange;
@@ -47,6 +49,9 @@ pub trait EventHistory {
         except: i64,
         outcome: Outcome,
     ) -> Result<Option<i64>, StoreError>;
+
+    /// The events of `ids` as evidence of the entries they made (missing ids are skipped).
+    fn evidence(&self, c: &mut AnyConnection, ids: &[i64]) -> Result<HashMap<i64, search::Evidence>, StoreError>;
 }
 
 /// Whether a suppression from `source` is still backed by an event now classified `outcome`.
@@ -290,8 +295,9 @@ impl Policy {
                         .execute(c)?;
                 }
                 None => {
+                    let before = list::get(c, &address, &scope)?;
                     list::remove(c, &address, &scope, "reclassify", now)?;
-                    list::audit(c, "reclassify", "release", &address, Some(detail), now)?;
+                    list::audit(c, "reclassify", "release", Some(detail), before.as_ref(), None, now)?;
                     released.push(address);
                 }
             }

@@ -11,3 +11,6 @@ mod tls;
 mod review;
 // rules
 mod rules;
+// Suppression, allowlist, status and metrics.
+mod status;
+mod suppression;

@@ -38,6 +38,18 @@ const EXPECTED: &[(&str, &str)] = &[
     ("post", "/api/v1/rules/reset"),
     ("get", "/api/v1/rules/export"),
     ("post", "/api/v1/rules/import"),
+    // Suppression, allowlist, status and metrics.
+    ("get", "/api/v1/suppression"),
+    ("post", "/api/v1/suppression"),
+    ("get", "/api/v1/suppression/{address}"),
+    ("delete", "/api/v1/suppression/{address}"),
+    ("get", "/api/v1/suppression/export"),
+    ("get", "/api/v1/suppression/changes"),
+    ("get", "/api/v1/allowlist"),
+    ("post", "/api/v1/allowlist"),
+    ("delete", "/api/v1/allowlist/{entry}"),
+    ("get", "/api/v1/status"),
+    ("get", "/metrics"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

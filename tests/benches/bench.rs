@@ -6,10 +6,14 @@
 //! made distinct so none is a duplicate), the whole `rebound parse --json` process over a
 //! directory of 10 copies, and peak memory parsing a 1 GB mbox. Single-threaded: figures
 //! are per core. Each timed loop keeps its best pass, the least disturbed by the machine.
+//! Part `api` (see `api.rs`, needs no corpus): the admin API over 1,000,000 suppression
+//! entries on both backends.
 
 #[path = "../support/mod.rs"]
 mod support;
 mod views;
+
+mod api;
 
 use rebound::classify::{Condition, Engine, Field, Op, Origin, Outcome, Rule, library};
 use rebound::config::{Config, DatabaseConfig};
@@ -167,7 +171,7 @@ fn mailbox_drain(label: &str, mails: &[Vec<u8>], n: usize, protocol: &str) {
 }
 
 /// `REBOUND_BENCH_ONLY=classify,import` runs only those parts (parse, classify, import,
-/// mailbox, process, views).
+/// mailbox, process, views, api).
 fn wanted(part: &str) -> bool {
     std::env::var("REBOUND_BENCH_ONLY").map_or(true, |v| v.split(',').any(|p| p.trim() == part))
 }
@@ -177,6 +181,9 @@ fn main() {
     if wanted("views") {
         let tmp = tempfile::tempdir().expect("temp dir");
         views::run(tmp.path());
+    }
+    if wanted("api") {
+        api::run();
     }
     if !["parse", "classify", "import", "mailbox", "process"].into_iter().any(wanted) {
         return;
