@@ -43,7 +43,7 @@ pub const MASK: &str = "********";
 /// Field names whose values are credentials. Matched on the whole name, lower-cased, so a
 /// `password_env` (the *name* of a variable) stays readable while `password` is blanked.
 const SECRET_FIELDS: &[&str] =
-    &["password", "secret", "token", "client_secret", "refresh_token", "access_token", "key", "api_key"];
+    &["password", "secret", "token", "client_secret", "refresh_token", "access_token", "api_key", "secret_key"];
 
 /// `v` with every credential field replaced by [`MASK`], at any depth.
 pub fn mask(v: &Value) -> Value {
@@ -175,14 +175,15 @@ mod tests {
     fn credentials_are_masked_at_any_depth_and_references_are_kept() {
         let v = json!({"name": "ops", "password": "hunter2", "password_env": "OPS_PW",
                        "oauth": {"client_secret": "s3", "Token": "t"}, "list": [{"secret": "x"}],
-                       "key": null});
+                       "api_key": null, "key": "user-unknown"});
         let m = mask(&v);
         assert_eq!(m["password"], MASK);
         assert_eq!(m["password_env"], "OPS_PW");
         assert_eq!(m["oauth"]["client_secret"], MASK);
         assert_eq!(m["oauth"]["Token"], MASK);
         assert_eq!(m["list"][0]["secret"], MASK);
-        assert_eq!(m["key"], Value::Null, "an unset secret stays visibly unset");
+        assert_eq!(m["api_key"], Value::Null, "an unset secret stays visibly unset");
+        assert_eq!(m["key"], "user-unknown", "a rule's key is a name, not a credential");
         assert!(!m.to_string().contains("hunter2"));
     }
 
