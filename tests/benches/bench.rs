@@ -9,6 +9,7 @@
 
 #[path = "../support/mod.rs"]
 mod support;
+mod sync;
 
 use rebound::classify::{Condition, Engine, Field, Op, Origin, Outcome, Rule, library};
 use rebound::config::{Config, DatabaseConfig};
@@ -165,12 +166,18 @@ fn mailbox_drain(label: &str, mails: &[Vec<u8>], n: usize, protocol: &str) {
     );
 }
 
-/// `REBOUND_BENCH_ONLY=classify,import` runs only those parts (parse, classify, import, process).
+/// `REBOUND_BENCH_ONLY=classify,import` runs only those parts (sync, parse, classify, import, process).
 fn wanted(part: &str) -> bool {
     std::env::var("REBOUND_BENCH_ONLY").map_or(true, |v| v.split(',').any(|p| p.trim() == part))
 }
 
 fn main() {
+    if wanted("sync") {
+        sync::run();
+    }
+    if std::env::var("REBOUND_BENCH_ONLY").is_ok_and(|v| v.trim() == "sync") {
+        return;
+    }
     let dir = std::env::var("REBOUND_CORPUS").unwrap_or_else(|_| "../shared/corpus/sisimai-dev/emails".into());
     let files = support::eml_files(Path::new(&dir));
     if files.is_empty() {
