@@ -11,3 +11,4 @@ mod failures;
 mod formats;
 mod postfix;
 mod push;
+mod retention;
