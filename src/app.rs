@@ -23,6 +23,8 @@ use tokio::net::TcpListener;
 const HEARTBEAT: &str = "*/30 * * * * *";
 /// How often lapsed suppressions (`expire_after_days`) are removed: a minute late at most.
 const EXPIRE: &str = "15 * * * * *";
+/// How often the suppression change log is compacted to `[sync] change_retention_days`.
+const COMPACT: &str = "0 41 * * * *";
 
 pub struct App {
     pub config: Config,
@@ -47,12 +49,18 @@ impl App {
         if seeded > 0 {
             tracing::info!(rules = seeded, "seeded the default rule library");
         }
-        let (entries, file) = (config.mailbox.clone(), file.map(|f| f.display().to_string()));
+        let file = file.map(|f| f.display().to_string());
+        let (entries, node_file) = (config.mailbox.clone(), file.clone());
         let synced = db.run(move |c| mailbox::repo::sync_config(c, &entries, file.as_deref())).await?;
         if !synced.is_empty() {
             tracing::info!(added = ?synced.added, updated = ?synced.updated, deleted = ?synced.deleted,
                 "mailboxes of the config file registered");
         }
+        let nodes = config.node.clone();
+        db.run(move |c| {
+            crate::sync::status::sync_config(c, &nodes, node_file.as_deref(), chrono::Utc::now().naive_utc())
+        })
+        .await?;
         let listener = TcpListener::bind(&config.server.listen).await.map_err(|e| {
             anyhow::anyhow!(
                 "cannot listen on {} (server.listen): {e}; pick a free port or stop what uses it",
@@ -115,6 +123,23 @@ impl App {
                 }
             })
             .await?;
+        // Changes past retention leave the log (never the list): a lagging node re-snapshots.
+        let (compact_db, days) = (db.clone(), config.sync.change_retention_days);
+        scheduler
+            .add("compact-suppression-changes", COMPACT, move |_| {
+                let db = compact_db.clone();
+                async move {
+                    let now = chrono::Utc::now().naive_utc();
+                    match db.run(move |c| crate::sync::retention::compact(c, days, now)).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(changes = n, days, "compacted the suppression change log"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "compacting the change log failed; will retry at the next run")
+                        }
+                    }
+                }
+            })
+            .await?;
         let pipeline = Arc::new(Pipeline::new(&config)?);
         let supervisor = Supervisor::new(
             db.clone(),
@@ -124,6 +149,8 @@ impl App {
             scheduler.cancel_token(),
         );
         scheduler.spawn(supervisor.run());
+        let nodes = db.run(crate::sync::status::list).await?;
+        crate::sync::runner::start(&db, nodes, &instance_id, &scheduler.tracker(), &scheduler.cancel_token());
         scheduler.start().await?;
 
         let addr = listener.local_addr()?;

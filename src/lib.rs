@@ -15,7 +15,10 @@
 //! - [`record`]: the ledger, events, campaign counters, the sent map, and the BOUNCED /
 //!   COMPLAINTS views.
 //! - [`suppress`]: the policy, the list, manual changes with their audit, and the ordered
-//!   change log that sync to the sending nodes will follow (not built yet).
+//!   change log that sync to the sending nodes follows.
+//! - [`sync`]: the suppression list onto the sending nodes: per-node sets by scope, one
+//!   renderer per MTA (Postfix, Exim, PowerMTA, KumoMTA, Haraka, plain/CSV/JSON files),
+//!   atomic installs, the order-independent checksum, node status, change-log retention.
 //!
 //! Around the stages: [`config`], [`store`] (SQLite / PostgreSQL, migrations, transactions,
 //! keyset pages), [`api`] (admin HTTP: `/healthz` for now), [`scheduler`], [`app`] (the
@@ -41,4 +44,5 @@ pub mod record;
 pub mod scheduler;
 pub mod store;
 pub mod suppress;
+pub mod sync;
 pub mod telemetry;

@@ -14,6 +14,7 @@ use verify::VerifyArgs;
 
 mod import;
 mod mailbox;
+mod node;
 mod output;
 mod parse;
 mod records;
@@ -84,6 +85,13 @@ pub enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Render the suppression list for the named [[node]], or every enabled one with a path,
+    /// now; exit 0 once each is current, 1 when one failed (its previous list stays in force).
+    Sync { node: Option<String> },
+    /// The sending nodes and where each stands: last apply, applied change-log seq, changes
+    /// behind, entries, checksum, last error.
+    #[command(subcommand)]
+    Node(NodeCommand),
     /// The configured mailboxes and their status: last poll, last success, last error with
     /// its stage, consecutive failures, messages processed.
     #[command(subcommand)]
@@ -121,6 +129,15 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum MailboxCommand {
     /// Every configured mailbox with its status.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: output::Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Every node with its status.
     List {
         #[arg(long, value_enum, default_value_t)]
         format: output::Format,
@@ -242,6 +259,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Poll { name, once } => {
             let (cfg, db) = connect(&cli.config)?;
             mailbox::poll(&cfg, &cli.config, &db, name.as_deref(), once)
+        }
+        Command::Sync { node } => {
+            let (cfg, db) = connect(&cli.config)?;
+            node::sync_now(&cfg, &cli.config, &db, node.as_deref())
+        }
+        Command::Node(NodeCommand::List { format }) => {
+            let (cfg, db) = connect(&cli.config)?;
+            node::list(&cfg, &cli.config, &db, format)
         }
         Command::Mailbox(MailboxCommand::List { format }) => {
             let (cfg, db) = connect(&cli.config)?;

@@ -70,7 +70,9 @@ pub fn load_str(
         attribution: section(&mut root, "attribution", &mut problems),
         suppression: section(&mut root, "suppression", &mut problems),
         retention: section(&mut root, "retention", &mut problems),
+        sync: section(&mut root, "sync", &mut problems),
         mailbox: super::mailbox::load_all(&mut root, &mut problems),
+        node: super::node::load_all(&mut root, &mut problems),
     };
     for key in root.keys() {
         problems.push(Problem::new(key.clone(), "unknown section or key; see config.example.toml for the valid ones"));
@@ -82,6 +84,7 @@ pub fn load_str(
     config.attribution.validate(&mut problems);
     config.suppression.validate(&mut problems);
     config.retention.validate(&mut problems);
+    config.sync.validate(&mut problems);
 
     if problems.is_empty() { Ok(config) } else { Err(fail(problems)) }
 }

@@ -10,12 +10,14 @@ mod cclient;
 mod env;
 mod load;
 pub mod mailbox;
+pub mod node;
 mod pipeline;
 pub mod secret;
 mod sections;
 
 pub use load::{ConfigError, Problem, load, load_str};
 pub use mailbox::{AfterProcessing, MailboxConfig, Protocol, Purpose, Security};
+pub use node::{NodeConfig, SyncConfig, Target};
 pub use pipeline::*;
 pub use secret::{Secret, SecretRef};
 pub use sections::*;
@@ -30,8 +32,11 @@ pub struct Config {
     pub attribution: AttributionConfig,
     pub suppression: SuppressionConfig,
     pub retention: RetentionConfig,
+    pub sync: SyncConfig,
     /// `[[mailbox]]` entries: the mailboxes to poll, in file order.
     pub mailbox: Vec<MailboxConfig>,
+    /// `[[node]]` entries: the sending nodes the suppression list is rendered for.
+    pub node: Vec<NodeConfig>,
 }
 
 impl Config {

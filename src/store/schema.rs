@@ -216,6 +216,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    nodes (id) {
+        id -> BigInt,
+        name -> Text,
+        source -> Text,
+        config_file -> Nullable<Text>,
+        settings -> Text,
+        enabled -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    node_status (node_id) {
+        node_id -> BigInt,
+        last_contact_at -> Nullable<Timestamp>,
+        last_apply_at -> Nullable<Timestamp>,
+        last_success_at -> Nullable<Timestamp>,
+        applied_seq -> Nullable<BigInt>,
+        entries -> Nullable<BigInt>,
+        checksum -> Nullable<Text>,
+        verified -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        last_error_at -> Nullable<Timestamp>,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(events -> messages (message_id));
 diesel::joinable!(message_sources -> messages (message_id));
 diesel::joinable!(mailbox_status -> mailboxes (mailbox_id));
@@ -236,3 +267,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     instances
 );
 diesel::allow_tables_to_appear_in_same_query!(mailboxes, mailbox_status, mailbox_checkpoints);
+diesel::joinable!(node_status -> nodes (node_id));
+diesel::allow_tables_to_appear_in_same_query!(nodes, node_status);

@@ -11,9 +11,9 @@
 
 #[path = "../support/mod.rs"]
 mod support;
-mod views;
-
 mod api;
+mod sync;
+mod views;
 
 use rebound::classify::{Condition, Engine, Field, Op, Origin, Outcome, Rule, library};
 use rebound::config::{Config, DatabaseConfig};
@@ -171,7 +171,7 @@ fn mailbox_drain(label: &str, mails: &[Vec<u8>], n: usize, protocol: &str) {
 }
 
 /// `REBOUND_BENCH_ONLY=classify,import` runs only those parts (parse, classify, import,
-/// mailbox, process, views, api).
+/// mailbox, process, views, api, sync).
 fn wanted(part: &str) -> bool {
     std::env::var("REBOUND_BENCH_ONLY").map_or(true, |v| v.split(',').any(|p| p.trim() == part))
 }
@@ -184,6 +184,9 @@ fn main() {
     }
     if wanted("api") {
         api::run();
+    }
+    if wanted("sync") {
+        sync::run();
     }
     if !["parse", "classify", "import", "mailbox", "process"].into_iter().any(wanted) {
         return;

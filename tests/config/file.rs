@@ -44,6 +44,19 @@ fn example_config_documents_every_key() {
         timeout_seconds: 30,
         lease_seconds: 30,
     });
+    // Every [[node]] key, optional ones set.
+    let mut node = rebound::config::load_str(
+        "t",
+        "[[node]]\nname = \"x\"\ntarget = \"postfix\"\npath = \"/tmp/x\"\n",
+        std::iter::empty(),
+    )
+    .unwrap()
+    .node
+    .remove(0);
+    node.config_dir = Some("X".into());
+    node.domain_path = Some("X".into());
+    node.after_command = Some("X".into());
+    all.node.push(node);
     let rendered = toml::to_string(&all).unwrap();
     let mut section = String::new();
     for line in rendered.lines() {
@@ -117,4 +130,52 @@ fn secrets_come_from_the_environment_and_are_masked() {
     let cfg = load_str("t.toml", "[database]\nurl = \"postgres://u:hunter2@h/db\"\n", no_env()).unwrap();
     let shown = cfg.to_masked_toml();
     assert!(!shown.contains("hunter2") && shown.contains("u:****@h"), "{shown}");
+}
+
+#[test]
+fn node_entries_report_every_problem_at_once() {
+    let text = r#"
+[[node]]
+name = "Bad Name"
+target = "postfix"
+path = "relative/path"
+format = "csv"
+cdb_command = "cdb"
+schedule = "61 * * * *"
+scopes = ["*", "brand.example"]
+
+[[node]]
+target = "smtp"
+
+[[node]]
+name = "f"
+target = "file"
+format = "xml"
+push = true
+"#;
+    let err = rebound::config::load_str("t", text, std::iter::empty()).unwrap_err();
+    let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+    for k in [
+        "node[0].name",
+        "node[0].path",
+        "node[0].format",
+        "node[0].cdb_command",
+        "node[0].schedule",
+        "node[0].scopes",
+        "node[1].target",
+        "node[2].format",
+        "node[2].push",
+    ] {
+        assert!(keys.contains(&k), "{k} missing from {err}");
+    }
+    let ok = rebound::config::load_str(
+        "t",
+        "[[node]]\nname = \"a\"\ntarget = \"exim\"\npath = \"/tmp/a.cdb\"\nscopes = [\"Brand.Example\"]\n",
+        std::iter::empty(),
+    )
+    .unwrap();
+    let n = &ok.node[0];
+    assert_eq!(n.scopes, ["brand.example", "global"], "global is always taken");
+    assert_eq!(n.schedule, "*/15 * * * *");
+    assert!(!n.push && n.enabled);
 }

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs and starts what the tests (and `make bench`: GNU time) need, on a fresh machine
 # of this kind, idempotently:
-# Debian packages (Dovecot, OpenSSL, headers for the -sys crates) and a running PostgreSQL
+# Debian packages (Dovecot, Postfix with cdb/lmdb maps and tinycdb for the sync tests, OpenSSL,
+# headers for the -sys crates) and a running PostgreSQL
 # on 127.0.0.1:5432 that trusts local connections and has a database `test`.
 set -euo pipefail
 
 need=()
-for pkg in dovecot-imapd dovecot-pop3d openssl libssl-dev libpq-dev pkg-config python3 ca-certificates time; do
+for pkg in dovecot-imapd dovecot-pop3d postfix postfix-cdb postfix-lmdb tinycdb openssl libssl-dev libpq-dev pkg-config python3 ca-certificates time; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
@@ -17,7 +18,7 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   # policy-rc.d 101: packages must not start their system services (no init here; the
-  # tests run their own Dovecot on high ports).
+  # tests run their own Dovecot and Postfix on high ports).
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   rm -f /usr/sbin/policy-rc.d

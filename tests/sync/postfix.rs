@@ -1,0 +1,57 @@
+//! The end-to-end promise with a real Postfix: a hard bounce imported and synced makes
+//! smtpd refuse `RCPT TO:` that address with 5.1.1 while others pass; a release and a sync
+//! let it through again.
+
+use crate::common::{POSTFIX_TABLE, Postfix, config_file, import_hard_bounce, ok};
+use crate::support::TestDb;
+
+async fn bounced_address_is_refused_then_accepted_after_release(db: TestDb) {
+    let pf = Postfix::get();
+    let _turn = POSTFIX_TABLE.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = format!(
+        "[[node]]\nname = \"pf\"\ntarget = \"postfix\"\npath = \"{}\"\nconfig_dir = \"{}\"\n",
+        pf.table.display(),
+        pf.dir.display()
+    );
+    let cfg = config_file(dir.path(), &db, &node);
+    let dead = format!("dead-{}@example.org", uuid::Uuid::new_v4().simple());
+    let alive = format!("alive-{}@example.org", uuid::Uuid::new_v4().simple());
+
+    import_hard_bounce(&cfg, dir.path(), &dead);
+    let out = ok(&cfg, &["sync"]);
+    assert!(out.contains("pf: applied"), "{out}");
+    let refused = pf.rcpt(&dead);
+    assert!(refused.starts_with("554 5.1.1"), "the bounced address must be refused: {refused}");
+    assert!(refused.contains("suppressed"), "{refused}");
+    let accepted = pf.rcpt(&alive);
+    assert!(accepted.starts_with("250"), "another address must pass: {accepted}");
+
+    let list = ok(&cfg, &["node", "list", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(v[0]["name"], "pf");
+    assert_eq!(v[0]["entries"], 1);
+    assert_eq!(v[0]["changes_behind"], 0);
+    assert_eq!(v[0]["verified"], true);
+    assert!(v[0]["last_error"].is_null(), "{list}");
+
+    ok(&cfg, &["suppression", "remove", &dead]);
+    let behind = ok(&cfg, &["node", "list", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&behind).unwrap();
+    assert_eq!(v[0]["changes_behind"], 1, "the release is a change the node has not applied yet: {behind}");
+    ok(&cfg, &["sync", "pf"]);
+    let again = pf.rcpt(&dead);
+    assert!(again.starts_with("250"), "released and synced, it must pass again: {again}");
+    // No temporary file is left beside the table.
+    let stray: Vec<_> = std::fs::read_dir(&pf.dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("rebound-"))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+}
+on_both_backends!(
+    bounced_address_is_refused_then_accepted_after_release,
+    bounced_address_is_refused_then_accepted_after_release
+);
