@@ -143,7 +143,9 @@ async fn a_100000_recipient_dsn_is_polled_and_the_mailbox_moves_on(db: TestDb) {
     }
     let dir = tempfile::tempdir().unwrap();
     let m = imap_mailbox(&d, &user, dir.path());
-    let (store, p) = pipeline(&db, |_| {});
+    // One transaction writes 100,000 events, suppressions and changes with every index; a
+    // debug build on a loaded 2-core machine may take longer than the 60 s default.
+    let (store, p) = pipeline(&db, |c| c.database.query_timeout_seconds = 600);
     let o = poll_once(&store, p, support::id_of(&store, &m), &m, "i1", &CancellationToken::new()).await.unwrap();
     assert_eq!((o.stats.messages, o.stats.events, o.stats.review), (6, 100_005, 0));
     assert_eq!(count_rows(&store, "suppressions").await, 100_005);
