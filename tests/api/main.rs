@@ -7,10 +7,14 @@ mod support;
 mod access;
 mod campaigns;
 mod openapi;
-mod tls;
 mod review;
+mod tls;
 // rules
 mod rules;
 // Suppression, allowlist, status and metrics.
 mod status;
 mod suppression;
+// Mailboxes and secrets.
+mod mailbox_actions;
+mod mailboxes;
+mod secrets;

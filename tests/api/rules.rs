@@ -443,7 +443,8 @@ on_both_backends!(export_import, export_then_import_round_trips);
 async fn an_api_change_reaches_the_running_pipeline(db: TestDb) {
     let app = TestApp::new(db, |_| {}).serve().await;
     let admin = app.admin();
-    let rows = |app: &TestApp| views::bounced(&mut app.conn(), "c1", &Page::first(50), &[]).unwrap().rows;
+    let rows =
+        |app: &TestApp| views::bounced(&mut app.conn(), "c1", &Default::default(), &Page::first(50), &[]).unwrap().rows;
     app.ingest(&mut app.conn(), "ops", "1", &bounce(1));
     assert_eq!(rows(&app)[0].classification, "hard");
     // The served pipeline has built its engine (a test runs it), at the current version.

@@ -9,9 +9,9 @@
 //! Part `api` (see `api.rs`, needs no corpus): the admin API over 1,000,000 suppression
 //! entries on both backends.
 
+mod api;
 #[path = "../support/mod.rs"]
 mod support;
-mod api;
 mod sync;
 mod views;
 
