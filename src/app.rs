@@ -141,13 +141,16 @@ impl App {
             })
             .await?;
         let pipeline = Arc::new(Pipeline::new(&config)?);
+        // Validated with the config; read once here for the pollers and the API alike.
+        let key = config.secrets.load().map_err(|(k, m)| anyhow::anyhow!("{k}: {m}"))?;
         let supervisor = Supervisor::new(
             db.clone(),
             pipeline.clone(),
             instance_id.clone(),
             scheduler.tracker(),
             scheduler.cancel_token(),
-        );
+        )
+        .with_key(key.clone());
         scheduler.spawn(supervisor.run());
         let nodes = db.run(crate::sync::status::list).await?;
         crate::sync::runner::start(&db, nodes, &instance_id, &scheduler.tracker(), &scheduler.cancel_token());
@@ -158,6 +161,7 @@ impl App {
         tracing::info!(%addr, scheme, database = db.describe(), instance = %instance_id, "rebound serving");
         let mut state = AppState::new(db.clone(), instance_id.clone(), Arc::new(config.clone()), pipeline);
         state.jobs = scheduler.book();
+        state.mailboxes = api::MailboxOps::new(key, scheduler.tracker(), scheduler.cancel_token());
         let router = api::router(state);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let server = api::serve::spawn(listener, router, tls, stop_rx)?;

@@ -20,7 +20,7 @@
 //!   renderer per MTA (Postfix, Exim, PowerMTA, KumoMTA, Haraka, plain/CSV/JSON files),
 //!   atomic installs, the order-independent checksum, node status, change-log retention.
 //!
-//! Around the stages: [`config`], [`store`] (SQLite / PostgreSQL, migrations, transactions,
+//! Around the stages: [`config`], [`secrets`] (sealed mailbox passwords), [`store`] (SQLite / PostgreSQL, migrations, transactions,
 //! keyset pages), [`api`] (admin HTTP: `/healthz` for now), [`scheduler`], [`app`] (the
 //! running service), [`cli`] (a face over the stage operations, with no business logic and no
 //! table access of its own), [`instance`], [`telemetry`], [`observe`] (Prometheus metrics),
@@ -42,6 +42,7 @@ pub mod observe;
 pub mod parse;
 pub mod record;
 pub mod scheduler;
+pub mod secrets;
 pub mod store;
 pub mod suppress;
 pub mod sync;

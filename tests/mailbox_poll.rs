@@ -316,20 +316,36 @@ async fn a_renamed_mailbox_keeps_checkpoints_ledger_and_status(db: TestDb) {
         t
     };
     let mut c = store.conn().unwrap();
-    let created = repo::create(&mut c, &entry("before", "keep")).unwrap_or_else(|e| panic!("{e}"));
+    let created =
+        repo::create(&mut c, &rebound::audit::Actor::system("test"), &repo::Entry::new(entry("before", "keep")), None)
+            .unwrap_or_else(|e| panic!("{e}"));
     let cancel = CancellationToken::new();
     let first = created.config().unwrap();
     let o = poll_once(&store, pipeline.clone(), created.id, &first, "i1", &cancel).await.unwrap();
     assert_eq!(o.stats.messages, 2, "{o:?}");
 
-    let renamed = repo::update(&mut c, created.id, &entry("after", "keep")).unwrap();
+    let renamed = repo::update(
+        &mut c,
+        &rebound::audit::Actor::system("test"),
+        created.id,
+        &repo::Entry::new(entry("after", "keep")),
+        None,
+    )
+    .unwrap();
     assert_eq!((renamed.id, renamed.name.as_str()), (created.id, "after"));
     assert!(matches!(repo::by_name(&mut c, "before"), Err(repo::MailboxError::NotFound(_))));
     let again =
         poll_once(&store, pipeline.clone(), created.id, &renamed.config().unwrap(), "i1", &cancel).await.unwrap();
     assert_eq!((again.listed, again.fetched), (0, 0), "the checkpoint was lost: {again:?}");
 
-    let deleting = repo::update(&mut c, created.id, &entry("after", "delete")).unwrap();
+    let deleting = repo::update(
+        &mut c,
+        &rebound::audit::Actor::system("test"),
+        created.id,
+        &repo::Entry::new(entry("after", "delete")),
+        None,
+    )
+    .unwrap();
     let del = poll_once(&store, pipeline, created.id, &deleting.config().unwrap(), "i1", &cancel).await.unwrap();
     assert_eq!((del.recovered, del.stats.messages), (2, 0), "the ledger was lost: {del:?}");
     assert_eq!(user.count("INBOX"), 0);

@@ -6,6 +6,7 @@ use rebound::app::App;
 use rebound::config::Config;
 use std::time::Duration;
 use support::TestDb;
+use support::serve::{Serve, free_port, serve_config};
 
 fn config_for(db: &TestDb) -> Config {
     let mut cfg = Config::default();
@@ -84,77 +85,6 @@ mod reqwest {
     }
 }
 
-/// A real `rebound serve` process whose JSON log lines are collected as they come.
-struct Serve {
-    child: std::process::Child,
-    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Serve {
-    fn start(cfg: &std::path::Path, port: u16) -> Serve {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rebound"))
-            .args(["--config", cfg.to_str().unwrap(), "serve"])
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (sink, stderr) = (log.clone(), child.stderr.take().unwrap());
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while reqwest::blocking_get(port).is_err() {
-            assert!(std::time::Instant::now() < deadline, "serve did not come up: {:?}", log.lock().unwrap());
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Serve { child, log }
-    }
-
-    /// Whether a log line with message `message` about mailbox `name` arrives within `within`.
-    async fn logged(&self, message: &str, name: &str, within: Duration) -> bool {
-        let (m, n) = (format!("\"message\":\"{message}\""), format!("\"mailbox\":\"{name}\""));
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            if self.log.lock().unwrap().iter().any(|l| l.contains(&m) && l.contains(&n)) {
-                return true;
-            }
-            if tokio::time::Instant::now() > deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// SIGTERM, then a clean exit; returns the log.
-    fn stop(mut self) -> String {
-        let kill = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        assert!(kill.success());
-        let status = self.child.wait().unwrap();
-        std::thread::sleep(Duration::from_millis(200));
-        let log = self.log.lock().unwrap().join("\n");
-        assert!(status.success(), "exit {status:?}: {log}");
-        log
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A config file for `serve` on `db_url` with JSON logs and `mailboxes` appended.
-fn serve_config(dir: &std::path::Path, file: &str, port: u16, db_url: &str, mailboxes: &str) -> std::path::PathBuf {
-    let p = dir.join(file);
-    std::fs::write(
-        &p,
-        format!("[server]\nlisten = \"127.0.0.1:{port}\"\n[database]\nurl = \"{db_url}\"\n[log]\nformat = \"json\"\n\n{mailboxes}"),
-    )
-    .unwrap();
-    p
-}
-
 /// The keys of a `[[mailbox]]` entry for `user` on the test Dovecot (IMAPS, polled every
 /// second, committed mail deleted), as the admin API will receive them.
 fn entry(d: &support::Dovecot, user: &support::MailUser, name: &str, dir: &std::path::Path) -> String {
@@ -210,9 +140,15 @@ async fn mailboxes_created_renamed_and_deleted_at_run_time(db: TestDb) {
 
     user.deliver("INBOX", &bounce(1));
     let name = format!("api-{}", user.name);
-    let created =
-        with_conn(&store, |c| repo::create(c, &toml::from_str(&entry(&d, &user, &name, dir.path())).unwrap()))
-            .unwrap_or_else(|e| panic!("{e}"));
+    let created = with_conn(&store, |c| {
+        repo::create(
+            c,
+            &rebound::audit::Actor::system("test"),
+            &repo::Entry::new(toml::from_str(&entry(&d, &user, &name, dir.path())).unwrap()),
+            None,
+        )
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(created.source, repo::ManagedBy::Api);
     assert!(serve.logged("polling", &name, Duration::from_secs(10)).await, "the new mailbox was not picked up");
     assert_eq!(wait_for_events(&store, 1, Duration::from_secs(15)).await, 1, "its bounce was not recorded");
@@ -221,7 +157,16 @@ async fn mailboxes_created_renamed_and_deleted_at_run_time(db: TestDb) {
     // Renamed: same id, so the same status row (and checkpoints, ledger) carry on.
     let renamed = format!("renamed-{}", user.name);
     let new_entry = entry(&d, &user, &renamed, dir.path());
-    with_conn(&store, |c| repo::update(c, created.id, &toml::from_str(&new_entry).unwrap())).unwrap();
+    with_conn(&store, |c| {
+        repo::update(
+            c,
+            &rebound::audit::Actor::system("test"),
+            created.id,
+            &repo::Entry::new(toml::from_str(&new_entry).unwrap()),
+            None,
+        )
+    })
+    .unwrap();
     assert!(serve.logged("polling", &renamed, Duration::from_secs(10)).await, "the rename was not picked up");
     user.deliver("INBOX", &bounce(2));
     assert_eq!(wait_for_events(&store, 2, Duration::from_secs(15)).await, 2);
@@ -236,7 +181,7 @@ async fn mailboxes_created_renamed_and_deleted_at_run_time(db: TestDb) {
     assert_eq!(status.messages_processed, 2, "the status row went on counting under the new name: {status:?}");
 
     // Deleted: no longer polled; the mail delivered after stays where it is.
-    with_conn(&store, |c| repo::delete(c, created.id)).unwrap();
+    with_conn(&store, |c| repo::delete(c, &rebound::audit::Actor::system("test"), created.id)).unwrap();
     assert!(serve.logged("stopped", &renamed, Duration::from_secs(10)).await, "the delete was not picked up");
     user.deliver("INBOX", &bounce(3));
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -264,8 +209,15 @@ async fn two_instances_on_one_postgres_see_each_others_changes() {
     let store = rebound::store::Db::connect(&db.config()).unwrap();
 
     let api = format!("api-{}", u1.name);
-    let m =
-        with_conn(&store, |c| repo::create(c, &toml::from_str(&entry(&d, &u1, &api, dir.path())).unwrap())).unwrap();
+    let m = with_conn(&store, |c| {
+        repo::create(
+            c,
+            &rebound::audit::Actor::system("test"),
+            &repo::Entry::new(toml::from_str(&entry(&d, &u1, &api, dir.path())).unwrap()),
+            None,
+        )
+    })
+    .unwrap();
     assert!(a.logged("polling", &api, Duration::from_secs(10)).await, "instance A did not pick it up");
     assert!(b.logged("polling", &api, Duration::from_secs(10)).await, "instance B did not pick it up");
     for i in 0..3 {
@@ -287,7 +239,7 @@ async fn two_instances_on_one_postgres_see_each_others_changes() {
     assert_eq!(wait_for_events(&store, 4, Duration::from_secs(15)).await, 4);
 
     // Disabled in the database: both stop.
-    with_conn(&store, |c| repo::set_enabled(c, m.id, false)).unwrap();
+    with_conn(&store, |c| repo::set_enabled(c, &rebound::audit::Actor::system("test"), m.id, false)).unwrap();
     assert!(a.logged("stopped", &api, Duration::from_secs(10)).await);
     assert!(b.logged("stopped", &api, Duration::from_secs(10)).await);
     a.stop();

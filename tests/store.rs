@@ -185,10 +185,11 @@ async fn mailbox_repository_answers_by_kind(db: TestDb) {
     let store = Db::connect(&db.config()).unwrap();
     let mut c = store.conn().unwrap();
     let table = |s: &str| toml::from_str::<toml::Table>(s).unwrap();
+    let by = rebound::audit::Actor::system("test");
     let good = "name = 'api-one'\nprotocol = 'imap'\nhost = 'mail.example.com'\nusername = 'b'\npassword_env = 'PATH'";
 
     let bad = table("name = 'Bad Name'\nprotocol = 'imap'\nhost = ''\nusername = 'b'\npassword_env = 'PATH'\nfoo = 1");
-    match repo::create(&mut c, &bad) {
+    match repo::create(&mut c, &by, &repo::Entry::new(bad), None) {
         Err(MailboxError::Invalid(p)) => {
             let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
             assert!(keys.contains(&"mailbox.name") && keys.contains(&"mailbox.host"), "{keys:?}");
@@ -197,12 +198,14 @@ async fn mailbox_repository_answers_by_kind(db: TestDb) {
         other => panic!("{other:?}"),
     }
     let v0 = repo::version(&mut c).unwrap();
-    let one = repo::create(&mut c, &table(good)).unwrap();
+    let one = repo::create(&mut c, &by, &repo::Entry::new(table(good)), None).unwrap();
     assert_eq!(repo::version(&mut c).unwrap(), v0 + 1);
-    assert!(matches!(repo::create(&mut c, &table(good)), Err(MailboxError::Exists(n)) if n == "api-one"));
-    repo::update(&mut c, one.id, &table(good)).unwrap();
+    assert!(
+        matches!(repo::create(&mut c, &by, &repo::Entry::new(table(good)), None), Err(MailboxError::Exists(n)) if n == "api-one")
+    );
+    repo::update(&mut c, &by, one.id, &repo::Entry::new(table(good)), None).unwrap();
     assert_eq!(repo::version(&mut c).unwrap(), v0 + 1, "an update that changes nothing bumps nothing");
-    repo::set_enabled(&mut c, one.id, false).unwrap();
+    repo::set_enabled(&mut c, &by, one.id, false).unwrap();
     assert_eq!(repo::version(&mut c).unwrap(), v0 + 2);
     assert!(!repo::get(&mut c, one.id).unwrap().enabled);
 
@@ -214,9 +217,9 @@ async fn mailbox_repository_answers_by_kind(db: TestDb) {
     repo::sync_config(&mut c, std::slice::from_ref(&file_entry), Some("/etc/rebound/rebound.toml")).unwrap();
     let cfg = repo::by_name(&mut c, "from-file").unwrap();
     for e in [
-        repo::update(&mut c, cfg.id, &table(good)).unwrap_err(),
-        repo::delete(&mut c, cfg.id).unwrap_err(),
-        repo::set_enabled(&mut c, cfg.id, false).unwrap_err(),
+        repo::update(&mut c, &by, cfg.id, &repo::Entry::new(table(good)), None).unwrap_err(),
+        repo::delete(&mut c, &by, cfg.id).unwrap_err(),
+        repo::set_enabled(&mut c, &by, cfg.id, false).unwrap_err(),
     ] {
         assert!(matches!(&e, MailboxError::ReadOnly { file, .. } if file == "/etc/rebound/rebound.toml"), "{e:?}");
     }
@@ -226,9 +229,9 @@ async fn mailbox_repository_answers_by_kind(db: TestDb) {
     );
     assert!(repo::by_name(&mut c, "from-file").is_ok(), "a refused sync changes nothing");
 
-    repo::delete(&mut c, one.id).unwrap();
+    repo::delete(&mut c, &by, one.id).unwrap();
     assert!(matches!(repo::get(&mut c, one.id), Err(MailboxError::NotFound(_))));
-    let again = repo::create(&mut c, &table(good)).unwrap();
+    let again = repo::create(&mut c, &by, &repo::Entry::new(table(good)), None).unwrap();
     assert_ne!(again.id, one.id, "a deleted API mailbox's name may be reused, by a new mailbox");
 }
 on_both_backends!(mailbox_repository, mailbox_repository_answers_by_kind);

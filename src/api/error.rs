@@ -175,7 +175,9 @@ impl From<MailboxError> for ApiError {
                 "the mailbox settings are invalid",
                 problems_of(problems, crate::mailbox::repo::PROBLEM_KEY),
             ),
-            MailboxError::Corrupt { .. } => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+            MailboxError::Corrupt { .. } | MailboxError::Seal(_) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            }
         }
     }
 }
@@ -243,5 +245,13 @@ impl From<crate::classify::repo::RulesError> for ApiError {
             RulesError::Invalid(_) | RulesError::Compile(_) => ApiError::field("rule", e.to_string()),
             RulesError::Corrupt { .. } => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
         }
+    }
+}
+
+// Mailboxes: one item's error inside a bulk reply.
+impl ApiError {
+    /// The `error` object this error would be answered with on its own.
+    pub fn detail(self) -> ErrorDetail {
+        ErrorDetail { code: self.code.to_string(), message: self.message, problems: self.problems }
     }
 }

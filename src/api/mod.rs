@@ -26,6 +26,10 @@ mod rules_list;
 mod metrics;
 mod status;
 mod suppression;
+// Mailboxes: list/get/create/update/delete/enable/disable, verify, poll, bulk.
+mod mailbox_actions;
+mod mailboxes;
+pub use mailbox_actions::MailboxOps;
 
 pub use auth::{Admin, TokenCache, Viewer};
 
@@ -59,12 +63,23 @@ pub struct AppState {
     pub limits: Limits,
     /// The runs of this process's scheduled jobs (empty until `App::run` sets it).
     pub jobs: crate::scheduler::JobBook,
+    /// Mailboxes: the `[secrets]` key, verify slots per token, where API polls run.
+    pub mailboxes: MailboxOps,
 }
 
 impl AppState {
     pub fn new(db: Db, instance_id: String, config: Arc<Config>, pipeline: Arc<Pipeline>) -> AppState {
         let limits = Limits { max_body_bytes: config.server.max_body_bytes };
-        AppState { db, instance_id, config, pipeline, tokens: TokenCache::default(), limits, jobs: Default::default() }
+        AppState {
+            db,
+            instance_id,
+            config,
+            pipeline,
+            tokens: TokenCache::default(),
+            limits,
+            jobs: Default::default(),
+            mailboxes: MailboxOps::default(),
+        }
     }
 }
 
@@ -118,6 +133,15 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(suppression::disallow))
         .routes(routes!(status::status))
         .routes(routes!(metrics::metrics))
+        // Mailboxes.
+        .routes(routes!(mailboxes::list, mailboxes::create))
+        .routes(routes!(mailboxes::get, mailboxes::update, mailboxes::delete))
+        .routes(routes!(mailboxes::enable))
+        .routes(routes!(mailboxes::disable))
+        .routes(routes!(mailbox_actions::verify))
+        .routes(routes!(mailbox_actions::verify_saved))
+        .routes(routes!(mailbox_actions::poll))
+        .routes(routes!(mailbox_actions::bulk))
         .split_for_parts()
 }
 

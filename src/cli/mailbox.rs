@@ -21,7 +21,8 @@ fn fail(e: impl Into<anyhow::Error>) -> Failure {
 pub fn poll(cfg: &Config, file: &Path, db: &Db, name: Option<&str>, once: bool) -> Result<(), Failure> {
     let mut conn = db.conn().map_err(fail)?;
     let file = file.display().to_string();
-    let boxes = mailbox::targets(&mut conn, &cfg.mailbox, Some(&file), name).map_err(|e| match e {
+    let key = cfg.secrets.load().map_err(|(k, m)| fail(anyhow::anyhow!("{k}: {m}")))?;
+    let boxes = mailbox::targets(&mut conn, &cfg.mailbox, Some(&file), name, key.as_ref()).map_err(|e| match e {
         MailboxError::NotFound(_) => Failure::Usage(format!(
             "no mailbox named `{}` in the config file or the database; `rebound mailbox list` shows them",
             name.unwrap_or_default()
@@ -87,9 +88,10 @@ pub fn poll(cfg: &Config, file: &Path, db: &Db, name: Option<&str>, once: bool) 
     if failed > 0 { Err(Failure::Reported) } else { Ok(()) }
 }
 
-pub fn list(cfg: &Config, db: &Db, format: Format) -> Result<(), Failure> {
+pub fn list(cfg: &Config, file: &Path, db: &Db, format: Format) -> Result<(), Failure> {
     let mut conn = db.conn().map_err(fail)?;
-    let rows = mailbox::overview(&mut conn, &cfg.mailbox).map_err(fail)?;
+    let file = file.display().to_string();
+    let rows = mailbox::overview(&mut conn, &cfg.mailbox, Some(&file)).map_err(fail)?;
     print(
         format,
         &[
@@ -109,18 +111,11 @@ pub fn list(cfg: &Config, db: &Db, format: Format) -> Result<(), Failure> {
         &rows,
         |r| {
             let s = r.status.as_ref();
-            let state = if !r.enabled {
-                "disabled".to_string()
-            } else if r.id.is_none() {
-                "not registered (serve registers it)".to_string()
-            } else {
-                s.map_or("never polled".into(), |s| s.state.clone())
-            };
             let error = s
                 .and_then(|s| {
                     s.last_error.as_ref().map(|e| format!("[{}] {e}", s.last_error_stage.as_deref().unwrap_or("?")))
                 })
-                .filter(|_| s.is_some_and(|s| s.state == "failing"))
+                .filter(|_| r.state == "failing")
                 .unwrap_or_default();
             vec![
                 r.name.clone(),
@@ -128,7 +123,7 @@ pub fn list(cfg: &Config, db: &Db, format: Format) -> Result<(), Failure> {
                 r.purpose.clone(),
                 r.protocol.clone(),
                 r.server.clone(),
-                state,
+                r.state.clone(),
                 s.map(|s| opt_time(&s.last_poll_at)).unwrap_or_default(),
                 s.map(|s| opt_time(&s.last_success_at)).unwrap_or_default(),
                 s.map_or(0, |s| s.consecutive_failures).to_string(),

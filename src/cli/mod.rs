@@ -19,6 +19,7 @@ mod output;
 mod parse;
 mod records;
 mod rules;
+mod secrets;
 mod suppression;
 mod token;
 mod verify;
@@ -113,6 +114,9 @@ pub enum Command {
     /// Bearer tokens for the admin API (`Authorization: Bearer TOKEN`).
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// The [secrets] key sealing the passwords of mailboxes created through the admin API.
+    #[command(subcommand)]
+    Secrets(secrets::SecretsCommand),
     /// Re-run the rules over stored records after the rules changed, and bring campaign
     /// counts and suppression in line (an address suppressed only by a record that is no
     /// longer hard is released, audited).
@@ -270,7 +274,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Mailbox(MailboxCommand::List { format }) => {
             let (cfg, db) = connect(&cli.config)?;
-            mailbox::list(&cfg, &db, format)
+            mailbox::list(&cfg, &cli.config, &db, format)
         }
         Command::Campaign(args) => {
             let (cfg, db) = connect(&cli.config)?;
@@ -278,6 +282,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Suppression(cmd) => suppression::run(&connect(&cli.config)?.1, cmd),
         Command::Token(cmd) => token::run(&connect(&cli.config)?.1, cmd),
+        Command::Secrets(cmd @ secrets::SecretsCommand::GenerateKey) => secrets::run(&Config::default(), None, cmd),
+        Command::Secrets(cmd) => {
+            let (cfg, db) = connect(&cli.config)?;
+            secrets::run(&cfg, Some(&db), cmd)
+        }
         Command::Review(cmd) => {
             let (cfg, db) = connect(&cli.config)?;
             let pipeline = crate::ingest::Pipeline::new(&cfg).map_err(anyhow::Error::from)?;

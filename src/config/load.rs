@@ -71,6 +71,7 @@ pub fn load_str(
         suppression: section(&mut root, "suppression", &mut problems),
         retention: section(&mut root, "retention", &mut problems),
         sync: section(&mut root, "sync", &mut problems),
+        secrets: section(&mut root, "secrets", &mut problems),
         mailbox: super::mailbox::load_all(&mut root, &mut problems),
         node: super::node::load_all(&mut root, &mut problems),
     };
@@ -85,6 +86,7 @@ pub fn load_str(
     config.suppression.validate(&mut problems);
     config.retention.validate(&mut problems);
     config.sync.validate(&mut problems);
+    config.secrets.validate(&mut problems);
 
     if problems.is_empty() { Ok(config) } else { Err(fail(problems)) }
 }

@@ -4,11 +4,13 @@
 //! entry (protocol, port and security settled, defaults applied, the legacy c-client `host`
 //! form merged in) and a [`Problem`] for everything wrong, keyed `mailbox[i].key`. Each entry
 //! is read on its own, so one bad entry never hides the problems of another. It never
-//! connects anywhere and never keeps a password: `password_env`/`password_file` stay refs.
+//! connects anywhere and never reads a password into the config: `password_env`/
+//! `password_file` stay refs. Only API-managed mailboxes carry one, opened from its sealed
+//! form by the mailbox stage ([`MailboxConfig::inline_password`], never serialised).
 
 use super::cclient;
 use super::load::entry;
-use super::{Problem, SecretRef};
+use super::{Problem, Secret, SecretRef};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -128,6 +130,11 @@ pub struct MailboxConfig {
     /// How long a poll's claim on the mailbox lasts unless renewed (it is renewed every third
     /// of this while the poll runs), so a killed poller blocks the mailbox at most this long.
     pub lease_seconds: u64,
+    /// The password itself, for API-managed mailboxes given a `password` (decrypted from its
+    /// sealed form when the mailbox is loaded). Never serialised: not stored in settings,
+    /// not shown by `check-config`, not in any response.
+    #[serde(skip)]
+    pub inline_password: Option<Secret>,
 }
 
 /// An entry as written: optional where a default depends on other keys or on `host`.
@@ -181,6 +188,17 @@ impl MailboxConfig {
         SecretRef { password_env: self.password_env.clone(), password_file: self.password_file.clone() }
     }
 
+    /// The password to log in with: the inline one, or read now from its env/file reference.
+    /// The error says which key to fix (`key` prefixes it, e.g. `mailbox ops`).
+    pub fn secret(&self, key: &str) -> Result<Secret, String> {
+        if let Some(s) = &self.inline_password {
+            return Ok(s.clone());
+        }
+        self.password().resolve(key)?.ok_or_else(|| {
+            format!("{key}: no password: set password_env or password_file (or `password` through the API)")
+        })
+    }
+
     /// The port used when none is given: the IANA one for the protocol and security.
     pub fn default_port(protocol: Protocol, security: Security) -> u16 {
         match (protocol, security) {
@@ -194,8 +212,18 @@ impl MailboxConfig {
     /// Reads one entry (a TOML table) whose keys are reported as `key.field`; the
     /// `verify` command uses it for a mailbox given on the command line.
     pub fn from_value(value: toml::Value, key: &str) -> Result<MailboxConfig, Vec<Problem>> {
+        Self::from_value_with_password(value, key, None)
+    }
+
+    /// Like [`MailboxConfig::from_value`], with the password given inline (the admin API's
+    /// `password`) instead of `password_env`/`password_file`; giving both is a problem.
+    pub fn from_value_with_password(
+        value: toml::Value,
+        key: &str,
+        password: Option<Secret>,
+    ) -> Result<MailboxConfig, Vec<Problem>> {
         let mut out = Vec::new();
-        let resolved = entry::<Raw>(value, key, &mut out).and_then(|raw| resolve(raw, key, &mut out));
+        let resolved = entry::<Raw>(value, key, &mut out).and_then(|raw| resolve(raw, key, password, &mut out));
         match resolved {
             Some(m) if out.is_empty() => Ok(m),
             _ => Err(out),
@@ -217,7 +245,7 @@ pub(super) fn load_all(root: &mut toml::Table, out: &mut Vec<Problem>) -> Vec<Ma
             out.push(Problem::new(key, "must be a table: write it as [[mailbox]]"));
             continue;
         }
-        let Some(m) = entry::<Raw>(value, &key, out).and_then(|raw| resolve(raw, &key, out)) else { continue };
+        let Some(m) = entry::<Raw>(value, &key, out).and_then(|raw| resolve(raw, &key, None, out)) else { continue };
         if let Some(j) = all.iter().position(|other| other.name == m.name) {
             out.push(Problem::new(
                 format!("{key}.name"),
@@ -231,7 +259,7 @@ pub(super) fn load_all(root: &mut toml::Table, out: &mut Vec<Problem>) -> Vec<Ma
 
 /// Merges the c-client form, applies defaults, and checks every key; `None` when the entry
 /// lacks something it cannot do without (the problems say what).
-fn resolve(raw: Raw, key: &str, out: &mut Vec<Problem>) -> Option<MailboxConfig> {
+fn resolve(raw: Raw, key: &str, inline: Option<Secret>, out: &mut Vec<Problem>) -> Option<MailboxConfig> {
     let before = out.len();
     let mut p = |field: &str, msg: String| out.push(Problem::new(format!("{key}.{field}"), msg));
 
@@ -277,8 +305,17 @@ fn resolve(raw: Raw, key: &str, out: &mut Vec<Problem>) -> Option<MailboxConfig>
     }
     let secret = SecretRef { password_env: raw.password_env.clone(), password_file: raw.password_file.clone() };
     let enabled = raw.enabled.unwrap_or(true);
-    if !secret.is_set() {
-        p("password_env", "missing; name an environment variable (password_env) or a file (password_file)".into());
+    if inline.is_some() {
+        if secret.is_set() {
+            p("password", "is given with password_env/password_file; keep only one way to give the password".into());
+        }
+    } else if !secret.is_set() {
+        p(
+            "password_env",
+            "missing; name an environment variable (password_env) or a file (password_file), or give `password` \
+             through the admin API"
+                .into(),
+        );
     } else if enabled && let Err(e) = secret.resolve(key) {
         // A disabled mailbox may keep a reference to a secret that is not provisioned yet.
         // The message starts with its own key (`mailbox[0].password_env: …`).
@@ -369,6 +406,7 @@ fn resolve(raw: Raw, key: &str, out: &mut Vec<Problem>) -> Option<MailboxConfig>
         max_message_bytes,
         timeout_seconds,
         lease_seconds,
+        inline_password: inline,
     })
 }
 

@@ -33,6 +33,8 @@ pub struct Config {
     pub suppression: SuppressionConfig,
     pub retention: RetentionConfig,
     pub sync: SyncConfig,
+    /// `[secrets]`: the key sealing passwords given through the admin API.
+    pub secrets: crate::secrets::SecretsConfig,
     /// `[[mailbox]]` entries: the mailboxes to poll, in file order.
     pub mailbox: Vec<MailboxConfig>,
     /// `[[node]]` entries: the sending nodes the suppression list is rendered for.

@@ -1,66 +1,129 @@
 //! Mailboxes as operators see and poll them: config-file and API-managed ones together.
 //!
-//! Takes a connection and the config file's entries; gives the rows of `mailbox list` (each
-//! with its source and its status: state, last poll, last error and its stage, lease) and the
-//! mailboxes a manual poll should run. The CLI and the admin API print these; neither joins
-//! tables itself. Listing never writes; choosing poll targets registers a file entry that
+//! Takes a connection and the config file's entries; gives the rows of `mailbox list` and of
+//! `GET /api/v1/mailboxes` (each with its source, settings, whether it has a password, and
+//! its status: state, last poll, last error and its stage, lease) and the mailboxes a manual
+//! poll should run. The CLI and the admin API print these; neither joins tables itself. Listing never writes; choosing poll targets registers a file entry that
 //! has no row yet (so its status has an id to go under), nothing more.
 
 use super::repo::{self, MailboxError, ManagedBy};
-use super::state::{self, Status};
+use super::state::{self, MailboxState, Status};
 use crate::config::MailboxConfig;
+use crate::secrets::SealKey;
 use crate::store::AnyConnection;
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// One line of the mailbox list.
-#[derive(Debug, Clone, Serialize)]
+/// One line of the mailbox list (and one mailbox of the admin API): its settings, never a
+/// password (`password_set` says whether it has one), and its status row.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Overview {
     /// None for a file entry no `serve` has registered yet.
     pub id: Option<i64>,
     pub name: String,
     pub source: ManagedBy,
+    /// For config mailboxes, the file they come from (write there, not through the API).
+    pub config_file: Option<String>,
     pub purpose: String,
     pub protocol: String,
     pub server: String,
     pub enabled: bool,
-    #[serde(flatten)]
+    /// `disabled`, `unregistered` (a file entry no `serve` has registered yet), `new` (never
+    /// polled), `ok` or `failing` (the status row has the stage and the error).
+    pub state: String,
+    /// Every `[[mailbox]]` key but `name` and `enabled`, resolved (defaults filled in).
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    /// Whether it has a password (sealed, or a `password_env`/`password_file`); never the value.
+    pub password_set: bool,
+    /// Last poll, last success, last error with its stage, failures, processed, lease.
     pub status: Option<Status>,
 }
 
-/// Every live mailbox of the table with its status, plus the entries of `file` that are not
-/// in the table yet (registered at the next `serve` start), in name order.
-pub fn overview(c: &mut AnyConnection, file: &[MailboxConfig]) -> Result<Vec<Overview>, MailboxError> {
+fn state_of(enabled: bool, registered: bool, status: Option<&Status>) -> String {
+    let state = match status {
+        _ if !enabled => MailboxState::Disabled.as_str(),
+        _ if !registered => "unregistered",
+        None => MailboxState::New.as_str(),
+        // Disabled before and enabled since: not polled yet under its new state.
+        Some(s) if s.state == MailboxState::Disabled.as_str() => MailboxState::New.as_str(),
+        Some(s) => s.state.as_str(),
+    };
+    state.to_string()
+}
+
+fn of_row(m: repo::Mailbox, known: &[Status]) -> Overview {
+    let status = known.iter().find(|s| s.mailbox_id == m.id).cloned();
+    Overview {
+        id: Some(m.id),
+        purpose: m.setting("purpose"),
+        protocol: m.setting("protocol"),
+        server: format!("{}:{}", m.setting("host"), m.setting("port")),
+        enabled: m.enabled,
+        state: state_of(m.enabled, true, status.as_ref()),
+        settings: serde_json::to_value(&m.settings).unwrap_or_default(),
+        password_set: m.password_set,
+        status,
+        config_file: m.config_file,
+        name: m.name,
+        source: m.source,
+    }
+}
+
+fn of_file(m: &MailboxConfig, file: Option<&str>) -> Overview {
+    Overview {
+        id: None,
+        name: m.name.clone(),
+        source: ManagedBy::Config,
+        config_file: file.map(str::to_string),
+        purpose: format!("{:?}", m.purpose).to_lowercase(),
+        protocol: m.protocol.to_string(),
+        server: format!("{}:{}", m.host, m.port),
+        enabled: m.enabled,
+        state: state_of(m.enabled, false, None),
+        settings: serde_json::to_value(repo::settings_of(m)).unwrap_or_default(),
+        password_set: m.password().is_set(),
+        status: None,
+    }
+}
+
+/// Every live mailbox of the table with its status, plus the entries of `file` (named
+/// `file_name`) that are not in the table yet (registered at the next `serve` start), in
+/// name order.
+pub fn overview(
+    c: &mut AnyConnection,
+    file: &[MailboxConfig],
+    file_name: Option<&str>,
+) -> Result<Vec<Overview>, MailboxError> {
     let known = state::all(c)?;
-    let mut rows: Vec<Overview> = repo::list(c)?
-        .into_iter()
-        .map(|m| Overview {
-            id: Some(m.id),
-            purpose: m.setting("purpose"),
-            protocol: m.setting("protocol"),
-            server: format!("{}:{}", m.setting("host"), m.setting("port")),
-            enabled: m.enabled,
-            status: known.iter().find(|s| s.mailbox_id == m.id).cloned(),
-            name: m.name,
-            source: m.source,
-        })
-        .collect();
+    let mut rows: Vec<Overview> = repo::list(c)?.into_iter().map(|m| of_row(m, &known)).collect();
     let missing: Vec<&MailboxConfig> = file.iter().filter(|m| !rows.iter().any(|r| r.name == m.name)).collect();
     for m in missing {
-        rows.push(Overview {
-            id: None,
-            name: m.name.clone(),
-            source: ManagedBy::Config,
-            purpose: format!("{:?}", m.purpose).to_lowercase(),
-            protocol: m.protocol.to_string(),
-            server: format!("{}:{}", m.host, m.port),
-            enabled: m.enabled,
-            status: None,
-        });
+        rows.push(of_file(m, file_name));
     }
     rows.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(rows)
+}
+
+/// One mailbox of [`overview`], by name.
+pub fn one(
+    c: &mut AnyConnection,
+    file: &[MailboxConfig],
+    file_name: Option<&str>,
+    name: &str,
+) -> Result<Overview, MailboxError> {
+    match repo::find_live(c, name)? {
+        Some(m) => {
+            let status = state::get(c, m.id)?;
+            Ok(of_row(m, status.as_slice()))
+        }
+        None => file
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| of_file(m, file_name))
+            .ok_or_else(|| MailboxError::NotFound(format!("named `{name}`"))),
+    }
 }
 
 /// A mailbox to poll: its stable id and its resolved settings.
@@ -75,18 +138,20 @@ pub type Planned = (String, Result<Target, MailboxError>);
 
 /// What a manual poll runs: the mailbox named `name` (enabled or not), or every enabled one.
 /// Config mailboxes are polled with this process's file settings; API ones with the
-/// table's. Each comes with its own error, so one bad mailbox does not stop the others.
+/// table's (a sealed password opened with `key`). Each comes with its own error, so one bad
+/// mailbox does not stop the others.
 pub fn targets(
     c: &mut AnyConnection,
     file: &[MailboxConfig],
     file_name: Option<&str>,
     name: Option<&str>,
+    key: Option<&SealKey>,
 ) -> Result<Vec<Planned>, MailboxError> {
     let from_file = |c: &mut AnyConnection, m: &MailboxConfig| {
         repo::register_config(c, m, file_name).map(|id| Target { id, config: m.clone() })
     };
     let from_table =
-        |m: &repo::Mailbox| m.config().map(|config| Target { id: m.id, config }).map_err(MailboxError::Invalid);
+        |m: &repo::Mailbox| m.config_with(key).map(|config| Target { id: m.id, config }).map_err(MailboxError::Invalid);
     if let Some(n) = name {
         if let Some(m) = file.iter().find(|m| m.name == n) {
             return Ok(vec![(n.to_string(), from_file(c, m))]);
@@ -132,13 +197,12 @@ pub struct Failing {
 
 /// [`Health`] of every mailbox of [`overview`].
 pub fn health(c: &mut AnyConnection, file: &[MailboxConfig]) -> Result<Health, MailboxError> {
-    let rows = overview(c, file)?;
+    let rows = overview(c, file, None)?;
     let mut by_state: BTreeMap<String, usize> = BTreeMap::new();
     let mut failing = Vec::new();
     for r in &rows {
-        let state = r.status.as_ref().map_or("unregistered", |s| s.state.as_str());
-        *by_state.entry(state.to_string()).or_default() += 1;
-        if let Some(s) = r.status.as_ref().filter(|s| s.state == state::MailboxState::Failing.as_str()) {
+        *by_state.entry(r.state.clone()).or_default() += 1;
+        if let Some(s) = r.status.as_ref().filter(|_| r.state == MailboxState::Failing.as_str()) {
             failing.push(Failing {
                 name: r.name.clone(),
                 source: r.source.as_str().to_string(),

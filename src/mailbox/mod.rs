@@ -7,7 +7,8 @@
 //! failures. It never deletes, moves or flags a message the pipeline has not committed.
 //!
 //! # Layout
-//! - [`repo`]: the mailbox list (list, get, create, update, delete, enable) and its version;
+//! - [`repo`]: the mailbox list (list, get) and its version; [`write`]: audited writes
+//!   (create, update, delete, enable, password re-sealing);
 //! - [`sync`]: the config file's entries mirrored into it at `serve` start;
 //! - [`listing`]: the rows of `mailbox list` and the targets of a manual poll;
 //! - [`supervisor`]: one job per mailbox (schedule, IDLE, back-off), reconciled with the table;
@@ -19,6 +20,7 @@ pub mod repo;
 pub mod state;
 pub mod supervisor;
 pub mod sync;
+pub mod write;
 
 pub use listing::{Overview, Target, overview, targets};
 pub use poll::{PollError, PollOutcome, drain, poll_once};

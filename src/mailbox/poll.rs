@@ -227,11 +227,7 @@ async fn run(
     out: &mut PollOutcome,
 ) -> Result<(), PollError> {
     let (id, cfg) = (target.id, target.cfg);
-    let password = cfg
-        .password()
-        .resolve(&format!("mailbox {}", cfg.name))
-        .map_err(PollError::Config)?
-        .ok_or_else(|| PollError::Config(format!("mailbox {}: no password_env or password_file set", cfg.name)))?;
+    let password = cfg.secret(&format!("mailbox {}", cfg.name)).map_err(PollError::Config)?;
     let checkpoints = db.run(move |c| state::checkpoints(c, id)).await?;
     let mut src = Session::open(cfg, &password).await?;
     // Checkpoints skip what keep mode leaves behind. Any other mode empties (or flags)

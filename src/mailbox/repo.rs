@@ -4,12 +4,15 @@
 //! one transaction (`crate::store::transaction`), checks settings with the config file's own
 //! validation (so the API and the file accept exactly the same mailboxes), and bumps
 //! `mailboxes_version` when it changes anything, so every running `serve` reloads its jobs
-//! within seconds. It never stores a password (only the `password_env`/`password_file`
-//! references), never changes a config-file mailbox on behalf of the API (those are
-//! read-only there: the file is their truth), and never removes a row: delete sets
-//! `deleted_at`, so status, checkpoints and ledger keep their owner.
+//! within seconds. Writes are in [`super::write`] (audited); reads and the shared row helpers
+//! are here. It never stores a password in the clear: settings hold only the
+//! `password_env`/`password_file` references, and a password given through the API is kept
+//! sealed ([`crate::secrets`]) in `password_sealed`, opened only by [`Mailbox::config_with`].
+//! It never removes a row: delete sets `deleted_at`, so status, checkpoints and ledger keep
+//! their owner.
 
-use crate::config::{MailboxConfig, Problem};
+use crate::config::{MailboxConfig, Problem, Secret};
+use crate::secrets::{SealError, SealKey};
 use crate::store::schema::mailboxes;
 use crate::store::{AnyConnection, StoreError};
 use chrono::{NaiveDateTime, Utc};
@@ -21,7 +24,7 @@ const VERSION_KEY: &str = "mailboxes_version";
 pub const PROBLEM_KEY: &str = "mailbox";
 
 /// Who manages a mailbox: the config file (read-only elsewhere) or the admin API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ManagedBy {
     Config,
@@ -55,6 +58,8 @@ pub enum MailboxError {
     Clash { name: String, id: i64 },
     #[error("stored mailbox {id} is unreadable ({message}); fix or delete its row in the `mailboxes` table")]
     Corrupt { id: i64, message: String },
+    #[error("cannot seal the password: {0}")]
+    Seal(#[from] SealError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -84,13 +89,32 @@ pub struct Mailbox {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub deleted_at: Option<NaiveDateTime>,
+    /// Whether it has a password: sealed in the database, or a `password_env`/`password_file`.
+    pub password_set: bool,
+    /// The password given through the API, sealed; never serialised.
+    #[serde(skip)]
+    pub password_sealed: Option<String>,
 }
 
 impl Mailbox {
     /// The settings resolved and checked as the config file's are. Fails when they no longer
-    /// pass (a `password_env` not set in this process, a `ca_file` gone).
+    /// pass (a `password_env` not set in this process, a `ca_file` gone), or when the
+    /// password is sealed (use [`Mailbox::config_with`]).
     pub fn config(&self) -> Result<MailboxConfig, Vec<Problem>> {
-        resolve(&self.name, self.enabled, &self.settings)
+        self.config_with(None)
+    }
+
+    /// Like [`Mailbox::config`], opening a sealed password with `key` into
+    /// [`MailboxConfig::inline_password`].
+    pub fn config_with(&self, key: Option<&SealKey>) -> Result<MailboxConfig, Vec<Problem>> {
+        let inline = match &self.password_sealed {
+            None => None,
+            Some(sealed) => Some(
+                open_password(self.id, sealed, key)
+                    .map_err(|m| vec![Problem::new(format!("{PROBLEM_KEY}.password"), m)])?,
+            ),
+        };
+        resolve(&self.name, self.enabled, &self.settings, inline)
     }
 
     /// A text setting as stored (for listings, which must not fail on a bad row).
@@ -120,6 +144,7 @@ struct Row {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     deleted_at: Option<NaiveDateTime>,
+    password_sealed: Option<String>,
 }
 
 impl Row {
@@ -132,7 +157,10 @@ impl Row {
         };
         let settings: toml::Table = serde_json::from_str(&self.settings)
             .map_err(|e| corrupt(format!("settings are not a JSON object: {e}")))?;
+        let refs = settings.contains_key("password_env") || settings.contains_key("password_file");
         Ok(Mailbox {
+            password_set: refs || self.password_sealed.is_some(),
+            password_sealed: self.password_sealed,
             id: self.id,
             name: self.name,
             source,
@@ -148,7 +176,24 @@ impl Row {
 
 /// Checks an entry written as the keys of a `[[mailbox]]` table, with the config file's rules.
 pub fn validate(entry: &toml::Table) -> Result<MailboxConfig, MailboxError> {
-    MailboxConfig::from_value(toml::Value::Table(entry.clone()), PROBLEM_KEY).map_err(MailboxError::Invalid)
+    super::write::check(&super::write::Entry::new(entry.clone()), None, None)
+}
+
+/// The associated data a mailbox's sealed password is bound to.
+pub fn seal_owner(id: i64) -> String {
+    format!("mailbox:{id}")
+}
+
+/// Opens mailbox `id`'s sealed password; the error is a sentence for the `password` field.
+pub fn open_password(id: i64, sealed: &str, key: Option<&SealKey>) -> Result<Secret, String> {
+    let Some(key) = key else {
+        let print = crate::secrets::sealed_with(sealed).unwrap_or("unknown");
+        return Err(format!(
+            "is stored sealed (key {print}) but no [secrets] key is configured here; set [secrets] key_env or \
+             key_file to that key"
+        ));
+    };
+    key.open(&seal_owner(id), sealed).map_err(|e| e.to_string())
 }
 
 /// The stored form of resolved settings: every key but `name` and `enabled`.
@@ -163,11 +208,16 @@ pub fn settings_of(cfg: &MailboxConfig) -> toml::Table {
     table
 }
 
-fn resolve(name: &str, enabled: bool, settings: &toml::Table) -> Result<MailboxConfig, Vec<Problem>> {
+fn resolve(
+    name: &str,
+    enabled: bool,
+    settings: &toml::Table,
+    inline: Option<Secret>,
+) -> Result<MailboxConfig, Vec<Problem>> {
     let mut entry = settings.clone();
     entry.insert("name".into(), toml::Value::String(name.to_string()));
     entry.insert("enabled".into(), toml::Value::Boolean(enabled));
-    MailboxConfig::from_value(toml::Value::Table(entry), PROBLEM_KEY)
+    MailboxConfig::from_value_with_password(toml::Value::Table(entry), PROBLEM_KEY, inline)
 }
 
 pub(super) fn to_json(settings: &toml::Table) -> String {
@@ -213,7 +263,8 @@ pub fn by_name(c: &mut AnyConnection, name: &str) -> Result<Mailbox, MailboxErro
     find_live(c, name)?.ok_or_else(|| MailboxError::NotFound(format!("named `{name}`")))
 }
 
-pub(super) fn find_live(c: &mut AnyConnection, name: &str) -> Result<Option<Mailbox>, MailboxError> {
+/// A live mailbox by name, if there is one.
+pub fn find_live(c: &mut AnyConnection, name: &str) -> Result<Option<Mailbox>, MailboxError> {
     let row: Option<Row> = mailboxes::table
         .filter(mailboxes::name.eq(name))
         .filter(mailboxes::deleted_at.is_null())
@@ -224,7 +275,7 @@ pub(super) fn find_live(c: &mut AnyConnection, name: &str) -> Result<Option<Mail
 }
 
 /// A unique-index violation on the live name means another writer took the name first.
-fn taken(name: &str) -> impl FnOnce(diesel::result::Error) -> MailboxError + '_ {
+pub(super) fn taken(name: &str) -> impl FnOnce(diesel::result::Error) -> MailboxError + '_ {
     move |e| match e {
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
             MailboxError::Exists(name.to_string())
@@ -261,89 +312,5 @@ pub(super) fn insert(
     Ok(id)
 }
 
-/// Creates an API-managed mailbox from the keys of a `[[mailbox]]` entry (all problems at
-/// once in [`MailboxError::Invalid`]).
-pub fn create(c: &mut AnyConnection, entry: &toml::Table) -> Result<Mailbox, MailboxError> {
-    let cfg = validate(entry)?;
-    crate::store::transaction(c, |c| {
-        if find_live(c, &cfg.name)?.is_some() {
-            return Err(MailboxError::Exists(cfg.name.clone()));
-        }
-        let id = insert(c, &cfg, ManagedBy::Api, None)?;
-        get(c, id)
-    })
-}
-
-/// Refuses to write a config-file mailbox through the API.
-fn writable(m: &Mailbox) -> Result<(), MailboxError> {
-    match m.source {
-        ManagedBy::Api => Ok(()),
-        ManagedBy::Config => Err(MailboxError::ReadOnly {
-            name: m.name.clone(),
-            file: m.config_file.clone().unwrap_or_else(|| "the config file".into()),
-        }),
-    }
-}
-
-/// Replaces an API mailbox's settings (a full `[[mailbox]]` entry; `name` may change: a
-/// rename keeps the id, so status, checkpoints and ledger stay).
-pub fn update(c: &mut AnyConnection, id: i64, entry: &toml::Table) -> Result<Mailbox, MailboxError> {
-    let cfg = validate(entry)?;
-    crate::store::transaction(c, |c| {
-        let current = get(c, id)?;
-        writable(&current)?;
-        if let Some(other) = find_live(c, &cfg.name)?
-            && other.id != id
-        {
-            return Err(MailboxError::Exists(cfg.name.clone()));
-        }
-        let settings = settings_of(&cfg);
-        if current.name == cfg.name && current.enabled == cfg.enabled && current.settings == settings {
-            return Ok(current);
-        }
-        diesel::update(mailboxes::table.find(id))
-            .set((
-                mailboxes::name.eq(&cfg.name),
-                mailboxes::settings.eq(to_json(&settings)),
-                mailboxes::enabled.eq(i32::from(cfg.enabled)),
-                mailboxes::updated_at.eq(now()),
-            ))
-            .execute(c)
-            .map_err(taken(&cfg.name))?;
-        bump_version(c)?;
-        get(c, id)
-    })
-}
-
-/// Soft-deletes an API mailbox: it stops being polled everywhere; its history stays.
-pub fn delete(c: &mut AnyConnection, id: i64) -> Result<Mailbox, MailboxError> {
-    crate::store::transaction(c, |c| {
-        let mut current = get(c, id)?;
-        writable(&current)?;
-        let at = now();
-        diesel::update(mailboxes::table.find(id))
-            .set((mailboxes::deleted_at.eq(Some(at)), mailboxes::updated_at.eq(at)))
-            .execute(c)?;
-        bump_version(c)?;
-        (current.deleted_at, current.updated_at) = (Some(at), at);
-        Ok(current)
-    })
-}
-
-/// Enables or disables an API mailbox (a disabled one keeps its row and is not polled).
-pub fn set_enabled(c: &mut AnyConnection, id: i64, enabled: bool) -> Result<Mailbox, MailboxError> {
-    crate::store::transaction(c, |c| {
-        let current = get(c, id)?;
-        writable(&current)?;
-        if current.enabled == enabled {
-            return Ok(current);
-        }
-        diesel::update(mailboxes::table.find(id))
-            .set((mailboxes::enabled.eq(i32::from(enabled)), mailboxes::updated_at.eq(now())))
-            .execute(c)?;
-        bump_version(c)?;
-        get(c, id)
-    })
-}
-
 pub use super::sync::{SyncReport, register_config, sync_config};
+pub use super::write::{Entry, create, delete, set_enabled, update};

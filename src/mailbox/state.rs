@@ -35,8 +35,9 @@ impl MailboxState {
 }
 
 /// A mailbox's status row (the "Error column" of the mailbox list).
-#[derive(Debug, Clone, Queryable, Selectable, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[diesel(table_name = mailbox_status)]
+#[schema(as = MailboxStatus)]
 pub struct Status {
     pub mailbox_id: i64,
     pub state: String,

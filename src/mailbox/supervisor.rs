@@ -14,6 +14,7 @@ use super::{PollError, poll_once, state};
 use crate::config::MailboxConfig;
 use crate::fetch::Session;
 use crate::ingest::Pipeline;
+use crate::secrets::SealKey;
 use crate::store::Db;
 use chrono::{NaiveDateTime, Utc};
 use std::collections::HashMap;
@@ -38,6 +39,8 @@ pub struct Supervisor {
     guards: HashMap<i64, Arc<Mutex<()>>>,
     /// Rows whose settings do not pass validation, by the `updated_at` already reported.
     invalid: HashMap<i64, NaiveDateTime>,
+    /// Opens the sealed passwords of API mailboxes.
+    key: Option<SealKey>,
 }
 
 struct Running {
@@ -62,7 +65,14 @@ impl Supervisor {
             running: HashMap::new(),
             guards: HashMap::new(),
             invalid: HashMap::new(),
+            key: None,
         }
+    }
+
+    /// Opens sealed passwords with `key` (the `[secrets]` key).
+    pub fn with_key(mut self, key: Option<SealKey>) -> Self {
+        self.key = key;
+        self
     }
 
     /// Reconciles at once, then whenever the version moves, until shutdown.
@@ -119,7 +129,7 @@ impl Supervisor {
                 }
                 continue;
             }
-            match m.config() {
+            match m.config_with(self.key.as_ref()) {
                 Ok(cfg) => {
                     self.invalid.remove(&m.id);
                     wanted.insert(m.id, cfg);
@@ -255,9 +265,9 @@ impl Job {
         let m = &self.config;
         let mut pause = Duration::from_secs(5);
         while !stop.is_cancelled() {
-            let password = match m.password().resolve(&m.name) {
-                Ok(Some(p)) => p,
-                _ => return tracing::warn!(mailbox = %m.name, "IDLE disabled: no password available"),
+            let password = match m.secret(&m.name) {
+                Ok(p) => p,
+                Err(_) => return tracing::warn!(mailbox = %m.name, "IDLE disabled: no password available"),
             };
             let session = tokio::select! {
                 s = Session::open(m, &password) => s,

@@ -14,3 +14,7 @@ mod rules;
 // Suppression, allowlist, status and metrics.
 mod status;
 mod suppression;
+// Mailboxes and secrets.
+mod mailbox_actions;
+mod mailboxes;
+mod secrets;

@@ -50,6 +50,18 @@ const EXPECTED: &[(&str, &str)] = &[
     ("delete", "/api/v1/allowlist/{entry}"),
     ("get", "/api/v1/status"),
     ("get", "/metrics"),
+    // Mailboxes.
+    ("get", "/api/v1/mailboxes"),
+    ("post", "/api/v1/mailboxes"),
+    ("get", "/api/v1/mailboxes/{name}"),
+    ("put", "/api/v1/mailboxes/{name}"),
+    ("delete", "/api/v1/mailboxes/{name}"),
+    ("post", "/api/v1/mailboxes/{name}/enable"),
+    ("post", "/api/v1/mailboxes/{name}/disable"),
+    ("post", "/api/v1/mailboxes/verify"),
+    ("post", "/api/v1/mailboxes/{name}/verify"),
+    ("post", "/api/v1/mailboxes/{name}/poll"),
+    ("post", "/api/v1/mailboxes/bulk"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,6 +22,8 @@ fn example_config_documents_every_key() {
     all.database.password_file = Some("X".into());
     all.attribution.verp_secret_env = Some("X".into());
     all.attribution.verp_secret_file = Some("X".into());
+    all.secrets.key_env = Some("X".into());
+    all.secrets.key_file = Some("X".into());
     all.mailbox.push(MailboxConfig {
         name: "x".into(),
         purpose: Purpose::Bounce,
@@ -43,6 +45,7 @@ fn example_config_documents_every_key() {
         max_message_bytes: 10,
         timeout_seconds: 30,
         lease_seconds: 30,
+        inline_password: None,
     });
     // Every [[node]] key, optional ones set.
     let mut node = rebound::config::load_str(

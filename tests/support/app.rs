@@ -43,8 +43,14 @@ impl TestApp {
     }
 
     /// Starts the HTTP server and the scheduled jobs (mailbox polls, purges) in-process.
-    pub async fn serve(mut self) -> TestApp {
-        let app = App::build(self.config.clone()).await.expect("the app builds");
+    pub async fn serve(self) -> TestApp {
+        self.serve_from(None).await
+    }
+
+    /// Like [`TestApp::serve`], naming the config file its `[[mailbox]]` entries come from
+    /// (as `rebound serve --config FILE` does; API writes to them are refused naming it).
+    pub async fn serve_from(mut self, file: Option<&std::path::Path>) -> TestApp {
+        let app = App::build_from(self.config.clone(), file).await.expect("the app builds");
         let address = app.local_addr();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run(async move {

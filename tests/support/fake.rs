@@ -74,5 +74,6 @@ pub fn mailbox(protocol: Protocol, port: u16) -> MailboxConfig {
         max_message_bytes: 1024 * 1024,
         timeout_seconds: 2,
         lease_seconds: 30,
+        inline_password: None,
     }
 }

@@ -9,6 +9,7 @@ pub mod app;
 pub mod fake;
 pub mod mail;
 pub mod proxy;
+pub mod serve;
 
 use rebound::config::DatabaseConfig;
 use std::path::PathBuf;
@@ -284,6 +285,7 @@ impl Dovecot {
             max_message_bytes: 10 * 1024 * 1024,
             timeout_seconds: 10,
             lease_seconds: 30,
+            inline_password: None,
         }
     }
 }
