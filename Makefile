@@ -25,8 +25,9 @@ chaos:
 	REBOUND_CHAOS_ROUNDS=$(CHAOS_ROUNDS) bash tests/support/test.sh --test faults --test faults_fetch
 
 ## bench: throughput and memory figures (parse, classify, import into SQLite and
-## PostgreSQL, draining IMAP and POP3 mailboxes, whole process, 1 GB mbox); needs
-## ../shared/corpus or REBOUND_CORPUS
+## PostgreSQL, draining IMAP and POP3 mailboxes, whole process, 1 GB mbox; BOUNCED pages over
+## 1M events, p50/p99); needs ../shared/corpus or REBOUND_CORPUS. REBOUND_BENCH_ONLY=views,…
+## runs only some parts
 bench:
 	bash tests/support/bench.sh
 

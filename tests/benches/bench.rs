@@ -8,6 +8,8 @@
 //! are per core. Each timed loop keeps its best pass, the least disturbed by the machine.
 //! Part `api` (see `api.rs`, needs no corpus): the admin API over 1,000,000 suppression
 //! entries on both backends.
+//! Part `views` (see `views.rs`, needs no corpus): a campaign's BOUNCED pages over 1,000,000
+//! seeded events through the HTTP API, p50/p99, its report and its CSV export.
 
 #[path = "../support/mod.rs"]
 mod support;

@@ -152,7 +152,39 @@ fn measure(label: &str, db: DatabaseConfig, n: i64) {
             let p = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
             println!("  {what:<42} p50 {:>6.2} ms  p99 {:>6.2} ms", p(0.50), p(0.99));
         }
+        // Once each: the campaign report (grouped over every event) and the whole view as CSV.
+        let report = base.replace("/bounced?limit=50", "");
+        let t = Instant::now();
+        let resp = http.get(&report).bearer_auth(&token).send().await.expect("report");
+        assert_eq!(resp.status(), 200);
+        let _ = resp.bytes().await.expect("report body");
+        println!("  {:<42} {:>8.0} ms", "campaign report (days, bounce groups)", t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        let mut resp = http.get(base.replace("limit=50", "format=csv")).bearer_auth(&token).send().await.expect("csv");
+        let (mut bytes, mut lines) = (0usize, 0usize);
+        while let Some(chunk) = resp.chunk().await.expect("csv chunk") {
+            bytes += chunk.len();
+            lines += chunk.iter().filter(|b| **b == b'\n').count();
+        }
+        println!(
+            "  {:<42} {:>8.2} s   ({} rows, {:.0} MB; peak RSS of server + client {} MiB)",
+            "whole BOUNCED view as CSV",
+            t.elapsed().as_secs_f64(),
+            lines - 1,
+            bytes as f64 / 1e6,
+            peak_rss_kib() / 1024
+        );
         let _ = stop.send(());
         let _ = task.await;
     });
+}
+
+/// This process's peak resident memory (Linux), in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
