@@ -7,8 +7,8 @@ mod support;
 mod access;
 mod campaigns;
 mod openapi;
-mod tls;
 mod review;
+mod tls;
 // rules
 mod rules;
 // Suppression, allowlist, status and metrics.

@@ -11,9 +11,9 @@
 //! Part `views` (see `views.rs`, needs no corpus): a campaign's BOUNCED pages over 1,000,000
 //! seeded events through the HTTP API, p50/p99, its report and its CSV export.
 
+mod api;
 #[path = "../support/mod.rs"]
 mod support;
-mod api;
 mod sync;
 mod views;
 
