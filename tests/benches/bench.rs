@@ -8,8 +8,8 @@
 //! are per core. Each timed loop keeps its best pass, the least disturbed by the machine.
 //! Part `api` (see `api.rs`, needs no corpus): the admin API over 1,000,000 suppression
 //! entries on both backends.
-//! `views` (tests/benches/views.rs) times a campaign's BOUNCED pages over 1M seeded events,
-//! through the HTTP API, as p50/p99.
+//! Part `views` (see `views.rs`, needs no corpus): a campaign's BOUNCED pages over 1,000,000
+//! seeded events through the HTTP API, p50/p99, its report and its CSV export.
 
 mod api;
 #[path = "../support/mod.rs"]
