@@ -45,7 +45,7 @@ fn seed_sql(backend: &str, n: i64) -> Vec<String> {
                  SELECT format('u%s@d%s.example', lpad(((i * 7919) % {n})::text, 7, '0'), \
                  lpad((((i * 7919) % {n}) % 1000)::text, 3, '0')), 'global', \
                  CASE i % 10 WHEN 0 THEN 'fbl_complaint' WHEN 1 THEN 'manual' ELSE 'hard_bounce' END, 'user_unknown', \
-                 timestamp '2026-01-01' + (i % 8640000) * interval '1 second' FROM generate_series(0, {last}) i",
+                 timestamp '2026-01-01' + (i % 8640000) * interval '1 second' FROM generate_series(0::bigint, {last}) i",
                 last = n - 1
             ),
             "INSERT INTO audit_log (at, actor, action, subject) SELECT timestamp '2026-01-01' + i * interval '1 minute', \
@@ -179,7 +179,8 @@ async fn searches(label: &str, s: &Server, n: usize) {
         let mut times = Vec::with_capacity(n);
         for _ in 0..n {
             let q = match what {
-                "prefix" => format!("{path}{:04}", next() % 10_000),
+                // Five characters of an address: about 1,000 entries start with it.
+                "prefix" => format!("{path}{}", &format!("{:07}", next() % 1_000_000)[..4]),
                 _ => format!("{path}d{:03}.example", next() % 1000),
             };
             let (t, status) = timed_get(&http, s, &format!("/api/v1/suppression?limit=50&{q}")).await;
