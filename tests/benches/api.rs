@@ -7,6 +7,8 @@
 //! of the whole list streamed (seconds, and the server's peak RSS, VmHWM, before and after);
 //! on SQLite, 200 concurrent clients looping on list endpoints (p50/p99, requests/s).
 //! Client and server share the machine: figures are per this box, not per core.
+//! `REBOUND_BENCH_SUPPRESSION=N` seeds N entries instead; `REBOUND_BENCH_API_BACKEND=sqlite`
+//! or `postgres` runs one backend only.
 
 use std::io::BufRead;
 use std::path::Path;
@@ -287,6 +289,11 @@ async fn one_backend(label: &str, url: &str, bin: &Path, dir: &Path) {
     {
         use diesel::RunQueryDsl;
         let mut c = db.conn().expect("connection");
+        if backend == "postgres" {
+            // The pool's statement timeout (database.query_timeout_seconds) is for requests,
+            // not for a bulk seed of a million rows.
+            diesel::sql_query("SET statement_timeout = 0").execute(&mut *c).expect("no statement timeout");
+        }
         for sql in seed_sql(backend, n) {
             diesel::sql_query(sql).execute(&mut *c).expect("seed");
         }
@@ -307,7 +314,13 @@ pub fn run() {
     let bin = Path::new(env!("CARGO_BIN_EXE_rebound"));
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    rt.block_on(one_backend("API, SQLite", &format!("sqlite://{}/api.db", dir.path().display()), bin, dir.path()));
+    let only = std::env::var("REBOUND_BENCH_API_BACKEND").unwrap_or_default();
+    if only != "postgres" {
+        rt.block_on(one_backend("API, SQLite", &format!("sqlite://{}/api.db", dir.path().display()), bin, dir.path()));
+    }
+    if only == "sqlite" {
+        return;
+    }
     let admin =
         std::env::var("REBOUND_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let schema = format!("bench_api_{}", std::process::id());
