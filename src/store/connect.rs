@@ -131,7 +131,19 @@ impl Manager {
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384;",
                     self.busy_timeout_ms
                 );
-                c.batch_execute(&pragmas).map_err(|e| fail(&e))?;
+                // Switching a new file to WAL while another process migrates it can answer
+                // "database is locked" without waiting on the busy handler: retry within the
+                // busy timeout, as a writer would wait.
+                let deadline = std::time::Instant::now() + std::time::Duration::from_millis(self.busy_timeout_ms);
+                loop {
+                    match c.batch_execute(&pragmas) {
+                        Ok(()) => break,
+                        Err(e) if e.to_string().contains("locked") && std::time::Instant::now() < deadline => {
+                            std::thread::sleep(std::time::Duration::from_millis(25));
+                        }
+                        Err(e) => return Err(fail(&e)),
+                    }
+                }
                 Ok(AnyConnection::Sqlite(c))
             }
             DbUrl::Postgres { url } => {
