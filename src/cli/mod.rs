@@ -181,7 +181,11 @@ pub fn main() -> ExitCode {
     if !matches!(cli.command, Command::Serve) {
         restore_sigpipe();
     }
-    match run(cli) {
+    let outcome = run(cli);
+    // Connections the pool is still opening must finish before the C libraries' exit
+    // handlers run (see store::quiesce); 10 s covers a connect on a slow network.
+    crate::store::quiesce(std::time::Duration::from_secs(10));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Config(e)) => {
             eprint!("error: invalid configuration {e}");

@@ -185,6 +185,9 @@ impl ManageConnection for Manager {
     type Error = StoreError;
 
     fn connect(&self) -> Result<AnyConnection, StoreError> {
+        let Some(_opening) = super::quiesce::Opening::begin() else {
+            return Err(StoreError::Connect("the process is exiting; no new database connections".into()));
+        };
         let opened = self.open();
         match &opened {
             Ok(_) => self.health.up(&self.target),

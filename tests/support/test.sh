@@ -10,4 +10,5 @@ bash tests/support/deps.sh
 bash tests/support/dovecot.sh start "$REBOUND_TEST_DOVECOT_DIR"
 trap 'bash tests/support/dovecot.sh stop "$REBOUND_TEST_DOVECOT_DIR"; bash tests/support/postfix.sh stop "$REBOUND_TEST_POSTFIX_DIR"' EXIT
 bash tests/support/postfix.sh start "$REBOUND_TEST_POSTFIX_DIR"
-cargo test --locked "$@"
+# --no-fail-fast: one failing binary must not hide what the others would say.
+cargo test --locked --no-fail-fast "$@"
