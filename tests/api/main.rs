@@ -14,6 +14,7 @@ mod rules;
 // Suppression, allowlist, status and metrics.
 mod status;
 mod suppression;
+mod suppression_import;
 // Mailboxes and secrets.
 mod mailbox_actions;
 mod mailboxes;

@@ -9,6 +9,7 @@ mod support;
 mod common;
 mod failures;
 mod formats;
+mod imported;
 mod postfix;
 mod push;
 mod retention;
