@@ -159,6 +159,7 @@ impl From<TokenError> for ApiError {
             TokenError::Exists(_) => ApiError::conflict(e.to_string()),
             TokenError::BadName(_) => ApiError::field("name", e.to_string()),
             TokenError::BadRole(_) => ApiError::field("role", e.to_string()),
+            TokenError::NodeOfOtherRole | TokenError::BadNode(_) => ApiError::field("node", e.to_string()),
             TokenError::Random(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
         }
     }

@@ -31,7 +31,7 @@ mod mailbox_actions;
 mod mailboxes;
 pub use mailbox_actions::MailboxOps;
 
-pub use auth::{Admin, TokenCache, Viewer};
+pub use auth::{Admin, SyncCaller, TokenCache, Viewer};
 
 /// How long a revoked token may still be accepted (the verified-token cache's lifetime).
 pub fn auth_cache_ttl() -> std::time::Duration {
