@@ -42,7 +42,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable: `unauthorized`, `forbidden`, `not_found`, `conflict`, `read_only`, `invalid`,
-    /// `bad_request`, `too_large`, `busy`, `unavailable`, `internal`.
+    /// `bad_request`, `too_large`, `busy`, `unavailable`, `internal`; on the sync routes
+    /// `gone` and `rebuild` (410: take a fresh snapshot).
     pub code: String,
     pub message: String,
     pub problems: Vec<FieldProblem>,
@@ -161,6 +162,21 @@ impl From<TokenError> for ApiError {
             TokenError::BadRole(_) => ApiError::field("role", e.to_string()),
             TokenError::NodeOfOtherRole | TokenError::BadNode(_) => ApiError::field("node", e.to_string()),
             TokenError::Random(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        }
+    }
+}
+
+impl From<crate::sync::protocol::ProtocolError> for ApiError {
+    fn from(e: crate::sync::protocol::ProtocolError) -> Self {
+        use crate::sync::protocol::ProtocolError as P;
+        match e {
+            P::Store(s) => s.into(),
+            P::NoNode => ApiError::field("node", e.to_string()),
+            P::OtherNode { .. } => ApiError::forbidden(e.to_string()),
+            P::UnknownNode(_) => ApiError::not_found(e.to_string()),
+            P::Disabled(_) => ApiError::conflict(e.to_string()),
+            P::Gone { .. } => ApiError::new(StatusCode::GONE, "gone", e.to_string()),
+            P::Rebuild(_) => ApiError::new(StatusCode::GONE, "rebuild", e.to_string()),
         }
     }
 }

@@ -30,6 +30,8 @@ mod suppression;
 mod mailbox_actions;
 mod mailboxes;
 pub use mailbox_actions::MailboxOps;
+// The node agents' pull protocol.
+mod sync;
 
 pub use auth::{Admin, SyncCaller, TokenCache, Viewer};
 
@@ -142,6 +144,10 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(mailbox_actions::verify_saved))
         .routes(routes!(mailbox_actions::poll))
         .routes(routes!(mailbox_actions::bulk))
+        // The node agents' pull protocol.
+        .routes(routes!(sync::snapshot))
+        .routes(routes!(sync::changes))
+        .routes(routes!(sync::report))
         .split_for_parts()
 }
 

@@ -15,6 +15,8 @@ pub struct NodeView {
     pub push: bool,
     pub schedule: String,
     pub scopes: Vec<String>,
+    /// When a node agent last called (snapshot, changes or report); None for local renders.
+    pub last_contact_at: Option<NaiveDateTime>,
     pub last_apply_at: Option<NaiveDateTime>,
     pub last_success_at: Option<NaiveDateTime>,
     pub applied_seq: Option<i64>,
@@ -52,6 +54,7 @@ pub fn one(c: &mut AnyConnection, node: &Node, now: NaiveDateTime) -> Result<Nod
         push: n.push,
         schedule: n.schedule.clone(),
         scopes: n.scopes.clone(),
+        last_contact_at: s.last_contact_at,
         last_apply_at: s.last_apply_at,
         last_success_at: s.last_success_at,
         applied_seq: s.applied_seq,

@@ -18,3 +18,5 @@ mod suppression;
 mod mailbox_actions;
 mod mailboxes;
 mod secrets;
+// The node agents' pull protocol.
+mod sync;

@@ -62,6 +62,10 @@ const EXPECTED: &[(&str, &str)] = &[
     ("post", "/api/v1/mailboxes/{name}/verify"),
     ("post", "/api/v1/mailboxes/{name}/poll"),
     ("post", "/api/v1/mailboxes/bulk"),
+    // The node agents' pull protocol.
+    ("get", "/api/v1/sync/snapshot"),
+    ("get", "/api/v1/sync/changes"),
+    ("post", "/api/v1/sync/report"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
