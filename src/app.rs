@@ -161,6 +161,7 @@ impl App {
         tracing::info!(%addr, scheme, database = db.describe(), instance = %instance_id, "rebound serving");
         let mut state = AppState::new(db.clone(), instance_id.clone(), Arc::new(config.clone()), pipeline);
         state.jobs = scheduler.book();
+        state.stop = scheduler.cancel_token();
         state.mailboxes = api::MailboxOps::new(key, scheduler.tracker(), scheduler.cancel_token());
         let router = api::router(state);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -67,6 +67,8 @@ pub struct AppState {
     pub jobs: crate::scheduler::JobBook,
     /// Mailboxes: the `[secrets]` key, verify slots per token, where API polls run.
     pub mailboxes: MailboxOps,
+    /// Cancelled when the service shuts down: long-polls answer at once then.
+    pub stop: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
@@ -81,6 +83,7 @@ impl AppState {
             limits,
             jobs: Default::default(),
             mailboxes: MailboxOps::default(),
+            stop: Default::default(),
         }
     }
 }

@@ -124,10 +124,12 @@ pub async fn changes(
         let committed = crate::store::COMMITTED.notified();
         let (n, after) = (node.clone(), q.after);
         let feed = state.db.run(move |c| protocol::changes(c, &n, after, limit)).await?;
-        if !feed.changes.is_empty() || tokio::time::Instant::now() >= deadline {
+        if !feed.changes.is_empty() || tokio::time::Instant::now() >= deadline || state.stop.is_cancelled() {
             return Ok(Json(feed));
         }
         tokio::select! {
+            // Shutting down: answer now (nothing new), so the agent is not left waiting.
+            _ = state.stop.cancelled() => {}
             _ = committed => {}
             _ = tokio::time::sleep(POLL) => {}
             _ = tokio::time::sleep_until(deadline) => {}

@@ -131,6 +131,17 @@ pub(super) fn load_all(root: &mut toml::Table, out: &mut Vec<Problem>) -> Vec<No
     all
 }
 
+/// One node's settings from a table of `[[node]]` keys (the node agent's options); every
+/// problem at once, keyed `node.KEY`.
+pub fn resolve_table(table: toml::Table) -> Result<NodeConfig, Vec<Problem>> {
+    let mut out = Vec::new();
+    let n = entry::<Raw>(toml::Value::Table(table), "node", &mut out).and_then(|raw| resolve(raw, "node", &mut out));
+    match n {
+        Some(n) if out.is_empty() => Ok(n),
+        _ => Err(out),
+    }
+}
+
 fn resolve(raw: Raw, key: &str, out: &mut Vec<Problem>) -> Option<NodeConfig> {
     let before = out.len();
     let mut p = |field: &str, msg: String| out.push(Problem::new(format!("{key}.{field}"), msg));

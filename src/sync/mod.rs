@@ -16,6 +16,7 @@
 //! `/api/v1/sync` routes, and [`agent`] is `rebound node-agent`. It never changes the
 //! suppression list.
 
+pub mod agent;
 pub mod atomic;
 pub mod checksum;
 pub mod key;

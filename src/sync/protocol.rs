@@ -128,7 +128,7 @@ pub struct AgentReport {
 }
 
 /// The server's answer to a report.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ReportReply {
     /// true: the node holds exactly the list it should; false: it does not (see `rebuild`);
     /// null: not checked (the list moved on since `seq`, or the report was of a failure).

@@ -33,12 +33,7 @@ async fn failing_after_command_keeps_the_old_file(db: TestDb) {
     assert!(err.contains("after_command") && err.contains("reload refused"), "{v}");
     assert_eq!(v[0]["entries"], 1, "status still describes the list in force: {v}");
     assert_eq!(v[0]["changes_behind"], 1, "{v}");
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("rebound-"))
-        .collect();
+    let leftovers = crate::common::files_named(dir.path(), "rebound-");
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
     // Fixed, the next sync applies and clears the error.

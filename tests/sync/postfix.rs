@@ -43,12 +43,7 @@ async fn bounced_address_is_refused_then_accepted_after_release(db: TestDb) {
     let again = pf.rcpt(&dead);
     assert!(again.starts_with("250"), "released and synced, it must pass again: {again}");
     // No temporary file is left beside the table.
-    let stray: Vec<_> = std::fs::read_dir(&pf.dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("rebound-"))
-        .collect();
+    let stray = crate::common::files_named(&pf.dir, "rebound-");
     assert!(stray.is_empty(), "{stray:?}");
 }
 on_both_backends!(
