@@ -152,8 +152,7 @@ impl App {
         )
         .with_key(key.clone());
         scheduler.spawn(supervisor.run());
-        let nodes = db.run(crate::sync::status::list).await?;
-        crate::sync::runner::start(&db, nodes, &instance_id, &scheduler.tracker(), &scheduler.cancel_token());
+        crate::sync::runner::start(&db, &instance_id, &scheduler.tracker(), &scheduler.cancel_token());
         scheduler.start().await?;
 
         let addr = listener.local_addr()?;

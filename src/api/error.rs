@@ -43,7 +43,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable: `unauthorized`, `forbidden`, `not_found`, `conflict`, `read_only`, `invalid`,
     /// `bad_request`, `too_large`, `busy`, `unavailable`, `internal`; on the sync routes
-    /// `gone` and `rebuild` (410: take a fresh snapshot).
+    /// `gone` and `rebuild` (410: take a fresh snapshot); `apply_failed` (a node's sync now).
     pub code: String,
     pub message: String,
     pub problems: Vec<FieldProblem>,
@@ -177,6 +177,19 @@ impl From<crate::sync::protocol::ProtocolError> for ApiError {
             P::Disabled(_) => ApiError::conflict(e.to_string()),
             P::Gone { .. } => ApiError::new(StatusCode::GONE, "gone", e.to_string()),
             P::Rebuild(_) => ApiError::new(StatusCode::GONE, "rebuild", e.to_string()),
+        }
+    }
+}
+
+impl From<crate::sync::nodes::NodeError> for ApiError {
+    fn from(e: crate::sync::nodes::NodeError) -> Self {
+        use crate::sync::nodes::NodeError as N;
+        match e {
+            N::Store(s) => s.into(),
+            N::NotFound(_) => ApiError::not_found(e.to_string()),
+            N::Exists(_) => ApiError::conflict(e.to_string()),
+            N::ReadOnly { .. } => ApiError::new(StatusCode::CONFLICT, "read_only", e.to_string()),
+            N::Invalid(ref problems) => ApiError::invalid(e.to_string(), problems_of(problems, "node")),
         }
     }
 }

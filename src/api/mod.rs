@@ -30,7 +30,8 @@ mod suppression;
 mod mailbox_actions;
 mod mailboxes;
 pub use mailbox_actions::MailboxOps;
-// The node agents' pull protocol.
+// Nodes and the node agents' pull protocol.
+mod nodes;
 mod sync;
 
 pub use auth::{Admin, SyncCaller, TokenCache, Viewer};
@@ -147,7 +148,12 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(mailbox_actions::verify_saved))
         .routes(routes!(mailbox_actions::poll))
         .routes(routes!(mailbox_actions::bulk))
-        // The node agents' pull protocol.
+        // Nodes and the node agents' pull protocol.
+        .routes(routes!(nodes::list, nodes::create))
+        .routes(routes!(nodes::get, nodes::update, nodes::delete))
+        .routes(routes!(nodes::enable))
+        .routes(routes!(nodes::disable))
+        .routes(routes!(nodes::sync))
         .routes(routes!(sync::snapshot))
         .routes(routes!(sync::changes))
         .routes(routes!(sync::report))

@@ -20,6 +20,7 @@ pub mod agent;
 pub mod atomic;
 pub mod checksum;
 pub mod key;
+pub mod nodes;
 pub mod protocol;
 pub mod render;
 pub mod retention;

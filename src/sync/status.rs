@@ -1,8 +1,8 @@
 //! The nodes in the database and where each stands.
 //!
 //! `nodes` rows mirror the `[[node]]` entries of the config file (source `config`, upserted
-//! by name, marked deleted when the file drops them; API-managed rows, source `api`, come with
-//! the admin API's node routes). `node_status` says, per node id: the change-log seq its list
+//! by name, marked deleted when the file drops them; API-managed rows, source `api`, are
+//! written by [`super::nodes`]). `node_status` says, per node id: the change-log seq its list
 //! is current to, its entry count and checksum, whether that was verified, the last error
 //! and the last success; and holds the lease that keeps two instances from rendering one node
 //! at once (one conditional UPDATE, atomic on both backends).
@@ -55,6 +55,7 @@ pub fn sync_config(
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
     crate::store::transaction(c, |c| {
+        let mut changed = false;
         let live: Vec<(i64, String, String, String, i32)> = nodes::table
             .filter(nodes::deleted_at.is_null())
             .select((nodes::id, nodes::name, nodes::source, nodes::settings, nodes::enabled))
@@ -64,6 +65,7 @@ pub fn sync_config(
             match live.iter().find(|(_, name, ..)| name == &n.name) {
                 Some((id, _, source, old, was)) if source == "config" => {
                     if *old != s || *was != enabled {
+                        changed = true;
                         diesel::update(nodes::table.find(id))
                             .set((
                                 nodes::settings.eq(&s),
@@ -76,18 +78,25 @@ pub fn sync_config(
                 }
                 // An API node of that name: the config file's entry takes its place.
                 Some((id, ..)) => {
+                    changed = true;
                     diesel::update(nodes::table.find(id)).set(nodes::deleted_at.eq(now)).execute(c)?;
                     insert(c, n, &s, file, now)?;
                 }
                 None => {
+                    changed = true;
                     insert(c, n, &s, file, now)?;
                 }
             }
         }
         for (id, name, source, ..) in &live {
             if source == "config" && !entries.iter().any(|n| &n.name == name) {
+                changed = true;
                 diesel::update(nodes::table.find(id)).set(nodes::deleted_at.eq(now)).execute(c)?;
             }
+        }
+        // Running `serve`s follow the node list by this counter.
+        if changed {
+            crate::store::counter::bump(c, super::nodes::VERSION)?;
         }
         Ok(())
     })

@@ -1,4 +1,4 @@
-//! What `rebound node list` (and, in slice 2, the API's node status) shows per node: its
+//! What `rebound node list` and `/api/v1/nodes` show per node: its
 //! settings in brief, what it holds, how far behind the change log it is, the last error.
 
 use super::{Node, set, status};
@@ -6,9 +6,11 @@ use crate::store::{AnyConnection, StoreError};
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct NodeView {
     pub name: String,
+    /// `config` (a `[[node]]` of the config file: read-only through the API) or `api`.
+    pub source: String,
     pub target: String,
     pub path: Option<String>,
     pub enabled: bool,
@@ -48,6 +50,7 @@ pub fn one(c: &mut AnyConnection, node: &Node, now: NaiveDateTime) -> Result<Nod
     };
     Ok(NodeView {
         name: n.name.clone(),
+        source: node.source.clone(),
         target: n.target.to_string(),
         path: n.path.clone(),
         enabled: n.enabled,

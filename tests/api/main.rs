@@ -18,5 +18,6 @@ mod suppression;
 mod mailbox_actions;
 mod mailboxes;
 mod secrets;
-// The node agents' pull protocol.
+// Nodes and the node agents' pull protocol.
+mod nodes;
 mod sync;
