@@ -52,7 +52,8 @@ async fn failing_postmap_keeps_the_old_table(db: TestDb) {
     let table = dir.path().join("suppressed");
     let node = |config_dir: &std::path::Path| {
         format!(
-            "[[node]]\nname = \"pf\"\ntarget = \"postfix\"\npath = \"{}\"\nconfig_dir = \"{}\"\n",
+            // postmap itself (not the built-in cdb writer), so that it can fail.
+            "[[node]]\nname = \"pf\"\ntarget = \"postfix\"\npath = \"{}\"\nconfig_dir = \"{}\"\npostmap_command = \"postmap\"\n",
             table.display(),
             config_dir.display()
         )
