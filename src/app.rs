@@ -152,8 +152,7 @@ impl App {
         )
         .with_key(key.clone());
         scheduler.spawn(supervisor.run());
-        let nodes = db.run(crate::sync::status::list).await?;
-        crate::sync::runner::start(&db, nodes, &instance_id, &scheduler.tracker(), &scheduler.cancel_token());
+        crate::sync::runner::start(&db, &instance_id, &scheduler.tracker(), &scheduler.cancel_token());
         scheduler.start().await?;
 
         let addr = listener.local_addr()?;
@@ -161,6 +160,7 @@ impl App {
         tracing::info!(%addr, scheme, database = db.describe(), instance = %instance_id, "rebound serving");
         let mut state = AppState::new(db.clone(), instance_id.clone(), Arc::new(config.clone()), pipeline);
         state.jobs = scheduler.book();
+        state.stop = scheduler.cancel_token();
         state.mailboxes = api::MailboxOps::new(key, scheduler.tracker(), scheduler.cancel_token());
         let router = api::router(state);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

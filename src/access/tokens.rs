@@ -4,6 +4,10 @@
 //! system). Only its SHA-256 is stored. A fast hash is right here, where argon2 would be
 //! wrong: argon2 slows guessing of *low-entropy* passwords, while 256 random bits cannot be
 //! guessed however fast the hash, and every API request verifies a token.
+//!
+//! Three roles: a viewer reads, an admin also writes, and a node token (for `rebound
+//! node-agent` on a sending node) may use the sync routes only, for the one node it is bound
+//! to (or, unbound, for the node each call names).
 
 use crate::audit::{self, Actor};
 use crate::store::schema::api_tokens;
@@ -14,12 +18,14 @@ use diesel::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-/// What a token may do. A viewer reads; an admin also writes and runs verify and poll.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+/// What a token may do. A viewer reads; an admin also writes and runs verify and poll; a
+/// node token pulls the suppression list (the sync routes) and nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,
     Admin,
+    Node,
 }
 
 impl Role {
@@ -27,6 +33,7 @@ impl Role {
         match self {
             Role::Viewer => "viewer",
             Role::Admin => "admin",
+            Role::Node => "node",
         }
     }
 
@@ -34,24 +41,30 @@ impl Role {
         match s {
             "viewer" => Ok(Role::Viewer),
             "admin" => Ok(Role::Admin),
+            "node" => Ok(Role::Node),
             other => Err(TokenError::BadRole(other.to_string())),
         }
     }
 
-    /// Whether this role may do what `needed` allows (an admin may do what a viewer may).
+    /// Whether this role may do what `needed` allows: an admin may do what a viewer or a
+    /// node may; a viewer and a node only their own.
     pub fn allows(self, needed: Role) -> bool {
-        self >= needed
+        self == needed || self == Role::Admin
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    #[error("`{0}` is not a role; use admin or viewer")]
+    #[error("`{0}` is not a role; use admin, viewer or node")]
     BadRole(String),
     #[error("a token name must be 1–64 letters, digits, `-`, `_` or `.`; `{0}` is not")]
     BadName(String),
     #[error("a live token named `{0}` exists; revoke it first or pick another name")]
     Exists(String),
+    #[error("only a node token is bound to a node; drop --node or use --role node")]
+    NodeOfOtherRole,
+    #[error("`{0}` is not a node name (a-z, 0-9, `_` and `-`)")]
+    BadNode(String),
     #[error("no live token named `{0}`; `rebound token list` shows them")]
     NotFound(String),
     #[error("the operating system gave no random bytes for a token: {0}")]
@@ -72,6 +85,8 @@ pub struct TokenInfo {
     pub id: i64,
     pub name: String,
     pub role: Role,
+    /// A node token's node; None: any node, named on each call.
+    pub node: Option<String>,
     pub created_at: NaiveDateTime,
     pub last_used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
@@ -83,6 +98,8 @@ pub struct Principal {
     pub id: i64,
     pub name: String,
     pub role: Role,
+    /// The node a node token is bound to.
+    pub node: Option<String>,
 }
 
 impl Principal {
@@ -114,7 +131,27 @@ pub fn create(
     role: Role,
     now: NaiveDateTime,
 ) -> Result<(TokenInfo, String), TokenError> {
+    create_bound(c, actor, name, role, None, now)
+}
+
+/// Like [`create`], binding a node token to the node named `node`.
+pub fn create_bound(
+    c: &mut AnyConnection,
+    actor: &Actor,
+    name: &str,
+    role: Role,
+    node: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<(TokenInfo, String), TokenError> {
     valid_name(name)?;
+    if let Some(n) = node {
+        if role != Role::Node {
+            return Err(TokenError::NodeOfOtherRole);
+        }
+        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-') {
+            return Err(TokenError::BadNode(n.to_string()));
+        }
+    }
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| TokenError::Random(e.to_string()))?;
     let token = format!("{PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
@@ -132,13 +169,22 @@ pub fn create(
                 api_tokens::name.eq(name),
                 api_tokens::role.eq(role.as_str()),
                 api_tokens::token_hash.eq(hash(&token)),
+                api_tokens::node.eq(node),
                 api_tokens::created_at.eq(now),
             ))
             .returning(api_tokens::id)
             .get_result(c)?;
-        let info =
-            TokenInfo { id, name: name.to_string(), role, created_at: now, last_used_at: None, revoked_at: None };
-        let after = serde_json::json!({"name": name, "role": role.as_str()});
+        let node = node.map(str::to_string);
+        let info = TokenInfo {
+            id,
+            name: name.to_string(),
+            role,
+            node: node.clone(),
+            created_at: now,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        let after = serde_json::json!({"name": name, "role": role.as_str(), "node": node});
         let target = format!("token:{name}");
         audit::record(
             c,
@@ -151,10 +197,10 @@ pub fn create(
     Ok((info, token))
 }
 
-type Row = (i64, String, String, NaiveDateTime, Option<NaiveDateTime>, Option<NaiveDateTime>);
+type Row = (i64, String, String, Option<String>, NaiveDateTime, Option<NaiveDateTime>, Option<NaiveDateTime>);
 
-fn info((id, name, role, created_at, last_used_at, revoked_at): Row) -> Result<TokenInfo, TokenError> {
-    Ok(TokenInfo { id, name, role: Role::parse(&role)?, created_at, last_used_at, revoked_at })
+fn info((id, name, role, node, created_at, last_used_at, revoked_at): Row) -> Result<TokenInfo, TokenError> {
+    Ok(TokenInfo { id, name, role: Role::parse(&role)?, node, created_at, last_used_at, revoked_at })
 }
 
 /// Every token, revoked ones included (`revoked_at` set), oldest first.
@@ -164,6 +210,7 @@ pub fn list(c: &mut AnyConnection) -> Result<Vec<TokenInfo>, TokenError> {
             api_tokens::id,
             api_tokens::name,
             api_tokens::role,
+            api_tokens::node,
             api_tokens::created_at,
             api_tokens::last_used_at,
             api_tokens::revoked_at,
@@ -200,13 +247,13 @@ pub fn authenticate(c: &mut AnyConnection, presented: &str) -> Result<Option<Pri
     if !presented.starts_with(PREFIX) || presented.len() > 128 {
         return Ok(None);
     }
-    let row: Option<(i64, String, String)> = api_tokens::table
+    let row: Option<(i64, String, String, Option<String>)> = api_tokens::table
         .filter(api_tokens::token_hash.eq(hash(presented)))
         .filter(api_tokens::revoked_at.is_null())
-        .select((api_tokens::id, api_tokens::name, api_tokens::role))
+        .select((api_tokens::id, api_tokens::name, api_tokens::role, api_tokens::node))
         .first(c)
         .optional()?;
-    row.map(|(id, name, role)| Ok(Principal { id, name, role: Role::parse(&role)? })).transpose()
+    row.map(|(id, name, role, node)| Ok(Principal { id, name, role: Role::parse(&role)?, node })).transpose()
 }
 
 /// Notes that token `id` was used at `now` (the API calls this at most once a minute per token).

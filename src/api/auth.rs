@@ -1,7 +1,9 @@
-//! Bearer-token authentication for `/api`: the [`Viewer`] and [`Admin`] extractors.
+//! Bearer-token authentication for `/api`: the [`Viewer`], [`Admin`] and [`SyncCaller`]
+//! extractors.
 //!
 //! Takes the `Authorization: Bearer TOKEN` header; gives the calling [`Principal`], or 401
-//! (no token, a malformed header, an unknown or revoked token) or 403 (a viewer writing). It
+//! (no token, a malformed header, an unknown or revoked token) or 403 (a viewer writing, a
+//! node token anywhere but the sync routes, a viewer on the sync routes). It
 //! never logs or echoes a token. Verified tokens are cached for [`CACHE_TTL`], so a revoked
 //! token is refused within that time on every instance, and `last_used_at` is written at
 //! most once a minute per token instead of on every request.
@@ -30,9 +32,20 @@ struct Cached {
     touched: Option<Instant>,
 }
 
-/// Any live token (a viewer or an admin): may read.
+/// A viewer or an admin token: may read. Node tokens are refused.
 #[derive(Debug, Clone)]
 pub struct Viewer(pub Principal);
+
+/// A node token or an admin token: may use the sync routes (snapshot, changes, report).
+#[derive(Debug, Clone)]
+pub struct SyncCaller(pub Principal);
+
+fn node_refused(p: &Principal) -> ApiError {
+    ApiError::forbidden(format!(
+        "token `{}` is a node token: it may only use the sync routes (/api/v1/sync/…); use a viewer or admin token",
+        p.name
+    ))
+}
 
 /// An admin token: may also write, verify and poll.
 #[derive(Debug, Clone)]
@@ -42,7 +55,27 @@ impl FromRequestParts<AppState> for Viewer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authenticate(parts, state).await.map(Viewer)
+        let principal = authenticate(parts, state).await?;
+        if principal.role == Role::Node {
+            return Err(node_refused(&principal));
+        }
+        Ok(Viewer(principal))
+    }
+}
+
+impl FromRequestParts<AppState> for SyncCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = authenticate(parts, state).await?;
+        if !principal.role.allows(Role::Node) {
+            return Err(ApiError::forbidden(format!(
+                "token `{}` is a {} token: the sync routes take a node token (`rebound token create --role node`) or an admin token",
+                principal.name,
+                principal.role.as_str()
+            )));
+        }
+        Ok(SyncCaller(principal))
     }
 }
 
@@ -51,6 +84,9 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let principal = authenticate(parts, state).await?;
+        if principal.role == Role::Node {
+            return Err(node_refused(&principal));
+        }
         if !principal.role.allows(Role::Admin) {
             return Err(ApiError::forbidden(format!(
                 "token `{}` is a {} token: it may read but not change anything; use an admin token",

@@ -42,7 +42,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable: `unauthorized`, `forbidden`, `not_found`, `conflict`, `read_only`, `invalid`,
-    /// `bad_request`, `too_large`, `busy`, `unavailable`, `internal`.
+    /// `bad_request`, `too_large`, `busy`, `unavailable`, `internal`; on the sync routes
+    /// `gone` and `rebuild` (410: take a fresh snapshot); `apply_failed` (a node's sync now).
     pub code: String,
     pub message: String,
     pub problems: Vec<FieldProblem>,
@@ -159,7 +160,36 @@ impl From<TokenError> for ApiError {
             TokenError::Exists(_) => ApiError::conflict(e.to_string()),
             TokenError::BadName(_) => ApiError::field("name", e.to_string()),
             TokenError::BadRole(_) => ApiError::field("role", e.to_string()),
+            TokenError::NodeOfOtherRole | TokenError::BadNode(_) => ApiError::field("node", e.to_string()),
             TokenError::Random(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        }
+    }
+}
+
+impl From<crate::sync::protocol::ProtocolError> for ApiError {
+    fn from(e: crate::sync::protocol::ProtocolError) -> Self {
+        use crate::sync::protocol::ProtocolError as P;
+        match e {
+            P::Store(s) => s.into(),
+            P::NoNode => ApiError::field("node", e.to_string()),
+            P::OtherNode { .. } => ApiError::forbidden(e.to_string()),
+            P::UnknownNode(_) => ApiError::not_found(e.to_string()),
+            P::Disabled(_) => ApiError::conflict(e.to_string()),
+            P::Gone { .. } => ApiError::new(StatusCode::GONE, "gone", e.to_string()),
+            P::Rebuild(_) => ApiError::new(StatusCode::GONE, "rebuild", e.to_string()),
+        }
+    }
+}
+
+impl From<crate::sync::nodes::NodeError> for ApiError {
+    fn from(e: crate::sync::nodes::NodeError) -> Self {
+        use crate::sync::nodes::NodeError as N;
+        match e {
+            N::Store(s) => s.into(),
+            N::NotFound(_) => ApiError::not_found(e.to_string()),
+            N::Exists(_) => ApiError::conflict(e.to_string()),
+            N::ReadOnly { .. } => ApiError::new(StatusCode::CONFLICT, "read_only", e.to_string()),
+            N::Invalid(ref problems) => ApiError::invalid(e.to_string(), problems_of(problems, "node")),
         }
     }
 }

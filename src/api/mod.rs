@@ -31,8 +31,11 @@ mod suppression_import;
 mod mailbox_actions;
 mod mailboxes;
 pub use mailbox_actions::MailboxOps;
+// Nodes and the node agents' pull protocol.
+mod nodes;
+mod sync;
 
-pub use auth::{Admin, TokenCache, Viewer};
+pub use auth::{Admin, SyncCaller, TokenCache, Viewer};
 
 /// How long a revoked token may still be accepted (the verified-token cache's lifetime).
 pub fn auth_cache_ttl() -> std::time::Duration {
@@ -66,6 +69,8 @@ pub struct AppState {
     pub jobs: crate::scheduler::JobBook,
     /// Mailboxes: the `[secrets]` key, verify slots per token, where API polls run.
     pub mailboxes: MailboxOps,
+    /// Cancelled when the service shuts down: long-polls answer at once then.
+    pub stop: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
@@ -80,6 +85,7 @@ impl AppState {
             limits,
             jobs: Default::default(),
             mailboxes: MailboxOps::default(),
+            stop: Default::default(),
         }
     }
 }
@@ -144,6 +150,15 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(mailbox_actions::verify_saved))
         .routes(routes!(mailbox_actions::poll))
         .routes(routes!(mailbox_actions::bulk))
+        // Nodes and the node agents' pull protocol.
+        .routes(routes!(nodes::list, nodes::create))
+        .routes(routes!(nodes::get, nodes::update, nodes::delete))
+        .routes(routes!(nodes::enable))
+        .routes(routes!(nodes::disable))
+        .routes(routes!(nodes::sync))
+        .routes(routes!(sync::snapshot))
+        .routes(routes!(sync::changes))
+        .routes(routes!(sync::report))
         .split_for_parts()
 }
 

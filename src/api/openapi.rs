@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
         title = "rebound admin API",
         description = "Mailboxes, rules, campaigns, suppression and review of a rebound service. \
 Every /api route needs `Authorization: Bearer TOKEN` (`rebound token create`); viewer tokens \
-read, admin tokens also write. Errors are `{\"error\": {\"code\", \"message\", \"problems\"}}`."
+read, admin tokens also write, node tokens (`--role node`) use the /api/v1/sync routes only. Errors are `{\"error\": {\"code\", \"message\", \"problems\"}}`."
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

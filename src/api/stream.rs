@@ -1,4 +1,6 @@
-//! A whole keyset-paged view as one streamed CSV download, in flat memory.
+//! Streamed downloads in flat memory: a whole keyset-paged view as CSV ([`csv_pages`]), and
+//! any [`Chunked`] source (the suppression export, a node's snapshot) as a body read chunk
+//! by chunk when the client asks for more ([`chunked_body`]).
 //!
 //! Takes a view's page function (the same one the JSON pages use) and the CSV header; gives
 //! a chunked response fed by a blocking task that reads the view chunk by chunk, each with a
@@ -69,4 +71,69 @@ where
         Body::from_stream(body),
     )
         .into_response()
+}
+
+/// A download read chunk by chunk, each chunk with a connection of its own.
+pub trait Chunked: Send + 'static {
+    fn next_chunk(&mut self, c: &mut AnyConnection) -> Result<Option<Vec<u8>>, crate::store::StoreError>;
+    fn is_done(&self) -> bool;
+}
+
+impl Chunked for crate::suppress::export::Export {
+    fn next_chunk(&mut self, c: &mut AnyConnection) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
+        crate::suppress::export::Export::next_chunk(self, c)
+    }
+    fn is_done(&self) -> bool {
+        crate::suppress::export::Export::is_done(self)
+    }
+}
+
+impl Chunked for crate::sync::snapshot::Snapshot {
+    fn next_chunk(&mut self, c: &mut AnyConnection) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
+        crate::sync::snapshot::Snapshot::next_chunk(self, c)
+    }
+    fn is_done(&self) -> bool {
+        crate::sync::snapshot::Snapshot::is_done(self)
+    }
+}
+
+/// The streamed body of `source`. The first chunk is read before the answer, so a database
+/// that does not answer is a proper error; each later one only when the client has taken the
+/// previous one, so a slow reader holds no connection. A failure mid-way cuts the body short
+/// (logged as `what`) rather than ending it cleanly.
+pub async fn chunked_body<T: Chunked>(
+    db: &Db,
+    source: T,
+    what: &'static str,
+) -> Result<Body, crate::store::StoreError> {
+    use futures_util::StreamExt;
+    let (source, first) = db
+        .run(move |c| {
+            let mut s = source;
+            s.next_chunk(c).map(|chunk| (s, chunk.unwrap_or_default()))
+        })
+        .await?;
+    let db = db.clone();
+    let rest = futures_util::stream::unfold(Some(source), move |st| {
+        let db = db.clone();
+        async move {
+            let s = st.filter(|s| !s.is_done())?;
+            let read = db
+                .run(move |c| {
+                    let mut s = s;
+                    s.next_chunk(c).map(|chunk| (s, chunk))
+                })
+                .await;
+            match read {
+                Ok((s, Some(chunk))) => Some((Ok(Bytes::from(chunk)), Some(s))),
+                Ok((_, None)) => None,
+                Err(err) => {
+                    tracing::warn!(error = %err, "{what} cut short");
+                    Some((Err(std::io::Error::other(err.to_string())), None))
+                }
+            }
+        }
+    });
+    let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(first)) }).chain(rest);
+    Ok(Body::from_stream(body))
 }

@@ -13,12 +13,10 @@ use crate::suppress::manual::{self, Allowed, ManualError};
 use crate::suppress::search::{self, Held, Order, Search};
 use crate::suppress::{GLOBAL, Source, Suppression, normalize};
 use axum::Json;
-use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -197,43 +195,9 @@ pub async fn export(
 ) -> ApiResult<Response> {
     let format = q.format.unwrap_or_default();
     let export = Export::new(format, Utc::now().naive_utc());
-    // The first page before the answer: a database that does not answer is a proper error.
-    let (export, first) = state
-        .db
-        .run(move |c| {
-            let mut e = export;
-            e.next_chunk(c).map(|chunk| (e, chunk.unwrap_or_default()))
-        })
-        .await?;
-    let db = state.db.clone();
-    // Each later page is read only when the client has taken the previous one, with a
-    // connection taken for that page alone: a slow reader holds no connection.
-    let rest = futures_util::stream::unfold(Some(export), move |st| {
-        let db = db.clone();
-        async move {
-            let e = st.filter(|e| !e.is_done())?;
-            let read = db
-                .run(move |c| {
-                    let mut e = e;
-                    e.next_chunk(c).map(|chunk| (e, chunk))
-                })
-                .await;
-            match read {
-                Ok((e, Some(chunk))) => Some((Ok(Bytes::from(chunk)), Some(e))),
-                Ok((_, None)) => None,
-                Err(err) => {
-                    tracing::warn!(error = %err, "suppression export cut short");
-                    Some((Err(std::io::Error::other(err.to_string())), None))
-                }
-            }
-        }
-    });
-    let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(first)) }).chain(rest);
+    let body = super::stream::chunked_body(&state.db, export, "suppression export").await?;
     let disposition = format!("attachment; filename=\"suppression.{}\"", format.extension());
-    Ok((
-        [(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)],
-        Body::from_stream(body),
-    )
+    Ok(([(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)], body)
         .into_response())
 }
 

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use verify::VerifyArgs;
 
+mod agent;
 mod import;
 mod mailbox;
 mod node;
@@ -90,6 +91,10 @@ pub enum Command {
     /// Render the suppression list for the named [[node]], or every enabled one with a path,
     /// now; exit 0 once each is current, 1 when one failed (its previous list stays in force).
     Sync { node: Option<String> },
+    /// Run on a sending node: pull this node's suppression list from a central rebound
+    /// (snapshot, then changes, long-polled) and install it in the MTA's format, atomically;
+    /// the cursor is saved only after each install and every apply is reported.
+    NodeAgent(Box<agent::AgentArgs>),
     /// The sending nodes and where each stands: last apply, applied change-log seq, changes
     /// behind, entries, checksum, last error.
     #[command(subcommand)]
@@ -273,6 +278,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let (cfg, db) = connect(&cli.config)?;
             node::sync_now(&cfg, &cli.config, &db, node.as_deref())
         }
+        Command::NodeAgent(args) => agent::run(*args),
         Command::Node(NodeCommand::List { format }) => {
             let (cfg, db) = connect(&cli.config)?;
             node::list(&cfg, &cli.config, &db, format)

@@ -14,11 +14,16 @@ pub enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// admin (read and write) or viewer (read only).
+        /// admin (read and write), viewer (read only) or node (the sync routes only, for
+        /// `rebound node-agent` on a sending node).
         #[arg(long)]
         role: String,
+        /// A node token's node: the token pulls that node's list and no other. Without it a
+        /// node token names the node on each call.
+        #[arg(long)]
+        node: Option<String>,
     },
-    /// Every token: name, role, created, last used, revoked. Never the token itself.
+    /// Every token: name, role, node, created, last used, revoked. Never the token itself.
     List {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -31,19 +36,24 @@ pub fn run(db: &Db, cmd: TokenCommand) -> Result<(), Failure> {
     let mut c = db.conn().map_err(anyhow::Error::from)?;
     let now = chrono::Utc::now().naive_utc();
     match cmd {
-        TokenCommand::Create { name, role } => {
+        TokenCommand::Create { name, role, node } => {
             let role = Role::parse(&role).map_err(|e| Failure::Usage(e.to_string()))?;
-            let (info, token) = tokens::create(&mut c, &Actor::cli(), &name, role, now).map_err(anyhow::Error::from)?;
+            if node.is_some() && role != Role::Node {
+                return Err(Failure::Usage(tokens::TokenError::NodeOfOtherRole.to_string()));
+            }
+            let (info, token) = tokens::create_bound(&mut c, &Actor::cli(), &name, role, node.as_deref(), now)
+                .map_err(anyhow::Error::from)?;
             eprintln!("created {} token `{}`; it is shown once, below:", info.role.as_str(), info.name);
             println!("{token}");
             Ok(())
         }
         TokenCommand::List { format } => {
             let list = tokens::list(&mut c).map_err(anyhow::Error::from)?;
-            print(format, &["name", "role", "created", "last_used", "revoked"], &list, |t| {
+            print(format, &["name", "role", "node", "created", "last_used", "revoked"], &list, |t| {
                 vec![
                     t.name.clone(),
                     t.role.as_str().into(),
+                    t.node.clone().unwrap_or_default(),
                     time(&t.created_at),
                     opt_time(&t.last_used_at),
                     opt_time(&t.revoked_at),

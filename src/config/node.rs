@@ -56,6 +56,11 @@ pub struct NodeConfig {
     pub reject_text: String,
     /// `postfix`: the postmap program.
     pub postmap_command: String,
+    /// `postfix` with `table_type = "cdb"` and no `postmap_command`: rebound writes the cdb
+    /// index itself (postmap needs ~70 s for a million keys). Absent in settings stored by
+    /// an earlier version: postmap, as then.
+    #[serde(default)]
+    pub builtin_cdb: bool,
     /// `postfix`: the Postfix config directory postmap reads (`-c DIR`); None: postmap's own default.
     pub config_dir: Option<String>,
     /// `exim`: the tinycdb program.
@@ -129,6 +134,17 @@ pub(super) fn load_all(root: &mut toml::Table, out: &mut Vec<Problem>) -> Vec<No
         all.push(n);
     }
     all
+}
+
+/// One node's settings from a table of `[[node]]` keys (the node agent's options); every
+/// problem at once, keyed `node.KEY`.
+pub fn resolve_table(table: toml::Table) -> Result<NodeConfig, Vec<Problem>> {
+    let mut out = Vec::new();
+    let n = entry::<Raw>(toml::Value::Table(table), "node", &mut out).and_then(|raw| resolve(raw, "node", &mut out));
+    match n {
+        Some(n) if out.is_empty() => Ok(n),
+        _ => Err(out),
+    }
 }
 
 fn resolve(raw: Raw, key: &str, out: &mut Vec<Problem>) -> Option<NodeConfig> {
@@ -227,6 +243,7 @@ fn resolve(raw: Raw, key: &str, out: &mut Vec<Problem>) -> Option<NodeConfig> {
     if raw.push && raw.path.is_none() {
         p("push", "needs a path: rebound can only re-render a file it writes".into());
     }
+    let builtin_cdb = target == Target::Postfix && table_type == "cdb" && raw.postmap_command.is_none();
     (out.len() == before).then(|| NodeConfig {
         name,
         target,
@@ -234,6 +251,7 @@ fn resolve(raw: Raw, key: &str, out: &mut Vec<Problem>) -> Option<NodeConfig> {
         format,
         table_type,
         reject_text,
+        builtin_cdb,
         postmap_command: raw.postmap_command.unwrap_or_else(|| "postmap".into()),
         config_dir: raw.config_dir,
         cdb_command: raw.cdb_command.unwrap_or_else(|| "cdb".into()),

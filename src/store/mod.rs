@@ -21,5 +21,5 @@ pub use connect::{AnyConnection, Backend, Db, Manager, StoreError};
 pub use migrate::run_migrations;
 pub use page::{BadCursor, Cursor, Page, PageError, Paged};
 pub use quiesce::quiesce;
-pub use tx::transaction;
+pub use tx::{COMMITTED, transaction};
 pub use url::{DbUrl, UrlError, mask_url};

@@ -174,6 +174,7 @@ diesel::table! {
         created_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        node -> Nullable<Text>,
     }
 }
 
@@ -244,6 +245,7 @@ diesel::table! {
         last_error_at -> Nullable<Timestamp>,
         lease_owner -> Nullable<Text>,
         lease_expires_at -> Nullable<Timestamp>,
+        rebuild -> Integer,
     }
 }
 

@@ -11,15 +11,22 @@
 //! apply: seq, entries, [`checksum`] (the one order-independent digest both sides compute),
 //! last error. [`runner`] renders each node on its schedule inside `rebound serve`, and
 //! within seconds of a committed change for `push` nodes; [`retention`] compacts the change
-//! log. It never changes the suppression list.
+//! log. Node agents pull instead: [`protocol`] (which node a caller may pull, changes by
+//! cursor, the check of their reports) and [`snapshot`] (the whole set as NDJSON) serve the
+//! `/api/v1/sync` routes, and [`agent`] is `rebound node-agent`. It never changes the
+//! suppression list.
 
+pub mod agent;
 pub mod atomic;
 pub mod checksum;
 pub mod key;
+pub mod nodes;
+pub mod protocol;
 pub mod render;
 pub mod retention;
 pub mod runner;
 pub mod set;
+pub mod snapshot;
 pub mod status;
 pub mod view;
 

@@ -7,30 +7,98 @@
 //! among instances sharing a database one renders a node at a time (the other's tick finds
 //! the lease held and skips). Shutdown stops the tasks between renders; a render in flight
 //! completes (it is tracked) or, if the process dies, leaves the previous files in place.
-//! The node list is read at start; nodes added through the admin API come with slice 2.
+//! The node list is followed at run time: every [`RELOAD_EVERY`] the [`super::nodes::VERSION`]
+//! counter is read, and when it moved the tasks of removed, disabled or changed nodes are
+//! stopped (between renders) and the new or changed ones started.
 
 use super::{Node, SyncError, set};
+use crate::config::NodeConfig;
 use crate::store::Db;
 use chrono::Utc;
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+/// How often the node list's version is read.
+pub const RELOAD_EVERY: Duration = Duration::from_secs(2);
 
 /// How often a push node looks at the change log's head.
 pub const PUSH_EVERY: Duration = Duration::from_secs(1);
 /// How long a push node lets a burst of changes gather before it renders.
 pub const BATCH: Duration = Duration::from_millis(300);
 
-/// Starts one task per enabled node that has a path; returns how many.
-pub fn start(db: &Db, nodes: Vec<Node>, owner: &str, tracker: &TaskTracker, stop: &CancellationToken) -> usize {
-    let mut n = 0;
-    for node in nodes.into_iter().filter(|n| n.config.enabled && n.config.path.is_some()) {
+/// Starts the task that keeps one render task per enabled node with a path, following the
+/// node list until `stop`.
+pub fn start(db: &Db, owner: &str, tracker: &TaskTracker, stop: &CancellationToken) {
+    tracker.spawn(follow(db.clone(), owner.to_string(), tracker.clone(), stop.clone()));
+}
+
+async fn follow(db: Db, owner: String, tracker: TaskTracker, stop: CancellationToken) {
+    let mut running: Running = HashMap::new();
+    let mut seen = None;
+    loop {
+        let version = db.run(|c| crate::store::counter::read(c, super::nodes::VERSION)).await;
+        if let Ok(v) = version
+            && seen != Some(v)
+        {
+            match db.run(super::status::list).await {
+                Ok(nodes) => {
+                    seen = Some(v);
+                    reconcile(&db, &owner, &tracker, &stop, &mut running, nodes);
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read the node list; will retry"),
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(RELOAD_EVERY) => {}
+            _ = stop.cancelled() => return,
+        }
+    }
+}
+
+/// The render task of each node id: the settings it runs with, its stop, its handle.
+type Running = HashMap<i64, (NodeConfig, CancellationToken, tokio::task::JoinHandle<()>)>;
+
+fn reconcile(
+    db: &Db,
+    owner: &str,
+    tracker: &TaskTracker,
+    stop: &CancellationToken,
+    running: &mut Running,
+    nodes: Vec<Node>,
+) {
+    let wanted: HashMap<i64, Node> =
+        nodes.into_iter().filter(|n| n.config.enabled && n.config.path.is_some()).map(|n| (n.id, n)).collect();
+    let mut stopping = HashMap::new();
+    running.retain(|id, (cfg, task, handle)| {
+        let keep = wanted.get(id).is_some_and(|n| &n.config == cfg);
+        if !keep {
+            tracing::info!(node = %cfg.name, "node removed, disabled or changed; its render task stops");
+            task.cancel();
+            stopping.insert(*id, std::mem::replace(handle, tokio::spawn(async {})));
+        }
+        keep
+    });
+    for (id, node) in wanted {
+        if running.contains_key(&id) {
+            continue;
+        }
         tracing::info!(node = %node.config.name, target = %node.config.target, schedule = %node.config.schedule,
             push = node.config.push, "rendering the suppression list for this node");
-        tracker.spawn(job(db.clone(), node, owner.to_string(), stop.clone()));
-        n += 1;
+        let task = stop.child_token();
+        // A changed node's old task may be mid-render (same files, same lease owner): the
+        // new one starts when it has finished.
+        let before = stopping.remove(&id);
+        let (db, owner, t, cfg) = (db.clone(), owner.to_string(), task.clone(), node.config.clone());
+        let handle = tracker.spawn(async move {
+            if let Some(b) = before {
+                let _ = b.await;
+            }
+            job(db, node, owner, t).await
+        });
+        running.insert(id, (cfg, task, handle));
     }
-    n
 }
 
 /// Renders `node` now on the blocking pool (a render runs postmap and may take seconds).

@@ -1,8 +1,8 @@
 //! The nodes in the database and where each stands.
 //!
 //! `nodes` rows mirror the `[[node]]` entries of the config file (source `config`, upserted
-//! by name, marked deleted when the file drops them; API-managed rows, source `api`, come with
-//! the admin API's node routes). `node_status` says, per node id: the change-log seq its list
+//! by name, marked deleted when the file drops them; API-managed rows, source `api`, are
+//! written by [`super::nodes`]). `node_status` says, per node id: the change-log seq its list
 //! is current to, its entry count and checksum, whether that was verified, the last error
 //! and the last success; and holds the lease that keeps two instances from rendering one node
 //! at once (one conditional UPDATE, atomic on both backends).
@@ -38,6 +38,8 @@ pub struct Status {
     pub last_error_at: Option<NaiveDateTime>,
     pub lease_owner: Option<String>,
     pub lease_expires_at: Option<NaiveDateTime>,
+    /// 1: the node's last report did not match; its next sync call is told to re-snapshot.
+    pub rebuild: i32,
 }
 
 fn settings(n: &NodeConfig) -> String {
@@ -53,6 +55,7 @@ pub fn sync_config(
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
     crate::store::transaction(c, |c| {
+        let mut changed = false;
         let live: Vec<(i64, String, String, String, i32)> = nodes::table
             .filter(nodes::deleted_at.is_null())
             .select((nodes::id, nodes::name, nodes::source, nodes::settings, nodes::enabled))
@@ -62,6 +65,7 @@ pub fn sync_config(
             match live.iter().find(|(_, name, ..)| name == &n.name) {
                 Some((id, _, source, old, was)) if source == "config" => {
                     if *old != s || *was != enabled {
+                        changed = true;
                         diesel::update(nodes::table.find(id))
                             .set((
                                 nodes::settings.eq(&s),
@@ -74,18 +78,25 @@ pub fn sync_config(
                 }
                 // An API node of that name: the config file's entry takes its place.
                 Some((id, ..)) => {
+                    changed = true;
                     diesel::update(nodes::table.find(id)).set(nodes::deleted_at.eq(now)).execute(c)?;
                     insert(c, n, &s, file, now)?;
                 }
                 None => {
+                    changed = true;
                     insert(c, n, &s, file, now)?;
                 }
             }
         }
         for (id, name, source, ..) in &live {
             if source == "config" && !entries.iter().any(|n| &n.name == name) {
+                changed = true;
                 diesel::update(nodes::table.find(id)).set(nodes::deleted_at.eq(now)).execute(c)?;
             }
+        }
+        // Running `serve`s follow the node list by this counter.
+        if changed {
+            crate::store::counter::bump(c, super::nodes::VERSION)?;
         }
         Ok(())
     })
@@ -200,6 +211,66 @@ pub fn record_success(
             node_status::last_error.eq(None::<String>),
         ))
         .execute(c)?;
+    Ok(())
+}
+
+/// The live node named `name`.
+pub fn find(c: &mut AnyConnection, name: &str) -> Result<Option<Node>, StoreError> {
+    Ok(list(c)?.into_iter().find(|n| n.config.name == name))
+}
+
+/// A node agent called (snapshot, changes or report).
+pub fn touch(c: &mut AnyConnection, id: i64, now: NaiveDateTime) -> Result<(), StoreError> {
+    ensure_row(c, id)?;
+    diesel::update(node_status::table.find(id)).set(node_status::last_contact_at.eq(now)).execute(c)?;
+    Ok(())
+}
+
+/// Marks (or clears) the node for a fresh snapshot.
+pub fn set_rebuild(c: &mut AnyConnection, id: i64, rebuild: bool) -> Result<(), StoreError> {
+    ensure_row(c, id)?;
+    diesel::update(node_status::table.find(id)).set(node_status::rebuild.eq(i32::from(rebuild))).execute(c)?;
+    Ok(())
+}
+
+/// What a node agent said it installed, and whether that was checked against the list
+/// (None: the list moved on, so it could not be checked yet).
+pub struct Report<'a> {
+    pub seq: i64,
+    pub entries: i64,
+    pub checksum: &'a str,
+    pub verified: Option<bool>,
+    pub applied_at: NaiveDateTime,
+}
+
+/// After an agent's successful apply; a failed check is also the node's last error.
+pub fn record_report(c: &mut AnyConnection, id: i64, r: &Report, now: NaiveDateTime) -> Result<(), StoreError> {
+    ensure_row(c, id)?;
+    let mismatch = (r.verified == Some(false)).then(|| {
+        format!(
+            "checksum mismatch: the node reported {} entries with checksum {} at seq {}; it is told to take a fresh snapshot",
+            r.entries, r.checksum, r.seq
+        )
+    });
+    diesel::update(node_status::table.find(id))
+        .set((
+            node_status::last_contact_at.eq(now),
+            node_status::last_apply_at.eq(r.applied_at),
+            node_status::last_success_at.eq(r.applied_at),
+            node_status::applied_seq.eq(r.seq),
+            node_status::entries.eq(r.entries),
+            node_status::checksum.eq(r.checksum),
+            node_status::verified.eq(r.verified.map(i32::from)),
+            node_status::last_error.eq(&mismatch),
+        ))
+        .execute(c)?;
+    // Only a check decides a rebuild: an unchecked report leaves a pending one pending.
+    if let Some(ok) = r.verified {
+        set_rebuild(c, id, !ok)?;
+    }
+    if mismatch.is_some() {
+        diesel::update(node_status::table.find(id)).set(node_status::last_error_at.eq(now)).execute(c)?;
+    }
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! What `rebound node list` (and, in slice 2, the API's node status) shows per node: its
+//! What `rebound node list` and `/api/v1/nodes` show per node: its
 //! settings in brief, what it holds, how far behind the change log it is, the last error.
 
 use super::{Node, set, status};
@@ -6,15 +6,19 @@ use crate::store::{AnyConnection, StoreError};
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct NodeView {
     pub name: String,
+    /// `config` (a `[[node]]` of the config file: read-only through the API) or `api`.
+    pub source: String,
     pub target: String,
     pub path: Option<String>,
     pub enabled: bool,
     pub push: bool,
     pub schedule: String,
     pub scopes: Vec<String>,
+    /// When a node agent last called (snapshot, changes or report); None for local renders.
+    pub last_contact_at: Option<NaiveDateTime>,
     pub last_apply_at: Option<NaiveDateTime>,
     pub last_success_at: Option<NaiveDateTime>,
     pub applied_seq: Option<i64>,
@@ -46,12 +50,14 @@ pub fn one(c: &mut AnyConnection, node: &Node, now: NaiveDateTime) -> Result<Nod
     };
     Ok(NodeView {
         name: n.name.clone(),
+        source: node.source.clone(),
         target: n.target.to_string(),
         path: n.path.clone(),
         enabled: n.enabled,
         push: n.push,
         schedule: n.schedule.clone(),
         scopes: n.scopes.clone(),
+        last_contact_at: s.last_contact_at,
         last_apply_at: s.last_apply_at,
         last_success_at: s.last_success_at,
         applied_seq: s.applied_seq,

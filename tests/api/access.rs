@@ -110,3 +110,29 @@ async fn bodies_over_the_cap_get_413(db: TestDb) {
     app.stop(10).await.unwrap();
 }
 on_both_backends!(body_cap, bodies_over_the_cap_get_413);
+
+async fn node_tokens_are_refused_outside_the_sync_routes(db: TestDb) {
+    let app = TestApp::new(db, |_| {}).serve().await;
+    let now = chrono::Utc::now().naive_utc();
+    let (info, token) =
+        tokens::create_bound(&mut app.conn(), &Actor::system("test"), "mta-1-agent", Role::Node, Some("mta-1"), now)
+            .unwrap();
+    assert_eq!((info.role, info.node.as_deref()), (Role::Node, Some("mta-1")));
+    let node = app.api(Some(token));
+    for path in ["/api/v1/audit", "/api/v1/suppression", "/api/v1/suppression/changes", "/api/v1/status"] {
+        let r = node.get(path).await;
+        assert_eq!(r.status, 403, "GET {path} with a node token: {}", r.text);
+        assert_error(&r.body, "forbidden");
+        assert!(r.text.contains("sync routes"), "the refusal says where a node token may go: {}", r.text);
+    }
+    let w = node.post("/api/v1/allowlist", &serde_json::json!({"entry": "a@example.org"})).await;
+    assert_eq!(w.status, 403, "{}", w.text);
+    // Only a node token is bound to a node.
+    let bound_admin =
+        tokens::create_bound(&mut app.conn(), &Actor::system("test"), "x", Role::Admin, Some("mta-1"), now);
+    assert!(bound_admin.unwrap_err().to_string().contains("--role node"));
+    let listed = tokens::list(&mut app.conn()).unwrap();
+    assert!(listed.iter().any(|t| t.name == "mta-1-agent" && t.node.as_deref() == Some("mta-1")));
+    app.stop(10).await.unwrap();
+}
+on_both_backends!(node_tokens_refused_elsewhere, node_tokens_are_refused_outside_the_sync_routes);

@@ -21,3 +21,6 @@ mod mailboxes;
 mod secrets;
 // The README walkthrough, end to end.
 mod walkthrough;
+// Nodes and the node agents' pull protocol.
+mod nodes;
+mod sync;

@@ -63,6 +63,18 @@ const EXPECTED: &[(&str, &str)] = &[
     ("post", "/api/v1/mailboxes/{name}/verify"),
     ("post", "/api/v1/mailboxes/{name}/poll"),
     ("post", "/api/v1/mailboxes/bulk"),
+    // Nodes and the node agents' pull protocol.
+    ("get", "/api/v1/nodes"),
+    ("post", "/api/v1/nodes"),
+    ("get", "/api/v1/nodes/{name}"),
+    ("put", "/api/v1/nodes/{name}"),
+    ("delete", "/api/v1/nodes/{name}"),
+    ("post", "/api/v1/nodes/{name}/enable"),
+    ("post", "/api/v1/nodes/{name}/disable"),
+    ("post", "/api/v1/nodes/{name}/sync"),
+    ("get", "/api/v1/sync/snapshot"),
+    ("get", "/api/v1/sync/changes"),
+    ("post", "/api/v1/sync/report"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

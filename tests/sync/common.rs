@@ -106,3 +106,13 @@ pub fn import_hard_bounce(config: &Path, dir: &Path, rcpt: &str) {
     std::fs::write(&file, raw).unwrap();
     ok(config, &["import", file.to_str().unwrap()]);
 }
+
+/// The names of the files in `dir` whose name contains `needle` (temporary files left behind).
+pub fn files_named(dir: &Path, needle: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(needle))
+        .collect()
+}

@@ -33,12 +33,7 @@ async fn failing_after_command_keeps_the_old_file(db: TestDb) {
     assert!(err.contains("after_command") && err.contains("reload refused"), "{v}");
     assert_eq!(v[0]["entries"], 1, "status still describes the list in force: {v}");
     assert_eq!(v[0]["changes_behind"], 1, "{v}");
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("rebound-"))
-        .collect();
+    let leftovers = crate::common::files_named(dir.path(), "rebound-");
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
     // Fixed, the next sync applies and clears the error.
@@ -57,7 +52,8 @@ async fn failing_postmap_keeps_the_old_table(db: TestDb) {
     let table = dir.path().join("suppressed");
     let node = |config_dir: &std::path::Path| {
         format!(
-            "[[node]]\nname = \"pf\"\ntarget = \"postfix\"\npath = \"{}\"\nconfig_dir = \"{}\"\n",
+            // postmap itself (not the built-in cdb writer), so that it can fail.
+            "[[node]]\nname = \"pf\"\ntarget = \"postfix\"\npath = \"{}\"\nconfig_dir = \"{}\"\npostmap_command = \"postmap\"\n",
             table.display(),
             config_dir.display()
         )

@@ -43,15 +43,57 @@ async fn bounced_address_is_refused_then_accepted_after_release(db: TestDb) {
     let again = pf.rcpt(&dead);
     assert!(again.starts_with("250"), "released and synced, it must pass again: {again}");
     // No temporary file is left beside the table.
-    let stray: Vec<_> = std::fs::read_dir(&pf.dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("rebound-"))
-        .collect();
+    let stray = crate::common::files_named(&pf.dir, "rebound-");
     assert!(stray.is_empty(), "{stray:?}");
 }
 on_both_backends!(
     bounced_address_is_refused_then_accepted_after_release,
     bounced_address_is_refused_then_accepted_after_release
 );
+
+/// Every (key, value) record of a cdb file.
+fn records(path: &std::path::Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let cdb = cdb2::CDB::open(path).unwrap();
+    let mut all: Vec<_> = cdb.iter().map(|r| r.unwrap()).collect();
+    all.sort();
+    all
+}
+
+/// The cdb rebound writes itself holds exactly the records postmap writes for the same table
+/// (keys and values without a trailing NUL), and Postfix reads it.
+#[test]
+fn builtin_cdb_equals_postmaps() {
+    let pf = Postfix::get();
+    let dir = tempfile::tempdir().unwrap();
+    let node = |name: &str, extra: &str| {
+        let toml = format!(
+            "[[node]]\nname = \"{name}\"\ntarget = \"postfix\"\npath = \"{}\"\nconfig_dir = \"{}\"\n{extra}",
+            dir.path().join(name).display(),
+            pf.dir.display()
+        );
+        rebound::config::load_str("t", &toml, std::iter::empty()).unwrap().node[0].clone()
+    };
+    let (builtin, postmap) = (node("builtin", ""), node("postmap", "postmap_command = \"postmap\"\n"));
+    assert!(builtin.builtin_cdb && !postmap.builtin_cdb);
+    let pairs: Vec<(String, String)> = ["a@example.org", "b.c+d@example.net", "@whole.example", "zed@example.org"]
+        .iter()
+        .map(|a| (a.to_string(), "global".to_string()))
+        .collect();
+    for n in [&builtin, &postmap] {
+        let mut it = pairs.clone().into_iter();
+        let (staged, _) =
+            rebound::sync::render::stage(n, std::path::Path::new(n.path.as_ref().unwrap()), &mut it).unwrap();
+        staged.install(None, &[]).unwrap();
+    }
+    let ours = records(&dir.path().join("builtin.cdb"));
+    assert_eq!(ours.len(), 4);
+    assert_eq!(ours, records(&dir.path().join("postmap.cdb")), "the same records as postmap's");
+    let q = std::process::Command::new("postmap")
+        .arg("-c")
+        .arg(&pf.dir)
+        .args(["-q", "b.c+d@example.net"])
+        .arg(format!("cdb:{}", dir.path().join("builtin").display()))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&q.stdout).starts_with("REJECT 5.1.1 "), "Postfix reads it: {q:?}");
+}
