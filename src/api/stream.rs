@@ -1,16 +1,20 @@
-//! A whole keyset-paged view as one streamed CSV download, in flat memory.
+//! Streamed downloads in flat memory: a whole keyset-paged view as CSV, and any chunked
+//! export read ahead of the client.
 //!
-//! Takes a view's page function (the same one the JSON pages use) and the CSV header; gives
-//! a chunked response fed by a blocking task that reads the view chunk by chunk, each with a
-//! connection taken for that chunk only, and waits while the client is slower than the
-//! database (a bounded channel), so memory holds a few chunks whatever the view's size. A
-//! client that goes away stops the task. A database failure mid-stream can no longer change
-//! the status: it is logged and the body ends with an error (the client sees a cut transfer).
+//! Takes a view's page function (the same one the JSON pages use) and the CSV header, or a
+//! function giving the next chunk; gives a chunked body fed by a blocking task that reads
+//! chunk by chunk, each with a connection taken for that chunk only, and waits while the
+//! client is slower than the database (a bounded channel), so memory holds a few chunks
+//! whatever the size, and the database reads the next chunk while the client takes the
+//! last. A client that goes away stops the task. A database failure mid-stream can no
+//! longer change the status: it is logged and the body ends with an error (the client sees
+//! a cut transfer).
 
 use crate::store::{AnyConnection, Db, Page, PageError, Paged};
 use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
 use serde::Serialize;
 
 /// Rows read per statement.
@@ -25,42 +29,21 @@ where
     T: Serialize + Send + 'static,
     F: FnMut(&mut AnyConnection, &Page) -> Result<Paged<T>, PageError> + Send + 'static,
 {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(AHEAD);
-    tokio::task::spawn_blocking(move || {
-        let mut page = Page::first(CHUNK);
-        let mut first = true;
-        loop {
-            let read = db.conn().map_err(PageError::from).and_then(|mut c| fetch(&mut c, &page));
-            let encoded = read.map_err(|e| e.to_string()).and_then(|paged| {
-                let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
-                if first {
-                    w.write_record(header).map_err(|e| e.to_string())?;
-                }
-                for row in &paged.rows {
-                    w.serialize(row).map_err(|e| e.to_string())?;
-                }
-                Ok((w.into_inner().map_err(|e| e.to_string())?, paged.next))
-            });
-            first = false;
-            let (bytes, next) = match encoded {
-                Ok(done) => done,
-                Err(e) => {
-                    tracing::error!(error = %e, "a CSV export stopped part way");
-                    let _ = tx.blocking_send(Err(std::io::Error::other("the export stopped; see the server log")));
-                    return;
-                }
-            };
-            // The client went away: stop reading.
-            if tx.blocking_send(Ok(Bytes::from(bytes))).is_err() {
-                return;
-            }
-            match next {
-                Some(cursor) => page.after = Some(cursor),
-                None => return,
-            }
+    let mut page = Some(Page::first(CHUNK));
+    let mut first = true;
+    let body = ahead(db, move |c| {
+        let Some(at) = page.take() else { return Ok(None) };
+        let paged = fetch(c, &at).map_err(|e| e.to_string())?;
+        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+        if std::mem::take(&mut first) {
+            w.write_record(header).map_err(|e| e.to_string())?;
         }
+        for row in &paged.rows {
+            w.serialize(row).map_err(|e| e.to_string())?;
+        }
+        page = paged.next.map(|cursor| Page { after: Some(cursor), ..at });
+        Ok::<_, String>(Some(w.into_inner().map_err(|e| e.to_string())?))
     });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -69,4 +52,38 @@ where
         Body::from_stream(body),
     )
         .into_response()
+}
+
+/// The chunks `next` gives (None: the end), read on a blocking thread with a connection
+/// taken for each call only, at most [`AHEAD`] chunks ahead of the client: the database
+/// reads the next chunk while the client takes the last one, and a slow client holds a
+/// thread but no connection. A client that goes away stops the reading; a failure is
+/// logged and ends the body with an error.
+pub fn ahead<F, E>(db: Db, mut next: F) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static
+where
+    F: FnMut(&mut AnyConnection) -> Result<Option<Vec<u8>>, E> + Send + 'static,
+    E: std::fmt::Display,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(AHEAD);
+    tokio::task::spawn_blocking(move || {
+        loop {
+            // The connection goes back to the pool before the chunk waits for the client.
+            let read = db.conn().map_err(|e| e.to_string()).and_then(|mut c| next(&mut c).map_err(|e| e.to_string()));
+            match read {
+                Ok(Some(bytes)) => {
+                    // The client went away: stop reading.
+                    if tx.blocking_send(Ok(Bytes::from(bytes))).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "a streamed download stopped part way");
+                    let _ = tx.blocking_send(Err(std::io::Error::other("the download stopped; see the server log")));
+                    return;
+                }
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
 }

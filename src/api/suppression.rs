@@ -205,29 +205,9 @@ pub async fn export(
             e.next_chunk(c).map(|chunk| (e, chunk.unwrap_or_default()))
         })
         .await?;
-    let db = state.db.clone();
-    // Each later page is read only when the client has taken the previous one, with a
-    // connection taken for that page alone: a slow reader holds no connection.
-    let rest = futures_util::stream::unfold(Some(export), move |st| {
-        let db = db.clone();
-        async move {
-            let e = st.filter(|e| !e.is_done())?;
-            let read = db
-                .run(move |c| {
-                    let mut e = e;
-                    e.next_chunk(c).map(|chunk| (e, chunk))
-                })
-                .await;
-            match read {
-                Ok((e, Some(chunk))) => Some((Ok(Bytes::from(chunk)), Some(e))),
-                Ok((_, None)) => None,
-                Err(err) => {
-                    tracing::warn!(error = %err, "suppression export cut short");
-                    Some((Err(std::io::Error::other(err.to_string())), None))
-                }
-            }
-        }
-    });
+    // The later pages are read ahead of the client, each with a connection of its own.
+    let mut export = export;
+    let rest = super::stream::ahead(state.db.clone(), move |c| export.next_chunk(c));
     let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(first)) }).chain(rest);
     let disposition = format!("attachment; filename=\"suppression.{}\"", format.extension());
     Ok((
