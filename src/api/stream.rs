@@ -30,20 +30,24 @@ where
     F: FnMut(&mut AnyConnection, &Page) -> Result<Paged<T>, PageError> + Send + 'static,
 {
     let mut page = Some(Page::first(CHUNK));
-    let mut first = true;
-    let body = ahead(db, move |c| {
+    let read = move |c: &mut AnyConnection| {
         let Some(at) = page.take() else { return Ok(None) };
         let paged = fetch(c, &at).map_err(|e| e.to_string())?;
+        page = paged.next.clone().map(|cursor| Page { after: Some(cursor), ..at });
+        Ok::<_, String>(Some(paged.rows))
+    };
+    let mut first = true;
+    let write = move |rows: Vec<T>| {
         let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
         if std::mem::take(&mut first) {
             w.write_record(header).map_err(|e| e.to_string())?;
         }
-        for row in &paged.rows {
+        for row in &rows {
             w.serialize(row).map_err(|e| e.to_string())?;
         }
-        page = paged.next.map(|cursor| Page { after: Some(cursor), ..at });
-        Ok::<_, String>(Some(w.into_inner().map_err(|e| e.to_string())?))
-    });
+        w.into_inner().map_err(|e| e.to_string())
+    };
+    let body = ahead(db, read, write);
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -54,29 +58,46 @@ where
         .into_response()
 }
 
-/// The chunks `next` gives (None: the end), read on a blocking thread with a connection
-/// taken for each call only, at most [`AHEAD`] chunks ahead of the client: the database
-/// reads the next chunk while the client takes the last one, and a slow client holds a
-/// thread but no connection. A client that goes away stops the reading; a failure is
-/// logged and ends the body with an error.
-pub fn ahead<F, E>(db: Db, mut next: F) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static
+/// The chunks `read` gives (None: the end), each written out by `write`, read on a
+/// blocking thread with a connection taken for each call only and written on another, at
+/// most [`AHEAD`] chunks ahead of the client: the database reads the next chunk while the
+/// last is written and the client takes the one before, and a slow client holds threads
+/// but no connection. A client that goes away stops both; a failure is logged and ends the
+/// body with an error.
+pub fn ahead<T, R, W, E>(db: Db, mut read: R, mut write: W) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send
 where
-    F: FnMut(&mut AnyConnection) -> Result<Option<Vec<u8>>, E> + Send + 'static,
+    T: Send + 'static,
+    R: FnMut(&mut AnyConnection) -> Result<Option<T>, E> + Send + 'static,
+    W: FnMut(T) -> Result<Vec<u8>, E> + Send + 'static,
     E: std::fmt::Display,
 {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(AHEAD);
+    let (read_tx, read_rx) = std::sync::mpsc::sync_channel::<Result<T, String>>(1);
     tokio::task::spawn_blocking(move || {
         loop {
-            // The connection goes back to the pool before the chunk waits for the client.
-            let read = db.conn().map_err(|e| e.to_string()).and_then(|mut c| next(&mut c).map_err(|e| e.to_string()));
-            match read {
-                Ok(Some(bytes)) => {
-                    // The client went away: stop reading.
+            // The connection goes back to the pool before the chunk waits to be written.
+            let chunk = db.conn().map_err(|e| e.to_string()).and_then(|mut c| read(&mut c).map_err(|e| e.to_string()));
+            let end = !matches!(chunk, Ok(Some(_)));
+            // Sent Err(..) ends the writer; a closed channel means the client went away.
+            if let Some(item) = chunk.transpose()
+                && read_tx.send(item).is_err()
+            {
+                return;
+            }
+            if end {
+                return;
+            }
+        }
+    });
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(AHEAD);
+    tokio::task::spawn_blocking(move || {
+        for chunk in read_rx {
+            match chunk.and_then(|c| write(c).map_err(|e| e.to_string())) {
+                // The client went away: stop (the reader stops at its next chunk).
+                Ok(bytes) => {
                     if tx.blocking_send(Ok(Bytes::from(bytes))).is_err() {
                         return;
                     }
                 }
-                Ok(None) => return,
                 Err(e) => {
                     tracing::error!(error = %e, "a streamed download stopped part way");
                     let _ = tx.blocking_send(Err(std::io::Error::other("the download stopped; see the server log")));

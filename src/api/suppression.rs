@@ -206,8 +206,8 @@ pub async fn export(
         })
         .await?;
     // The later pages are read ahead of the client, each with a connection of its own.
-    let mut export = export;
-    let rest = super::stream::ahead(state.db.clone(), move |c| export.next_chunk(c));
+    let (mut pages, mut render) = export.split();
+    let rest = super::stream::ahead(state.db.clone(), move |c| pages.next(c), move |page| render.page(&page));
     let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(first)) }).chain(rest);
     let disposition = format!("attachment; filename=\"suppression.{}\"", format.extension());
     Ok((

@@ -124,46 +124,84 @@ pub fn cells(r: &Suppression) -> Vec<String> {
     ]
 }
 
-/// An export under way: where it stopped, and what it wrote so far.
+/// An export under way: where it stopped, and what it wrote so far. Its two halves can
+/// run apart ([`Export::split`]): reading the next page while the last one is written.
 #[derive(Debug)]
 pub struct Export {
-    format: Format,
+    pages: Pages,
+    render: Render,
+}
+
+/// The reading half of an export: where it stopped.
+#[derive(Debug)]
+pub struct Pages {
     now: NaiveDateTime,
     after: Option<(String, String)>,
-    started: bool,
     done: bool,
+}
+
+/// The writing half of an export: the format, and what was written so far.
+#[derive(Debug)]
+pub struct Render {
+    format: Format,
+    started: bool,
     rows: u64,
 }
 
 impl Export {
     /// An export of the entries in force at `now`.
     pub fn new(format: Format, now: NaiveDateTime) -> Export {
-        Export { format, now, after: None, started: false, done: false, rows: 0 }
+        Export { pages: Pages { now, after: None, done: false }, render: Render { format, started: false, rows: 0 } }
     }
 
     pub fn is_done(&self) -> bool {
-        self.done
+        self.pages.done
     }
 
     /// Entries written so far.
     pub fn rows(&self) -> u64 {
-        self.rows
+        self.render.rows
     }
 
     /// The bytes of the next page (with the header before the first page and the closing
     /// after the last); None once everything was written.
     pub fn next_chunk(&mut self, c: &mut AnyConnection) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.pages.next(c)? {
+            Some(page) => self.render.page(&page).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The reading half and the writing half.
+    pub fn split(self) -> (Pages, Render) {
+        (self.pages, self.render)
+    }
+}
+
+impl Pages {
+    /// The next page of entries (shorter than [`PAGE`]: the last); None after the last.
+    pub fn next(&mut self, c: &mut AnyConnection) -> Result<Option<Vec<Suppression>>, StoreError> {
         if self.done {
             return Ok(None);
         }
         let after = self.after.as_ref().map(|(a, s)| (a.as_str(), s.as_str()));
         let page = list::in_force(c, after, PAGE, self.now)?;
+        self.done = (page.len() as i64) < PAGE;
+        self.after = page.last().map(|r| (r.address.clone(), r.scope.clone()));
+        Ok(Some(page))
+    }
+}
+
+impl Render {
+    /// The bytes of one page as [`Pages::next`] gave it, in order: the header before the
+    /// first page, the closing after the last (the one shorter than [`PAGE`]).
+    pub fn page(&mut self, page: &[Suppression]) -> Result<Vec<u8>, StoreError> {
         let mut out = Vec::with_capacity(page.len() * 80 + 64);
         let first = !self.started;
         self.started = true;
         match self.format {
             Format::Plain => {
-                for r in &page {
+                for r in page {
                     out.extend_from_slice(r.address.as_bytes());
                     out.push(b'\n');
                 }
@@ -174,7 +212,7 @@ impl Export {
                 if first {
                     w.write_record(HEADERS).map_err(failed)?;
                 }
-                for r in &page {
+                for r in page {
                     write_csv(&mut w, r).map_err(failed)?;
                 }
                 w.flush().map_err(|e| StoreError::Task(format!("writing the CSV export: {e}")))?;
@@ -193,14 +231,10 @@ impl Export {
             }
         }
         self.rows += page.len() as u64;
-        if (page.len() as i64) < PAGE {
-            self.done = true;
-            if self.format == Format::Json {
-                out.extend_from_slice(b"\n]\n");
-            }
+        if (page.len() as i64) < PAGE && self.format == Format::Json {
+            out.extend_from_slice(b"\n]\n");
         }
-        self.after = page.last().map(|r| (r.address.clone(), r.scope.clone()));
-        Ok(Some(out))
+        Ok(out)
     }
 }
 
