@@ -141,7 +141,7 @@ pub fn run(cfg: &Config, engine: &Engine, paths: &[PathBuf], as_json: bool) -> R
     let render = |msgs: &[(String, Option<usize>, Vec<u8>)]| -> std::io::Result<Vec<u8>> {
         let mut buf = Vec::with_capacity(msgs.len() * 512);
         for (name, part, raw) in msgs {
-            let p = pipeline.prepare(engine, raw);
+            let p = pipeline.preview(engine, raw);
             if as_json {
                 write_json(&mut buf, name, *part, &p)?;
             } else {
@@ -171,6 +171,9 @@ pub fn run(cfg: &Config, engine: &Engine, paths: &[PathBuf], as_json: bool) -> R
     type Batch = Vec<(String, Option<usize>, Vec<u8>)>;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(1);
     let walked = std::thread::scope(|s| -> std::io::Result<()> {
+        // The parser's tables are built while the first batch is read, not by the first
+        // parsing thread while the others wait for it.
+        s.spawn(crate::parse::warm);
         let reader = s.spawn(move || {
             let mut batch: Batch = Vec::with_capacity(BATCH);
             let mut errors = 0usize;

@@ -758,6 +758,12 @@ pub fn names_a_failure(text: &str) -> bool {
     !phrase_hits(text).is_empty() || PERMANENCE.as_ref().is_some_and(|ac| ac.is_match(text))
 }
 
+/// Builds this module's tables now (see [`crate::parse::warm`]).
+pub(crate) fn warm() {
+    std::sync::LazyLock::force(&TABLE);
+    std::sync::LazyLock::force(&PERMANENCE);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
