@@ -18,7 +18,9 @@
 //!   change log that sync to the sending nodes follows.
 //! - [`sync`]: the suppression list onto the sending nodes: per-node sets by scope, one
 //!   renderer per MTA (Postfix, Exim, PowerMTA, KumoMTA, Haraka, plain/CSV/JSON files),
-//!   atomic installs, the order-independent checksum, node status, change-log retention.
+//!   atomic installs, the order-independent checksum, node status, change-log retention;
+//!   the pull protocol (snapshot, changes, report) and `rebound node-agent`, which runs it on
+//!   a sending node.
 //!
 //! Around the stages: [`config`], [`secrets`] (sealed mailbox passwords), [`store`] (SQLite / PostgreSQL, migrations, transactions,
 //! keyset pages), [`api`] (admin HTTP: `/healthz` for now), [`scheduler`], [`app`] (the

@@ -23,7 +23,7 @@ fn entries() -> i64 {
 
 /// The bulk seed: addresses `uNNNNNNN@dNNN.example` in a scattered order (7919 is prime to
 /// 10^n), 1,000 domains, 80% hard bounces, then complaints and manual entries.
-fn seed_sql(backend: &str, n: i64) -> Vec<String> {
+pub(crate) fn seed_sql(backend: &str, n: i64) -> Vec<String> {
     match backend {
         "sqlite" => vec![
             format!(
@@ -63,7 +63,7 @@ fn seed_sql(backend: &str, n: i64) -> Vec<String> {
 }
 
 /// The server's peak and current resident size in MiB (VmHWM, VmRSS of /proc/PID/status).
-fn rss_mib(pid: u32) -> (f64, f64) {
+pub(crate) fn rss_mib(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
@@ -84,7 +84,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Milliseconds p50 / p99 / max of `times` (seconds).
-fn summary(mut times: Vec<f64>) -> String {
+pub(crate) fn summary(mut times: Vec<f64>) -> String {
     times.sort_by(f64::total_cmp);
     format!(
         "p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  ({} requests)",
@@ -95,10 +95,10 @@ fn summary(mut times: Vec<f64>) -> String {
     )
 }
 
-struct Server {
-    child: Child,
-    base: String,
-    token: String,
+pub(crate) struct Server {
+    pub child: Child,
+    pub base: String,
+    pub token: String,
 }
 
 impl Drop for Server {
@@ -113,7 +113,7 @@ fn free_port() -> u16 {
 }
 
 /// `rebound serve` on `url`, with a fresh admin token.
-fn serve(bin: &Path, dir: &Path, url: &str) -> Server {
+pub(crate) fn serve(bin: &Path, dir: &Path, url: &str) -> Server {
     let port = free_port();
     let cfg = dir.join("rebound.toml");
     std::fs::write(

@@ -8,6 +8,9 @@
 //! are per core. Each timed loop keeps its best pass, the least disturbed by the machine.
 //! Part `api` (see `api.rs`, needs no corpus): the admin API over 1,000,000 suppression
 //! entries on both backends.
+//! Part `sync` (see `sync.rs` and `sync_protocol.rs`): a 1M-entry Postfix cdb rendered, the
+//! node agents' snapshot of 1M entries and a delta of 10,000 changes, and (`sync_idle.rs`) a
+//! bounce landing in Dovecot until Postfix refuses it, with IDLE and a push node.
 //! Part `views` (see `views.rs`, needs no corpus): a campaign's BOUNCED pages over 1,000,000
 //! seeded events through the HTTP API, p50/p99, its report and its CSV export.
 
@@ -16,6 +19,8 @@ mod import_list;
 #[path = "../support/mod.rs"]
 mod support;
 mod sync;
+mod sync_idle;
+mod sync_protocol;
 mod views;
 
 use rebound::classify::{Condition, Engine, Field, Op, Origin, Outcome, Rule, library};
@@ -211,6 +216,8 @@ fn main() {
     }
     if wanted("sync") {
         sync::run();
+        sync_protocol::run();
+        sync_idle::run();
     }
     if wanted("import_list") {
         import_list::run();
