@@ -4,10 +4,15 @@ CONFIG ?= config.example.toml
 
 .PHONY: run build test bench demo fmt lint clean chaos
 
-## run: build and start `rebound serve` on config.example.toml (SQLite under ./data/)
+## run: build and start `rebound serve` on config.example.toml (SQLite under ./data/). A
+## [secrets] key for passwords given through the admin API is made once in data/secret.key
+## (a local try-out only: production names its own key_env/key_file in the config).
 run:
 	mkdir -p data
-	$(CARGO) run --release -- --config $(CONFIG) serve
+	$(CARGO) build --release
+	test -s data/secret.key || (umask 077 && ./target/release/rebound secrets generate-key > data/secret.key)
+	REBOUND__SECRETS__KEY_FILE=$${REBOUND__SECRETS__KEY_FILE:-data/secret.key} \
+	  ./target/release/rebound --config $(CONFIG) serve
 
 build:
 	$(CARGO) build --release

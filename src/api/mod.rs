@@ -26,6 +26,7 @@ mod rules_list;
 mod metrics;
 mod status;
 mod suppression;
+mod suppression_import;
 // Mailboxes: list/get/create/update/delete/enable/disable, verify, poll, bulk.
 mod mailbox_actions;
 mod mailboxes;
@@ -134,6 +135,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(suppression::list, suppression::add))
         .routes(routes!(suppression::get, suppression::remove))
         .routes(routes!(suppression::export))
+        .routes(routes!(suppression_import::import))
         .routes(routes!(suppression::changes))
         .routes(routes!(suppression::allowlist, suppression::allow))
         .routes(routes!(suppression::disallow))

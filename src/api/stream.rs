@@ -1,18 +1,22 @@
-//! Streamed downloads in flat memory: a whole keyset-paged view as CSV ([`csv_pages`]), and
-//! any [`Chunked`] source (the suppression export, a node's snapshot) as a body read chunk
-//! by chunk when the client asks for more ([`chunked_body`]).
+//! Streamed downloads in flat memory: a whole keyset-paged view as CSV ([`csv_pages`]), the
+//! suppression export read ahead of the client ([`ahead`]), and any [`Chunked`] source (a
+//! node's snapshot) as a body read chunk by chunk when the client asks for more
+//! ([`chunked_body`]).
 //!
-//! Takes a view's page function (the same one the JSON pages use) and the CSV header; gives
-//! a chunked response fed by a blocking task that reads the view chunk by chunk, each with a
-//! connection taken for that chunk only, and waits while the client is slower than the
-//! database (a bounded channel), so memory holds a few chunks whatever the view's size. A
-//! client that goes away stops the task. A database failure mid-stream can no longer change
-//! the status: it is logged and the body ends with an error (the client sees a cut transfer).
+//! Takes a view's page function (the same one the JSON pages use) and the CSV header, or a
+//! function giving the next chunk; gives a chunked body fed by a blocking task that reads
+//! chunk by chunk, each with a connection taken for that chunk only, and waits while the
+//! client is slower than the database (a bounded channel), so memory holds a few chunks
+//! whatever the size, and the database reads the next chunk while the client takes the
+//! last. A client that goes away stops the task. A database failure mid-stream can no
+//! longer change the status: it is logged and the body ends with an error (the client sees
+//! a cut transfer).
 
 use crate::store::{AnyConnection, Db, Page, PageError, Paged};
 use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
 use serde::Serialize;
 
 /// Rows read per statement.
@@ -27,42 +31,25 @@ where
     T: Serialize + Send + 'static,
     F: FnMut(&mut AnyConnection, &Page) -> Result<Paged<T>, PageError> + Send + 'static,
 {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(AHEAD);
-    tokio::task::spawn_blocking(move || {
-        let mut page = Page::first(CHUNK);
-        let mut first = true;
-        loop {
-            let read = db.conn().map_err(PageError::from).and_then(|mut c| fetch(&mut c, &page));
-            let encoded = read.map_err(|e| e.to_string()).and_then(|paged| {
-                let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
-                if first {
-                    w.write_record(header).map_err(|e| e.to_string())?;
-                }
-                for row in &paged.rows {
-                    w.serialize(row).map_err(|e| e.to_string())?;
-                }
-                Ok((w.into_inner().map_err(|e| e.to_string())?, paged.next))
-            });
-            first = false;
-            let (bytes, next) = match encoded {
-                Ok(done) => done,
-                Err(e) => {
-                    tracing::error!(error = %e, "a CSV export stopped part way");
-                    let _ = tx.blocking_send(Err(std::io::Error::other("the export stopped; see the server log")));
-                    return;
-                }
-            };
-            // The client went away: stop reading.
-            if tx.blocking_send(Ok(Bytes::from(bytes))).is_err() {
-                return;
-            }
-            match next {
-                Some(cursor) => page.after = Some(cursor),
-                None => return,
-            }
+    let mut page = Some(Page::first(CHUNK));
+    let read = move |c: &mut AnyConnection| {
+        let Some(at) = page.take() else { return Ok(None) };
+        let paged = fetch(c, &at).map_err(|e| e.to_string())?;
+        page = paged.next.clone().map(|cursor| Page { after: Some(cursor), ..at });
+        Ok::<_, String>(Some(paged.rows))
+    };
+    let mut first = true;
+    let write = move |rows: Vec<T>| {
+        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+        if std::mem::take(&mut first) {
+            w.write_record(header).map_err(|e| e.to_string())?;
         }
-    });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+        for row in &rows {
+            w.serialize(row).map_err(|e| e.to_string())?;
+        }
+        w.into_inner().map_err(|e| e.to_string())
+    };
+    let body = ahead(db, read, write);
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -73,19 +60,61 @@ where
         .into_response()
 }
 
+/// The chunks `read` gives (None: the end), each written out by `write`, read on a
+/// blocking thread with a connection taken for each call only and written on another, at
+/// most [`AHEAD`] chunks ahead of the client: the database reads the next chunk while the
+/// last is written and the client takes the one before, and a slow client holds threads
+/// but no connection. A client that goes away stops both; a failure is logged and ends the
+/// body with an error.
+pub fn ahead<T, R, W, E>(db: Db, mut read: R, mut write: W) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send
+where
+    T: Send + 'static,
+    R: FnMut(&mut AnyConnection) -> Result<Option<T>, E> + Send + 'static,
+    W: FnMut(T) -> Result<Vec<u8>, E> + Send + 'static,
+    E: std::fmt::Display,
+{
+    let (read_tx, read_rx) = std::sync::mpsc::sync_channel::<Result<T, String>>(1);
+    tokio::task::spawn_blocking(move || {
+        loop {
+            // The connection goes back to the pool before the chunk waits to be written.
+            let chunk = db.conn().map_err(|e| e.to_string()).and_then(|mut c| read(&mut c).map_err(|e| e.to_string()));
+            let end = !matches!(chunk, Ok(Some(_)));
+            // Sent Err(..) ends the writer; a closed channel means the client went away.
+            if let Some(item) = chunk.transpose()
+                && read_tx.send(item).is_err()
+            {
+                return;
+            }
+            if end {
+                return;
+            }
+        }
+    });
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(AHEAD);
+    tokio::task::spawn_blocking(move || {
+        for chunk in read_rx {
+            match chunk.and_then(|c| write(c).map_err(|e| e.to_string())) {
+                // The client went away: stop (the reader stops at its next chunk).
+                Ok(bytes) => {
+                    if tx.blocking_send(Ok(Bytes::from(bytes))).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "a streamed download stopped part way");
+                    let _ = tx.blocking_send(Err(std::io::Error::other("the download stopped; see the server log")));
+                    return;
+                }
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+}
+
 /// A download read chunk by chunk, each chunk with a connection of its own.
 pub trait Chunked: Send + 'static {
     fn next_chunk(&mut self, c: &mut AnyConnection) -> Result<Option<Vec<u8>>, crate::store::StoreError>;
     fn is_done(&self) -> bool;
-}
-
-impl Chunked for crate::suppress::export::Export {
-    fn next_chunk(&mut self, c: &mut AnyConnection) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
-        crate::suppress::export::Export::next_chunk(self, c)
-    }
-    fn is_done(&self) -> bool {
-        crate::suppress::export::Export::is_done(self)
-    }
 }
 
 impl Chunked for crate::sync::snapshot::Snapshot {

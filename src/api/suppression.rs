@@ -13,10 +13,12 @@ use crate::suppress::manual::{self, Allowed, ManualError};
 use crate::suppress::search::{self, Held, Order, Search};
 use crate::suppress::{GLOBAL, Source, Suppression, normalize};
 use axum::Json;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -195,7 +197,20 @@ pub async fn export(
 ) -> ApiResult<Response> {
     let format = q.format.unwrap_or_default();
     let export = Export::new(format, Utc::now().naive_utc());
-    let body = super::stream::chunked_body(&state.db, export, "suppression export").await?;
+    // The first page before the answer: a database that does not answer is a proper error.
+    let (export, first) = state
+        .db
+        .run(move |c| {
+            let mut e = export;
+            e.next_chunk(c).map(|chunk| (e, chunk.unwrap_or_default()))
+        })
+        .await?;
+    // The later pages are read ahead of the client, each with a connection of its own.
+    let (mut pages, mut render) = export.split();
+    let rest = super::stream::ahead(state.db.clone(), move |c| pages.next(c), move |page| render.page(&page));
+    let body = Body::from_stream(
+        futures_util::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(first)) }).chain(rest),
+    );
     let disposition = format!("attachment; filename=\"suppression.{}\"", format.extension());
     Ok(([(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)], body)
         .into_response())

@@ -22,6 +22,7 @@ mod records;
 mod rules;
 mod secrets;
 mod suppression;
+mod suppression_import;
 mod token;
 mod verify;
 
@@ -290,7 +291,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let (cfg, db) = connect(&cli.config)?;
             records::campaign(&db, &cfg.suppression.soft_uncounted_reasons, args)
         }
-        Command::Suppression(cmd) => suppression::run(&connect(&cli.config)?.1, cmd),
+        Command::Suppression(cmd) => {
+            let (cfg, db) = connect(&cli.config)?;
+            suppression::run(&cfg, &db, cmd)
+        }
         Command::Token(cmd) => token::run(&connect(&cli.config)?.1, cmd),
         Command::Secrets(cmd @ secrets::SecretsCommand::GenerateKey) => secrets::run(&Config::default(), None, cmd),
         Command::Secrets(cmd) => {

@@ -129,6 +129,12 @@ fn human(out: &mut impl Write, file: &str, p: &Evidence) -> std::io::Result<()> 
 /// stays flat however large the input.
 const BATCH: usize = 512;
 
+/// Messages a core takes from a batch at a time.
+const PIECE: usize = 16;
+
+/// One message read: its name, its position inside an mbox, its bytes.
+type Message = (String, Option<usize>, Vec<u8>);
+
 /// Parses every message under `paths` with `engine`, printing in input order. Reading is
 /// sequential; parsing and rendering (the larger part of the work) run on all cores, a batch
 /// at a time, each core rendering into a buffer of its own.
@@ -138,10 +144,10 @@ pub fn run(cfg: &Config, engine: &Engine, paths: &[PathBuf], as_json: bool) -> R
     let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdout.lock());
     let mut errors = 0usize;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let render = |msgs: &[(String, Option<usize>, Vec<u8>)]| -> std::io::Result<Vec<u8>> {
+    let render = |msgs: &[Message]| -> std::io::Result<Vec<u8>> {
         let mut buf = Vec::with_capacity(msgs.len() * 512);
         for (name, part, raw) in msgs {
-            let p = pipeline.prepare(engine, raw);
+            let p = pipeline.preview(engine, raw);
             if as_json {
                 write_json(&mut buf, name, *part, &p)?;
             } else {
@@ -151,16 +157,31 @@ pub fn run(cfg: &Config, engine: &Engine, paths: &[PathBuf], as_json: bool) -> R
         }
         Ok(buf)
     };
-    let flush = |batch: &mut Vec<(String, Option<usize>, Vec<u8>)>, out: &mut dyn Write| -> std::io::Result<()> {
+    let flush = |batch: &mut Vec<Message>, out: &mut dyn Write| -> std::io::Result<()> {
         if threads < 2 || batch.len() < 16 {
             out.write_all(&render(batch)?)?;
         } else {
-            let per = batch.len().div_ceil(threads);
-            let parts: Vec<std::io::Result<Vec<u8>>> = std::thread::scope(|s| {
-                let handles: Vec<_> = batch.chunks(per).map(|chunk| s.spawn(|| render(chunk))).collect();
-                handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+            // Small pieces handed out in turn: a core that drew cheap messages takes more,
+            // instead of waiting for the one that drew the large ones. Written in order.
+            let pieces: Vec<&[Message]> = batch.chunks(PIECE).collect();
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let mut done: Vec<(usize, std::io::Result<Vec<u8>>)> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        s.spawn(|| {
+                            let mut mine = Vec::new();
+                            loop {
+                                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some(piece) = pieces.get(i) else { break mine };
+                                mine.push((i, render(piece)));
+                            }
+                        })
+                    })
+                    .collect();
+                handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
             });
-            for part in parts {
+            done.sort_unstable_by_key(|(i, _)| *i);
+            for (_, part) in done {
                 out.write_all(&part?)?;
             }
         }
@@ -168,9 +189,12 @@ pub fn run(cfg: &Config, engine: &Engine, paths: &[PathBuf], as_json: bool) -> R
         Ok(())
     };
     // A reader thread walks and reads ahead one batch while the cores parse the last one.
-    type Batch = Vec<(String, Option<usize>, Vec<u8>)>;
+    type Batch = Vec<Message>;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(1);
     let walked = std::thread::scope(|s| -> std::io::Result<()> {
+        // The parser's tables are built while the first batch is read, not by the first
+        // parsing thread while the others wait for it.
+        s.spawn(crate::parse::warm);
         let reader = s.spawn(move || {
             let mut batch: Batch = Vec::with_capacity(BATCH);
             let mut errors = 0usize;

@@ -51,6 +51,10 @@ pub enum SuppressionCommand {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Import a list you already have (plain, or a gateway's CSV export): validated, allowlist
+    /// respected, present entries kept as they are, additions synced to the nodes; running it
+    /// again changes nothing.
+    Import(super::suppression_import::ImportArgs),
     /// Release an address (audited; the sending nodes learn of it at the next sync).
     Remove {
         address: String,
@@ -78,7 +82,7 @@ pub enum SuppressionCommand {
     },
 }
 
-pub fn run(db: &Db, cmd: SuppressionCommand) -> Result<(), Failure> {
+pub fn run(cfg: &crate::config::Config, db: &Db, cmd: SuppressionCommand) -> Result<(), Failure> {
     let mut conn = db.conn().map_err(fail)?;
     let c = &mut *conn;
     let now = Utc::now().naive_utc();
@@ -125,6 +129,7 @@ pub fn run(db: &Db, cmd: SuppressionCommand) -> Result<(), Failure> {
             }
             Ok(())
         }
+        SuppressionCommand::Import(args) => super::suppression_import::run(cfg, c, args),
         SuppressionCommand::Remove { address, scope, note } => {
             let e = manual::release(c, &Actor::cli(), &address, &scope, note.as_deref(), now).map_err(fail)?;
             println!("released {} ({})", e.address, e.scope);

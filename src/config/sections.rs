@@ -19,8 +19,11 @@ pub struct ServerConfig {
     pub tls_cert_file: Option<String>,
     /// The PEM private key of `tls_cert_file`.
     pub tls_key_file: Option<String>,
-    /// Largest request body accepted (a raw message posted to `rules/test`, an import).
+    /// Largest request body accepted (a raw message posted to `rules/test`, a JSON body).
     pub max_body_bytes: usize,
+    /// Largest suppression list uploaded to `POST /api/v1/suppression/import` (streamed, so
+    /// memory stays flat whatever this is).
+    pub max_import_bytes: u64,
     /// `GET /metrics` needs a token (any role) when true; open when false.
     pub metrics_require_token: bool,
     /// Verify calls one token may have running at once (each may take the mailbox timeout).
@@ -35,6 +38,7 @@ impl Default for ServerConfig {
             tls_cert_file: None,
             tls_key_file: None,
             max_body_bytes: 10 * 1024 * 1024,
+            max_import_bytes: 1024 * 1024 * 1024,
             metrics_require_token: false,
             verify_concurrency_per_token: 2,
         }
@@ -71,6 +75,9 @@ impl ServerConfig {
         }
         if !(1024..=1024 * 1024 * 1024).contains(&self.max_body_bytes) {
             out.push(Problem::new("server.max_body_bytes", "must be between 1024 and 1073741824"));
+        }
+        if !(1024..=64 * 1024 * 1024 * 1024).contains(&self.max_import_bytes) {
+            out.push(Problem::new("server.max_import_bytes", "must be between 1024 and 68719476736"));
         }
         if !(1..=64).contains(&self.verify_concurrency_per_token) {
             out.push(Problem::new("server.verify_concurrency_per_token", "must be between 1 and 64"));

@@ -114,7 +114,7 @@ fn explain_with(
     raw: &[u8],
     rules_version: i64,
 ) -> Explanation {
-    let p = pipeline.prepare(engine, raw);
+    let p = pipeline.preview(engine, raw);
     let body = engine.uses_body().then(|| String::from_utf8_lossy(raw));
     let r = &p.report;
     let records = r

@@ -86,17 +86,7 @@ pub fn acquire_lease(
     ttl: Duration,
 ) -> Result<bool, StoreError> {
     ensure_row(c, id)?;
-    let n = diesel::update(
-        mailbox_status::table.find(id).filter(
-            mailbox_status::lease_owner
-                .is_null()
-                .or(mailbox_status::lease_owner.eq(owner))
-                .or(mailbox_status::lease_expires_at.lt(now)),
-        ),
-    )
-    .set((mailbox_status::lease_owner.eq(owner), mailbox_status::lease_expires_at.eq(now + ttl)))
-    .execute(c)?;
-    Ok(n == 1)
+    Ok(crate::take_lease!(c, mailbox_status, id, owner, now, ttl)?)
 }
 
 /// Who holds the lease on mailbox `id` and until when, if it is held at `now`.
@@ -117,13 +107,7 @@ pub fn lease_holder(
 }
 
 pub fn release_lease(c: &mut AnyConnection, id: i64, owner: &str) -> Result<(), StoreError> {
-    diesel::update(mailbox_status::table.find(id).filter(mailbox_status::lease_owner.eq(owner)))
-        .set((
-            mailbox_status::lease_owner.eq(None::<String>),
-            mailbox_status::lease_expires_at.eq(None::<NaiveDateTime>),
-        ))
-        .execute(c)?;
-    Ok(())
+    Ok(crate::drop_lease!(c, mailbox_status, id, owner)?)
 }
 
 /// Records a successful poll that processed `n` messages.

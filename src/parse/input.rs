@@ -511,6 +511,12 @@ pub fn has_header_block(raw: &[u8]) -> bool {
     false
 }
 
+/// Builds this module's tables now (see [`crate::parse::warm`]).
+pub(crate) fn warm() {
+    std::sync::LazyLock::force(&NESTED_TYPE);
+    std::sync::LazyLock::force(&DASHES);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -349,3 +349,8 @@ pub static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
 pub fn parse_headers_only(b: &[u8]) -> Option<Message<'_>> {
     PARSER.parse_headers(b)
 }
+
+/// Builds this module's tables now (see [`crate::parse::warm`]).
+pub(crate) fn warm() {
+    std::sync::LazyLock::force(&PARSER);
+}

@@ -40,6 +40,21 @@ pub use types::{Feedback, Kind, OriginalMessage, ParseOptions, Reason, Record, R
 
 use mail::Mail;
 
+/// Builds every table the parser builds on first use (automata over a thousand phrases take
+/// tens of milliseconds). A caller with many messages to parse runs this on a thread of its
+/// own while it reads the first ones, so no parsing thread waits for the build.
+pub fn warm() {
+    // The reason table is the largest: built beside the others, on a second core if any.
+    std::thread::scope(|s| {
+        s.spawn(reason::warm);
+        rhost::warm();
+        original::warm();
+        text::warm();
+        input::warm();
+        mail::warm();
+    });
+}
+
 /// Parse one raw message.
 pub fn parse(raw: &[u8], opts: &ParseOptions) -> Report {
     if raw.len() > opts.max_size {

@@ -195,3 +195,8 @@ pub fn marker(text: &str) -> Option<(usize, usize)> {
     let m = MARKER_AC.as_ref()?.find(&lower)?;
     Some((m.start(), m.end()))
 }
+
+/// Builds this module's tables now (see [`crate::parse::warm`]).
+pub(crate) fn warm() {
+    std::sync::LazyLock::force(&MARKER_AC);
+}

@@ -109,6 +109,10 @@ const PHRASES: &[(Reason, &[&str])] = &[
         // "Unable to relay recipient in non-accepted domain", 5.7.64 "Relay Access Denied".
         "relaying disallowed", "relay access", "relay not authorized", "unable to relay recipient",
         "relaying to", "is not permitted to relay",
+        // Symantec MessageLabs (Broadcom Email Security.cloud) 553: "you are trying to use me
+        // [server-N.tower-N.messagelabs.com] as a relay, but I have not been configured to let
+        // you (ip, helo=x) do this" (servers wrap it anywhere, so the words before the comma).
+        "as a relay",
     ]),
     (AuthFailure, &[
         "spf", "dkim", "dmarc", "sender policy framework", "unauthenticated email", "domainkeys",
@@ -242,6 +246,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
         // my name was rejected", Outlook.com "part of their network is on our block list".
         "connections will not be accepted", "my name was rejected", "ip address is on",
         "has been rejected by an rbl", "poor reputation",
+        // Exchange Online 5.7.708 "Access denied, traffic not accepted from this IP" (its NDR
+        // reference: the sending IP's traffic is refused, typically a new or poorly rated IP).
+        "traffic not accepted from this ip",
     ]),
 ];
 
@@ -568,8 +575,14 @@ pub fn classify_with(f: &Facts, hint: Option<Reason>) -> Reason {
         // x.2.3 is "message length exceeds administrative limit": a limit, not a size error.
         hits.retain(|r| *r != MesgTooBig);
     }
-    if f.command == Some("MAIL") {
-        // Unknown user/domain after MAIL FROM is about the sender address.
+    // Unknown user/domain after MAIL FROM is about the sender address; so it is when the
+    // status is x.1.7/x.1.8 (RFC 3463: bad sender's mailbox / system address) or the server
+    // says whose address it refused (Postfix smtpd's reject_unknown_sender_domain: "Sender
+    // address rejected: Domain not found", which names no recipient's domain).
+    if f.command == Some("MAIL")
+        || st == Some(Rejected)
+        || crate::parse::text::contains_ci(f.diagnostic, "sender address rejected")
+    {
         for r in hits.iter_mut() {
             if matches!(*r, UserUnknown | HostUnknown) {
                 *r = Rejected;
@@ -684,6 +697,9 @@ const TEMPORARY_WORDS: &[&str] = &[
     "transient",
     "delivery incomplete",
     "please try again",
+    // The resolver's TRY_AGAIN (a SERVFAIL or a timeout, not NXDOMAIN), as Postfix prints it:
+    // "Name service error for name=x type=MX: Host not found, try again".
+    "host not found, try again",
 ];
 
 /// Words saying the failure is final (qmail's "I'm not going to try again" / "I've given
@@ -756,6 +772,12 @@ pub fn permanent(
 /// (permanence words)? A notice with no reply or status code is trusted when they do.
 pub fn names_a_failure(text: &str) -> bool {
     !phrase_hits(text).is_empty() || PERMANENCE.as_ref().is_some_and(|ac| ac.is_match(text))
+}
+
+/// Builds this module's tables now (see [`crate::parse::warm`]).
+pub(crate) fn warm() {
+    std::sync::LazyLock::force(&TABLE);
+    std::sync::LazyLock::force(&PERMANENCE);
 }
 
 #[cfg(test)]

@@ -310,6 +310,11 @@ pub fn reason(r: &Reply) -> Option<Reason> {
     docomo(r, &hosts)
 }
 
+/// Builds this module's tables now (see [`crate::parse::warm`]).
+pub(crate) fn warm() {
+    std::sync::LazyLock::force(&PHRASES);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

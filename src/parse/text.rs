@@ -443,6 +443,11 @@ pub fn prefix(s: &str, n: usize) -> &str {
     s.get(..n).unwrap_or("")
 }
 
+/// Builds this module's tables now (see [`crate::parse::warm`]).
+pub(crate) fn warm() {
+    std::sync::LazyLock::force(&COMMAND_AC);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,10 +13,12 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 /// One event about the address, whichever campaign it belongs to.
-#[derive(Debug, Clone, Queryable, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[diesel(table_name = events)]
 pub struct AddressEvent {
     pub id: i64,
     /// Null when it could not be attributed.
+    #[diesel(column_name = campaign_id)]
     pub campaign: Option<String>,
     /// `bounce`, `complaint`, `delay`, …
     pub kind: String,
@@ -24,6 +26,7 @@ pub struct AddressEvent {
     pub classification: String,
     /// 1 permanent, 0 temporary (bounces).
     pub permanent: Option<i32>,
+    #[diesel(column_name = rule_key)]
     pub rule: Option<String>,
     pub reason: String,
     pub status: Option<String>,
@@ -35,6 +38,7 @@ pub struct AddressEvent {
     pub source: String,
     /// The stored message it was read from (null for log evidence).
     pub message_id: Option<i64>,
+    #[diesel(column_name = occurred_at)]
     pub date: NaiveDateTime,
 }
 
@@ -69,42 +73,6 @@ pub struct AddressReport {
     pub next: Option<String>,
 }
 
-type Columns = (
-    events::id,
-    events::campaign_id,
-    events::kind,
-    events::classification,
-    events::permanent,
-    events::rule_key,
-    events::reason,
-    events::status,
-    events::diagnostic,
-    events::remote_mta,
-    events::feedback_type,
-    events::reporting_isp,
-    events::source,
-    events::message_id,
-    events::occurred_at,
-);
-
-const COLUMNS: Columns = (
-    events::id,
-    events::campaign_id,
-    events::kind,
-    events::classification,
-    events::permanent,
-    events::rule_key,
-    events::reason,
-    events::status,
-    events::diagnostic,
-    events::remote_mta,
-    events::feedback_type,
-    events::reporting_isp,
-    events::source,
-    events::message_id,
-    events::occurred_at,
-);
-
 /// The address's events, newest first, after the page's cursor (time, id).
 pub fn events_of(c: &mut AnyConnection, address: &str, page: &Page) -> Result<Paged<AddressEvent>, PageError> {
     let mut q = events::table.filter(events::recipient.eq(address)).into_boxed();
@@ -113,7 +81,7 @@ pub fn events_of(c: &mut AnyConnection, address: &str, page: &Page) -> Result<Pa
     }
     let rows = q
         .order((events::occurred_at.desc(), events::id.desc()))
-        .select(COLUMNS)
+        .select(AddressEvent::as_select())
         .limit(page.limit + 1)
         .load::<AddressEvent>(c)?;
     Ok(Paged::of(rows, page, |e: &AddressEvent| Cursor::time_id(e.date, e.id)))
@@ -145,7 +113,8 @@ pub fn report(
         ))
         .load(c)?;
     let ids: Vec<i64> = rows.iter().filter_map(|r| r.2).collect();
-    let evidence: Vec<AddressEvent> = events::table.filter(events::id.eq_any(&ids)).select(COLUMNS).load(c)?;
+    let evidence: Vec<AddressEvent> =
+        events::table.filter(events::id.eq_any(&ids)).select(AddressEvent::as_select()).load(c)?;
     let suppressions: Vec<Entry> = rows
         .into_iter()
         .map(|(scope, source, event_id, reason, note, created_at, expires_at)| Entry {

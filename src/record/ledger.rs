@@ -13,7 +13,13 @@ use std::collections::{HashMap, HashSet};
 
 /// Hex SHA-256 of the raw bytes.
 pub fn digest(raw: &[u8]) -> String {
-    Sha256::digest(raw).iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in Sha256::digest(raw) {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
 }
 
 /// Where a stored message stands: the one mapping of the `messages.state` column.

@@ -2,8 +2,8 @@
 //! receiving domain × remote MTA — where a deliverability engineer looks first.
 //!
 //! Takes a campaign id; gives the grouped counts (each one grouped statement, read in the
-//! database). It never writes. The day and domain expressions differ per backend, so these
-//! two statements are written once for each.
+//! database, each from an index in group order: `report_indexes`). It never writes. The day
+//! expression differs per backend, so these statements are written once for each.
 
 use crate::store::{AnyConnection, Backend, StoreError};
 use diesel::prelude::*;
@@ -58,13 +58,15 @@ struct DayRow {
 
 /// The campaign's events per day, oldest first.
 pub fn days(c: &mut AnyConnection, campaign: &str) -> Result<Vec<Day>, StoreError> {
-    let (day, bind) = match c.backend() {
-        Backend::Sqlite => ("substr(occurred_at, 1, 10)", "?"),
-        Backend::Postgres => ("to_char(occurred_at, 'YYYY-MM-DD')", "$1"),
+    // Grouped by the expression of the index `events_campaign_day`, so the groups come in
+    // index order.
+    let (group, day, bind) = match c.backend() {
+        Backend::Sqlite => ("substr(occurred_at, 1, 10)", "substr(occurred_at, 1, 10)", "?"),
+        Backend::Postgres => ("(occurred_at::date)", "to_char(occurred_at::date, 'YYYY-MM-DD')", "$1"),
     };
     let rows: Vec<DayRow> = diesel::sql_query(format!(
         "SELECT {day} AS day, kind, classification, CAST(permanent AS BIGINT) AS permanent, COUNT(*) AS n \
-         FROM events WHERE campaign_id = {bind} GROUP BY 1, 2, 3, 4 ORDER BY 1"
+         FROM events WHERE campaign_id = {bind} GROUP BY {group}, kind, classification, permanent ORDER BY {group}"
     ))
     .bind::<Text, _>(campaign)
     .load(c)?;
@@ -93,15 +95,17 @@ pub fn days(c: &mut AnyConnection, campaign: &str) -> Result<Vec<Day>, StoreErro
 
 /// The `top` largest groups of the campaign's bounces, largest first.
 pub fn bounce_groups(c: &mut AnyConnection, campaign: &str, top: i64) -> Result<Vec<BounceGroup>, StoreError> {
-    let (domain, bind, limit) = match c.backend() {
-        Backend::Sqlite => ("substr(recipient, instr(recipient, '@') + 1)", "?", "?"),
-        Backend::Postgres => ("split_part(recipient, '@', 2)", "$1", "$2"),
+    let (bind, limit) = match c.backend() {
+        Backend::Sqlite => ("?", "?"),
+        Backend::Postgres => ("$1", "$2"),
     };
+    // `recipient_domain` is null exactly when the recipient is; the groups are the order of
+    // the index `events_campaign_groups`.
     Ok(diesel::sql_query(format!(
-        "SELECT status, {domain} AS domain, remote_mta, COUNT(*) AS count, \
+        "SELECT status, recipient_domain AS domain, remote_mta, COUNT(*) AS count, \
          CAST(SUM(CASE WHEN permanent = 1 THEN 1 ELSE 0 END) AS BIGINT) AS permanent \
-         FROM events WHERE campaign_id = {bind} AND kind = 'bounce' AND recipient IS NOT NULL \
-         GROUP BY status, {domain}, remote_mta ORDER BY count DESC, status, domain, remote_mta LIMIT {limit}"
+         FROM events WHERE campaign_id = {bind} AND kind = 'bounce' AND recipient_domain IS NOT NULL \
+         GROUP BY status, recipient_domain, remote_mta ORDER BY count DESC, status, domain, remote_mta LIMIT {limit}"
     ))
     .bind::<Text, _>(campaign)
     .bind::<BigInt, _>(top)

@@ -112,7 +112,7 @@ fn page_query<'a>(campaign: &'a str, kind: &'a str, f: &'a Filter, page: &Page) 
         q = q.filter(events::feedback_type.eq(t));
     }
     if let Some(d) = &f.domain {
-        q = q.filter(events::recipient.like(format!("%@{d}")));
+        q = q.filter(events::recipient_domain.eq(d));
     }
     if let Some(t) = f.from {
         q = q.filter(events::occurred_at.ge(t));

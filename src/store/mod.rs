@@ -10,6 +10,7 @@
 mod connect;
 pub mod counter;
 mod insert;
+mod lease;
 mod migrate;
 mod page;
 mod quiesce;

@@ -92,6 +92,8 @@ diesel::table! {
         origin -> Text,
         origin_ref -> Nullable<Text>,
         permanent -> Nullable<Integer>,
+        /// The recipient's domain, computed by the database (a generated column: never written).
+        recipient_domain -> Nullable<Text>,
     }
 }
 

@@ -101,6 +101,17 @@ pub fn add(c: &mut AnyConnection, entry: &Suppression) -> Result<bool, StoreErro
 /// Inserts new suppressions (known not to exist) and their change-log entries, a few
 /// hundred rows per statement on PostgreSQL.
 pub fn insert_many(c: &mut AnyConnection, entries: &[Suppression]) -> Result<(), StoreError> {
+    insert_many_logged(c, entries, None)
+}
+
+/// [`insert_many`] with the change log dated `logged_at` instead of each entry's
+/// `created_at` (an imported entry keeps its original date, but its change happens now:
+/// retention must not compact it away as old).
+pub fn insert_many_logged(
+    c: &mut AnyConnection,
+    entries: &[Suppression],
+    logged_at: Option<NaiveDateTime>,
+) -> Result<(), StoreError> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -112,7 +123,7 @@ pub fn insert_many(c: &mut AnyConnection, entries: &[Suppression]) -> Result<(),
                 suppression_changes::scope.eq(&e.scope),
                 suppression_changes::op.eq(Op::Add.as_str()),
                 suppression_changes::source.eq(&e.source),
-                suppression_changes::at.eq(e.created_at),
+                suppression_changes::at.eq(logged_at.unwrap_or(e.created_at)),
             )
         })
         .collect();

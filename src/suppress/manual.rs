@@ -167,12 +167,9 @@ fn audit_allow(
     crate::audit::record(c, actor.as_str(), change, at)
 }
 
+/// The normalised address, if it is one (the same check a bulk import makes).
 fn valid_address(address: &str) -> Result<String, ManualError> {
-    let a = super::normalize(address);
-    match a.split_once('@') {
-        Some((local, domain)) if !local.is_empty() && domain.contains('.') && !domain.contains('@') => Ok(a),
-        _ => Err(ManualError::NotAnAddress(address.to_string())),
-    }
+    super::import::checked_address(address).map_err(|_| ManualError::NotAnAddress(address.to_string()))
 }
 
 fn allow_entry(entry: &str) -> Result<String, ManualError> {

@@ -11,6 +11,7 @@
 mod allow;
 pub mod changes;
 pub mod export;
+pub mod import;
 pub mod list;
 pub mod manual;
 pub mod search;

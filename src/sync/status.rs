@@ -168,24 +168,11 @@ pub fn acquire_lease(
     ttl: Duration,
 ) -> Result<bool, StoreError> {
     ensure_row(c, id)?;
-    let n = diesel::update(
-        node_status::table.find(id).filter(
-            node_status::lease_owner
-                .is_null()
-                .or(node_status::lease_owner.eq(owner))
-                .or(node_status::lease_expires_at.lt(now)),
-        ),
-    )
-    .set((node_status::lease_owner.eq(owner), node_status::lease_expires_at.eq(now + ttl)))
-    .execute(c)?;
-    Ok(n == 1)
+    Ok(crate::take_lease!(c, node_status, id, owner, now, ttl)?)
 }
 
 pub fn release_lease(c: &mut AnyConnection, id: i64, owner: &str) -> Result<(), StoreError> {
-    diesel::update(node_status::table.find(id).filter(node_status::lease_owner.eq(owner)))
-        .set((node_status::lease_owner.eq(None::<String>), node_status::lease_expires_at.eq(None::<NaiveDateTime>)))
-        .execute(c)?;
-    Ok(())
+    Ok(crate::drop_lease!(c, node_status, id, owner)?)
 }
 
 /// After a successful apply: the node holds `entries` pairs with `checksum`, current to `seq`.

@@ -74,6 +74,43 @@ async fn token_lifecycle_is_audited_and_never_shows_the_token(db: TestDb) {
 }
 on_both_backends!(token_lifecycle, token_lifecycle_is_audited_and_never_shows_the_token);
 
+/// Bodies above `[server] max_body_bytes` get 413 `too_large` in the error shape, raw or
+/// JSON, and nothing is stored; a body just under the cap is read as usual.
+async fn bodies_over_the_cap_get_413(db: TestDb) {
+    let app = TestApp::new(db, |c| c.server.max_body_bytes = 4096).serve().await;
+    let admin = app.admin();
+    let token = admin.token.clone().unwrap();
+    let http = reqwest::Client::new();
+    let raw_of = |n: usize| {
+        let mut m = b"From: MAILER-DAEMON@mx.example\r\nSubject: Undelivered\r\n\r\n".to_vec();
+        m.resize(n, b'x');
+        m
+    };
+    let post_raw = |n: usize| {
+        http.post(app.url("/api/v1/rules/test"))
+            .bearer_auth(&token)
+            .header("content-type", "message/rfc822")
+            .body(raw_of(n))
+            .send()
+    };
+    let over = crate::support::api::Reply::read(post_raw(8192).await.unwrap()).await;
+    assert_eq!(over.status, 413, "{}", over.text);
+    assert_error(&over.body, "too_large");
+    assert!(over.text.contains("max_body_bytes"), "the error names the setting: {}", over.text);
+    let under = post_raw(2048).await.unwrap();
+    assert_eq!(under.status(), 200, "{}", under.text().await.unwrap());
+
+    // A JSON write over the cap stores nothing.
+    let before = app.count("suppressions").await;
+    let big = serde_json::json!({"address": "big@example.org", "note": "n".repeat(8192)});
+    let r = admin.post("/api/v1/suppression", &big).await;
+    assert_eq!(r.status, 413, "{}", r.text);
+    assert_error(&r.body, "too_large");
+    assert_eq!(app.count("suppressions").await, before, "a refused body changes nothing");
+    app.stop(10).await.unwrap();
+}
+on_both_backends!(body_cap, bodies_over_the_cap_get_413);
+
 async fn node_tokens_are_refused_outside_the_sync_routes(db: TestDb) {
     let app = TestApp::new(db, |_| {}).serve().await;
     let now = chrono::Utc::now().naive_utc();

@@ -14,10 +14,13 @@ mod rules;
 // Suppression, allowlist, status and metrics.
 mod status;
 mod suppression;
+mod suppression_import;
 // Mailboxes and secrets.
 mod mailbox_actions;
 mod mailboxes;
 mod secrets;
+// The README walkthrough, end to end.
+mod walkthrough;
 // Nodes and the node agents' pull protocol.
 mod nodes;
 mod sync;

@@ -44,6 +44,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/v1/suppression/{address}"),
     ("delete", "/api/v1/suppression/{address}"),
     ("get", "/api/v1/suppression/export"),
+    ("post", "/api/v1/suppression/import"),
     ("get", "/api/v1/suppression/changes"),
     ("get", "/api/v1/allowlist"),
     ("post", "/api/v1/allowlist"),

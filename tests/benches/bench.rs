@@ -15,6 +15,7 @@
 //! seeded events through the HTTP API, p50/p99, its report and its CSV export.
 
 mod api;
+mod import_list;
 #[path = "../support/mod.rs"]
 mod support;
 mod sync;
@@ -177,8 +178,29 @@ fn mailbox_drain(label: &str, mails: &[Vec<u8>], n: usize, protocol: &str) {
     );
 }
 
+/// Runs `f` on a PostgreSQL schema of its own (dropped after), or says why it is skipped.
+pub fn on_postgres(label: &str, prefix: &str, f: impl FnOnce(DatabaseConfig)) {
+    use diesel::{Connection, PgConnection, connection::SimpleConnection};
+    let admin =
+        std::env::var("REBOUND_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("{prefix}_{}", std::process::id());
+    let sql = |sql: &str| {
+        PgConnection::establish(&admin)
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| c.batch_execute(sql).map_err(|e| e.to_string()))
+    };
+    match sql(&format!("CREATE SCHEMA {schema}")) {
+        Ok(()) => {
+            let sep = if admin.contains('?') { '&' } else { '?' };
+            f(DatabaseConfig { url: format!("{admin}{sep}options=-csearch_path%3D{schema}"), ..Default::default() });
+            let _ = sql(&format!("DROP SCHEMA {schema} CASCADE"));
+        }
+        Err(e) => println!("{label:<44} skipped: PostgreSQL not reachable at {admin}: {e}"),
+    }
+}
+
 /// `REBOUND_BENCH_ONLY=classify,import` runs only those parts (parse, classify, import,
-/// mailbox, process, views, api, sync).
+/// mailbox, process, views, api, sync, import_list).
 fn wanted(part: &str) -> bool {
     std::env::var("REBOUND_BENCH_ONLY").map_or(true, |v| v.split(',').any(|p| p.trim() == part))
 }
@@ -196,6 +218,9 @@ fn main() {
         sync::run();
         sync_protocol::run();
         sync_idle::run();
+    }
+    if wanted("import_list") {
+        import_list::run();
     }
     if !["parse", "classify", "import", "mailbox", "process"].into_iter().any(wanted) {
         return;
@@ -263,29 +288,9 @@ fn main() {
             DatabaseConfig { url: format!("sqlite://{}/bench.db", tmp.path().display()), ..Default::default() },
             &ten,
         );
-        let admin =
-            std::env::var("REBOUND_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let schema = format!("bench_{}", std::process::id());
-        let pg_ready = {
-            use diesel::{Connection, PgConnection, connection::SimpleConnection};
-            PgConnection::establish(&admin)
-                .ok()
-                .is_some_and(|mut c| c.batch_execute(&format!("CREATE SCHEMA {schema}")).is_ok())
-        };
-        if pg_ready {
-            let sep = if admin.contains('?') { '&' } else { '?' };
-            import_rate(
-                "import 10 copies into PostgreSQL",
-                DatabaseConfig { url: format!("{admin}{sep}options=-csearch_path%3D{schema}"), ..Default::default() },
-                &ten,
-            );
-            use diesel::{Connection, PgConnection, connection::SimpleConnection};
-            if let Ok(mut c) = PgConnection::establish(&admin) {
-                let _ = c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
-            }
-        } else {
-            println!("{:<44} skipped: PostgreSQL not reachable at {admin}", "import 10 copies into PostgreSQL");
-        }
+        on_postgres("import 10 copies into PostgreSQL", "bench", |cfg| {
+            import_rate("import 10 copies into PostgreSQL", cfg, &ten)
+        });
     }
     if wanted("mailbox") {
         let n: usize = std::env::var("REBOUND_BENCH_MAILBOX").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);

@@ -19,24 +19,7 @@ pub fn run(tmp: &std::path::Path) {
     let n: i64 = std::env::var("REBOUND_BENCH_VIEWS_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let sqlite = DatabaseConfig { url: format!("sqlite://{}/views.db", tmp.display()), ..Default::default() };
     measure("SQLite", sqlite, n);
-    let admin =
-        std::env::var("REBOUND_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("bench_views_{}", std::process::id());
-    let admin_sql = |sql: &str| {
-        use diesel::{Connection, PgConnection};
-        PgConnection::establish(&admin)
-            .map_err(|e| e.to_string())
-            .and_then(|mut c| c.batch_execute(sql).map_err(|e| e.to_string()))
-    };
-    match admin_sql(&format!("CREATE SCHEMA {schema}")) {
-        Ok(()) => {
-            let sep = if admin.contains('?') { '&' } else { '?' };
-            let url = format!("{admin}{sep}options=-csearch_path%3D{schema}");
-            measure("PostgreSQL", DatabaseConfig { url, ..Default::default() }, n);
-            let _ = admin_sql(&format!("DROP SCHEMA {schema} CASCADE"));
-        }
-        Err(e) => println!("{:<44} skipped: PostgreSQL not reachable at {admin}: {e}", "BOUNCED pages, PostgreSQL"),
-    }
+    crate::on_postgres("BOUNCED pages, PostgreSQL", "bench_views", |cfg| measure("PostgreSQL", cfg, n));
 }
 
 /// Bulk rows: event i is a bounce unless i % 20 == 0; permanent when i % 3 != 0; at

@@ -31,12 +31,20 @@ pub struct Serve {
 
 impl Serve {
     pub fn start(cfg: &std::path::Path, port: u16) -> Serve {
+        Self::start_in(cfg, port, None, &[])
+    }
+
+    /// [`Serve::start`] from working directory `cwd` (relative paths in the config resolve
+    /// there) with extra environment variables (`REBOUND__…` overrides).
+    pub fn start_in(cfg: &std::path::Path, port: u16, cwd: Option<&std::path::Path>, env: &[(&str, String)]) -> Serve {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(binary())
-            .args(["--config", cfg.to_str().unwrap(), "serve"])
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut cmd = std::process::Command::new(binary());
+        cmd.args(["--config", cfg.to_str().unwrap(), "serve"]).stderr(std::process::Stdio::piped());
+        if let Some(dir) = cwd {
+            cmd.current_dir(dir);
+        }
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        let mut child = cmd.spawn().unwrap();
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let (sink, stderr) = (log.clone(), child.stderr.take().unwrap());
         std::thread::spawn(move || {

@@ -10,6 +10,7 @@ mod agent;
 mod common;
 mod failures;
 mod formats;
+mod imported;
 mod postfix;
 mod push;
 mod retention;

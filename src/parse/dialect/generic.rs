@@ -72,10 +72,46 @@ pub fn looks_like_bounce(m: &Mail) -> bool {
 }
 
 /// Text pasted without headers (someone copied the failing line out of a notice) that
-/// quotes a server's refusal ("550 5.1.1 ..."): it has no sender or subject to go by.
+/// quotes a server's refusal ("550 5.1.1 ..."), or a delivery agent's line for one
+/// recipient: it has no sender or subject to go by.
 fn pasted_reply(m: &Mail) -> bool {
     m.has_header(crate::parse::BODY_ONLY_FIELD)
-        && crate::parse::text::code_pair(m.head()).is_some_and(|(c, _)| c >= 400)
+        && (crate::parse::text::code_pair(m.head()).is_some_and(|(c, _)| c >= 400) || recipient_line(m.head()))
+}
+
+/// Does a paragraph open with "<address>:" and then say what failed? Postfix's bounce(5)
+/// notices write each failed recipient so ("<kim@example.org>: host mx.example.org[192.0.2.1]
+/// said: 550 Requested action not taken: mailbox unavailable (in reply to RCPT TO
+/// command)", "<kim@example.org>: connect to ...: Connection refused", "<kim@example.org>:
+/// Host or domain name not found. Name service error ..."), and qmail-send puts the same
+/// "<address>:" line above the remote's words. Many servers' replies carry no enhanced
+/// status, so the line is read when it holds a failure reply code (RFC 5321 4.2: 4yz/5yz) or
+/// words naming the failure. Prose that merely mentions an address does not open so.
+fn recipient_line(head: &str) -> bool {
+    let mut lines = crate::parse::text::lines(head).peekable();
+    while let Some(line) = lines.next() {
+        let Some(rest) = line.trim_start().strip_prefix('<') else { continue };
+        let Some(close) = rest.find(">:") else { continue };
+        if !rest.get(..close).is_some_and(|a| a.contains('@') && !a.contains(char::is_whitespace)) {
+            continue;
+        }
+        // The rest of the paragraph: the agent's words wrap onto indented or following lines.
+        let mut words = rest.get(close + 2..).unwrap_or("").to_string();
+        while let Some(next) = lines.peek() {
+            if next.trim().is_empty() || next.trim_start().starts_with('<') {
+                break;
+            }
+            words.push(' ');
+            words.push_str(next.trim());
+            lines.next();
+        }
+        if crate::parse::text::find_reply_code(&words).is_some_and(|c| c >= 400)
+            || crate::parse::reason::names_a_failure(&words)
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// Without a known format, a record is only trusted when the server's answer (a reply

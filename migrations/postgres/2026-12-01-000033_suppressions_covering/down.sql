@@ -1,0 +1,1 @@
+DROP INDEX suppressions_in_key_order;

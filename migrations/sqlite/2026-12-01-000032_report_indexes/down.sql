@@ -1,0 +1,2 @@
+DROP INDEX events_campaign_groups;
+DROP INDEX events_campaign_day;
