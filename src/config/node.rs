@@ -56,9 +56,9 @@ pub struct NodeConfig {
     pub reject_text: String,
     /// `postfix`: the postmap program.
     pub postmap_command: String,
-    /// `postfix` with `table_type = "cdb"` and no `postmap_command`: rebound writes the cdb
-    /// index itself (postmap needs ~70 s for a million keys). Absent in settings stored by
-    /// an earlier version: postmap, as then.
+    /// `postfix` with `table_type = "cdb"`: rebound writes the cdb index itself (postmap
+    /// needs ~70 s for a million keys); default true unless `postmap_command` is given.
+    /// Absent in settings stored by an earlier version: postmap, as then.
     #[serde(default)]
     pub builtin_cdb: bool,
     /// `postfix`: the Postfix config directory postmap reads (`-c DIR`); None: postmap's own default.
@@ -88,6 +88,7 @@ struct Raw {
     table_type: Option<String>,
     reject_text: Option<String>,
     postmap_command: Option<String>,
+    builtin_cdb: Option<bool>,
     config_dir: Option<String>,
     cdb_command: Option<String>,
     domain_path: Option<String>,
@@ -185,6 +186,7 @@ fn resolve(raw: Raw, key: &str, out: &mut Vec<Problem>) -> Option<NodeConfig> {
         ("table_type", raw.table_type.is_some(), &[Target::Postfix][..]),
         ("reject_text", raw.reject_text.is_some(), &[Target::Postfix][..]),
         ("postmap_command", raw.postmap_command.is_some(), &[Target::Postfix][..]),
+        ("builtin_cdb", raw.builtin_cdb.is_some(), &[Target::Postfix][..]),
         ("config_dir", raw.config_dir.is_some(), &[Target::Postfix][..]),
         ("cdb_command", raw.cdb_command.is_some(), &[Target::Exim][..]),
         ("domain_path", raw.domain_path.is_some(), &[Target::Powermta][..]),
@@ -243,7 +245,11 @@ fn resolve(raw: Raw, key: &str, out: &mut Vec<Problem>) -> Option<NodeConfig> {
     if raw.push && raw.path.is_none() {
         p("push", "needs a path: rebound can only re-render a file it writes".into());
     }
-    let builtin_cdb = target == Target::Postfix && table_type == "cdb" && raw.postmap_command.is_none();
+    let builtin_cdb =
+        target == Target::Postfix && table_type == "cdb" && raw.builtin_cdb.unwrap_or(raw.postmap_command.is_none());
+    if raw.builtin_cdb == Some(true) && table_type != "cdb" {
+        p("builtin_cdb", format!("rebound writes cdb tables only; table_type is \"{table_type}\" (postmap builds it)"));
+    }
     (out.len() == before).then(|| NodeConfig {
         name,
         target,

@@ -75,6 +75,10 @@ fn builtin_cdb_equals_postmaps() {
     };
     let (builtin, postmap) = (node("builtin", ""), node("postmap", "postmap_command = \"postmap\"\n"));
     assert!(builtin.builtin_cdb && !postmap.builtin_cdb);
+    assert!(!node("off", "builtin_cdb = false\n").builtin_cdb);
+    let lmdb = "[[node]]\nname = \"l\"\ntarget = \"postfix\"\ntable_type = \"lmdb\"\nbuiltin_cdb = true\n";
+    let refused = rebound::config::load_str("t", lmdb, std::iter::empty()).unwrap_err().to_string();
+    assert!(refused.contains("node[0].builtin_cdb"), "{refused}");
     let pairs: Vec<(String, String)> = ["a@example.org", "b.c+d@example.net", "@whole.example", "zed@example.org"]
         .iter()
         .map(|a| (a.to_string(), "global".to_string()))
