@@ -269,20 +269,30 @@ pub struct AllowBody {
     pub note: Option<String>,
 }
 
-/// Never suppress this address or domain from now on (audited). Existing suppressions stay:
-/// releasing them is a separate, deliberate step.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AllowedNow {
+    #[serde(flatten)]
+    pub allowed: Allowed,
+    /// The suppressions the entry covered, released (audited; the nodes drop them at their
+    /// next sync).
+    pub released: Vec<Suppression>,
+}
+
+/// Never suppress this address or domain from now on (audited), and release the
+/// suppressions it covers, so the sending nodes stop refusing them.
 #[utoipa::path(post, path = "/api/v1/allowlist", tag = "suppression", request_body = AllowBody,
-    responses((status = 201, body = Allowed), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 201, body = AllowedNow), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 pub async fn allow(
     Admin(who): Admin,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<AllowBody>,
-) -> ApiResult<(StatusCode, Json<Allowed>)> {
+) -> ApiResult<(StatusCode, Json<AllowedNow>)> {
     let now = Utc::now().naive_utc();
     let actor = who.actor();
-    let added = state.db.run(move |c| manual::allow(c, &actor, &body.entry, body.note.as_deref(), now)).await?;
-    Ok((StatusCode::CREATED, Json(added)))
+    let (allowed, released) =
+        state.db.run(move |c| manual::allow(c, &actor, &body.entry, body.note.as_deref(), now)).await?;
+    Ok((StatusCode::CREATED, Json(AllowedNow { allowed, released })))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

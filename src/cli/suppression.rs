@@ -68,7 +68,7 @@ pub enum SuppressionCommand {
         #[arg(long, value_enum, default_value_t)]
         format: ExportFormat,
     },
-    /// Never suppress this address or domain (audited).
+    /// Never suppress this address or domain (audited); releases the suppressions it covers.
     Allow {
         entry: String,
         #[arg(long)]
@@ -151,15 +151,15 @@ pub fn run(cfg: &crate::config::Config, db: &Db, cmd: SuppressionCommand) -> Res
             out.flush().map_err(fail)
         }
         SuppressionCommand::Allow { entry, note } => {
-            let entry = manual::allow(c, &Actor::cli(), &entry, note.as_deref(), now)
-                .map_err(|e| match e {
+            let (allowed, released) =
+                manual::allow(c, &Actor::cli(), &entry, note.as_deref(), now).map_err(|e| match e {
                     ManualError::NotAnEntry(_) => Failure::Usage(e.to_string()),
                     e => fail(e),
-                })?
-                .entry;
-            println!(
-                "{entry} is never suppressed from now on (existing suppressions stay: `suppression remove` releases them)"
-            );
+                })?;
+            println!("{} is never suppressed from now on", allowed.entry);
+            for e in &released {
+                println!("released {} ({}): the nodes drop it at their next sync", e.address, e.scope);
+            }
             Ok(())
         }
         SuppressionCommand::Disallow { entry, note } => {

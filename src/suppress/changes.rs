@@ -58,7 +58,7 @@ pub struct ListChange {
     /// `add` or `remove`.
     pub op: String,
     /// Why: the entry's source for an add (`hard_bounce`, `manual`, …); for a remove,
-    /// `manual`, `expiry` or `reclassify`.
+    /// `manual`, `expiry`, `reclassify` or `allowlist`.
     pub source: String,
     pub at: NaiveDateTime,
 }

@@ -92,15 +92,17 @@ pub fn release(
 }
 
 /// Puts an address or a domain (`example.com` or `@example.com`) on the allowlist (a note
-/// replaces an earlier one). Existing suppressions stay: releasing them is a separate,
-/// deliberate step.
+/// replaces an earlier one), and releases the suppressions it now covers (the address, or
+/// every address at the domain and its subdomains, in every scope): each release is
+/// audited and goes to the change log (source `allowlist`), so the sending nodes stop
+/// refusing them at their next sync. Gives the entry and what it released.
 pub fn allow(
     c: &mut AnyConnection,
     actor: &Actor,
     entry: &str,
     note: Option<&str>,
     now: NaiveDateTime,
-) -> Result<Allowed, ManualError> {
+) -> Result<(Allowed, Vec<Suppression>), ManualError> {
     let entry = allow_entry(entry)?;
     crate::store::transaction(c, |c| {
         let before = allowed(c, &entry)?;
@@ -110,8 +112,40 @@ pub fn allow(
             .execute(c)?;
         let after = Allowed { entry: entry.clone(), note: note.map(str::to_string), created_at: now };
         audit_allow(c, actor, "allow", note, before.as_ref(), Some(&after), now)?;
-        Ok(after)
+        let released = release_covered(c, actor, &entry, now)?;
+        Ok((after, released))
     })
+}
+
+/// Releases every suppression `entry` (an allowlist entry) covers; gives them as they were.
+fn release_covered(
+    c: &mut AnyConnection,
+    actor: &Actor,
+    entry: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<Suppression>, ManualError> {
+    use crate::store::schema::suppressions;
+    let covers = super::Allowlist::from_entries([entry.to_string()]);
+    // LIKE narrows to candidates (the address itself, or addresses ending in the domain);
+    // the allowlist's own rule decides, so a `_` in the entry cannot widen the match.
+    let candidates: Vec<Suppression> = if entry.contains('@') {
+        suppressions::table.filter(suppressions::address.eq(entry)).select(Suppression::as_select()).load(c)?
+    } else {
+        suppressions::table
+            .filter(
+                suppressions::address.like(format!("%@{entry}")).or(suppressions::address.like(format!("%.{entry}"))),
+            )
+            .select(Suppression::as_select())
+            .load(c)?
+    };
+    let mut released = Vec::new();
+    for e in candidates.into_iter().filter(|e| covers.allows(&e.address)) {
+        if list::remove(c, &e.address, &e.scope, "allowlist", now)? {
+            list::audit(c, actor.as_str(), "release", Some("allowlisted"), Some(&e), None, now)?;
+            released.push(e);
+        }
+    }
+    Ok(released)
 }
 
 /// Takes an address or domain off the allowlist.

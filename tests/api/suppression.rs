@@ -179,8 +179,27 @@ fn urlencode(s: &str) -> String {
 async fn allowlist_add_list_remove(db: TestDb) {
     let app = TestApp::new(db, |cfg| cfg.suppression.allowlist = vec!["@partner.example".into()]).serve().await;
     let admin = app.admin();
+    for a in ["ceo@vip.example", "cfo@mail.vip.example", "ceo@notvip.example"] {
+        admin.post("/api/v1/suppression", &json!({"address": a})).await.expect(201);
+    }
+    let head = admin.get("/api/v1/suppression/changes?after=0").await.expect(200)["head"].as_i64().unwrap();
     let added = admin.post("/api/v1/allowlist", &json!({"entry": "@VIP.example", "note": "board"})).await.expect(201);
     assert_eq!(added["entry"], "vip.example");
+    // What the entry covers is released, and the nodes are told; a look-alike domain is not.
+    let mut released: Vec<&str> =
+        added["released"].as_array().unwrap().iter().map(|e| e["address"].as_str().unwrap()).collect();
+    released.sort();
+    assert_eq!(released, ["ceo@vip.example", "cfo@mail.vip.example"], "{added}");
+    let feed = admin.get(&format!("/api/v1/suppression/changes?after={head}")).await.expect(200);
+    let removes: Vec<(&str, &str)> = feed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["op"].as_str().unwrap(), c["source"].as_str().unwrap()))
+        .collect();
+    assert_eq!(removes, [("remove", "allowlist"), ("remove", "allowlist")], "{feed}");
+    admin.get("/api/v1/suppression/ceo@notvip.example").await.expect(200);
+    assert_eq!(admin.get("/api/v1/suppression/ceo@vip.example").await.status, 404);
     let listed = admin.get("/api/v1/allowlist").await.expect(200);
     assert_eq!(listed["entries"][0]["entry"], "vip.example");
     assert_eq!(listed["entries"][0]["note"], "board");
