@@ -22,7 +22,7 @@ use crate::store::schema::suppressions;
 use crate::store::{AnyConnection, StoreError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Read;
 
 /// Rows per transaction: large enough that commits are rare, small enough that a batch's
@@ -167,7 +167,6 @@ fn apply(
     let (first, last) = (rows[0].line, rows[rows.len() - 1].line);
     let before = report.clone();
     let mut wanted: Vec<Suppression> = Vec::with_capacity(rows.len());
-    let mut in_batch: HashSet<(String, String)> = HashSet::with_capacity(rows.len());
     for row in rows {
         report.rows += 1;
         report.dates_unread += u64::from(row.unread_date);
@@ -178,26 +177,24 @@ fn apply(
             }
             continue;
         }
-        let scope = row.scope.unwrap_or_else(|| opts.scope.clone());
-        let key = (row.address, scope);
-        if in_batch.contains(&key) {
-            report.duplicates += 1;
-            continue;
-        }
-        let reason = row.reason.or_else(|| opts.reason.clone());
-        in_batch.insert(key.clone());
         let entry = Suppression {
-            address: key.0,
-            scope: key.1,
+            address: row.address,
+            scope: row.scope.unwrap_or_else(|| opts.scope.clone()),
             source: opts.source.as_str().into(),
             event_id: None,
-            reason,
+            reason: row.reason.or_else(|| opts.reason.clone()),
             note: Some(format!("imported from {}", opts.label)),
             created_at: row.created_at.map_or(now, |t| t.min(now)),
             expires_at: None,
         };
         wanted.push(entry);
     }
+    // In key order (stable: a repeat's first row wins): repeats are then neighbours, and each
+    // index is written page after page instead of at random.
+    wanted.sort_by(|a, b| (&a.address, &a.scope).cmp(&(&b.address, &b.scope)));
+    let read = wanted.len();
+    wanted.dedup_by(|later, first| later.address == first.address && later.scope == first.scope);
+    report.duplicates += (read - wanted.len()) as u64;
     let write = |c: &mut AnyConnection, report: &mut Report| -> Result<(), ImportError> {
         let stored = stored(c, wanted.iter())?;
         let mut lapsed: Vec<(&str, &str)> = Vec::new();
@@ -213,8 +210,6 @@ fn apply(
             }
         }
         report.added += new.len() as u64;
-        // In key order: each index is then written page after page instead of at random.
-        new.sort_unstable_by(|a, b| (&a.address, &a.scope).cmp(&(&b.address, &b.scope)));
         if opts.dry_run {
             return Ok(());
         }
