@@ -5,8 +5,8 @@
 //! (a table, or JSON with `--json`) and whether every stage passed. It never changes the
 //! mailbox and never prints the password.
 
-use crate::config::{ConfigError, MailboxConfig, Problem, Secret};
-use crate::fetch::{VerifyReport, verify};
+use crate::config::{Auth, ConfigError, MailboxConfig, Problem};
+use crate::fetch::{Credentials, VerifyReport, verify};
 
 /// Flags of `rebound verify`.
 #[derive(Debug, clap::Args)]
@@ -98,22 +98,32 @@ impl VerifyArgs {
     }
 }
 
-/// The mailbox's password, or a configuration problem saying where it should come from.
-pub fn password(m: &MailboxConfig, key: &str) -> Result<Secret, ConfigError> {
-    let fail = |message: String| ConfigError {
+/// The mailbox's password or OAuth2 token source, or a configuration problem saying where
+/// the secret should come from.
+pub fn credentials(m: &MailboxConfig, key: &str) -> Result<Credentials, ConfigError> {
+    let fail = |field: &str, message: String| ConfigError {
         source_name: key.to_string(),
-        problems: vec![Problem::new(format!("{key}.password_env"), message)],
+        problems: vec![Problem::new(format!("{key}.{field}"), message)],
     };
+    if m.auth == Auth::OAuth2 {
+        return Credentials::of(m, key).map_err(|e| match e.split_once(": ") {
+            Some((k, msg)) => fail(k.rsplit('.').next().unwrap_or("auth"), msg.to_string()),
+            None => fail("auth", e),
+        });
+    }
     match m.password().resolve(key) {
-        Ok(Some(s)) => Ok(s),
-        Ok(None) => Err(fail("no password: set password_env or password_file".into())),
-        Err(e) => Err(fail(e)),
+        Ok(Some(s)) => Ok(Credentials::Password(s)),
+        Ok(None) => Err(fail("password_env", "no password: set password_env or password_file".into())),
+        Err(e) => Err(ConfigError {
+            source_name: key.to_string(),
+            problems: vec![Problem::new(format!("{key}.password_env"), e)],
+        }),
     }
 }
 
 /// Runs the check and prints the report; true when every stage passed.
-pub async fn run(m: &MailboxConfig, secret: &Secret, json: bool) -> bool {
-    let report: VerifyReport = verify(m, secret).await;
+pub async fn run(m: &MailboxConfig, login: &Credentials, json: bool) -> bool {
+    let report: VerifyReport = verify(m, login).await;
     if json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => println!("{text}"),
