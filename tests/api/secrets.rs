@@ -158,7 +158,7 @@ fn keys_are_generated_and_rotated() {
     let done = rotate(&["--new-key-file", new_file.to_str().unwrap()]);
     let said = String::from_utf8_lossy(&done.stdout);
     assert!(done.status.success(), "{said}{}", String::from_utf8_lossy(&done.stderr));
-    assert!(said.contains("re-sealed 2 password(s)"), "{said}");
+    assert!(said.contains("re-sealed 2 secret(s)"), "{said}");
     let again = rebound::mailbox::repo::get(&mut c, a.id).unwrap();
     assert_eq!(again.config_with(Some(&new)).unwrap().inline_password.unwrap().expose(), "pw-of-a");
     let refused = again.config_with(Some(&old)).unwrap_err();
