@@ -107,10 +107,15 @@ fn secret_problem(which: Sealed, message: impl Into<String>) -> Problem {
     Problem::new(format!("{PROBLEM_KEY}.{}", which.field()), message)
 }
 
-/// The refusal of a password that cannot be stored: the fix, in a sentence.
-pub const NO_KEY: &str = "cannot be stored: no [secrets] key is configured to seal it; run `rebound secrets \
-     generate-key`, put the key in an environment variable named by [secrets] key_env (or a file named by \
-     key_file) and restart, or name password_env/password_file instead";
+/// The refusal of a secret that cannot be stored: the fix, in a sentence.
+pub fn no_key(which: Sealed) -> String {
+    let [env, file] = which.references();
+    format!(
+        "cannot be stored: no [secrets] key is configured to seal it; run `rebound secrets generate-key`, put the \
+         key in an environment variable named by [secrets] key_env (or a file named by key_file) and restart, or \
+         name {env}/{file} instead"
+    )
+}
 
 /// Checks `entry` as the config file's entries are checked, plus what only the API can get
 /// wrong (a secret with no key to seal it, an empty one); `kept` holds the stored secrets an
@@ -120,7 +125,7 @@ pub fn check(entry: &Entry, key: Option<&SealKey>, kept: Inline) -> Result<Mailb
     for which in Sealed::ALL {
         if let Some(secret) = entry.given(which) {
             if key.is_none() {
-                problems.push(secret_problem(which, NO_KEY));
+                problems.push(secret_problem(which, no_key(which)));
             }
             if secret.expose().is_empty() {
                 problems.push(secret_problem(which, format!("is empty; give the mailbox's {}", which.field())));
