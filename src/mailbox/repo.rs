@@ -7,7 +7,8 @@
 //! within seconds. Writes are in [`super::write`] (audited); reads and the shared row helpers
 //! are here. It never stores a password in the clear: settings hold only the
 //! `password_env`/`password_file` references, and a password given through the API is kept
-//! sealed ([`crate::secrets`]) in `password_sealed`, opened only by [`Mailbox::config_with`].
+//! sealed ([`crate::secrets`]) in `password_sealed` (OAuth2 client secrets and refresh tokens
+//! likewise in their own columns, see [`Sealed`]), opened only by [`Mailbox::config_with`].
 //! It never removes a row: delete sets `deleted_at`, so status, checkpoints and ledger keep
 //! their owner.
 

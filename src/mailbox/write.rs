@@ -7,7 +7,8 @@
 //! within seconds) and its audit entry (before/after, never a password: the password is only
 //! ever `password_set`). Settings are checked with the config file's own validation, every
 //! problem at once. It never writes a config-file mailbox (those are read-only outside the
-//! file) and never stores a password unsealed; a mailbox deleted loses its sealed password.
+//! file) and never stores a password or an OAuth2 secret unsealed; a mailbox deleted loses
+//! its sealed secrets.
 
 use super::repo::{
     Mailbox, MailboxError, ManagedBy, PROBLEM_KEY, Sealed, bump_version, find_live, get, insert, now, open_sealed,
