@@ -12,7 +12,8 @@ use crate::fetch::{Credentials, VerifyReport, verify};
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     /// Name of a [[mailbox]] in the config file. Leave it out and give --protocol, --host,
-    /// --username and --password-env to check a mailbox that is not saved yet.
+    /// --username and --password-env (or --auth oauth2 and the --oauth2-* flags) to check a
+    /// mailbox that is not saved yet.
     pub name: Option<String>,
     /// imap or pop3.
     #[arg(long, conflicts_with = "name")]
@@ -37,6 +38,34 @@ pub struct VerifyArgs {
     /// Also trust this CA certificate (PEM).
     #[arg(long, conflicts_with = "name")]
     pub ca_file: Option<String>,
+    /// password (default) or oauth2: a bearer token from --oauth2-token-url (SASL
+    /// OAUTHBEARER or XOAUTH2) instead of a password.
+    #[arg(long, conflicts_with = "name")]
+    pub auth: Option<String>,
+    /// OAuth2: the provider's token endpoint.
+    #[arg(long, conflicts_with = "name")]
+    pub oauth2_token_url: Option<String>,
+    /// OAuth2: the application (client) id.
+    #[arg(long, conflicts_with = "name")]
+    pub oauth2_client_id: Option<String>,
+    /// OAuth2: environment variable holding the client secret.
+    #[arg(long, conflicts_with = "name")]
+    pub oauth2_client_secret_env: Option<String>,
+    /// OAuth2: file whose first line is the client secret.
+    #[arg(long, conflicts_with = "name")]
+    pub oauth2_client_secret_file: Option<String>,
+    /// OAuth2: environment variable holding a refresh token (the refresh-token flow).
+    #[arg(long, conflicts_with = "name")]
+    pub oauth2_refresh_token_env: Option<String>,
+    /// OAuth2: file whose first line is a refresh token.
+    #[arg(long, conflicts_with = "name")]
+    pub oauth2_refresh_token_file: Option<String>,
+    /// OAuth2: the scope to ask for.
+    #[arg(long, conflicts_with = "name")]
+    pub oauth2_scope: Option<String>,
+    /// OAuth2: xoauth2 or oauthbearer (default: chosen from what the server offers).
+    #[arg(long, conflicts_with = "name")]
+    pub oauth2_mechanism: Option<String>,
     /// Do not check the server certificate (testing only).
     #[arg(long, conflicts_with = "name")]
     pub no_verify_certificate: bool,
@@ -67,6 +96,15 @@ impl VerifyArgs {
             ("password_env", &self.password_env),
             ("password_file", &self.password_file),
             ("ca_file", &self.ca_file),
+            ("auth", &self.auth),
+            ("oauth2_token_url", &self.oauth2_token_url),
+            ("oauth2_client_id", &self.oauth2_client_id),
+            ("oauth2_client_secret_env", &self.oauth2_client_secret_env),
+            ("oauth2_client_secret_file", &self.oauth2_client_secret_file),
+            ("oauth2_refresh_token_env", &self.oauth2_refresh_token_env),
+            ("oauth2_refresh_token_file", &self.oauth2_refresh_token_file),
+            ("oauth2_scope", &self.oauth2_scope),
+            ("oauth2_mechanism", &self.oauth2_mechanism),
         ];
         for (k, v) in strings {
             if let Some(v) = v {

@@ -10,7 +10,8 @@ use crate::config::{Auth, MailboxConfig, Secret};
 #[derive(Clone)]
 pub enum Credentials {
     Password(Secret),
-    OAuth2(TokenSource),
+    /// Boxed: a token source holds the mailbox's OAuth2 settings, far larger than a password.
+    OAuth2(Box<TokenSource>),
 }
 
 impl std::fmt::Debug for Credentials {
@@ -28,7 +29,7 @@ impl Credentials {
     pub fn of(m: &MailboxConfig, key: &str) -> Result<Credentials, String> {
         match m.auth {
             Auth::Password => m.secret(key).map(Credentials::Password),
-            Auth::OAuth2 => TokenSource::new(m, key).map(Credentials::OAuth2),
+            Auth::OAuth2 => TokenSource::new(m, key).map(|t| Credentials::OAuth2(Box::new(t))),
         }
     }
 }

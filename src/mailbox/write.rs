@@ -343,12 +343,15 @@ pub struct Rotated {
     pub new_key: String,
 }
 
+/// A mailbox's id, name and its sealed password, client secret and refresh token.
+type SealedRow = (i64, String, Option<String>, Option<String>, Option<String>);
+
 /// Re-seals every stored secret (passwords, OAuth2 client secrets and refresh tokens) from
 /// `old` to `new`, in one transaction: all or nothing (a secret that does not open with
 /// `old` stops it, naming the mailbox).
 pub fn rotate(c: &mut AnyConnection, by: &Actor, old: &SealKey, new: &SealKey) -> Result<Rotated, MailboxError> {
     crate::store::transaction(c, |c| {
-        let rows: Vec<(i64, String, Option<String>, Option<String>, Option<String>)> = mailboxes::table
+        let rows: Vec<SealedRow> = mailboxes::table
             .filter(
                 mailboxes::password_sealed
                     .is_not_null()

@@ -262,3 +262,26 @@ fn no_log_level_shows_a_token_or_a_secret() {
         }
     }
 }
+
+/// `rebound verify` for a mailbox not saved yet, from --auth oauth2 and the --oauth2-* flags;
+/// a missing flag is named as a flag.
+#[test]
+fn cli_verify_takes_oauth2_flags() {
+    let d = Dovecot::get();
+    let user = d.add_user();
+    let client = provider().client(&user.name);
+    let (port, ca, url) = (d.pop3s_port.to_string(), d.ca_file.display().to_string(), client.token_url());
+    let conf = std::path::Path::new("/nonexistent/rebound.toml");
+    let mut args =
+        vec!["verify", "--protocol", "pop3", "--host", "localhost", "--port", &port, "--username", &user.name];
+    args.extend(["--ca-file", &ca, "--auth", "oauth2", "--oauth2-token-url", &url, "--json"]);
+    args.extend(["--oauth2-client-secret-env", "REBOUND_TEST_CLIENT_SECRET"]);
+    let env = [("REBOUND_TEST_CLIENT_SECRET", client.secret.as_str())];
+    let (ok, out) = rebound(conf, &args, &env, None);
+    assert!(!ok && out.contains("--oauth2-client-id") && out.contains("missing"), "{out}");
+    args.extend(["--oauth2-client-id", &client.id, "--oauth2-mechanism", "xoauth2"]);
+    let (ok, out) = rebound(conf, &args, &env, None);
+    assert!(ok, "{out}");
+    assert!(out.contains("\"stage\": \"token\"") && out.contains("(XOAUTH2)"), "{out}");
+    assert!(!out.contains(&client.secret) && !client.issued().iter().any(|t| out.contains(t.as_str())), "{out}");
+}
