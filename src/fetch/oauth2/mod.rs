@@ -74,14 +74,14 @@ impl TokenSource {
         if let Some(c) = held.token.as_ref().filter(|c| c.usable(now)) {
             let left = c.use_until.saturating_duration_since(now).as_secs();
             trace.pass(
-                format!("{} token for {} from memory (used for {left} s more)", self.cfg.flow(), self.endpoint()),
+                format!("token from memory ({} flow, {}; used for {left} s more)", self.cfg.flow(), self.endpoint()),
                 json!({ "endpoint": self.endpoint(), "flow": self.cfg.flow(), "cached": true }),
             );
             return Ok(Token { access: c.access.clone(), cached: true });
         }
         let (access, expires_in) = self.fetch(&mut held, server, trace).await?;
         trace.pass(
-            format!("{} token from {} (expires in {} s)", self.cfg.flow(), self.endpoint(), expires_in.as_secs()),
+            format!("token from {} ({} flow, expires in {} s)", self.endpoint(), self.cfg.flow(), expires_in.as_secs()),
             json!({ "endpoint": self.endpoint(), "flow": self.cfg.flow(), "cached": false,
                     "expires_in_seconds": expires_in.as_secs() }),
         );
