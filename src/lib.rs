@@ -11,6 +11,8 @@
 //!   attribute → [`classify`]) then one transaction per batch into [`record`] and
 //!   [`suppress`]; the review queue and reclassification.
 //! - [`parse`]: DSNs, ARF complaints and the MTA dialects into records.
+//! - [`logs`]: the MTAs' own logs (PowerMTA accounting, Postfix, Exim, KumoMTA) into one
+//!   delivery record per recipient attempt, with checkpoints that carry the join state.
 //! - [`classify`]: the ordered rule list and its engine.
 //! - [`record`]: the ledger, events, campaign counters, the sent map, and the BOUNCED /
 //!   COMPLAINTS views.
@@ -38,6 +40,7 @@ pub mod config;
 pub mod fetch;
 pub mod ingest;
 pub mod instance;
+pub mod logs;
 pub mod mailbox;
 pub mod memory;
 pub mod observe;

@@ -13,9 +13,11 @@
 //! bounce landing in Dovecot until Postfix refuses it, with IDLE and a push node.
 //! Part `views` (see `views.rs`, needs no corpus): a campaign's BOUNCED pages over 1,000,000
 //! seeded events through the HTTP API, p50/p99, its report and its CSV export.
+//! Part `logs` (see `logs.rs`, needs no corpus): lines/s of each MTA log reader.
 
 mod api;
 mod import_list;
+mod logs;
 #[path = "../support/mod.rs"]
 mod support;
 mod sync;
@@ -200,7 +202,7 @@ pub fn on_postgres(label: &str, prefix: &str, f: impl FnOnce(DatabaseConfig)) {
 }
 
 /// `REBOUND_BENCH_ONLY=classify,import` runs only those parts (parse, classify, import,
-/// mailbox, process, views, api, sync, import_list).
+/// mailbox, process, views, api, sync, import_list, logs).
 fn wanted(part: &str) -> bool {
     std::env::var("REBOUND_BENCH_ONLY").map_or(true, |v| v.split(',').any(|p| p.trim() == part))
 }
@@ -221,6 +223,9 @@ fn main() {
     }
     if wanted("import_list") {
         import_list::run();
+    }
+    if wanted("logs") {
+        logs::run();
     }
     if !["parse", "classify", "import", "mailbox", "process"].into_iter().any(wanted) {
         return;
