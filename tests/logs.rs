@@ -137,6 +137,7 @@ Dec  1 10:00:00 mx1 postfix/cleanup[2102]: 4Tq7Xz1AbcD: message-id=<m1@news.exam
 Dec  1 10:00:00 mx1 postfix/qmgr[900]: 4Tq7Xz1AbcD: from=<bounce-42@news.example.com>, size=4242, nrcpt=3 (queue active)
 Dec  1 10:00:00 mx1 postfix/cleanup[2102]: 9F00AB12C: message-id=<m2@news.example.com>
 Dec  1 10:00:01 mx1 dovecot: imap-login: Login: user=<x>
+Dec  1 10:00:01 mx1 postfix/smtpd[2101]: NOQUEUE: reject: RCPT from unknown[198.51.100.99]: 554 5.7.1 <spam@mx1.example.com>: Relay access denied; from=<a@spam.example> to=<spam@mx1.example.com> proto=ESMTP helo=<x>
 Dec  1 10:00:01 mx1 postfix/qmgr[900]: 9F00AB12C: from=<>, size=900, nrcpt=1 (queue active)
 Dec  1 10:00:02 mx1 postfix/smtp[2103]: 4Tq7Xz1AbcD: to=<ann@example.net>, relay=mx1.example.net[192.0.2.10]:25, delay=2.1, delays=0.1/0/1/1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 77AB)
 Dec  1 10:00:03 mx1 postfix/smtp[2103]: 4Tq7Xz1AbcD: to=<bob@example.net>, orig_to=<robert@example.net>, relay=mx1.example.net[192.0.2.10]:25, delay=3, delays=0.1/0/1/2, dsn=5.1.1, status=bounced (host mx1.example.net[192.0.2.10] said: 550 5.1.1 <bob@example.net>: Recipient address rejected: User unknown (in reply to RCPT TO command))
@@ -194,7 +195,7 @@ fn postfix_lines_join_on_the_queue_id_across_a_checkpoint() {
     let errs = errors(&out);
     assert_eq!(errs.len(), 2, "{errs:?}");
     assert_eq!(errs[0].text, "garbage without a timestamp");
-    assert_eq!(errs[0].position.line, 10);
+    assert_eq!(errs[0].position.line, 11);
     assert!(errs[1].reason.contains("status=weird"));
     // 4Tq7Xz1AbcD was removed; 9F00AB12C is still open.
     let state = serde_json::to_value(reader.checkpoint().state).unwrap();
@@ -247,6 +248,7 @@ fn exim_mainlog_joins_on_the_message_id() {
     assert_eq!(recs[0].reply_text.as_deref(), Some("250 2.0.0 OK 1701424801 q7si"));
     assert_eq!(recs[3].reply_code, Some(451));
     assert_eq!(recs[4].sender.as_deref(), Some(""), "the bounce message's null sender");
+    assert_eq!(recs[4].fact("transport"), Some("remote_smtp"));
     assert_eq!(recs[5].original_recipient.as_deref(), Some("postmaster@example.com"));
     let errs = errors(&out);
     assert_eq!(errs.len(), 1, "{errs:?}");

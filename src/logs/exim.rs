@@ -108,7 +108,8 @@ pub(super) fn line(state: &mut State, options: &Options, line: &[u8], pos: Posit
 fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     let at = if text.starts_with(key) { Some(0) } else { text.find(&format!(" {key}")).map(|i| i + 1) }?;
     let v = &text[at + key.len()..];
-    non_empty_str(v.split(' ').next().unwrap_or_default())
+    // `T=remote_smtp: retry timeout exceeded`: the error's colon is not the value's.
+    non_empty_str(v.split(' ').next().unwrap_or_default().trim_end_matches(':'))
 }
 
 fn non_empty_str(v: &str) -> Option<&str> {

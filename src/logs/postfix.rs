@@ -40,7 +40,8 @@ pub(super) fn line(state: &mut State, options: &Options, line: &[u8], pos: Posit
         return;
     }
     let Some((queue_id, rest)) = message.split_once(": ") else { return };
-    if queue_id.len() < 5 || !queue_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    // `NOQUEUE: reject: …` is a refusal of mail coming in, not a delivery.
+    if queue_id.len() < 5 || queue_id == "NOQUEUE" || !queue_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return;
     }
     if rest == "removed" {
