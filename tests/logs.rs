@@ -333,3 +333,29 @@ fn a_missing_file_names_itself() {
     let e = read_file(Format::Postfix, Options::default(), std::path::Path::new("/nonexistent/maillog")).unwrap_err();
     assert!(e.to_string().contains("/nonexistent/maillog"), "{e}");
 }
+
+/// Fed a few bytes at a time, as a tailer sees a file being written, each reader gives
+/// exactly what one pass over the whole gives, and its checkpoint ends at the end.
+#[test]
+fn any_chunking_gives_what_one_pass_gives() {
+    for (format, text) in [
+        (Format::PowerMta, pmta_file()),
+        (Format::Postfix, POSTFIX.into()),
+        (Format::Exim, EXIM.into()),
+        (Format::KumoMta, kumo_lines()),
+    ] {
+        let whole = read_file_text(format, &text);
+        for step in [1, 7, 64, 1000] {
+            let mut reader = Reader::new(format, Options { year: 2026, ..Default::default() });
+            let (mut out, mut pending, bytes) = (Vec::new(), Vec::new(), text.as_bytes());
+            for chunk in bytes.chunks(step) {
+                pending.extend_from_slice(chunk);
+                let used = reader.feed(&pending, &mut out);
+                pending.drain(..used);
+            }
+            reader.finish(&pending, &mut out);
+            assert_eq!(out, whole, "{format:?} in chunks of {step}");
+            assert_eq!(reader.checkpoint().offset, bytes.len() as u64);
+        }
+    }
+}
