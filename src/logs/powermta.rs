@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
     pub header: Vec<String>,
+    /// Rebuilt from `header` after a resume; boxed to keep the state small to move.
     #[serde(skip)]
-    columns: Option<Columns>,
+    columns: Option<Box<Columns>>,
 }
 
 /// Where each field this reader uses sits under the current header.
@@ -106,7 +107,7 @@ pub(super) fn read(state: &mut State, options: &Options, bytes: &[u8], at: &mut 
         let first = rec.get(0).unwrap_or_default();
         if first == b"type" || first == b"#type" {
             state.header = rec.iter().map(|f| String::from_utf8_lossy(f).trim_start_matches('#').to_string()).collect();
-            state.columns = Some(Columns::new(&state.header));
+            state.columns = Some(Box::new(Columns::new(&state.header)));
             continue;
         }
         if state.header.is_empty() {
@@ -117,7 +118,7 @@ pub(super) fn read(state: &mut State, options: &Options, bytes: &[u8], at: &mut 
             )));
             continue;
         }
-        let cols = state.columns.get_or_insert_with(|| Columns::new(&state.header));
+        let cols = state.columns.get_or_insert_with(|| Box::new(Columns::new(&state.header)));
         if let Some(entry) = record(cols, options, &rec, pos, raw) {
             out.push(entry);
         }

@@ -3,7 +3,6 @@
 //! with their arrival lines to join). The goal for PowerMTA accounting is ≥ 200,000 lines/s.
 
 use rebound::logs::{Format, Options, Reader};
-use std::time::Instant;
 
 const LINES: usize = 400_000;
 
