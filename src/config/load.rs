@@ -74,6 +74,8 @@ pub fn load_str(
         secrets: section(&mut root, "secrets", &mut problems),
         mailbox: super::mailbox::load_all(&mut root, &mut problems),
         node: super::node::load_all(&mut root, &mut problems),
+        notify: section(&mut root, "notify", &mut problems),
+        webhook: super::webhook::load_all(&mut root, &mut problems),
     };
     for key in root.keys() {
         problems.push(Problem::new(key.clone(), "unknown section or key; see config.example.toml for the valid ones"));
@@ -87,6 +89,7 @@ pub fn load_str(
     config.retention.validate(&mut problems);
     config.sync.validate(&mut problems);
     config.secrets.validate(&mut problems);
+    config.notify.validate(&mut problems);
 
     if problems.is_empty() { Ok(config) } else { Err(fail(problems)) }
 }

@@ -14,6 +14,7 @@ pub mod node;
 mod pipeline;
 pub mod secret;
 mod sections;
+pub mod webhook;
 
 pub use load::{ConfigError, Problem, load, load_str};
 pub use mailbox::{AfterProcessing, MailboxConfig, Protocol, Purpose, Security};
@@ -21,6 +22,7 @@ pub use node::{NodeConfig, SyncConfig, Target};
 pub use pipeline::*;
 pub use secret::{Secret, SecretRef};
 pub use sections::*;
+pub use webhook::{NotifyConfig, WebhookConfig};
 
 /// The whole configuration. Every section has defaults, so an empty file is valid.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -39,6 +41,10 @@ pub struct Config {
     pub mailbox: Vec<MailboxConfig>,
     /// `[[node]]` entries: the sending nodes the suppression list is rendered for.
     pub node: Vec<NodeConfig>,
+    /// `[notify]`: how webhook deliveries are retried.
+    pub notify: NotifyConfig,
+    /// `[[webhook]]` entries: the endpoints events are POSTed to.
+    pub webhook: Vec<WebhookConfig>,
 }
 
 impl Config {
