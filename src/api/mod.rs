@@ -34,6 +34,8 @@ pub use mailbox_actions::MailboxOps;
 // Nodes and the node agents' pull protocol.
 mod nodes;
 mod sync;
+// Webhook endpoints (events out).
+mod webhooks;
 
 pub use auth::{Admin, SyncCaller, TokenCache, Viewer};
 
@@ -159,6 +161,13 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(sync::snapshot))
         .routes(routes!(sync::changes))
         .routes(routes!(sync::report))
+        // Webhook endpoints.
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::enable))
+        .routes(routes!(webhooks::disable))
+        .routes(routes!(webhooks::attempts))
+        .routes(routes!(webhooks::test))
         .split_for_parts()
 }
 

@@ -26,6 +26,8 @@ pub enum WebhookError {
     #[error("the webhook settings are invalid")]
     Invalid(Vec<Problem>),
     #[error(transparent)]
+    BadCursor(#[from] crate::store::BadCursor),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -327,5 +329,32 @@ pub fn set_enabled(c: &mut AnyConnection, by: &Actor, name: &str, enabled: bool)
         let action = if enabled { "webhook.enable" } else { "webhook.disable" };
         record(c, by, action, name, Some(&current.config), Some(&after))?;
         get(c, name)
+    })
+}
+
+/// Sends a `webhook.test` event to endpoint `name` alone (disabled or not, it goes out at
+/// the worker's next round); gives the event.
+pub fn send_test(c: &mut AnyConnection, by: &Actor, name: &str) -> Result<super::Event, WebhookError> {
+    let w = get(c, name)?;
+    let now = Utc::now().naive_utc();
+    let data = super::event::TestData {
+        webhook: w.config.name.clone(),
+        message: format!("a test event sent by {}", by.as_str()),
+    };
+    let out = super::Outgoing::new("webhook.test", now, super::EventData::Test(data));
+    super::deliver::send_only_to(c, &w, out.clone(), now)?;
+    Ok(out.event)
+}
+
+/// Endpoint `name`'s attempts, newest first.
+pub fn attempts(
+    c: &mut AnyConnection,
+    name: &str,
+    page: &crate::store::Page,
+) -> Result<crate::store::Paged<super::deliver::Attempt>, WebhookError> {
+    let w = get(c, name)?;
+    super::deliver::attempts(c, w.id, page).map_err(|e| match e {
+        crate::store::PageError::Store(s) => WebhookError::Store(s),
+        crate::store::PageError::Cursor(b) => WebhookError::BadCursor(b),
     })
 }
