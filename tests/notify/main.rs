@@ -1,0 +1,9 @@
+//! Events out: signed webhooks to a real HTTP receiver on loopback, on both backends (and
+//! through real `serve` processes).
+
+#[macro_use]
+#[path = "../support/mod.rs"]
+mod support;
+
+mod receiver;
+mod webhooks;
