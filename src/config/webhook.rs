@@ -39,6 +39,9 @@ pub struct NotifyConfig {
     pub failing_after_seconds: u64,
     /// How long one POST may take.
     pub timeout_seconds: u64,
+    /// How long an instance holds an endpoint (renewed every round): another instance takes
+    /// over this long after one dies mid-delivery.
+    pub lease_seconds: u64,
     /// POSTs in flight at once to one endpoint that is not `ordered`.
     pub concurrency: usize,
     /// Most events in one POST to a `batch` endpoint.
@@ -54,6 +57,7 @@ impl Default for NotifyConfig {
             retry_max_seconds: 3600,
             failing_after_seconds: 86400,
             timeout_seconds: 10,
+            lease_seconds: 60,
             concurrency: 8,
             batch_max: 100,
             keep_days: 7,
@@ -75,6 +79,12 @@ impl NotifyConfig {
         }
         if !(1..=300).contains(&self.timeout_seconds) {
             p("timeout_seconds", "must be between 1 and 300");
+        }
+        if self.lease_seconds < self.timeout_seconds + 5 || self.lease_seconds > 3600 {
+            p(
+                "lease_seconds",
+                "must be at least timeout_seconds + 5 (a POST must end within the lease) and at most 3600",
+            );
         }
         if !(1..=256).contains(&self.concurrency) {
             p("concurrency", "must be between 1 and 256");

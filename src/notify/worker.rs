@@ -92,7 +92,7 @@ impl Worker {
     }
 
     fn lease(&self) -> chrono::Duration {
-        chrono::Duration::seconds(self.cfg.timeout_seconds as i64 * 3 + 30)
+        chrono::Duration::seconds(self.cfg.lease_seconds as i64)
     }
 
     async fn deliver(&self, w: &Webhook) -> Result<usize, crate::store::StoreError> {

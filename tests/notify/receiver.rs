@@ -31,7 +31,6 @@ struct Inner {
 pub struct Receiver {
     pub addr: SocketAddr,
     inner: Arc<Inner>,
-    task: tokio::task::JoinHandle<()>,
 }
 
 /// The key a `whsec_` secret stands for.
@@ -49,10 +48,11 @@ impl Receiver {
         let app = axum::Router::new().route("/hook", axum::routing::post(take)).with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("receiver port free");
         let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(async move {
+        // Lives as long as the test's runtime.
+        tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Receiver { addr, inner, task }
+        Receiver { addr, inner }
     }
 
     pub fn url(&self) -> String {
@@ -89,11 +89,6 @@ impl Receiver {
             assert!(tokio::time::Instant::now() < deadline, "only {} of {n} events arrived: {events:#?}", events.len());
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-    }
-
-    /// Stops listening (connections are refused from now on).
-    pub fn stop(self) {
-        self.task.abort();
     }
 }
 
