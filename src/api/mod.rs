@@ -34,7 +34,8 @@ pub use mailbox_actions::MailboxOps;
 // Nodes and the node agents' pull protocol.
 mod nodes;
 mod sync;
-// Webhook endpoints (events out).
+// Webhook endpoints and alerts (events out).
+mod alerts;
 mod webhooks;
 
 pub use auth::{Admin, SyncCaller, TokenCache, Viewer};
@@ -168,6 +169,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(webhooks::disable))
         .routes(routes!(webhooks::attempts))
         .routes(routes!(webhooks::test))
+        .routes(routes!(alerts::list))
+        .routes(routes!(alerts::history))
         .split_for_parts()
 }
 

@@ -6,6 +6,7 @@
 //! reads secrets into the config itself: those stay behind `password_env` / `password_file`
 //! and are resolved by the component that needs them.
 
+pub mod alert;
 mod cclient;
 mod env;
 mod load;
@@ -16,6 +17,7 @@ pub mod secret;
 mod sections;
 pub mod webhook;
 
+pub use alert::{AlertConfig, AlertsConfig};
 pub use load::{ConfigError, Problem, load, load_str};
 pub use mailbox::{AfterProcessing, MailboxConfig, Protocol, Purpose, Security};
 pub use node::{NodeConfig, SyncConfig, Target};
@@ -45,6 +47,10 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// `[[webhook]]` entries: the endpoints events are POSTed to.
     pub webhook: Vec<WebhookConfig>,
+    /// `[alerts]`: evaluation pace and the Pushover / email channels.
+    pub alerts: AlertsConfig,
+    /// `[[alert]]` rules.
+    pub alert: Vec<AlertConfig>,
 }
 
 impl Config {

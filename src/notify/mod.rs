@@ -8,8 +8,11 @@
 //! ([`endpoints`]: `[[webhook]]` and the admin API), signs every POST per Standard Webhooks
 //! ([`sign`]), retries with exponential backoff and jitter up to the endpoint's horizon,
 //! disables an endpoint that answers 410, and keeps every attempt ([`deliver`]).
+//! Alert rules ([`alert`]) watch the recorded events and the mailbox and node state, and
+//! notify through the webhooks, Pushover and email.
 //! It never classifies and never suppresses: it only reports what the stages decided.
 
+pub mod alert;
 pub mod deliver;
 pub mod endpoints;
 pub mod event;

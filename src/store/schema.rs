@@ -341,3 +341,23 @@ diesel::table! {
 diesel::joinable!(notify_deliveries -> notify_outbox (outbox_id));
 diesel::joinable!(notify_deliveries -> webhooks (webhook_id));
 diesel::allow_tables_to_appear_in_same_query!(webhooks, notify_outbox, notify_deliveries, notify_attempts);
+
+diesel::table! {
+    alert_episodes (id) {
+        id -> BigInt,
+        rule -> Text,
+        group_key -> Text,
+        summary -> Text,
+        fired_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+        notified -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    notify_leases (name) {
+        name -> Text,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+    }
+}
