@@ -163,6 +163,8 @@ impl App {
             &scheduler.tracker(),
             &scheduler.cancel_token(),
         );
+        let (tracker, stop) = (scheduler.tracker(), scheduler.cancel_token());
+        crate::notify::alert::start(&db, &config.alert, &config.alerts, &instance_id, &tracker, &stop);
         scheduler.start().await?;
 
         let addr = listener.local_addr()?;

@@ -54,14 +54,14 @@ impl Worker {
 
     /// Runs rounds until `stop`.
     pub async fn run(&self, stop: CancellationToken) {
-        let mut last_prune = Instant::now() - Duration::from_secs(3600);
+        let mut next_prune = Instant::now();
         loop {
             let wake = crate::store::COMMITTED.notified();
             if let Err(e) = self.round().await {
                 tracing::warn!(error = %e, "webhook delivery round failed; will retry");
             }
-            if last_prune.elapsed() > Duration::from_secs(600) {
-                last_prune = Instant::now();
+            if Instant::now() >= next_prune {
+                next_prune = Instant::now() + Duration::from_secs(600);
                 let before = Utc::now().naive_utc() - chrono::Duration::days(i64::from(self.cfg.keep_days));
                 if let Err(e) = self.db.run(move |c| deliver::prune(c, before)).await {
                     tracing::warn!(error = %e, "pruning old webhook deliveries failed; will retry");
@@ -102,7 +102,7 @@ impl Worker {
             return Ok(0);
         }
         let per_post = if w.config.batch { self.cfg.batch_max } else { 1 };
-        let posts_at_once = if w.config.ordered { 1 } else { self.cfg.concurrency };
+        let posts_at_once = self.cfg.concurrency;
         let ordered = w.config.ordered;
         let limit = (per_post * posts_at_once) as i64;
         let due = self.db.run(move |c| deliver::due(c, id, ordered, now, limit)).await?;
@@ -120,7 +120,32 @@ impl Worker {
             Ok(None) => return self.refuse(w, &due, "no secret is configured".into()).await,
         };
         let groups: Vec<Vec<Due>> = due.chunks(per_post).map(<[Due]>::to_vec).collect();
-        let (owned, owner) = (groups.clone(), self.owner.clone());
+        if ordered {
+            // One POST at a time, each its own attempt; a failure holds back the events after it.
+            let mut n = 0;
+            for g in groups {
+                let Some(o) = self.send_round(w, &keys, vec![g], 1).await? else { break };
+                n += 1;
+                if !o.iter().all(|o| o.status.is_some_and(|s| (200..300).contains(&s))) {
+                    break;
+                }
+            }
+            return Ok(n);
+        }
+        Ok(self.send_round(w, &keys, groups, posts_at_once).await?.map_or(0, |o| o.len()))
+    }
+
+    /// Begins one attempt per group (None: the lease was lost, nothing is sent), POSTs them
+    /// `at_once` at a time, and records the outcomes.
+    async fn send_round(
+        &self,
+        w: &Webhook,
+        keys: &[Vec<u8>],
+        groups: Vec<Vec<Due>>,
+        at_once: usize,
+    ) -> Result<Option<Vec<Outcome>>, crate::store::StoreError> {
+        let (id, owner, ttl, now) = (w.id, self.owner.clone(), self.lease(), Utc::now().naive_utc());
+        let owned = groups.clone();
         let attempts = self
             .db
             .run(move |c| {
@@ -128,46 +153,15 @@ impl Worker {
                 deliver::begin(c, id, &owner, &groups, now, ttl)
             })
             .await?;
-        let Some(attempts) = attempts else { return Ok(0) };
-        let batch = w.config.batch;
+        let Some(attempts) = attempts else { return Ok(None) };
         let mut sends = Vec::with_capacity(groups.len());
         for (g, attempt) in groups.into_iter().zip(attempts.iter().copied()) {
-            sends.push(self.post(w, &keys, g, attempt, batch));
+            sends.push(self.post(w, keys, g, attempt, w.config.batch));
         }
-        let outcomes: Vec<Outcome> = if ordered {
-            // One at a time; a failure holds back the events after it.
-            let mut out = Vec::new();
-            for s in sends {
-                let o = s.await;
-                let ok = o.status.is_some_and(|s| (200..300).contains(&s));
-                out.push(o);
-                if !ok {
-                    break;
-                }
-            }
-            out
-        } else {
-            futures_util::stream::iter(sends).buffer_unordered(posts_at_once).collect().await
-        };
-        let n = outcomes.len();
-        let cfg = self.cfg.clone();
-        // Attempts begun but not sent (an ordered round cut short) stay `sending`: mark them.
-        let unsent: Vec<i64> =
-            attempts.iter().copied().filter(|a| !outcomes.iter().any(|o| o.attempt_id == *a)).collect();
-        let mut outcomes = outcomes;
-        for a in unsent {
-            outcomes.push(Outcome {
-                attempt_id: a,
-                deliveries: Vec::new(),
-                status: None,
-                latency_ms: 0,
-                excerpt: None,
-                error: Some("not sent: an earlier event of this ordered endpoint failed".into()),
-            });
-        }
-        let end = Utc::now().naive_utc();
-        self.db.run(move |c| deliver::finish(c, id, &outcomes, &cfg, end)).await?;
-        Ok(n)
+        let outcomes: Vec<Outcome> = futures_util::stream::iter(sends).buffer_unordered(at_once).collect().await;
+        let (cfg, end, done) = (self.cfg.clone(), Utc::now().naive_utc(), outcomes.clone());
+        self.db.run(move |c| deliver::finish(c, id, &done, &cfg, end)).await?;
+        Ok(Some(outcomes))
     }
 
     /// Counts a round that could not be signed as a failed attempt per event, so the endpoint

@@ -65,7 +65,7 @@ impl Evaluator {
         if longest == 0 {
             return Ok(0);
         }
-        let from = if self.cursor.is_none() { now - Duration::seconds(longest) } else { NaiveDateTime::MIN };
+        let from = if self.cursor.is_none() { now - Duration::seconds(longest) } else { epoch() };
         let mut after = self.cursor.unwrap_or(0);
         let mut n = 0;
         loop {
@@ -199,10 +199,15 @@ fn node_lag(c: &mut AnyConnection, now: NaiveDateTime) -> Result<Vec<(String, i6
         if s.applied_seq.unwrap_or(0) >= head {
             continue;
         }
-        let since = s.last_success_at.unwrap_or(NaiveDateTime::MIN);
+        let since = s.last_success_at.unwrap_or_else(epoch);
         out.push((n.config.name, (now - since).num_minutes()));
     }
     Ok(out)
+}
+
+/// 1970-01-01: a lower bound every backend stores (PostgreSQL refuses chrono's MIN).
+fn epoch() -> NaiveDateTime {
+    chrono::DateTime::UNIX_EPOCH.naive_utc()
 }
 
 /// Runs the evaluator in `serve`: every `[alerts] evaluate_every_seconds` and soon after
@@ -222,17 +227,16 @@ pub fn start(
     let mut ev = Evaluator::new(rules);
     tracker.spawn(async move {
         let every = std::time::Duration::from_secs(cfg.evaluate_every_seconds);
-        let mut last = tokio::time::Instant::now() - every;
+        let mut due = tokio::time::Instant::now() + every;
         loop {
             let wake = crate::store::COMMITTED.notified();
             if let Err(e) = round(&db, &mut ev, &cfg, &owner).await {
                 tracing::warn!(error = %e, "alert evaluation failed; will retry");
             }
-            last = last.max(tokio::time::Instant::now() - every);
             tokio::select! {
                 // After a batch, at most once a second; the schedule otherwise.
                 _ = wake => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
-                _ = tokio::time::sleep_until(last + every) => last = tokio::time::Instant::now(),
+                _ = tokio::time::sleep_until(due) => due = tokio::time::Instant::now() + every,
                 _ = stop.cancelled() => return,
             }
         }
