@@ -44,7 +44,7 @@ pub async fn list(_: Viewer, State(state): State<AppState>) -> ApiResult<Json<Al
 
 /// Every episode, active and past, newest first.
 #[utoipa::path(get, path = "/api/v1/alerts/history", tag = "alerts", params(HistoryQuery),
-    responses((status = 200, body = History), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = History), (status = 422, description = "A cursor this view did not hand out", body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn history(
     _: Viewer,
     State(state): State<AppState>,

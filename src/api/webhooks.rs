@@ -160,7 +160,7 @@ pub async fn disable(
 /// Every POST made to the endpoint, newest first: status, latency, the start of the answer.
 #[utoipa::path(get, path = "/api/v1/webhooks/{name}/attempts", tag = "webhooks",
     params(("name" = String, Path), AttemptQuery),
-    responses((status = 200, body = AttemptPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    responses((status = 200, body = AttemptPage), (status = 422, description = "A cursor this view did not hand out", body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub async fn attempts(
     _: Viewer,

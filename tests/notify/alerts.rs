@@ -266,3 +266,23 @@ async fn channels(db: TestDb) {
     app.stop(10).await.unwrap();
 }
 on_both_backends!(pushover_and_email_reach_loopback_stand_ins, channels);
+
+/// The commented rules of config.example.toml are rules the loader takes as they are.
+#[test]
+fn the_example_rules_parse() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml")).unwrap();
+    let start = text.find("# [[alert]]\n# name = \"complaint-rate\"").expect("the example rules");
+    let rules: Vec<&str> = text[start..]
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| l.contains('=') || l.starts_with('['))
+        .collect();
+    let channels = "[alerts.pushover]\ntoken_env = \"PATH\"\nuser_env = \"PATH\"\n\
+                    [alerts.email]\nhost = \"relay.example\"\nfrom = \"a@b.example\"\nto = [\"c@d.example\"]\n";
+    let cfg = rebound::config::load_str("example", &format!("{channels}{}", rules.join("\n")), std::iter::empty())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = cfg.alert.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["complaint-rate", "bounce-rate", "provider-block", "plumbing"]);
+    assert!(matches!(cfg.alert[0].criteria[0], Criterion::Rate { at_least, .. } if at_least == 0.001));
+    assert!(matches!(cfg.alert[1].criteria[0], Criterion::Rate { min_volume: 200, at_least, .. } if at_least == 0.05));
+}

@@ -6,6 +6,7 @@
 mod support;
 
 mod alerts;
+mod api;
 mod delivery;
 mod receiver;
 mod webhooks;
