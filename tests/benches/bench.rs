@@ -13,9 +13,13 @@
 //! bounce landing in Dovecot until Postfix refuses it, with IDLE and a push node.
 //! Part `views` (see `views.rs`, needs no corpus): a campaign's BOUNCED pages over 1,000,000
 //! seeded events through the HTTP API, p50/p99, its report and its CSV export.
+//! Part `notify` (see `notify.rs`, needs no corpus): webhook events enqueued in the ingest
+//! transaction and the import slowdown, deliveries per second to a local receiver, alert
+//! evaluation per rule over 1,000,000 events.
 
 mod api;
 mod import_list;
+mod notify;
 #[path = "../support/mod.rs"]
 mod support;
 mod sync;
@@ -200,7 +204,7 @@ pub fn on_postgres(label: &str, prefix: &str, f: impl FnOnce(DatabaseConfig)) {
 }
 
 /// `REBOUND_BENCH_ONLY=classify,import` runs only those parts (parse, classify, import,
-/// mailbox, process, views, api, sync, import_list).
+/// mailbox, process, views, api, sync, import_list, notify).
 fn wanted(part: &str) -> bool {
     std::env::var("REBOUND_BENCH_ONLY").map_or(true, |v| v.split(',').any(|p| p.trim() == part))
 }
@@ -221,6 +225,10 @@ fn main() {
     }
     if wanted("import_list") {
         import_list::run();
+    }
+    if wanted("notify") {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        notify::run(tmp.path());
     }
     if !["parse", "classify", "import", "mailbox", "process"].into_iter().any(wanted) {
         return;

@@ -5,7 +5,7 @@ use super::receiver::Receiver;
 use super::support::TestDb;
 use super::support::app::TestApp;
 use super::support::mail::{arf, dsn, original};
-use rebound::config::{Config, WebhookConfig};
+use rebound::config::Config;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -21,21 +21,7 @@ pub fn secret_file() -> (tempfile::TempDir, String) {
     (dir, path)
 }
 
-pub fn hook(name: &str, url: &str, secret_file: &str) -> WebhookConfig {
-    WebhookConfig {
-        name: name.into(),
-        url: url.into(),
-        events: vec!["*".into()],
-        secret_env: None,
-        secret_file: Some(secret_file.into()),
-        campaigns: vec![],
-        sending_domains: vec![],
-        enabled: true,
-        batch: false,
-        ordered: false,
-        retry_hours: 24,
-    }
-}
+pub use super::support::notify::webhook as hook;
 
 /// Fast retries, for tests that wait on them.
 pub fn quick(c: &mut Config) {
