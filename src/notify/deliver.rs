@@ -210,6 +210,7 @@ pub fn finish(
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
     crate::store::transaction(c, |c| {
+        let (mut delivered, mut dead) = (Vec::new(), Vec::new());
         for o in outcomes {
             let word = if o.delivered() {
                 "delivered"
@@ -227,16 +228,9 @@ pub fn finish(
                     notify_attempts::error.eq(&o.error),
                 ))
                 .execute(c)?;
-            let ids: Vec<i64> = o.deliveries.iter().map(|d| d.0).collect();
             if o.delivered() || o.gone() {
-                let state = if o.delivered() { DELIVERED } else { DEAD };
-                diesel::update(notify_deliveries::table.filter(notify_deliveries::id.eq_any(&ids)))
-                    .set((
-                        notify_deliveries::state.eq(state),
-                        notify_deliveries::attempts.eq(notify_deliveries::attempts + 1),
-                        notify_deliveries::done_at.eq(now),
-                    ))
-                    .execute(c)?;
+                let done = if o.delivered() { &mut delivered } else { &mut dead };
+                done.extend(o.deliveries.iter().map(|d| d.0));
                 continue;
             }
             for (delivery, attempts) in &o.deliveries {
@@ -246,6 +240,18 @@ pub fn finish(
                     .execute(c)?;
                 diesel::update(notify_deliveries::table.find(delivery).filter(notify_deliveries::give_up_at.lt(next)))
                     .set((notify_deliveries::state.eq(DEAD), notify_deliveries::done_at.eq(now)))
+                    .execute(c)?;
+            }
+        }
+        // The settled ones in a statement per state and chunk, not one per delivery.
+        for (state, ids) in [(DELIVERED, &delivered), (DEAD, &dead)] {
+            for chunk in ids.chunks(1000) {
+                diesel::update(notify_deliveries::table.filter(notify_deliveries::id.eq_any(chunk)))
+                    .set((
+                        notify_deliveries::state.eq(state),
+                        notify_deliveries::attempts.eq(notify_deliveries::attempts + 1),
+                        notify_deliveries::done_at.eq(now),
+                    ))
                     .execute(c)?;
             }
         }

@@ -23,6 +23,8 @@ use tokio_util::task::TaskTracker;
 pub const IDLE: Duration = Duration::from_millis(500);
 /// The shortest: a burst of commits makes one round, not one per commit.
 const SPACING: Duration = Duration::from_millis(20);
+/// POSTs per concurrency slot a round prepares (an ordered endpoint: per round in all).
+const ROUND_POSTS_PER_SLOT: usize = 8;
 /// How much of a receiver's answer is kept with the attempt.
 const EXCERPT: usize = 512;
 
@@ -104,7 +106,8 @@ impl Worker {
         let per_post = if w.config.batch { self.cfg.batch_max } else { 1 };
         let posts_at_once = self.cfg.concurrency;
         let ordered = w.config.ordered;
-        let limit = (per_post * posts_at_once) as i64;
+        // Several POSTs per slot and round: the round's queries are paid once for all of them.
+        let limit = (per_post * posts_at_once * ROUND_POSTS_PER_SLOT) as i64;
         let due = self.db.run(move |c| deliver::due(c, id, ordered, now, limit)).await?;
         if due.is_empty() {
             return Ok(0);

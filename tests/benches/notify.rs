@@ -73,7 +73,7 @@ fn bounces() -> Vec<Vec<u8>> {
 }
 
 /// Seconds to import every mail, and (events enqueued, with an endpoint).
-fn import(label: &str, db: DatabaseConfig, mails: &[Vec<u8>], secret: Option<&str>) -> (f64, usize) {
+fn import(db: DatabaseConfig, mails: &[Vec<u8>], secret: Option<&str>) -> (f64, usize) {
     let cfg = Config { database: db, ..Default::default() };
     let store = Db::connect(&cfg.database).expect("bench database");
     let mut c = store.conn().unwrap();
@@ -93,7 +93,6 @@ fn import(label: &str, db: DatabaseConfig, mails: &[Vec<u8>], secret: Option<&st
     }
     let secs = t.elapsed().as_secs_f64();
     let enqueued = count(&mut c, "notify_outbox") as usize;
-    let _ = label;
     (secs, enqueued)
 }
 
@@ -110,7 +109,7 @@ fn count(c: &mut AnyConnection, table: &str) -> i64 {
 fn report(label: &str, base: (f64, usize), with: (f64, usize)) {
     let slowdown = (with.0 / base.0 - 1.0) * 100.0;
     println!(
-        "{:<44} {:>9.0} events/s enqueued in ingest  import {:.0} → {:.0} msgs/s ({slowdown:+.1}%)",
+        "{:<44} {:>9.0} events/s enqueued in ingest; import {:.0} → {:.0} msgs/s ({slowdown:+.1}% time)",
         format!("webhook outbox, {label}"),
         with.1 as f64 / with.0,
         MESSAGES as f64 / base.0,
