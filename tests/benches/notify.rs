@@ -32,18 +32,25 @@ pub fn run(tmp: &std::path::Path) {
     let secret = secret.display().to_string();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let mails = bounces();
-    let base = import("SQLite", sqlite("plain"), &mails, None);
-    let with = import("SQLite", sqlite("hooked"), &mails, Some(&secret));
+    // Alternating, best of two each: the machine is shared, and the first run warms it.
+    let best = |a: (f64, usize), b: (f64, usize)| if b.0 < a.0 { b } else { a };
+    let (mut base, mut with) = ((f64::MAX, 0), (f64::MAX, 0));
+    for round in 0..2 {
+        base = best(base, import(sqlite(&format!("plain{round}")), &mails, None));
+        with = best(with, import(sqlite(&format!("hooked{round}")), &mails, Some(&secret)));
+    }
     report("SQLite", base, with);
-    let mut pg = (0.0, (0.0, 0));
-    crate::on_postgres("notify import, PostgreSQL", "bench_notify_a", |cfg| {
-        pg.0 = import("PostgreSQL", cfg, &mails, None).0
-    });
-    crate::on_postgres("notify import, PostgreSQL", "bench_notify_b", |cfg| {
-        pg.1 = import("PostgreSQL", cfg, &mails, Some(&secret));
-    });
-    if pg.0 > 0.0 {
-        report("PostgreSQL", (pg.0, 0), pg.1);
+    let (mut base, mut with) = ((f64::MAX, 0), (f64::MAX, 0));
+    for round in 0..2 {
+        crate::on_postgres("notify import, PostgreSQL", &format!("bench_notify_a{round}"), |cfg| {
+            base = best(base, import(cfg, &mails, None));
+        });
+        crate::on_postgres("notify import, PostgreSQL", &format!("bench_notify_b{round}"), |cfg| {
+            with = best(with, import(cfg, &mails, Some(&secret)));
+        });
+    }
+    if base.0 < f64::MAX && with.0 < f64::MAX {
+        report("PostgreSQL", base, with);
     }
     rt.block_on(deliveries("SQLite", sqlite("deliver"), &secret));
     crate::on_postgres("notify deliveries, PostgreSQL", "bench_notify_c", |cfg| {
