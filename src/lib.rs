@@ -24,7 +24,7 @@
 //! - [`notify`]: events out — every committed fact (bounce, complaint, suppression change,
 //!   review item, mailbox and node state) through a durable outbox to signed webhooks.
 //!
-//! Around the stages: [`config`], [`secrets`] (sealed mailbox passwords), [`store`] (SQLite / PostgreSQL, migrations, transactions,
+//! Around the stages: [`config`], [`secrets`] (sealed mailbox passwords and OAuth2 secrets), [`store`] (SQLite / PostgreSQL, migrations, transactions,
 //! keyset pages), [`api`] (admin HTTP: `/healthz` for now), [`scheduler`], [`app`] (the
 //! running service), [`cli`] (a face over the stage operations, with no business logic and no
 //! table access of its own), [`instance`], [`telemetry`], [`observe`] (Prometheus metrics),

@@ -9,6 +9,7 @@ pub mod app;
 pub mod fake;
 pub mod mail;
 pub mod notify;
+pub mod oauth;
 pub mod postfix;
 pub mod proxy;
 pub mod serve;
@@ -110,6 +111,8 @@ pub struct Dovecot {
     pub plain_imap_port: u16,
     pub plain_pop3_port: u16,
     pub ca_file: PathBuf,
+    /// Where Dovecot's oauth2 passdb asks about tokens (the tests serve it: [`oauth`]).
+    pub oauth_port: u16,
 }
 
 impl Dovecot {
@@ -138,6 +141,7 @@ impl Dovecot {
             plain_imap_port: port("REBOUND_TEST_PLAIN_IMAP_PORT"),
             plain_pop3_port: port("REBOUND_TEST_PLAIN_POP3_PORT"),
             ca_file: PathBuf::from(get("REBOUND_TEST_CA_FILE")),
+            oauth_port: port("REBOUND_TEST_OAUTH_PORT"),
             dir,
         }
     }
@@ -276,6 +280,8 @@ impl Dovecot {
             verify_certificate: true,
             ca_file: Some(self.ca_file.display().to_string()),
             username: user.name.clone(),
+            auth: rebound::config::Auth::Password,
+            oauth2: None,
             password_env: None,
             password_file: None,
             folders: vec!["INBOX".into()],
