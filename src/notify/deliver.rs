@@ -29,6 +29,9 @@ const PG_FANOUT_LOCK: i64 = 0x6e7466796661;
 /// Outbox rows fanned out per transaction.
 const FAN_OUT_ROWS: i64 = 2000;
 
+/// An outbox row to fan out: id, type, campaign, sending domain, when.
+type Unfanned = (i64, String, Option<String>, Option<String>, NaiveDateTime);
+
 /// Makes one delivery per (event, endpoint that takes it) for up to [`FAN_OUT_ROWS`] events
 /// not fanned out yet; gives how many events it took.
 pub fn fan_out(c: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, StoreError> {
@@ -36,7 +39,7 @@ pub fn fan_out(c: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, Store
         if let AnyConnection::Postgresql(pg) = c {
             diesel::sql_query(format!("SELECT pg_advisory_xact_lock({PG_FANOUT_LOCK})")).execute(pg)?;
         }
-        let rows: Vec<(i64, String, Option<String>, Option<String>, NaiveDateTime)> = notify_outbox::table
+        let rows: Vec<Unfanned> = notify_outbox::table
             .filter(notify_outbox::fanned.eq(0))
             .order(notify_outbox::id.asc())
             .limit(FAN_OUT_ROWS)

@@ -104,6 +104,8 @@ async fn every_type_signed_and_shaped(db: TestDb) {
         timeout_seconds: 10,
         lease_seconds: 30,
         inline_password: None,
+        auth: rebound::config::Auth::Password,
+        oauth2: None,
     };
     let mailbox_id = super::support::id_of(&app.db, &mailbox);
     let node_id = rebound::sync::status::find(&mut app.conn(), "mta-1").unwrap().unwrap().id;
