@@ -1,0 +1,59 @@
+//! The web admin: HTML pages served by `rebound serve` at `/` (sign-in, overview, mailboxes,
+//! campaigns, rules, suppression, review queue, audit log, settings).
+//!
+//! Takes the shared [`AppState`] and a browser's requests; gives pages built only on what the
+//! admin API does: each handler calls the API's own handler or the stage operation it calls
+//! (so validation, errors, audit and limits are the API's), then renders. No business logic
+//! and no table access live here; data a page needs that no stage operation gave was added
+//! in the stage's module.
+//!
+//! Why server-rendered askama templates: they are compiled into the binary and checked at
+//! build time (a missing field or a typo fails `cargo build`, not a page), every page is one
+//! request with no client framework, and there is no Node toolchain at build or run time.
+//! A little hand-written JavaScript ([`assets`]'s `app.js`) does what HTML cannot: the
+//! verify panel on the unsaved mailbox form, drag-and-drop of rules, confirmations. Every
+//! page works without it except those two interactions, which have plain form fallbacks.
+//! Every asset is compiled in (`include_str!`) and every response carries a
+//! `Content-Security-Policy` of `'self'` only, so nothing loads from outside the binary.
+//!
+//! Sign-in ([`login`], [`session`]): a user name and password (`rebound user create`) or an
+//! API token opens a session (cookie HttpOnly, SameSite=Strict, Secure under TLS); every
+//! POST carries the session's CSRF token and is refused without it, and a viewer's POST is
+//! refused whatever it carries.
+
+mod assets;
+mod campaigns;
+mod chart;
+mod error;
+mod form;
+mod layout;
+mod login;
+mod mailboxes;
+mod session;
+
+pub use error::WebError;
+pub use session::{SESSION_COOKIE, Signed, Write};
+
+use crate::api::AppState;
+use axum::Router;
+use axum::routing::{get, post};
+
+/// Every page and form of the web admin.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(layout::home))
+        .route("/assets/{file}", get(assets::serve))
+        .route("/login", get(login::page).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/mailboxes", get(mailboxes::list))
+        .route("/mailboxes/new", get(mailboxes::new_form))
+        .route("/mailboxes/save", post(mailboxes::save))
+        .route("/mailboxes/verify", post(mailboxes::verify_form))
+        .route("/mailboxes/bulk", post(mailboxes::bulk))
+        .route("/mailboxes/{name}/edit", get(mailboxes::edit_form))
+        .route("/mailboxes/{name}/action", post(mailboxes::action))
+        .route("/campaigns", get(campaigns::list))
+        .route("/campaigns/{id}", get(campaigns::page))
+        .route("/campaigns/{id}/export", get(campaigns::export))
+        .layer(axum::middleware::map_response(layout::security_headers))
+}
