@@ -5,7 +5,7 @@
 //! choosing. A failed sign-in says only that the name, password or token was not accepted.
 
 use super::error::{WebError, WebResult};
-use super::session::{SESSION_COOKIE, Signed, cookie, same_secret};
+use super::session::{Posted, SESSION_COOKIE, cookie, same_secret};
 use crate::access::{Role, sessions, tokens, users};
 use crate::api::AppState;
 use askama::Template;
@@ -106,17 +106,8 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, axum::For
     Ok(response)
 }
 
-/// Ends the session. A viewer may sign out too (`Write` is for admins), so this checks the
-/// CSRF token itself.
-pub async fn logout(
-    State(state): State<AppState>,
-    signed: Signed,
-    axum::Form(f): axum::Form<Vec<(String, String)>>,
-) -> WebResult {
-    let sent = f.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or("");
-    if !same_secret(sent, &signed.csrf) {
-        return Err(WebError::forbidden("the form's CSRF token is missing or not this session's; reload the page"));
-    }
+/// Ends the session (a viewer may sign out too).
+pub async fn logout(State(state): State<AppState>, Posted { signed, .. }: Posted<Vec<(String, String)>>) -> WebResult {
     let secret = signed.secret.clone();
     state.db.run(move |c| sessions::close(c, &secret)).await.map_err(WebError::internal)?;
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}", secure(&state));

@@ -29,10 +29,11 @@ mod form;
 mod layout;
 mod login;
 mod mailboxes;
+mod rules;
 mod session;
 
 pub use error::WebError;
-pub use session::{SESSION_COOKIE, Signed, Write};
+pub use session::{Posted, SESSION_COOKIE, Signed, Write};
 
 use crate::api::AppState;
 use axum::Router;
@@ -55,5 +56,14 @@ pub fn routes() -> Router<AppState> {
         .route("/campaigns", get(campaigns::list))
         .route("/campaigns/{id}", get(campaigns::page))
         .route("/campaigns/{id}/export", get(campaigns::export))
+        .route("/rules", get(rules::list))
+        .route("/rules/new", get(rules::new_form))
+        .route("/rules/save", post(rules::save))
+        .route("/rules/move", post(rules::move_rule))
+        .route("/rules/test", post(rules::test))
+        .route("/rules/resync", get(rules::resync_confirm).post(rules::resync))
+        .route("/rules/reset", get(rules::reset_confirm).post(rules::reset))
+        .route("/rules/{key}/edit", get(rules::edit_form))
+        .route("/rules/{key}/toggle", post(rules::toggle))
         .layer(axum::middleware::map_response(layout::security_headers))
 }

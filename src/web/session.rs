@@ -88,29 +88,53 @@ pub struct Write<T> {
     pub form: T,
 }
 
+/// A POST any signed-in role may make (a rule test, sign-out): a session and its form `T`,
+/// whose `csrf` field matched the session's. It must change nothing a viewer may not.
+pub struct Posted<T> {
+    pub signed: Signed,
+    pub form: T,
+}
+
+/// The session, and the form once its CSRF token matched.
+async fn checked<T: DeserializeOwned>(req: Request, state: &AppState, admin: bool) -> Result<(Signed, T), WebError> {
+    let (mut parts, body) = req.into_parts();
+    let signed = Signed::from_request_parts(&mut parts, state).await.map_err(|e| match e {
+        // A write is never replayed after sign-in: say so instead of redirecting.
+        WebError::SignIn { .. } => WebError::forbidden("not signed in (or the session ended): sign in again"),
+        other => other,
+    })?;
+    if admin {
+        signed.as_admin()?;
+    }
+    let bytes = axum::body::to_bytes(body, state.limits.max_body_bytes)
+        .await
+        .map_err(|e| WebError::bad_request(format!("could not read the form: {e}")))?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+        .map_err(|e| WebError::bad_request(format!("the form is not url-encoded: {e}")))?;
+    let sent = pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or("");
+    if !same_secret(sent, &signed.csrf) {
+        return Err(WebError::forbidden(
+            "the form's CSRF token is missing or not this session's; reload the page and send it again",
+        ));
+    }
+    let form = serde_urlencoded::from_bytes(&bytes).map_err(|e| WebError::bad_request(format!("the form: {e}")))?;
+    Ok((signed, form))
+}
+
 impl<T: DeserializeOwned> FromRequest<AppState> for Write<T> {
     type Rejection = WebError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, WebError> {
-        let (mut parts, body) = req.into_parts();
-        let signed = Signed::from_request_parts(&mut parts, state).await.map_err(|e| match e {
-            // A write is never replayed after sign-in: say so instead of redirecting.
-            WebError::SignIn { .. } => WebError::forbidden("not signed in (or the session ended): sign in again"),
-            other => other,
-        })?;
-        signed.as_admin()?;
-        let bytes = axum::body::to_bytes(body, state.limits.max_body_bytes)
-            .await
-            .map_err(|e| WebError::bad_request(format!("could not read the form: {e}")))?;
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
-            .map_err(|e| WebError::bad_request(format!("the form is not url-encoded: {e}")))?;
-        let sent = pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or("");
-        if !same_secret(sent, &signed.csrf) {
-            return Err(WebError::forbidden(
-                "the form's CSRF token is missing or not this session's; reload the page and send it again",
-            ));
-        }
-        let form = serde_urlencoded::from_bytes(&bytes).map_err(|e| WebError::bad_request(format!("the form: {e}")))?;
+        let (signed, form) = checked(req, state, true).await?;
         Ok(Write { signed, form })
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Posted<T> {
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, WebError> {
+        let (signed, form) = checked(req, state, false).await?;
+        Ok(Posted { signed, form })
     }
 }

@@ -135,6 +135,29 @@ async fn verify(page: &Page) -> bool {
     report.attr("data-ok").await.unwrap().as_deref() == Some("true")
 }
 
+/// Runs the Test panel on `message`; the decision's (rule, outcome).
+async fn test_message(page: &Page, message: &str) -> (String, String) {
+    page.go("/rules").await;
+    page.js(&format!("document.getElementById('test-message').value = {};", serde_json::to_string(message).unwrap()))
+        .await;
+    page.navigate("#run-test").await;
+    let d = page.css("#decision").await;
+    (d.attr("data-rule").await.unwrap().unwrap_or_default(), d.attr("data-outcome").await.unwrap().unwrap_or_default())
+}
+
+async fn wait_saved(page: &Page, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = page.text("#rules-status").await;
+        if status.contains(text) {
+            page.js("document.getElementById('rules-status').textContent = ''").await;
+            return;
+        }
+        assert!(Instant::now() < deadline, "not saved: {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn steps(page: &Page, ctx: &Ctx) {
     ctx.step("sign in with a wrong password");
     page.go("/mailboxes").await;
@@ -238,6 +261,84 @@ async fn steps(page: &Page, ctx: &Ctx) {
     assert_eq!(page.all("#bounced tbody tr").await.len(), 1, "the group's link shows its rows");
     page.go("/campaigns?sort=hard&dir=desc").await;
     assert!(page.text("#campaigns").await.contains(CAMPAIGN));
+    no_external_url(page).await;
+
+    ctx.step("add a rule with the condition builder");
+    page.go("/rules").await;
+    let before = page.all("#rules-body tr").await.len();
+    page.navigate("#add-rule").await;
+    page.fill("#r-key", "web-test-soft").await;
+    page.fill("#r-name", "Virtual table misses are soft (test)").await;
+    page.select("#r-outcome", "soft").await;
+    page.select("#c-field-0", "diagnostic").await;
+    page.select("#c-op-0", "contains").await;
+    page.fill("#c-value-0", "virtual mailbox table").await;
+    page.navigate("#save-rule").await;
+    assert!(page.text(".notice").await.contains("saved rule web-test-soft"), "{}", page.text("main").await);
+    assert_eq!(page.all("#rules-body tr").await.len(), before + 1);
+
+    ctx.step("test a message; drag a rule above the decider");
+    let message = String::from_utf8(dsn(
+        "bounces@sender.example",
+        "gone@example.org",
+        "5.1.1",
+        diag,
+        &orig,
+        "Tue, 10 Nov 2026 10:00:00 +0000",
+    ))
+    .unwrap();
+    let decision = test_message(page, &message).await;
+    assert_ne!(decision.0, "web-test-soft", "a rule higher up decides first");
+    page.css("#test-report li[data-match=web-test-soft]").await;
+    let decider = decision.0.clone();
+    let moved = page
+        .js(&format!(
+            "const src = document.querySelector('#rule-web-test-soft .handle'); const dst = document.getElementById('rule-{decider}');              const dt = new DataTransfer(); const y = dst.getBoundingClientRect().top + 2;              src.dispatchEvent(new DragEvent('dragstart', {{bubbles: true, dataTransfer: dt}}));              dst.dispatchEvent(new DragEvent('dragover', {{bubbles: true, cancelable: true, dataTransfer: dt, clientY: y}}));              dst.dispatchEvent(new DragEvent('drop', {{bubbles: true, cancelable: true, dataTransfer: dt, clientY: y}}));              return document.getElementById('rule-web-test-soft').nextElementSibling.id;"
+        ))
+        .await;
+    assert_eq!(moved, format!("rule-{decider}"), "dropped just above the decider");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !page.text("#rules-status").await.contains("Order saved") {
+        assert!(Instant::now() < deadline, "the new order was not saved: {}", page.text("#rules-status").await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    ctx.step("reload: the order persisted, the decision changed");
+    page.c.refresh().await.unwrap();
+    let order = page.js("return [...document.querySelectorAll('#rules-body tr')].map(r => r.id)").await;
+    let ids: Vec<&str> = order.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let at = |id: &str| ids.iter().position(|i| *i == id).unwrap();
+    assert_eq!(at("rule-web-test-soft") + 1, at(&format!("rule-{decider}")), "{ids:?}");
+    let decision = test_message(page, &message).await;
+    assert_eq!(decision, ("web-test-soft".to_string(), "soft".to_string()), "the moved rule decides now");
+
+    ctx.step("keyboard move down and back up");
+    let handle = page.css("#rule-web-test-soft .handle").await;
+    handle.send_keys("\u{E015}").await.unwrap();
+    wait_saved(page, "web-test-soft is now").await;
+    let handle = page.css("#rule-web-test-soft .handle").await;
+    handle.send_keys("\u{E013}").await.unwrap();
+    wait_saved(page, "web-test-soft is now").await;
+    page.c.refresh().await.unwrap();
+    let next = page.js("return document.getElementById('rule-web-test-soft').nextElementSibling.id").await;
+    assert_eq!(next, format!("rule-{decider}"), "down then up leaves it where it was");
+
+    ctx.step("switch the rule off");
+    page.navigate("#rule-web-test-soft button.toggle").await;
+    assert!(page.text(".notice").await.contains("web-test-soft is off"));
+    page.css("#rule-web-test-soft button.toggle.off").await;
+    let decision = test_message(page, &message).await;
+    assert_eq!(decision.0, decider, "off, it decides nothing");
+
+    ctx.step("re-sync and reset confirmations");
+    page.navigate("#resync").await;
+    page.css("#what-changes").await;
+    page.go("/rules").await;
+    page.navigate("#reset").await;
+    let listed = page.text("#what-changes").await;
+    assert!(listed.contains("1 custom rule(s) removed: web-test-soft"), "{listed}");
+    page.go("/rules").await;
+    page.css("#rule-web-test-soft").await;
     no_external_url(page).await;
 
     ctx.step("a forged POST without the CSRF token");
