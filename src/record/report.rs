@@ -70,6 +70,47 @@ pub fn days(c: &mut AnyConnection, campaign: &str) -> Result<Vec<Day>, StoreErro
     ))
     .bind::<Text, _>(campaign)
     .load(c)?;
+    Ok(fold_days(rows))
+}
+
+/// The `top` largest groups of the campaign's bounces, largest first.
+pub fn bounce_groups(c: &mut AnyConnection, campaign: &str, top: i64) -> Result<Vec<BounceGroup>, StoreError> {
+    let (bind, limit) = match c.backend() {
+        Backend::Sqlite => ("?", "?"),
+        Backend::Postgres => ("$1", "$2"),
+    };
+    // `recipient_domain` is null exactly when the recipient is; the groups are the order of
+    // the index `events_campaign_groups`.
+    Ok(diesel::sql_query(format!(
+        "SELECT status, recipient_domain AS domain, remote_mta, COUNT(*) AS count, \
+         CAST(SUM(CASE WHEN permanent = 1 THEN 1 ELSE 0 END) AS BIGINT) AS permanent \
+         FROM events WHERE campaign_id = {bind} AND kind = 'bounce' AND recipient_domain IS NOT NULL \
+         GROUP BY status, recipient_domain, remote_mta ORDER BY count DESC, status, domain, remote_mta LIMIT {limit}"
+    ))
+    .bind::<Text, _>(campaign)
+    .bind::<BigInt, _>(top)
+    .load(c)?)
+}
+
+/// Every campaign's events per day from `since` (a UTC day, `2026-11-01`) on, oldest first:
+/// the overview's chart.
+pub fn days_since(c: &mut AnyConnection, since: &str) -> Result<Vec<Day>, StoreError> {
+    // Grouped by the expression of the index `events_day` (covering: no table read).
+    let (group, day, bind) = match c.backend() {
+        Backend::Sqlite => ("substr(occurred_at, 1, 10)", "substr(occurred_at, 1, 10)", "?"),
+        Backend::Postgres => ("(occurred_at::date)", "to_char(occurred_at::date, 'YYYY-MM-DD')", "CAST($1 AS DATE)"),
+    };
+    let rows: Vec<DayRow> = diesel::sql_query(format!(
+        "SELECT {day} AS day, kind, classification, CAST(permanent AS BIGINT) AS permanent, COUNT(*) AS n \
+         FROM events WHERE {group} >= {bind} GROUP BY {group}, kind, classification, permanent ORDER BY {group}"
+    ))
+    .bind::<Text, _>(since)
+    .load(c)?;
+    Ok(fold_days(rows))
+}
+
+/// Day rows (sorted by day) into one [`Day`] each.
+fn fold_days(rows: Vec<DayRow>) -> Vec<Day> {
     let mut out: Vec<Day> = Vec::new();
     for r in rows {
         if out.last().is_none_or(|d| d.date != r.day) {
@@ -90,24 +131,5 @@ pub fn days(c: &mut AnyConnection, campaign: &str) -> Result<Vec<Day>, StoreErro
             _ => d.ignored += r.n,
         }
     }
-    Ok(out)
-}
-
-/// The `top` largest groups of the campaign's bounces, largest first.
-pub fn bounce_groups(c: &mut AnyConnection, campaign: &str, top: i64) -> Result<Vec<BounceGroup>, StoreError> {
-    let (bind, limit) = match c.backend() {
-        Backend::Sqlite => ("?", "?"),
-        Backend::Postgres => ("$1", "$2"),
-    };
-    // `recipient_domain` is null exactly when the recipient is; the groups are the order of
-    // the index `events_campaign_groups`.
-    Ok(diesel::sql_query(format!(
-        "SELECT status, recipient_domain AS domain, remote_mta, COUNT(*) AS count, \
-         CAST(SUM(CASE WHEN permanent = 1 THEN 1 ELSE 0 END) AS BIGINT) AS permanent \
-         FROM events WHERE campaign_id = {bind} AND kind = 'bounce' AND recipient_domain IS NOT NULL \
-         GROUP BY status, recipient_domain, remote_mta ORDER BY count DESC, status, domain, remote_mta LIMIT {limit}"
-    ))
-    .bind::<Text, _>(campaign)
-    .bind::<BigInt, _>(top)
-    .load(c)?)
+    out
 }

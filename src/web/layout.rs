@@ -3,7 +3,7 @@
 
 use super::session::Signed;
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use chrono::NaiveDateTime;
 
 /// The frame of a page: the menu with `nav` marked, the signed-in name and role, a notice.
@@ -78,11 +78,6 @@ pub fn link(path: &str, pairs: &[(&str, &str)]) -> String {
 /// A path segment, percent-encoded (campaign ids and addresses may hold `/`, `@`, `+`).
 pub fn segment(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
-}
-
-/// The overview is the landing page.
-pub async fn home(_: Signed) -> Response {
-    Redirect::to("/mailboxes").into_response()
 }
 
 /// Every web answer: nothing from outside the binary may load (CSP `'self'` only, no inline

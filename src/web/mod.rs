@@ -22,6 +22,7 @@
 //! refused whatever it carries.
 
 mod assets;
+mod audit;
 mod campaigns;
 mod chart;
 mod error;
@@ -29,8 +30,11 @@ mod form;
 mod layout;
 mod login;
 mod mailboxes;
+mod overview;
+mod review;
 mod rules;
 mod session;
+mod suppression;
 
 pub use error::WebError;
 pub use session::{Posted, SESSION_COOKIE, Signed, Write};
@@ -42,7 +46,7 @@ use axum::routing::{get, post};
 /// Every page and form of the web admin.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(layout::home))
+        .route("/", get(overview::page))
         .route("/assets/{file}", get(assets::serve))
         .route("/login", get(login::page).post(login::submit))
         .route("/logout", post(login::logout))
@@ -65,5 +69,17 @@ pub fn routes() -> Router<AppState> {
         .route("/rules/reset", get(rules::reset_confirm).post(rules::reset))
         .route("/rules/{key}/edit", get(rules::edit_form))
         .route("/rules/{key}/toggle", post(rules::toggle))
+        .route("/suppression", get(suppression::list))
+        .route("/suppression/address", get(suppression::address))
+        .route("/suppression/add", post(suppression::add))
+        .route("/suppression/remove", post(suppression::remove))
+        .route("/suppression/export", get(suppression::export))
+        .route("/allowlist/add", post(suppression::allow))
+        .route("/allowlist/remove", post(suppression::disallow))
+        .route("/review", get(review::list))
+        .route("/review/{id}", get(review::item))
+        .route("/review/{id}/action", post(review::action))
+        .route("/audit", get(audit::list))
+        .route("/settings", get(audit::settings))
         .layer(axum::middleware::map_response(layout::security_headers))
 }

@@ -341,6 +341,38 @@ async fn steps(page: &Page, ctx: &Ctx) {
     page.css("#rule-web-test-soft").await;
     no_external_url(page).await;
 
+    ctx.step("remove a suppression; find it in the audit log");
+    page.go("/suppression?prefix=gone").await;
+    page.navigate("#suppressions a").await;
+    assert_eq!(page.text("#address").await, "gone@example.org");
+    let evidence = page.text(".entry").await;
+    assert!(evidence.contains("5.1.1") && evidence.contains("User unknown"), "the evidence: {evidence}");
+    page.fill(".remove-note", "customer fixed the mailbox").await;
+    page.navigate("button.remove").await;
+    assert!(page.text(".notice").await.contains("released gone@example.org"));
+    assert!(page.text("#trail").await.contains("customer fixed the mailbox"));
+    page.go("/audit?target=suppression:").await;
+    let audit = page.text("#audit").await;
+    assert!(
+        audit.contains("user:alice")
+            && audit.contains("gone@example.org")
+            && audit.contains("customer fixed the mailbox"),
+        "{audit}"
+    );
+    no_external_url(page).await;
+
+    ctx.step("overview, review queue, settings");
+    for path in ["/", "/review", "/settings", "/suppression"] {
+        page.go(path).await;
+        page.css("main h1").await;
+        no_external_url(page).await;
+    }
+    page.go("/").await;
+    page.css("svg.chart").await;
+    assert!(page.text("#mailbox-health").await.contains("1 mailbox"));
+    page.go("/settings").await;
+    assert!(page.text("#effective-config").await.contains("[server]"));
+
     ctx.step("a forged POST without the CSRF token");
     let status = page
         .js("const r = new XMLHttpRequest(); r.open('POST', '/mailboxes/bounces-web/action', false); \
