@@ -60,15 +60,27 @@ struct DayRow {
 pub fn days(c: &mut AnyConnection, campaign: &str) -> Result<Vec<Day>, StoreError> {
     // Grouped by the expression of the index `events_campaign_day`, so the groups come in
     // index order.
+    per_day(c, |_, bind| format!("campaign_id = {bind}"), "$1", campaign)
+}
+
+/// Events per day, oldest first, of the events `condition(group, bind)` selects (the day
+/// expression and the bound value's placeholder; `pg_bind` on PostgreSQL, `?` on SQLite).
+fn per_day(
+    c: &mut AnyConnection,
+    condition: impl Fn(&str, &str) -> String,
+    pg_bind: &str,
+    value: &str,
+) -> Result<Vec<Day>, StoreError> {
     let (group, day, bind) = match c.backend() {
         Backend::Sqlite => ("substr(occurred_at, 1, 10)", "substr(occurred_at, 1, 10)", "?"),
-        Backend::Postgres => ("(occurred_at::date)", "to_char(occurred_at::date, 'YYYY-MM-DD')", "$1"),
+        Backend::Postgres => ("(occurred_at::date)", "to_char(occurred_at::date, 'YYYY-MM-DD')", pg_bind),
     };
     let rows: Vec<DayRow> = diesel::sql_query(format!(
         "SELECT {day} AS day, kind, classification, CAST(permanent AS BIGINT) AS permanent, COUNT(*) AS n \
-         FROM events WHERE campaign_id = {bind} GROUP BY {group}, kind, classification, permanent ORDER BY {group}"
+         FROM events WHERE {} GROUP BY {group}, kind, classification, permanent ORDER BY {group}",
+        condition(group, bind)
     ))
-    .bind::<Text, _>(campaign)
+    .bind::<Text, _>(value)
     .load(c)?;
     Ok(fold_days(rows))
 }
@@ -96,17 +108,7 @@ pub fn bounce_groups(c: &mut AnyConnection, campaign: &str, top: i64) -> Result<
 /// the overview's chart.
 pub fn days_since(c: &mut AnyConnection, since: &str) -> Result<Vec<Day>, StoreError> {
     // Grouped by the expression of the index `events_day` (covering: no table read).
-    let (group, day, bind) = match c.backend() {
-        Backend::Sqlite => ("substr(occurred_at, 1, 10)", "substr(occurred_at, 1, 10)", "?"),
-        Backend::Postgres => ("(occurred_at::date)", "to_char(occurred_at::date, 'YYYY-MM-DD')", "CAST($1 AS DATE)"),
-    };
-    let rows: Vec<DayRow> = diesel::sql_query(format!(
-        "SELECT {day} AS day, kind, classification, CAST(permanent AS BIGINT) AS permanent, COUNT(*) AS n \
-         FROM events WHERE {group} >= {bind} GROUP BY {group}, kind, classification, permanent ORDER BY {group}"
-    ))
-    .bind::<Text, _>(since)
-    .load(c)?;
-    Ok(fold_days(rows))
+    per_day(c, |group, bind| format!("{group} >= {bind}"), "CAST($1 AS DATE)", since)
 }
 
 /// Day rows (sorted by day) into one [`Day`] each.

@@ -265,12 +265,25 @@ pub async fn page(
     if !matches!(q.tab.as_str(), "bounced" | "complaints") {
         q.tab = "summary".into();
     }
-    let report =
-        api::get(signed.viewer(), State(state.clone()), ApiPath(id.clone()), ApiQuery(ReportQuery { top: Some(25) }))
-            .await?
-            .0;
+    // The whole report (grouped over every event) only where it is shown: the SUMMARY tab.
+    let report = if q.tab == "summary" {
+        let top = ReportQuery { top: Some(25) };
+        Some(api::get(signed.viewer(), State(state.clone()), ApiPath(id.clone()), ApiQuery(top)).await?.0)
+    } else {
+        None
+    };
+    let c = match &report {
+        Some(r) => r.campaign.clone(),
+        None => {
+            let cid = id.clone();
+            let found = state.db.run(move |c| views::campaign(c, &cid)).await.map_err(crate::api::ApiError::from)?;
+            found.ok_or_else(|| WebError::Page {
+                status: axum::http::StatusCode::NOT_FOUND,
+                message: format!("no campaign `{id}` has any event; the campaign list shows those that do"),
+            })?
+        }
+    };
     let base = format!("/campaigns/{}", segment(&id));
-    let c = report.campaign;
     let rates =
         [percent(c.bounce_rate), percent(c.hard_bounce_rate), percent(c.soft_bounce_rate), percent(c.complaint_rate)];
     let mut page = CampaignPage {
@@ -290,8 +303,8 @@ pub async fn page(
         first: String::new(),
         export: String::new(),
     };
-    match q.tab.as_str() {
-        "summary" => {
+    match (q.tab.as_str(), report) {
+        ("summary", Some(report)) => {
             let series = [
                 Series { name: "hard", colour: "#b3261e" },
                 Series { name: "soft", colour: "#e8a317" },
@@ -320,7 +333,7 @@ pub async fn page(
                 })
                 .collect();
         }
-        tab => {
+        (tab, _) => {
             let bounced = tab == "bounced";
             let vq = q.view_query(None);
             let kind = if bounced { ViewKind::Bounced } else { ViewKind::Complaints };

@@ -30,6 +30,8 @@ pub struct ListQuery {
     #[serde(default)]
     source: String,
     #[serde(default)]
+    order: String,
+    #[serde(default)]
     after: String,
     done: Option<String>,
 }
@@ -67,7 +69,8 @@ pub async fn list(signed: Signed, State(state): State<AppState>, Query(q): Query
         domain: some(&q.domain),
         source: some(&q.source),
         scope: None,
-        order: Some(if q.prefix.is_empty() && q.domain.is_empty() { "newest" } else { "address" }.into()),
+        // Address order by default: one index range; newest first walks the whole list on SQLite.
+        order: Some(if q.order == "newest" { "newest" } else { "address" }.into()),
         after: some(&q.after),
         limit: Some(50),
     };

@@ -13,6 +13,8 @@
 //! bounce landing in Dovecot until Postfix refuses it, with IDLE and a push node.
 //! Part `views` (see `views.rs`, needs no corpus): a campaign's BOUNCED pages over 1,000,000
 //! seeded events through the HTTP API, p50/p99, its report and its CSV export.
+//! Part `web` (see `web.rs`, needs no corpus): every web admin page over the same 1,000,000
+//! seeded events, p50/p99 per page.
 
 mod api;
 mod import_list;
@@ -22,6 +24,7 @@ mod sync;
 mod sync_idle;
 mod sync_protocol;
 mod views;
+mod web;
 
 use rebound::classify::{Condition, Engine, Field, Op, Origin, Outcome, Rule, library};
 use rebound::config::{Config, DatabaseConfig};
@@ -210,6 +213,10 @@ fn main() {
     if wanted("views") {
         let tmp = tempfile::tempdir().expect("temp dir");
         views::run(tmp.path());
+    }
+    if wanted("web") {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        web::run(tmp.path());
     }
     if wanted("api") {
         api::run();

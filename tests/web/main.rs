@@ -13,4 +13,5 @@
 mod support;
 
 mod browser;
+mod sessions;
 mod walk;

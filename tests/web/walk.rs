@@ -397,6 +397,19 @@ async fn steps(page: &Page, ctx: &Ctx) {
     assert_eq!(status, 403, "a viewer's write is refused even with the token");
     page.go(&format!("/campaigns/{CAMPAIGN}?tab=bounced")).await;
     page.css("#bounced").await;
+    page.go("/rules").await;
+    assert!(page.all(".handle, button.toggle, #add-rule, #resync, #reset").await.is_empty(), "no rule write controls");
+    page.css("#run-test").await;
+    page.go("/suppression").await;
+    assert!(page.all("#add-suppression, #allow-form").await.is_empty(), "no suppression write controls");
+    page.go("/suppression/address?email=full%40example.net").await;
+    assert!(page.all("button.remove").await.is_empty());
+    let status = page
+        .js("const r = new XMLHttpRequest(); r.open('POST', '/suppression/add', false); \
+             r.setRequestHeader('Content-Type', 'application/x-www-form-urlencoded'); \
+             r.send('address=x%40example.com&csrf=' + encodeURIComponent(document.body.dataset.csrf)); return r.status;")
+        .await;
+    assert_eq!(status, 403, "a viewer's suppression is refused");
 
     ctx.step("phone width");
     page.c.set_window_size(390, 844).await.unwrap();
