@@ -279,7 +279,7 @@ fn undone(
     f: impl FnOnce(&mut AnyConnection) -> Result<SyncSummary, RulesError>,
 ) -> Result<SyncSummary, RulesError> {
     enum Undo {
-        Done(SyncSummary),
+        Done(Box<SyncSummary>),
         Failed(RulesError),
     }
     impl From<diesel::result::Error> for Undo {
@@ -289,12 +289,12 @@ fn undone(
     }
     let outcome = crate::store::transaction(c, |c| -> Result<(), Undo> {
         Err(match f(c) {
-            Ok(s) => Undo::Done(s),
+            Ok(s) => Undo::Done(Box::new(s)),
             Err(e) => Undo::Failed(e),
         })
     });
     match outcome {
-        Err(Undo::Done(s)) => Ok(s),
+        Err(Undo::Done(s)) => Ok(*s),
         Err(Undo::Failed(e)) => Err(e),
         Ok(()) => unreachable!("the preview always rolls back"),
     }

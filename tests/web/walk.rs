@@ -66,7 +66,7 @@ async fn walk(db: TestDb, offset: u16) {
     let page = Page {
         c: driver.session().await,
         base: Serve::base(port),
-        name: format!("{}", if offset == 0 { "sqlite" } else { "postgres" }),
+        name: if offset == 0 { "sqlite" } else { "postgres" }.to_string(),
     };
     let ctx = Ctx { dovecot, user, step: Mutex::new((String::new(), Instant::now())), timings: Mutex::default() };
     let setup = started.elapsed();
