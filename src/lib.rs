@@ -22,7 +22,7 @@
 //!   the pull protocol (snapshot, changes, report) and `rebound node-agent`, which runs it on
 //!   a sending node.
 //!
-//! Around the stages: [`config`], [`secrets`] (sealed mailbox passwords), [`store`] (SQLite / PostgreSQL, migrations, transactions,
+//! Around the stages: [`config`], [`secrets`] (sealed mailbox passwords and OAuth2 secrets), [`store`] (SQLite / PostgreSQL, migrations, transactions,
 //! keyset pages), [`api`] (admin HTTP: `/healthz` for now), [`scheduler`], [`app`] (the
 //! running service), [`cli`] (a face over the stage operations, with no business logic and no
 //! table access of its own), [`instance`], [`telemetry`], [`observe`] (Prometheus metrics),

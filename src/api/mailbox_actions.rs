@@ -11,7 +11,7 @@
 use super::mailboxes::{MailboxBody, entry_of, set_enabled};
 use super::{Admin, ApiError, ApiJson, ApiPath, ApiResult, AppState, ErrorBody};
 use crate::config::MailboxConfig;
-use crate::fetch::VerifyReport;
+use crate::fetch::{Credentials, VerifyReport};
 use crate::mailbox::{self, MailboxError, PollError, repo, state};
 use crate::secrets::SealKey;
 use axum::Json;
@@ -91,12 +91,12 @@ async fn saved(state: &AppState, name: String) -> ApiResult<(i64, MailboxConfig)
 
 /// The staged check, with the password resolved (an unreadable reference is a 422).
 async fn run_verify(cfg: &MailboxConfig) -> ApiResult<VerifyReport> {
-    let secret = cfg.secret(&format!("{}.password", repo::PROBLEM_KEY)).map_err(|e| {
+    let login = Credentials::of(cfg, &format!("{}.password", repo::PROBLEM_KEY)).map_err(|e| {
         let (field, msg) =
             e.split_once(": ").map_or(("password", e.as_str()), |(k, m)| (k.rsplit('.').next().unwrap_or(k), m));
         ApiError::field(field, msg.to_string())
     })?;
-    Ok(crate::fetch::verify(cfg, &secret).await)
+    Ok(crate::fetch::verify(cfg, &login).await)
 }
 
 /// Checks settings not saved yet, stage by stage (DNS, TCP, TLS, greeting, capabilities,

@@ -1,11 +1,12 @@
 //! `/api/v1/mailboxes`: list, get, create, update, delete, enable and disable.
 //!
 //! Takes a token and the keys of a `[[mailbox]]` entry as JSON (`password` allowed in place
-//! of `password_env`/`password_file`); gives mailboxes as `rebound mailbox list` shows them
+//! of `password_env`/`password_file`, `oauth2_client_secret` and `oauth2_refresh_token` in
+//! place of theirs); gives mailboxes as `rebound mailbox list` shows them
 //! ([`crate::mailbox::Overview`]: source, settings, `password_set`, status with the last
 //! error's stage). Writes go through [`crate::mailbox::write`] (validated as the config
 //! file is, audited, followed by every `serve` within seconds). It never returns, logs or
-//! echoes a password, and never writes a config-file mailbox (409 `read_only`).
+//! echoes a password or an OAuth2 secret, and never writes a config-file mailbox (409 `read_only`).
 //! Verify, poll and bulk actions are in [`super::mailbox_actions`].
 
 use super::mailbox_actions::MailboxOps;
@@ -19,7 +20,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The keys of a `[[mailbox]]` entry (see config.example.toml), with `password` allowed in
-/// place of `password_env`/`password_file` (stored sealed; needs a `[secrets]` key).
+/// place of `password_env`/`password_file`, and for `auth = "oauth2"` `oauth2_client_secret`
+/// and `oauth2_refresh_token` in place of their `*_env`/`*_file` (all stored sealed; they
+/// need a `[secrets]` key).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[schema(value_type = Object, example = json!({
     "name": "bounces-main", "protocol": "imap", "host": "mail.example.com", "username": "bounces",

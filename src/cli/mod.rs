@@ -387,8 +387,8 @@ fn run_verify(args: VerifyArgs, config: &Path) -> Result<(), Failure> {
             (args.adhoc_mailbox().map_err(Failure::Config)?, "verify".to_string())
         }
     };
-    let secret = verify::password(&mailbox, &key).map_err(Failure::Config)?;
-    let ok = runtime()?.block_on(verify::run(&mailbox, &secret, args.json));
+    let login = verify::credentials(&mailbox, &key).map_err(Failure::Config)?;
+    let ok = runtime()?.block_on(verify::run(&mailbox, &login, args.json));
     if ok { Ok(()) } else { Err(Failure::Reported) }
 }
 

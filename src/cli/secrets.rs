@@ -51,7 +51,7 @@ pub fn run(cfg: &Config, db: Option<&Db>, cmd: SecretsCommand) -> Result<(), Fai
             let mut c = db.conn().map_err(anyhow::Error::from)?;
             let done = crate::mailbox::write::rotate(&mut c, &Actor::cli(), &old, &new).map_err(anyhow::Error::from)?;
             println!(
-                "re-sealed {} password(s) with key {} ({} already were); now set [secrets] to the new key and restart \
+                "re-sealed {} secret(s) with key {} ({} already were); now set [secrets] to the new key and restart \
                  every instance",
                 done.resealed, done.new_key, done.already
             );

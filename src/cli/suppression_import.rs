@@ -66,8 +66,8 @@ pub fn run(cfg: &Config, c: &mut AnyConnection, args: ImportArgs) -> Result<(), 
             dry_run: args.dry_run,
             label: label.clone(),
         };
-        let (input, size): (Box<dyn std::io::Read>, u64) = if label == "-" {
-            (Box::new(std::io::stdin().lock()), 0)
+        let (input, size): (Box<dyn std::io::Read + Send>, u64) = if label == "-" {
+            (Box::new(std::io::stdin()), 0)
         } else {
             let f = std::fs::File::open(path)
                 .map_err(|e| Failure::Usage(format!("cannot open {label}: {e}; check the path")))?;

@@ -5,14 +5,15 @@
 //! (a table, or JSON with `--json`) and whether every stage passed. It never changes the
 //! mailbox and never prints the password.
 
-use crate::config::{ConfigError, MailboxConfig, Problem, Secret};
-use crate::fetch::{VerifyReport, verify};
+use crate::config::{Auth, ConfigError, MailboxConfig, Problem};
+use crate::fetch::{Credentials, VerifyReport, verify};
 
 /// Flags of `rebound verify`.
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     /// Name of a [[mailbox]] in the config file. Leave it out and give --protocol, --host,
-    /// --username and --password-env to check a mailbox that is not saved yet.
+    /// --username and --password-env (or --auth oauth2 and the --oauth2-* flags) to check a
+    /// mailbox that is not saved yet.
     pub name: Option<String>,
     /// imap or pop3.
     #[arg(long, conflicts_with = "name")]
@@ -37,6 +38,34 @@ pub struct VerifyArgs {
     /// Also trust this CA certificate (PEM).
     #[arg(long, conflicts_with = "name")]
     pub ca_file: Option<String>,
+    /// password (default) or oauth2: a bearer token from --oauth2-token-url (SASL
+    /// OAUTHBEARER or XOAUTH2) instead of a password.
+    #[arg(long, conflicts_with = "name")]
+    pub auth: Option<String>,
+    /// OAuth2: the provider's token endpoint.
+    #[arg(long, conflicts_with = "name")]
+    pub oauth2_token_url: Option<String>,
+    /// OAuth2: the application (client) id.
+    #[arg(long, conflicts_with = "name")]
+    pub oauth2_client_id: Option<String>,
+    /// OAuth2: environment variable holding the client secret.
+    #[arg(long, conflicts_with = "name")]
+    pub oauth2_client_secret_env: Option<String>,
+    /// OAuth2: file whose first line is the client secret.
+    #[arg(long, conflicts_with = "name")]
+    pub oauth2_client_secret_file: Option<String>,
+    /// OAuth2: environment variable holding a refresh token (the refresh-token flow).
+    #[arg(long, conflicts_with = "name")]
+    pub oauth2_refresh_token_env: Option<String>,
+    /// OAuth2: file whose first line is a refresh token.
+    #[arg(long, conflicts_with = "name")]
+    pub oauth2_refresh_token_file: Option<String>,
+    /// OAuth2: the scope to ask for.
+    #[arg(long, conflicts_with = "name")]
+    pub oauth2_scope: Option<String>,
+    /// OAuth2: xoauth2 or oauthbearer (default: chosen from what the server offers).
+    #[arg(long, conflicts_with = "name")]
+    pub oauth2_mechanism: Option<String>,
     /// Do not check the server certificate (testing only).
     #[arg(long, conflicts_with = "name")]
     pub no_verify_certificate: bool,
@@ -67,6 +96,15 @@ impl VerifyArgs {
             ("password_env", &self.password_env),
             ("password_file", &self.password_file),
             ("ca_file", &self.ca_file),
+            ("auth", &self.auth),
+            ("oauth2_token_url", &self.oauth2_token_url),
+            ("oauth2_client_id", &self.oauth2_client_id),
+            ("oauth2_client_secret_env", &self.oauth2_client_secret_env),
+            ("oauth2_client_secret_file", &self.oauth2_client_secret_file),
+            ("oauth2_refresh_token_env", &self.oauth2_refresh_token_env),
+            ("oauth2_refresh_token_file", &self.oauth2_refresh_token_file),
+            ("oauth2_scope", &self.oauth2_scope),
+            ("oauth2_mechanism", &self.oauth2_mechanism),
         ];
         for (k, v) in strings {
             if let Some(v) = v {
@@ -98,22 +136,32 @@ impl VerifyArgs {
     }
 }
 
-/// The mailbox's password, or a configuration problem saying where it should come from.
-pub fn password(m: &MailboxConfig, key: &str) -> Result<Secret, ConfigError> {
-    let fail = |message: String| ConfigError {
+/// The mailbox's password or OAuth2 token source, or a configuration problem saying where
+/// the secret should come from.
+pub fn credentials(m: &MailboxConfig, key: &str) -> Result<Credentials, ConfigError> {
+    let fail = |field: &str, message: String| ConfigError {
         source_name: key.to_string(),
-        problems: vec![Problem::new(format!("{key}.password_env"), message)],
+        problems: vec![Problem::new(format!("{key}.{field}"), message)],
     };
+    if m.auth == Auth::OAuth2 {
+        return Credentials::of(m, key).map_err(|e| match e.split_once(": ") {
+            Some((k, msg)) => fail(k.rsplit('.').next().unwrap_or("auth"), msg.to_string()),
+            None => fail("auth", e),
+        });
+    }
     match m.password().resolve(key) {
-        Ok(Some(s)) => Ok(s),
-        Ok(None) => Err(fail("no password: set password_env or password_file".into())),
-        Err(e) => Err(fail(e)),
+        Ok(Some(s)) => Ok(Credentials::Password(s)),
+        Ok(None) => Err(fail("password_env", "no password: set password_env or password_file".into())),
+        Err(e) => Err(ConfigError {
+            source_name: key.to_string(),
+            problems: vec![Problem::new(format!("{key}.password_env"), e)],
+        }),
     }
 }
 
 /// Runs the check and prints the report; true when every stage passed.
-pub async fn run(m: &MailboxConfig, secret: &Secret, json: bool) -> bool {
-    let report: VerifyReport = verify(m, secret).await;
+pub async fn run(m: &MailboxConfig, login: &Credentials, json: bool) -> bool {
+    let report: VerifyReport = verify(m, login).await;
     if json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => println!("{text}"),

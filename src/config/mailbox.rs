@@ -7,9 +7,11 @@
 //! connects anywhere and never reads a password into the config: `password_env`/
 //! `password_file` stay refs. Only API-managed mailboxes carry one, opened from its sealed
 //! form by the mailbox stage ([`MailboxConfig::inline_password`], never serialised).
+//! `auth = "oauth2"` and its `oauth2_*` keys are checked in [`super::oauth2`].
 
 use super::cclient;
 use super::load::entry;
+use super::oauth2::{self, Auth, InlineOAuth2, Mechanism, OAuth2Config, RawOAuth2};
 use super::{Problem, Secret, SecretRef};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -117,6 +119,11 @@ pub struct MailboxConfig {
     pub verify_certificate: bool,
     pub ca_file: Option<String>,
     pub username: String,
+    /// `password` (the default) or `oauth2`; with `oauth2` the `oauth2_*` keys are in [`Self::oauth2`].
+    #[serde(skip_serializing_if = "Auth::is_password")]
+    pub auth: Auth,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<OAuth2Config>,
     pub password_env: Option<String>,
     pub password_file: Option<String>,
     pub folders: Vec<String>,
@@ -137,6 +144,13 @@ pub struct MailboxConfig {
     pub inline_password: Option<Secret>,
 }
 
+/// Secrets the admin API gives inline, in place of their `*_env`/`*_file` references.
+#[derive(Debug, Clone, Default)]
+pub struct Inline {
+    pub password: Option<Secret>,
+    pub oauth2: InlineOAuth2,
+}
+
 /// An entry as written: optional where a default depends on other keys or on `host`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -150,8 +164,17 @@ struct Raw {
     verify_certificate: Option<bool>,
     ca_file: Option<String>,
     username: Option<String>,
+    auth: Auth,
     password_env: Option<String>,
     password_file: Option<String>,
+    oauth2_token_url: Option<String>,
+    oauth2_client_id: Option<String>,
+    oauth2_client_secret_env: Option<String>,
+    oauth2_client_secret_file: Option<String>,
+    oauth2_refresh_token_env: Option<String>,
+    oauth2_refresh_token_file: Option<String>,
+    oauth2_scope: Option<String>,
+    oauth2_mechanism: Option<Mechanism>,
     folders: Option<Vec<String>>,
     after_processing: AfterProcessing,
     schedule: Option<String>,
@@ -212,7 +235,7 @@ impl MailboxConfig {
     /// Reads one entry (a TOML table) whose keys are reported as `key.field`; the
     /// `verify` command uses it for a mailbox given on the command line.
     pub fn from_value(value: toml::Value, key: &str) -> Result<MailboxConfig, Vec<Problem>> {
-        Self::from_value_with_password(value, key, None)
+        Self::from_value_with_secrets(value, key, Inline::default())
     }
 
     /// Like [`MailboxConfig::from_value`], with the password given inline (the admin API's
@@ -222,8 +245,17 @@ impl MailboxConfig {
         key: &str,
         password: Option<Secret>,
     ) -> Result<MailboxConfig, Vec<Problem>> {
+        Self::from_value_with_secrets(value, key, Inline { password, ..Inline::default() })
+    }
+
+    /// Like [`MailboxConfig::from_value`], with every secret the admin API may give inline.
+    pub fn from_value_with_secrets(
+        value: toml::Value,
+        key: &str,
+        inline: Inline,
+    ) -> Result<MailboxConfig, Vec<Problem>> {
         let mut out = Vec::new();
-        let resolved = entry::<Raw>(value, key, &mut out).and_then(|raw| resolve(raw, key, password, &mut out));
+        let resolved = entry::<Raw>(value, key, &mut out).and_then(|raw| resolve(raw, key, inline, &mut out));
         match resolved {
             Some(m) if out.is_empty() => Ok(m),
             _ => Err(out),
@@ -245,7 +277,9 @@ pub(super) fn load_all(root: &mut toml::Table, out: &mut Vec<Problem>) -> Vec<Ma
             out.push(Problem::new(key, "must be a table: write it as [[mailbox]]"));
             continue;
         }
-        let Some(m) = entry::<Raw>(value, &key, out).and_then(|raw| resolve(raw, &key, None, out)) else { continue };
+        let Some(m) = entry::<Raw>(value, &key, out).and_then(|raw| resolve(raw, &key, Inline::default(), out)) else {
+            continue;
+        };
         if let Some(j) = all.iter().position(|other| other.name == m.name) {
             out.push(Problem::new(
                 format!("{key}.name"),
@@ -259,7 +293,8 @@ pub(super) fn load_all(root: &mut toml::Table, out: &mut Vec<Problem>) -> Vec<Ma
 
 /// Merges the c-client form, applies defaults, and checks every key; `None` when the entry
 /// lacks something it cannot do without (the problems say what).
-fn resolve(raw: Raw, key: &str, inline: Option<Secret>, out: &mut Vec<Problem>) -> Option<MailboxConfig> {
+fn resolve(raw: Raw, key: &str, given: Inline, out: &mut Vec<Problem>) -> Option<MailboxConfig> {
+    let inline = given.password;
     let before = out.len();
     let mut p = |field: &str, msg: String| out.push(Problem::new(format!("{key}.{field}"), msg));
 
@@ -305,7 +340,16 @@ fn resolve(raw: Raw, key: &str, inline: Option<Secret>, out: &mut Vec<Problem>) 
     }
     let secret = SecretRef { password_env: raw.password_env.clone(), password_file: raw.password_file.clone() };
     let enabled = raw.enabled.unwrap_or(true);
-    if inline.is_some() {
+    if raw.auth == Auth::OAuth2 {
+        if inline.is_some() {
+            p("password", "is not used with auth = \"oauth2\" (the token is); remove it".into());
+        }
+        for (field, set) in [("password_env", &raw.password_env), ("password_file", &raw.password_file)] {
+            if set.is_some() {
+                p(field, "is not used with auth = \"oauth2\" (the token is); remove it".into());
+            }
+        }
+    } else if inline.is_some() {
         if secret.is_set() {
             p("password", "is given with password_env/password_file; keep only one way to give the password".into());
         }
@@ -325,6 +369,18 @@ fn resolve(raw: Raw, key: &str, inline: Option<Secret>, out: &mut Vec<Problem>) 
         };
         p(&field, msg);
     }
+
+    let raw_oauth2 = RawOAuth2 {
+        token_url: raw.oauth2_token_url,
+        client_id: raw.oauth2_client_id,
+        client_secret_env: raw.oauth2_client_secret_env,
+        client_secret_file: raw.oauth2_client_secret_file,
+        refresh_token_env: raw.oauth2_refresh_token_env,
+        refresh_token_file: raw.oauth2_refresh_token_file,
+        scope: raw.oauth2_scope,
+        mechanism: raw.oauth2_mechanism,
+    };
+    let oauth2 = oauth2::resolve(raw.auth, raw_oauth2, given.oauth2, key, enabled, &mut p);
 
     let is_pop3 = protocol == Some(Protocol::Pop3);
     let folders = match (raw.folders, legacy.folder) {
@@ -395,6 +451,8 @@ fn resolve(raw: Raw, key: &str, inline: Option<Secret>, out: &mut Vec<Problem>) 
         verify_certificate: raw.verify_certificate.or(legacy.verify_certificate).unwrap_or(true),
         ca_file: raw.ca_file,
         username,
+        auth: raw.auth,
+        oauth2,
         password_env: raw.password_env,
         password_file: raw.password_file,
         folders,

@@ -11,15 +11,17 @@ mod env;
 mod load;
 pub mod mailbox;
 pub mod node;
+pub mod oauth2;
 mod pipeline;
 pub mod secret;
 mod sections;
 
 pub use load::{ConfigError, Problem, load, load_str};
-pub use mailbox::{AfterProcessing, MailboxConfig, Protocol, Purpose, Security};
+pub use mailbox::{AfterProcessing, Inline, MailboxConfig, Protocol, Purpose, Security};
 pub use node::{NodeConfig, SyncConfig, Target};
+pub use oauth2::{Auth, Flow, Mechanism, OAuth2Config};
 pub use pipeline::*;
-pub use secret::{Secret, SecretRef};
+pub use secret::{Secret, SecretKeys, SecretRef};
 pub use sections::*;
 
 /// The whole configuration. Every section has defaults, so an empty file is valid.

@@ -48,29 +48,45 @@ impl SecretRef {
     /// Reads the secret now. `key` is the config key prefix used in error messages
     /// (e.g. `database`), so the user knows which entry to fix.
     pub fn resolve(&self, key: &str) -> Result<Option<Secret>, String> {
-        match (&self.password_env, &self.password_file) {
-            (Some(_), Some(_)) => Err(format!("{key}: both password_env and password_file are set; keep only one")),
+        let names = SecretKeys { env: "password_env", file: "password_file", what: "password" };
+        names.resolve(self.password_env.as_deref(), self.password_file.as_deref(), key)
+    }
+}
+
+/// The two keys that say where one secret comes from (`*_env`, `*_file`) and what it is, for
+/// the messages: `password_env`/`password_file`, `oauth2_client_secret_env`/`_file`, …
+#[derive(Debug, Clone, Copy)]
+pub struct SecretKeys {
+    pub env: &'static str,
+    pub file: &'static str,
+    /// What the secret is, in words ("password", "client secret").
+    pub what: &'static str,
+}
+
+impl SecretKeys {
+    /// Reads the secret named by `env` (a variable's name) or `file` (a path: its first
+    /// line) now; `None` when neither is given. Errors start with `key.ENV_OR_FILE_KEY: `.
+    pub fn resolve(&self, env: Option<&str>, file: Option<&str>, key: &str) -> Result<Option<Secret>, String> {
+        let (env_key, file_key, what) = (self.env, self.file, self.what);
+        match (env, file) {
+            (Some(_), Some(_)) => Err(format!("{key}: both {env_key} and {file_key} are set; keep only one")),
             (Some(var), None) => match std::env::var(var) {
                 Ok(v) if !v.is_empty() => Ok(Some(Secret::new(v))),
-                Ok(_) => {
-                    Err(format!("{key}.password_env: environment variable {var} is empty; export the password in it"))
-                }
+                Ok(_) => Err(format!("{key}.{env_key}: environment variable {var} is empty; export the {what} in it")),
                 Err(_) => {
-                    Err(format!("{key}.password_env: environment variable {var} is not set; export the password in it"))
+                    Err(format!("{key}.{env_key}: environment variable {var} is not set; export the {what} in it"))
                 }
             },
             (None, Some(path)) => match std::fs::read_to_string(path) {
                 Ok(text) => {
                     let first = text.lines().next().unwrap_or("").to_string();
                     if first.is_empty() {
-                        Err(format!("{key}.password_file: {path} is empty; write the password on its first line"))
+                        Err(format!("{key}.{file_key}: {path} is empty; write the {what} on its first line"))
                     } else {
                         Ok(Some(Secret::new(first)))
                     }
                 }
-                Err(e) => {
-                    Err(format!("{key}.password_file: cannot read {path}: {e}; check the path and its permissions"))
-                }
+                Err(e) => Err(format!("{key}.{file_key}: cannot read {path}: {e}; check the path and its permissions")),
             },
             (None, None) => Ok(None),
         }

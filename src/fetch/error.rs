@@ -20,6 +20,8 @@ pub enum Stage {
     Tls,
     Greeting,
     Capabilities,
+    /// An OAuth2 token from the provider's token endpoint (`auth = "oauth2"`).
+    Token,
     Login,
     Select,
     Fetch,
@@ -35,6 +37,7 @@ impl fmt::Display for Stage {
             Stage::Tls => "tls",
             Stage::Greeting => "greeting",
             Stage::Capabilities => "capabilities",
+            Stage::Token => "token",
             Stage::Login => "login",
             Stage::Select => "select",
             Stage::Fetch => "fetch",
@@ -153,6 +156,14 @@ impl FetchError {
             (S::Greeting, _) => {
                 format!("unexpected greeting: {d}; check that protocol, port and security match the server")
             }
+            (S::Token, _) => super::oauth2::hint(self.kind, d),
+            (S::Login, K::Rejected) if d.contains(super::sasl::TOKEN_REFUSED) => format!(
+                "login rejected by server: {d}; the token endpoint issued a token but the mail server does not accept \
+                 it for this username: check username, oauth2_scope (Microsoft 365: \
+                 https://outlook.office365.com/.default; Google: https://mail.google.com/), and that the app may \
+                 open this mailbox (Microsoft 365 app-only: register its service principal in Exchange Online and \
+                 grant it FullAccess to the mailbox)"
+            ),
             (S::Login, K::Rejected) => format!("login rejected by server: {d}; check username/password"),
             (S::Select, K::Rejected) => {
                 format!("cannot open the folder: {d}; check `folders` (names are case-sensitive, e.g. INBOX)")

@@ -1,7 +1,8 @@
 //! Fetch: the transport stage. Reads raw messages from POP3 and IMAP mailboxes (and, for
 //! imports, from the filesystem: [`files`]).
 //!
-//! Takes a [`MailboxConfig`] and its password; gives a [`Source`] session that lists
+//! Takes a [`MailboxConfig`] and its [`Credentials`] (a password, or OAuth2 tokens from
+//! [`oauth2`] sent with [`sasl`]); gives a [`Source`] session that lists
 //! messages (ids and sizes only), fetches their raw bytes in caller-sized batches, and, only
 //! for the ids the caller says it has committed, applies `after_processing` (delete, move,
 //! \Seen). Memory stays flat: listing holds one small [`MessageRef`] per message, and only
@@ -24,18 +25,22 @@ mod dial;
 pub mod error;
 pub mod files;
 pub mod imap;
+pub mod login;
 mod net;
+pub mod oauth2;
 pub mod pop3;
+pub mod sasl;
 mod tls;
 mod trace;
 pub mod verify;
 
 pub use error::{ErrorKind, FetchError, Stage};
+pub use login::Credentials;
 pub use tls::PeerCert;
 pub use trace::StageReport;
 pub use verify::{VerifyReport, verify};
 
-use crate::config::{MailboxConfig, Protocol, Secret};
+use crate::config::{MailboxConfig, Protocol};
 use serde::Serialize;
 use std::fmt;
 use std::time::Duration;
@@ -180,20 +185,29 @@ pub enum Session {
 }
 
 impl Session {
-    /// Connects, secures, logs in. Bounded: each network operation by `timeout_seconds`.
-    pub async fn open(cfg: &MailboxConfig, password: &Secret) -> Result<Session, FetchError> {
-        let mut trace = trace::Trace::default();
-        Self::open_traced(cfg, password, &mut trace).await
+    /// Connects, secures, logs in (a password, or an OAuth2 token: [`Credentials`]).
+    /// Bounded: each network operation by `timeout_seconds`.
+    /// (The credentials are taken before the future: a generic argument held in it would
+    /// keep callers' futures from being `Send`.)
+    pub fn open(
+        cfg: &MailboxConfig,
+        login: impl Into<Credentials>,
+    ) -> impl std::future::Future<Output = Result<Session, FetchError>> + Send + '_ {
+        let login = login.into();
+        async move {
+            let mut trace = trace::Trace::default();
+            Self::open_traced(cfg, &login, &mut trace).await
+        }
     }
 
     pub(crate) async fn open_traced(
         cfg: &MailboxConfig,
-        password: &Secret,
+        login: &Credentials,
         trace: &mut trace::Trace,
     ) -> Result<Session, FetchError> {
         match cfg.protocol {
-            Protocol::Imap => imap::ImapSession::open(cfg, password, trace).await.map(Session::Imap),
-            Protocol::Pop3 => pop3::Pop3Session::open(cfg, password, trace).await.map(Session::Pop3),
+            Protocol::Imap => imap::ImapSession::open(cfg, login, trace).await.map(Session::Imap),
+            Protocol::Pop3 => pop3::Pop3Session::open(cfg, login, trace).await.map(Session::Pop3),
         }
     }
 

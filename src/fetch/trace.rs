@@ -29,11 +29,14 @@ pub struct Trace {
     mark: Instant,
     current: Stage,
     pub stages: Vec<StageReport>,
+    /// Findings about a failure in the making (the token endpoint's status and words),
+    /// shown with it by [`Trace::fail`].
+    failure_facts: serde_json::Value,
 }
 
 impl Default for Trace {
     fn default() -> Self {
-        Self { mark: Instant::now(), current: Stage::Dns, stages: Vec::new() }
+        Self { mark: Instant::now(), current: Stage::Dns, stages: Vec::new(), failure_facts: serde_json::Value::Null }
     }
 }
 
@@ -63,6 +66,11 @@ impl Trace {
         });
     }
 
+    /// Facts to show with the failure about to be reported.
+    pub fn note_failure(&mut self, facts: serde_json::Value) {
+        self.failure_facts = facts;
+    }
+
     /// Records a failure at the error's stage.
     pub fn fail(&mut self, e: &FetchError) {
         self.stages.push(StageReport {
@@ -70,7 +78,7 @@ impl Trace {
             ok: false,
             duration_ms: self.elapsed_ms(),
             summary: e.detail.clone(),
-            facts: serde_json::Value::Null,
+            facts: std::mem::take(&mut self.failure_facts),
             hint: Some(e.hint()),
         });
     }

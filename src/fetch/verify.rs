@@ -1,14 +1,14 @@
 //! "Verify connection": one bounded dry run of a mailbox that reports every stage.
 //!
-//! Takes a [`MailboxConfig`] and its password; gives a [`VerifyReport`] with each stage's
+//! Takes a [`MailboxConfig`] and its [`Credentials`]; gives a [`VerifyReport`] with each stage's
 //! duration and findings (addresses, certificate, capabilities, folders, whether delete and
 //! move are possible), and on failure the stage, the server's words and what to do. The
 //! whole run has an overall deadline, so it never hangs. It never changes the mailbox.
 
 use super::error::{ErrorKind, FetchError, Stage};
 use super::trace::{StageReport, Trace};
-use super::{Session, dial};
-use crate::config::{AfterProcessing, MailboxConfig, Protocol, Secret, Security};
+use super::{Credentials, Session, dial};
+use crate::config::{AfterProcessing, MailboxConfig, Protocol, Security};
 use serde::Serialize;
 use serde_json::json;
 use std::fmt;
@@ -41,11 +41,20 @@ fn overall_limit(cfg: &MailboxConfig) -> Duration {
     Duration::from_secs((cfg.timeout_seconds * 3).clamp(10, 300))
 }
 
-pub async fn verify(cfg: &MailboxConfig, password: &Secret) -> VerifyReport {
+/// The staged check; an `auth = "oauth2"` mailbox gets a `token` stage before `login`.
+pub fn verify(
+    cfg: &MailboxConfig,
+    login: impl Into<Credentials>,
+) -> impl std::future::Future<Output = VerifyReport> + Send + '_ {
+    let login = login.into();
+    async move { verify_with(cfg, &login).await }
+}
+
+async fn verify_with(cfg: &MailboxConfig, login: &Credentials) -> VerifyReport {
     let started = Instant::now();
     let limit = overall_limit(cfg);
     let mut trace = Trace::default();
-    let result = tokio::time::timeout(limit, run(cfg, password, &mut trace)).await;
+    let result = tokio::time::timeout(limit, run(cfg, login, &mut trace)).await;
     let error = match result {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(e),
@@ -89,8 +98,8 @@ async fn presented(cfg: &MailboxConfig) -> Option<super::PeerCert> {
     super::tls::peek_certificate(tcp, &cfg.host, limit).await
 }
 
-async fn run(cfg: &MailboxConfig, password: &Secret, trace: &mut Trace) -> Result<(), FetchError> {
-    let mut source = Session::open_traced(cfg, password, trace).await?;
+async fn run(cfg: &MailboxConfig, login: &Credentials, trace: &mut Trace) -> Result<(), FetchError> {
+    let mut source = Session::open_traced(cfg, login, trace).await?;
     trace.enter(Stage::Select);
     match &mut source {
         Session::Imap(s) => {

@@ -37,6 +37,11 @@ pub struct Overview {
     pub settings: serde_json::Value,
     /// Whether it has a password (sealed, or a `password_env`/`password_file`); never the value.
     pub password_set: bool,
+    /// `auth = "oauth2"`: whether it has a client secret / a refresh token; never the value.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub oauth2_client_secret_set: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub oauth2_refresh_token_set: bool,
     /// Last poll, last success, last error with its stage, failures, processed, lease.
     pub status: Option<Status>,
 }
@@ -64,6 +69,8 @@ fn of_row(m: repo::Mailbox, known: &[Status]) -> Overview {
         state: state_of(m.enabled, true, status.as_ref()),
         settings: serde_json::to_value(&m.settings).unwrap_or_default(),
         password_set: m.password_set,
+        oauth2_client_secret_set: m.oauth2_client_secret_set,
+        oauth2_refresh_token_set: m.oauth2_refresh_token_set,
         status,
         config_file: m.config_file,
         name: m.name,
@@ -84,6 +91,14 @@ fn of_file(m: &MailboxConfig, file: Option<&str>) -> Overview {
         state: state_of(m.enabled, false, None),
         settings: serde_json::to_value(repo::settings_of(m)).unwrap_or_default(),
         password_set: m.password().is_set(),
+        oauth2_client_secret_set: m
+            .oauth2
+            .as_ref()
+            .is_some_and(|o| o.oauth2_client_secret_env.is_some() || o.oauth2_client_secret_file.is_some()),
+        oauth2_refresh_token_set: m
+            .oauth2
+            .as_ref()
+            .is_some_and(|o| o.oauth2_refresh_token_env.is_some() || o.oauth2_refresh_token_file.is_some()),
         status: None,
     }
 }

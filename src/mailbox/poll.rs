@@ -9,7 +9,7 @@
 
 use super::state;
 use crate::config::{AfterProcessing, MailboxConfig, Protocol};
-use crate::fetch::{Batch, FetchError, FolderCheckpoint, MessageRef, Session, SkipReason, SourceId};
+use crate::fetch::{Batch, Credentials, FetchError, FolderCheckpoint, MessageRef, Session, SkipReason, SourceId};
 use crate::ingest::{Disposition, IngestError, Item, Pipeline, Stats};
 use crate::record::ledger;
 use crate::store::{Db, StoreError};
@@ -227,9 +227,9 @@ async fn run(
     out: &mut PollOutcome,
 ) -> Result<(), PollError> {
     let (id, cfg) = (target.id, target.cfg);
-    let password = cfg.secret(&format!("mailbox {}", cfg.name)).map_err(PollError::Config)?;
+    let login = Credentials::of(cfg, &format!("mailbox {}", cfg.name)).map_err(PollError::Config)?;
     let checkpoints = db.run(move |c| state::checkpoints(c, id)).await?;
-    let mut src = Session::open(cfg, &password).await?;
+    let mut src = Session::open(cfg, &login).await?;
     // Checkpoints skip what keep mode leaves behind. Any other mode empties (or flags)
     // the folder as it goes, so listing everything is cheap, and it also catches mail
     // committed before the mode was switched; the ledger still keeps it from counting twice.

@@ -7,11 +7,13 @@
 //! within seconds. Writes are in [`super::write`] (audited); reads and the shared row helpers
 //! are here. It never stores a password in the clear: settings hold only the
 //! `password_env`/`password_file` references, and a password given through the API is kept
-//! sealed ([`crate::secrets`]) in `password_sealed`, opened only by [`Mailbox::config_with`].
+//! sealed ([`crate::secrets`]) in `password_sealed` (OAuth2 client secrets and refresh tokens
+//! likewise in their own columns, see [`Sealed`]), opened only by [`Mailbox::config_with`].
 //! It never removes a row: delete sets `deleted_at`, so status, checkpoints and ledger keep
 //! their owner.
 
-use crate::config::{MailboxConfig, Problem, Secret};
+use crate::config::oauth2::InlineOAuth2;
+use crate::config::{Inline, MailboxConfig, Problem, Secret};
 use crate::secrets::{SealError, SealKey};
 use crate::store::schema::mailboxes;
 use crate::store::{AnyConnection, StoreError};
@@ -91,9 +93,66 @@ pub struct Mailbox {
     pub deleted_at: Option<NaiveDateTime>,
     /// Whether it has a password: sealed in the database, or a `password_env`/`password_file`.
     pub password_set: bool,
+    /// `auth = "oauth2"`: whether it has a client secret / a refresh token (sealed, or named
+    /// by `*_env`/`*_file`); never the value.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub oauth2_client_secret_set: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub oauth2_refresh_token_set: bool,
     /// The password given through the API, sealed; never serialised.
     #[serde(skip)]
     pub password_sealed: Option<String>,
+    /// The OAuth2 client secret and refresh token given through the API, sealed.
+    #[serde(skip)]
+    pub oauth2_client_secret_sealed: Option<String>,
+    #[serde(skip)]
+    pub oauth2_refresh_token_sealed: Option<String>,
+}
+
+/// A secret a mailbox may keep sealed in a column of its own (given through the API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sealed {
+    Password,
+    ClientSecret,
+    RefreshToken,
+}
+
+impl Sealed {
+    pub const ALL: [Sealed; 3] = [Sealed::Password, Sealed::ClientSecret, Sealed::RefreshToken];
+
+    /// Its key in an API body (and in problems).
+    pub fn field(self) -> &'static str {
+        match self {
+            Sealed::Password => "password",
+            Sealed::ClientSecret => "oauth2_client_secret",
+            Sealed::RefreshToken => "oauth2_refresh_token",
+        }
+    }
+
+    /// The `*_env`/`*_file` keys naming the same secret by reference.
+    pub fn references(self) -> [&'static str; 2] {
+        match self {
+            Sealed::Password => ["password_env", "password_file"],
+            Sealed::ClientSecret => ["oauth2_client_secret_env", "oauth2_client_secret_file"],
+            Sealed::RefreshToken => ["oauth2_refresh_token_env", "oauth2_refresh_token_file"],
+        }
+    }
+
+    /// Whether settings with this `auth` use it (a password with `password`, the others
+    /// with `oauth2`).
+    pub fn applies(self, settings: &toml::Table) -> bool {
+        let oauth2 = settings.get("auth").and_then(|v| v.as_str()) == Some("oauth2");
+        (self == Sealed::Password) != oauth2
+    }
+
+    /// The associated data its sealed form is bound to: the password keeps the original
+    /// `mailbox:ID`, the others add their field, so no sealed value opens in another column.
+    pub fn owner(self, id: i64) -> String {
+        match self {
+            Sealed::Password => seal_owner(id),
+            other => format!("mailbox:{id}:{}", other.field()),
+        }
+    }
 }
 
 impl Mailbox {
@@ -107,14 +166,26 @@ impl Mailbox {
     /// Like [`Mailbox::config`], opening a sealed password with `key` into
     /// [`MailboxConfig::inline_password`].
     pub fn config_with(&self, key: Option<&SealKey>) -> Result<MailboxConfig, Vec<Problem>> {
-        let inline = match &self.password_sealed {
-            None => None,
-            Some(sealed) => Some(
-                open_password(self.id, sealed, key)
-                    .map_err(|m| vec![Problem::new(format!("{PROBLEM_KEY}.password"), m)])?,
-            ),
-        };
+        let mut opened = [None, None, None];
+        for (i, which) in Sealed::ALL.into_iter().enumerate() {
+            if let Some(sealed) = self.sealed(which) {
+                let secret = open_sealed(which, self.id, sealed, key)
+                    .map_err(|m| vec![Problem::new(format!("{PROBLEM_KEY}.{}", which.field()), m)])?;
+                opened[i] = Some(secret);
+            }
+        }
+        let [password, client_secret, refresh_token] = opened;
+        let inline = Inline { password, oauth2: InlineOAuth2 { client_secret, refresh_token } };
         resolve(&self.name, self.enabled, &self.settings, inline)
+    }
+
+    /// The sealed form of `which`, if it is stored.
+    pub fn sealed(&self, which: Sealed) -> Option<&String> {
+        match which {
+            Sealed::Password => self.password_sealed.as_ref(),
+            Sealed::ClientSecret => self.oauth2_client_secret_sealed.as_ref(),
+            Sealed::RefreshToken => self.oauth2_refresh_token_sealed.as_ref(),
+        }
     }
 
     /// A text setting as stored (for listings, which must not fail on a bad row).
@@ -145,6 +216,8 @@ struct Row {
     updated_at: NaiveDateTime,
     deleted_at: Option<NaiveDateTime>,
     password_sealed: Option<String>,
+    oauth2_client_secret_sealed: Option<String>,
+    oauth2_refresh_token_sealed: Option<String>,
 }
 
 impl Row {
@@ -157,10 +230,14 @@ impl Row {
         };
         let settings: toml::Table = serde_json::from_str(&self.settings)
             .map_err(|e| corrupt(format!("settings are not a JSON object: {e}")))?;
-        let refs = settings.contains_key("password_env") || settings.contains_key("password_file");
+        let refs = |which: Sealed| which.references().iter().any(|k| settings.contains_key(*k));
         Ok(Mailbox {
-            password_set: refs || self.password_sealed.is_some(),
+            password_set: refs(Sealed::Password) || self.password_sealed.is_some(),
+            oauth2_client_secret_set: refs(Sealed::ClientSecret) || self.oauth2_client_secret_sealed.is_some(),
+            oauth2_refresh_token_set: refs(Sealed::RefreshToken) || self.oauth2_refresh_token_sealed.is_some(),
             password_sealed: self.password_sealed,
+            oauth2_client_secret_sealed: self.oauth2_client_secret_sealed,
+            oauth2_refresh_token_sealed: self.oauth2_refresh_token_sealed,
             id: self.id,
             name: self.name,
             source,
@@ -176,7 +253,7 @@ impl Row {
 
 /// Checks an entry written as the keys of a `[[mailbox]]` table, with the config file's rules.
 pub fn validate(entry: &toml::Table) -> Result<MailboxConfig, MailboxError> {
-    super::write::check(&super::write::Entry::new(entry.clone()), None, None)
+    super::write::check(&super::write::Entry::new(entry.clone()), None, Inline::default())
 }
 
 /// The associated data a mailbox's sealed password is bound to.
@@ -186,6 +263,11 @@ pub fn seal_owner(id: i64) -> String {
 
 /// Opens mailbox `id`'s sealed password; the error is a sentence for the `password` field.
 pub fn open_password(id: i64, sealed: &str, key: Option<&SealKey>) -> Result<Secret, String> {
+    open_sealed(Sealed::Password, id, sealed, key)
+}
+
+/// Opens mailbox `id`'s sealed `which`; the error is a sentence for its field.
+pub fn open_sealed(which: Sealed, id: i64, sealed: &str, key: Option<&SealKey>) -> Result<Secret, String> {
     let Some(key) = key else {
         let print = crate::secrets::sealed_with(sealed).unwrap_or("unknown");
         return Err(format!(
@@ -193,7 +275,7 @@ pub fn open_password(id: i64, sealed: &str, key: Option<&SealKey>) -> Result<Sec
              key_file to that key"
         ));
     };
-    key.open(&seal_owner(id), sealed).map_err(|e| e.to_string())
+    key.open(&which.owner(id), sealed).map_err(|e| e.to_string())
 }
 
 /// The stored form of resolved settings: every key but `name` and `enabled`.
@@ -208,16 +290,11 @@ pub fn settings_of(cfg: &MailboxConfig) -> toml::Table {
     table
 }
 
-fn resolve(
-    name: &str,
-    enabled: bool,
-    settings: &toml::Table,
-    inline: Option<Secret>,
-) -> Result<MailboxConfig, Vec<Problem>> {
+fn resolve(name: &str, enabled: bool, settings: &toml::Table, inline: Inline) -> Result<MailboxConfig, Vec<Problem>> {
     let mut entry = settings.clone();
     entry.insert("name".into(), toml::Value::String(name.to_string()));
     entry.insert("enabled".into(), toml::Value::Boolean(enabled));
-    MailboxConfig::from_value_with_password(toml::Value::Table(entry), PROBLEM_KEY, inline)
+    MailboxConfig::from_value_with_secrets(toml::Value::Table(entry), PROBLEM_KEY, inline)
 }
 
 pub(super) fn to_json(settings: &toml::Table) -> String {

@@ -12,7 +12,7 @@
 use super::repo::{self, Mailbox, MailboxError};
 use super::{PollError, poll_once, state};
 use crate::config::MailboxConfig;
-use crate::fetch::Session;
+use crate::fetch::{Credentials, Session};
 use crate::ingest::Pipeline;
 use crate::secrets::SealKey;
 use crate::store::Db;
@@ -265,12 +265,14 @@ impl Job {
         let m = &self.config;
         let mut pause = Duration::from_secs(5);
         while !stop.is_cancelled() {
-            let password = match m.secret(&m.name) {
-                Ok(p) => p,
-                Err(_) => return tracing::warn!(mailbox = %m.name, "IDLE disabled: no password available"),
+            let login = match Credentials::of(m, &m.name) {
+                Ok(l) => l,
+                Err(e) => {
+                    return tracing::warn!(mailbox = %m.name, error = %e, "IDLE disabled: no credentials available");
+                }
             };
             let session = tokio::select! {
-                s = Session::open(m, &password) => s,
+                s = Session::open(m, &login) => s,
                 _ = stop.cancelled() => return,
             };
             let mut src = match session {

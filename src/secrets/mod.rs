@@ -1,4 +1,5 @@
-//! Sealed secrets: mailbox passwords given through the admin API, kept encrypted at rest.
+//! Sealed secrets: mailbox passwords (and OAuth2 client secrets and refresh tokens) given
+//! through the admin API, kept encrypted at rest.
 //!
 //! Takes the `[secrets]` key (32 random bytes, base64, from `key_env` or `key_file`); gives
 //! [`SealKey::seal`] / [`SealKey::open`] with XChaCha20-Poly1305 (RustCrypto), a fresh random

@@ -15,6 +15,7 @@ mod migrate;
 mod page;
 mod quiesce;
 pub mod schema;
+pub mod sqlite_time;
 mod tx;
 mod url;
 

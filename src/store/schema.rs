@@ -192,6 +192,8 @@ diesel::table! {
         updated_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
         password_sealed -> Nullable<Text>,
+        oauth2_client_secret_sealed -> Nullable<Text>,
+        oauth2_refresh_token_sealed -> Nullable<Text>,
     }
 }
 

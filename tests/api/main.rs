@@ -18,6 +18,7 @@ mod suppression_import;
 // Mailboxes and secrets.
 mod mailbox_actions;
 mod mailboxes;
+mod oauth2;
 mod secrets;
 // The README walkthrough, end to end.
 mod walkthrough;

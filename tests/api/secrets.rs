@@ -147,6 +147,16 @@ fn keys_are_generated_and_rotated() {
     let by = Actor::system("test");
     let a = rebound::mailbox::repo::create(&mut c, &by, &entry("a"), Some(&old)).unwrap();
     rebound::mailbox::repo::create(&mut c, &by, &entry("b"), Some(&old)).unwrap();
+    // An OAuth2 mailbox's client secret is re-sealed alongside.
+    let mut oauth = rebound::mailbox::repo::Entry::new(
+        toml::from_str(
+            "name = 'c'\nprotocol = 'imap'\nhost = 'mx.example'\nusername = 'u'\nauth = 'oauth2'\n\
+             oauth2_token_url = 'https://login.example/token'\noauth2_client_id = 'id'",
+        )
+        .unwrap(),
+    );
+    oauth.oauth2_client_secret = Some(rebound::config::Secret::new("client-secret-of-c"));
+    let oc = rebound::mailbox::repo::create(&mut c, &by, &oauth, Some(&old)).unwrap();
 
     let rotate = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_rebound"))
@@ -158,7 +168,9 @@ fn keys_are_generated_and_rotated() {
     let done = rotate(&["--new-key-file", new_file.to_str().unwrap()]);
     let said = String::from_utf8_lossy(&done.stdout);
     assert!(done.status.success(), "{said}{}", String::from_utf8_lossy(&done.stderr));
-    assert!(said.contains("re-sealed 2 password(s)"), "{said}");
+    assert!(said.contains("re-sealed 3 secret(s)"), "{said}");
+    let c_again = rebound::mailbox::repo::get(&mut c, oc.id).unwrap().config_with(Some(&new)).unwrap();
+    assert_eq!(c_again.oauth2.unwrap().inline_client_secret.unwrap().expose(), "client-secret-of-c");
     let again = rebound::mailbox::repo::get(&mut c, a.id).unwrap();
     assert_eq!(again.config_with(Some(&new)).unwrap().inline_password.unwrap().expose(), "pw-of-a");
     let refused = again.config_with(Some(&old)).unwrap_err();

@@ -151,3 +151,82 @@ fn environment_overrides_reach_mailboxes_and_disabled_ones_need_no_secret_yet() 
     assert_eq!(cfg.mailbox[0].port, 1993);
     assert!(!cfg.mailbox[0].enabled);
 }
+
+fn problems(text: &str) -> Vec<(String, String)> {
+    let err = load_str("t.toml", text, no_env()).unwrap_err();
+    err.problems.into_iter().map(|p| (p.key, p.message)).collect()
+}
+
+fn has(problems: &[(String, String)], key: &str, words: &str) -> bool {
+    problems.iter().any(|(k, m)| k == key && m.contains(words))
+}
+
+/// `auth = "oauth2"`: both flows, the c-client host form still works, the effective config
+/// (check-config, stored settings) is flat and shows no secret, every mistake is named.
+#[test]
+fn oauth2_entries_follow_their_flow_and_report_every_mistake() {
+    use rebound::config::{Auth, Flow, Mechanism};
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("client-secret");
+    std::fs::write(&secret, "s3cr3t-value\n").unwrap();
+    let text = format!(
+        "[[mailbox]]\nname = \"m365\"\nhost = \"{{outlook.office365.com:993/imap/ssl}}INBOX\"\nusername = \"b@example.com\"\n\
+         auth = \"oauth2\"\noauth2_token_url = \"https://login.microsoftonline.com/t/oauth2/v2.0/token\"\n\
+         oauth2_client_id = \"app\"\noauth2_client_secret_file = \"{}\"\noauth2_scope = \"https://outlook.office365.com/.default\"\n",
+        secret.display()
+    );
+    let cfg = load_str("t.toml", &text, no_env()).unwrap_or_else(|e| panic!("{e}"));
+    let m = &cfg.mailbox[0];
+    assert_eq!((m.auth, m.protocol, m.port, m.security), (Auth::OAuth2, Protocol::Imap, 993, Security::Ssl));
+    let o = m.oauth2.as_ref().unwrap();
+    assert_eq!((o.flow(), o.oauth2_mechanism), (Flow::ClientCredentials, None));
+    assert_eq!(o.secrets("m").unwrap().client_secret.unwrap().expose(), "s3cr3t-value");
+    let shown = cfg.to_masked_toml();
+    assert!(shown.contains("auth = \"oauth2\"") && shown.contains("oauth2_client_id = \"app\""), "{shown}");
+    assert!(!shown.contains("s3cr3t-value") && !shown.contains("[mailbox.oauth2]"), "{shown}");
+    let stored = rebound::mailbox::repo::settings_of(m);
+    assert_eq!(
+        stored.get("oauth2_token_url").and_then(|v| v.as_str()),
+        m.oauth2.as_ref().map(|o| o.oauth2_token_url.as_str())
+    );
+    // Stored settings read back to the same mailbox.
+    let mut again = stored.clone();
+    again.insert("name".into(), "m365".into());
+    assert_eq!(&MailboxConfig::from_value(toml::Value::Table(again), "x").unwrap(), m);
+
+    // The refresh-token flow (Google), client secret optional there, a mechanism forced.
+    let google = format!(
+        "[[mailbox]]\nname = \"g\"\nprotocol = \"imap\"\nhost = \"imap.gmail.com\"\nusername = \"f@example.com\"\n\
+         auth = \"oauth2\"\noauth2_token_url = \"https://oauth2.googleapis.com/token\"\noauth2_client_id = \"c\"\n\
+         oauth2_refresh_token_file = \"{}\"\noauth2_mechanism = \"xoauth2\"\n",
+        secret.display()
+    );
+    let g = load_str("t.toml", &google, no_env()).unwrap_or_else(|e| panic!("{e}")).mailbox.remove(0);
+    let o = g.oauth2.unwrap();
+    assert_eq!((o.flow(), o.oauth2_mechanism), (Flow::RefreshToken, Some(Mechanism::Xoauth2)));
+    // A password mailbox serialises as before: no auth key, no oauth2 keys.
+    let plain = rebound::mailbox::repo::settings_of(&one("protocol = \"imap\"\nhost = \"h\"\n"));
+    assert!(!plain.contains_key("auth") && !plain.keys().any(|k| k.starts_with("oauth2")), "{plain:?}");
+
+    let p = problems(
+        "[[mailbox]]\nname = \"a\"\nprotocol = \"imap\"\nhost = \"h\"\nusername = \"u\"\nauth = \"oauth2\"\n\
+         password_env = \"X\"\noauth2_token_url = \"http://login.example.com/token\"\noauth2_scope = \"\"\n\
+         [[mailbox]]\nname = \"b\"\nprotocol = \"imap\"\nhost = \"h\"\nusername = \"u\"\nauth = \"oauth2\"\n\
+         oauth2_client_id = \"c\"\noauth2_client_secret_env = \"REBOUND_TEST_SURELY_UNSET_SECRET\"\n\
+         [[mailbox]]\nname = \"c\"\nprotocol = \"imap\"\nhost = \"h\"\nusername = \"u\"\npassword_env = \"X\"\n\
+         oauth2_client_id = \"c\"\nauth = \"token\"\n",
+    );
+    assert!(has(&p, "mailbox[0].password_env", "not used with auth = \"oauth2\""), "{p:?}");
+    assert!(has(&p, "mailbox[0].oauth2_token_url", "use https"), "{p:?}");
+    assert!(has(&p, "mailbox[0].oauth2_client_id", "missing"), "{p:?}");
+    assert!(has(&p, "mailbox[0].oauth2_scope", "is empty"), "{p:?}");
+    assert!(has(&p, "mailbox[0].oauth2_client_secret_env", "client-credentials flow"), "{p:?}");
+    assert!(has(&p, "mailbox[1].oauth2_token_url", "missing"), "{p:?}");
+    assert!(has(&p, "mailbox[1].oauth2_client_secret_env", "REBOUND_TEST_SURELY_UNSET_SECRET is not set"), "{p:?}");
+    assert!(has(&p, "mailbox[2].auth", "unknown variant"), "{p:?}");
+    let q = problems(
+        "[[mailbox]]\nname = \"c\"\nprotocol = \"imap\"\nhost = \"h\"\nusername = \"u\"\npassword_env = \"X\"\n\
+         oauth2_client_id = \"c\"\n",
+    );
+    assert!(has(&q, "mailbox[0].oauth2_client_id", "only used with auth = \"oauth2\""), "{q:?}");
+}

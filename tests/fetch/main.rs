@@ -7,6 +7,7 @@ mod support;
 
 mod failures;
 mod imap;
+mod oauth2;
 mod pop3;
 mod scripted;
 mod verify;

@@ -10,12 +10,17 @@
 # offered" cases). REBOUND_TEST_PORT_BASE (default 10000) shifts all ports, so two
 # checkouts can run their tests side by side. Users live in DIR/users (passwd-file, re-read by Dovecot when it
 # changes), so tests can add their own mailboxes while it runs.
+# Both instances also take OAuth2 bearer tokens (SASL XOAUTH2 and OAUTHBEARER): Dovecot's
+# oauth2 passdb asks the token introspection endpoint at 127.0.0.1:(B + 1980)/introspect,
+# which the tests that use OAuth2 serve themselves (tests/support/oauth.rs); passwords keep
+# going to the passwd-file passdb.
 set -euo pipefail
 cmd=${1:?usage: dovecot.sh start|stop [DIR]}
 DIR=${2:-${REBOUND_TEST_DOVECOT_DIR:-/tmp/rebound-test-dovecot}}
 B=${REBOUND_TEST_PORT_BASE:-10000}
 IMAP=$((B + 143)) IMAPS=$((B + 993)) POP3=$((B + 110)) POP3S=$((B + 995))
 PLAIN_IMAP=$((B + 1143)) PLAIN_POP3=$((B + 1110))
+OAUTH=$((B + 1980))
 
 stop_one() {
   local pid
@@ -67,11 +72,16 @@ listen = 127.0.0.1
 protocols = imap pop3
 first_valid_uid = 1
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
 mail_location = maildir:~/Maildir
 pop3_uidl_format = %08Xu%08Xv
 ssl = $2
 $( [ "$2" = yes ] && printf 'ssl_cert = <%s\nssl_key = <%s\nssl_dh = </usr/share/dovecot/dh.pem\n' "$DIR/cert.pem" "$DIR/key.pem" )
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $d/oauth2.conf
+}
 passdb {
   driver = passwd-file
   args = scheme=PLAIN $DIR/users
@@ -98,6 +108,13 @@ service pop3-login {
     $( [ "$2" = yes ] && echo "ssl = yes" )
   }
 }
+# No auth penalty: tests fail logins from 127.0.0.1 on purpose, and anvil would then delay
+# every later login from it (doubling up to 15 s) past the tests' timeouts.
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
 service stats {
   unix_listener stats-reader {
     mode = 0666
@@ -107,6 +124,13 @@ service stats {
   }
 }
 CONF
+  cat > "$d/oauth2.conf" <<OAUTH2
+introspection_mode = post
+introspection_url = http://127.0.0.1:$OAUTH/introspect
+username_attribute = username
+active_attribute = active
+active_value = true
+OAUTH2
   dovecot -c "$d/dovecot.conf"
 }
 # The plain instance's imaps/pop3s ports are 0: no TLS listener at all.
@@ -126,5 +150,6 @@ REBOUND_TEST_POP3S_PORT=$POP3S
 REBOUND_TEST_PLAIN_IMAP_PORT=$PLAIN_IMAP
 REBOUND_TEST_PLAIN_POP3_PORT=$PLAIN_POP3
 REBOUND_TEST_CA_FILE=$DIR/ca.pem
+REBOUND_TEST_OAUTH_PORT=$OAUTH
 ENV
 echo "dovecot: running in $DIR (IMAP $IMAP/$IMAPS, POP3 $POP3/$POP3S, plain $PLAIN_IMAP/$PLAIN_POP3)"

@@ -63,6 +63,8 @@ pub fn mailbox(protocol: Protocol, port: u16) -> MailboxConfig {
         verify_certificate: true,
         ca_file: None,
         username: "u".into(),
+        auth: rebound::config::Auth::Password,
+        oauth2: None,
         password_env: None,
         password_file: None,
         folders: vec!["INBOX".into()],

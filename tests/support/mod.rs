@@ -8,6 +8,7 @@ pub mod api;
 pub mod app;
 pub mod fake;
 pub mod mail;
+pub mod oauth;
 pub mod postfix;
 pub mod proxy;
 pub mod serve;
@@ -109,6 +110,8 @@ pub struct Dovecot {
     pub plain_imap_port: u16,
     pub plain_pop3_port: u16,
     pub ca_file: PathBuf,
+    /// Where Dovecot's oauth2 passdb asks about tokens (the tests serve it: [`oauth`]).
+    pub oauth_port: u16,
 }
 
 impl Dovecot {
@@ -137,6 +140,7 @@ impl Dovecot {
             plain_imap_port: port("REBOUND_TEST_PLAIN_IMAP_PORT"),
             plain_pop3_port: port("REBOUND_TEST_PLAIN_POP3_PORT"),
             ca_file: PathBuf::from(get("REBOUND_TEST_CA_FILE")),
+            oauth_port: port("REBOUND_TEST_OAUTH_PORT"),
             dir,
         }
     }
@@ -275,6 +279,8 @@ impl Dovecot {
             verify_certificate: true,
             ca_file: Some(self.ca_file.display().to_string()),
             username: user.name.clone(),
+            auth: rebound::config::Auth::Password,
+            oauth2: None,
             password_env: None,
             password_file: None,
             folders: vec!["INBOX".into()],

@@ -10,15 +10,17 @@
 //! on the caller's word.
 
 mod done;
+mod login;
 mod utf7;
 mod util;
 
 use super::dial::{self, dial};
 use super::error::{DETAIL_MAX, ErrorKind, FetchError, Stage, clip};
+use super::login::Credentials;
 use super::net::Conn;
 use super::trace::Trace;
 use super::{Batch, Fetched, FolderCheckpoint, HEADER_CAP, MessageRef, SkipReason, Skipped, SourceId};
-use crate::config::{AfterProcessing, MailboxConfig, Secret, Security};
+use crate::config::{AfterProcessing, MailboxConfig, Security};
 use async_imap::imap_proto::{
     AttributeValue, Capability, MailboxDatum, MessageSection, Response, ResponseCode, SectionPath, Status,
 };
@@ -69,7 +71,7 @@ pub struct ImapSession {
 
 impl ImapSession {
     /// Connects, reads the greeting, upgrades to TLS as configured, logs in, reads capabilities.
-    pub(crate) async fn open(cfg: &MailboxConfig, password: &Secret, trace: &mut Trace) -> Result<Self, FetchError> {
+    pub(crate) async fn open(cfg: &MailboxConfig, login: &Credentials, trace: &mut Trace) -> Result<Self, FetchError> {
         let (server, limit) = (dial::server(cfg), dial::limit(cfg));
         let conn = dial(cfg, trace).await?;
         let mut client = Client::new(conn);
@@ -102,21 +104,8 @@ impl ImapSession {
             client = Client::new(conn);
         }
 
-        trace.enter(Stage::Login);
-        if [&cfg.username, password.expose()].iter().any(|s| s.contains(['\r', '\n'])) {
-            return Err(FetchError::new(
-                Stage::Login,
-                ErrorKind::Local,
-                &server,
-                "username or password contains a line break",
-            ));
-        }
-        let mut session = match tokio::time::timeout(limit, client.login(&cfg.username, password.expose())).await {
-            Err(_) => return Err(FetchError::timeout(Stage::Login, &server, limit)),
-            Ok(Err((e, _))) => return Err(to_error(Stage::Login, &server, Fail::Imap(e))),
-            Ok(Ok(s)) => s,
-        };
-        trace.pass(format!("logged in as {}", cfg.username), json!({ "username": cfg.username }));
+        let (mut session, how) = login::login(client, cfg, login, &server, limit, trace).await?;
+        trace.pass(format!("logged in as {}{how}", cfg.username), json!({ "username": cfg.username }));
 
         trace.enter(Stage::Capabilities);
         let mut all: Vec<String> = Vec::new();

@@ -12,14 +12,15 @@
 //! deletes anything the caller did not name, and deletions take effect only at a successful
 //! QUIT ([`Pop3Session::close`]).
 
+mod login;
 mod wire;
 
 use super::dial::{self, dial};
 use super::error::{DETAIL_MAX, ErrorKind, FetchError, Stage, clip};
+use super::login::Credentials;
 use super::trace::Trace;
 use super::{Batch, Fetched, HEADER_CAP, MessageRef, SkipReason, Skipped, SourceId};
-use crate::config::{AfterProcessing, MailboxConfig, Secret, Security};
-use md5::{Digest, Md5};
+use crate::config::{AfterProcessing, MailboxConfig, Security};
 use serde_json::json;
 use std::collections::HashMap;
 use wire::{MAX_STATUS_LINE, Wire};
@@ -39,7 +40,7 @@ pub struct Pop3Session {
 
 impl Pop3Session {
     /// Connects, says hello, upgrades to TLS as configured, and logs in.
-    pub(crate) async fn open(cfg: &MailboxConfig, password: &Secret, trace: &mut Trace) -> Result<Self, FetchError> {
+    pub(crate) async fn open(cfg: &MailboxConfig, login: &Credentials, trace: &mut Trace) -> Result<Self, FetchError> {
         let conn = dial(cfg, trace).await?;
         let mut s = Pop3Session {
             wire: Wire::new(conn, dial::server(cfg), dial::limit(cfg)),
@@ -81,8 +82,7 @@ impl Pop3Session {
             }),
         );
 
-        trace.enter(Stage::Login);
-        let how = s.login(&cfg.username, password, &greeting).await?;
+        let how = s.login(cfg, login, &greeting, trace).await?;
         trace.pass(format!("logged in as {} ({how})", cfg.username), json!({ "method": how }));
         Ok(s)
     }
@@ -120,26 +120,6 @@ impl Pop3Session {
             Err(e) if e.kind == ErrorKind::Rejected => Ok(()),
             Err(e) => Err(e),
         }
-    }
-
-    async fn login(&mut self, user: &str, password: &Secret, greeting: &str) -> Result<&'static str, FetchError> {
-        if [user, password.expose()].iter().any(|s| s.contains(['\r', '\n'])) {
-            return Err(self.wire.err(Stage::Login, ErrorKind::Local, "username or password contains a line break"));
-        }
-        if let Some(stamp) = apop_timestamp(greeting) {
-            let digest = apop_digest(stamp, password.expose());
-            match self.wire.command(Stage::Login, &format!("APOP {user} {digest}")).await {
-                Ok(_) => return Ok("APOP"),
-                // The server may offer APOP without holding a usable secret for it: try USER/PASS.
-                Err(e) if e.kind == ErrorKind::Rejected => {
-                    tracing::debug!(server = %self.wire.server, error = %e.detail, "APOP refused; trying USER/PASS")
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        self.wire.command(Stage::Login, &format!("USER {user}")).await?;
-        self.wire.command(Stage::Login, &format!("PASS {}", password.expose())).await?;
-        Ok("USER/PASS")
     }
 
     /// Message count and total size (STAT).
@@ -355,17 +335,6 @@ fn two_words(line: &[u8]) -> Option<(u32, &str)> {
 }
 
 /// The `<…@…>` timestamp of an APOP-capable greeting (RFC 1939 §7).
-fn apop_timestamp(greeting: &str) -> Option<&str> {
-    let start = greeting.find('<')?;
-    let end = start + greeting[start..].find('>')?;
-    let stamp = &greeting[start..=end];
-    stamp.contains('@').then_some(stamp)
-}
-
-fn apop_digest(stamp: &str, secret: &str) -> String {
-    Md5::digest(format!("{stamp}{secret}").as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,12 +354,5 @@ mod tests {
         // A message that does end in a line break cannot lose two bytes that way.
         let mut raw = b"Subject: c\r\n\r\n\r\n\r\n".to_vec();
         assert_eq!(exact_size(&mut raw, 16), Err(18));
-    }
-
-    #[test]
-    fn apop_digest_matches_rfc_1939() {
-        let stamp = apop_timestamp("POP3 server ready <1896.697170952@dbc.mtview.ca.us>").unwrap();
-        assert_eq!(apop_digest(stamp, "tanstaaf"), "c4c9334bac560ecc979e58001b3e22fb");
-        assert_eq!(apop_timestamp("Dovecot ready."), None);
     }
 }

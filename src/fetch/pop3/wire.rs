@@ -14,6 +14,12 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 /// Status and listing lines are short (RFC 1939 says 512 octets); anything far longer is not POP3.
 pub const MAX_STATUS_LINE: usize = 8 * 1024;
 
+/// The answer to a line of a SASL exchange.
+pub enum Step {
+    Challenge(String),
+    Done,
+}
+
 pub struct Wire {
     io: BufReader<Conn>,
     pub server: String,
@@ -140,6 +146,22 @@ impl Wire {
     pub async fn response(&mut self, stage: Stage) -> Result<String, FetchError> {
         let (line, _) = self.read_line(stage, MAX_STATUS_LINE, false).await?;
         let text = String::from_utf8_lossy(&line).trim_end().to_string();
+        self.status(stage, text)
+    }
+
+    /// Sends one line of a SASL exchange (RFC 5034) and reads the answer: a `+ ` challenge
+    /// (base64, given as sent) asks for the next line, `+OK` ends it, `-ERR` refuses.
+    pub async fn sasl(&mut self, stage: Stage, line: &str) -> Result<Step, FetchError> {
+        self.send(stage, line).await?;
+        let (line, _) = self.read_line(stage, MAX_STATUS_LINE, false).await?;
+        let text = String::from_utf8_lossy(&line).trim_end().to_string();
+        if text == "+" || text.starts_with("+ ") {
+            return Ok(Step::Challenge(text[1..].trim().to_string()));
+        }
+        self.status(stage, text).map(|_| Step::Done)
+    }
+
+    fn status(&mut self, stage: Stage, text: String) -> Result<String, FetchError> {
         if let Some(rest) = text.strip_prefix("+OK") {
             Ok(rest.trim_start().to_string())
         } else if let Some(rest) = text.strip_prefix("-ERR") {

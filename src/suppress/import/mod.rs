@@ -25,9 +25,12 @@ use diesel::prelude::*;
 use std::collections::HashMap;
 use std::io::Read;
 
-/// Rows per transaction: large enough that commits are rare, small enough that a batch's
-/// lookups and inserts stay well inside one statement timeout.
-pub const BATCH: usize = 5_000;
+/// Rows per transaction. Imported addresses come in no key order, so each row lands on a
+/// different page of every index, and a commit writes each page it touched: at 5,000 rows a
+/// commit rewrote about a page per row and index, at 50,000 neighbours share pages (SQLite
+/// 81k → 96k rows/s, PostgreSQL similar). Still small enough that a batch's lookups and
+/// inserts stay well inside one statement timeout, and memory at a few megabytes a batch.
+pub const BATCH: usize = 50_000;
 /// How many invalid lines and allowlisted addresses a report lists (all are counted).
 pub const LISTED: usize = 1_000;
 
@@ -114,8 +117,16 @@ impl From<diesel::result::Error> for ImportError {
     }
 }
 
+/// What the reading thread hands over: a batch's rows, [`BATCH`] good ones at most, with
+/// the invalid lines met on the way.
+type Chunk = Result<Vec<Result<Row, Invalid>>, RowsError>;
+
 /// Imports `input`; `progress` sees the report after each batch.
-pub fn run<R: Read>(
+///
+/// The file is read and checked on a thread of its own, a batch ahead of the one being
+/// written: reading costs about a tenth of writing, and on two cores that tenth (and, on
+/// PostgreSQL, the server's share) no longer waits for the other.
+pub fn run<R: Read + Send>(
     c: &mut AnyConnection,
     actor: &Actor,
     input: R,
@@ -127,27 +138,59 @@ pub fn run<R: Read>(
     if !matches!(opts.source, Source::Import | Source::Manual) {
         return Err(ImportError::Source(opts.source.as_str().into()));
     }
+    let rows = rows::Rows::open(input, opts.format, opts.column.as_deref())?;
     let mut report = Report { dry_run: opts.dry_run, ..Report::default() };
-    let mut batch: Vec<Row> = Vec::with_capacity(BATCH);
-    for item in rows::Rows::open(input, opts.format, opts.column.as_deref())? {
-        match item? {
-            Ok(row) => batch.push(row),
-            Err(bad) => {
-                report.rows += 1;
-                report.invalid += 1;
-                if report.invalid_rows.len() < LISTED {
-                    report.invalid_rows.push(bad);
+    std::thread::scope(|s| {
+        // One batch waiting while one is written: memory stays at a few batches.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(1);
+        s.spawn(move || read_batches(rows, &tx));
+        for chunk in rx {
+            let mut batch = Vec::with_capacity(BATCH);
+            for item in chunk? {
+                match item {
+                    Ok(row) => batch.push(row),
+                    Err(bad) => {
+                        report.rows += 1;
+                        report.invalid += 1;
+                        if report.invalid_rows.len() < LISTED {
+                            report.invalid_rows.push(bad);
+                        }
+                    }
                 }
             }
-        }
-        if batch.len() == BATCH {
             apply(c, actor, &mut batch, opts, allowlist, now, &mut report)?;
             progress(&report);
         }
-    }
-    apply(c, actor, &mut batch, opts, allowlist, now, &mut report)?;
-    progress(&report);
+        Ok::<_, ImportError>(())
+    })?;
     Ok(report)
+}
+
+/// Reads `rows` into chunks of [`BATCH`] good rows until the end or the first error; stops
+/// early when the writer has gone (it failed).
+fn read_batches<R: Read>(rows: rows::Rows<R>, tx: &std::sync::mpsc::SyncSender<Chunk>) {
+    let mut chunk = Vec::with_capacity(BATCH);
+    let mut good = 0;
+    for item in rows {
+        match item {
+            Ok(row) => {
+                good += usize::from(row.is_ok());
+                chunk.push(row);
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
+        if good == BATCH {
+            if tx.send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(BATCH)))).is_err() {
+                return;
+            }
+            good = 0;
+        }
+    }
+    // The last chunk, even empty: the writer then reports progress once at the end.
+    let _ = tx.send(Ok(chunk));
 }
 
 #[allow(clippy::too_many_arguments)]
