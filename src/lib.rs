@@ -52,3 +52,4 @@ pub mod store;
 pub mod suppress;
 pub mod sync;
 pub mod telemetry;
+pub mod web;

@@ -257,6 +257,30 @@ diesel::joinable!(events -> messages (message_id));
 diesel::joinable!(message_sources -> messages (message_id));
 diesel::joinable!(mailbox_status -> mailboxes (mailbox_id));
 diesel::joinable!(mailbox_checkpoints -> mailboxes (mailbox_id));
+diesel::table! {
+    web_users (id) {
+        id -> BigInt,
+        name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    web_sessions (id) {
+        id -> BigInt,
+        session_hash -> Text,
+        csrf_token -> Text,
+        user_id -> Nullable<BigInt>,
+        token_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(web_sessions, web_users, api_tokens);
 diesel::allow_tables_to_appear_in_same_query!(
     messages,
     message_sources,

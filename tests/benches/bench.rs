@@ -16,6 +16,8 @@
 //! Part `notify` (see `notify.rs`, needs no corpus): webhook events enqueued in the ingest
 //! transaction and the import slowdown, deliveries per second to a local receiver, alert
 //! evaluation per rule over 1,000,000 events.
+//! Part `web` (see `web.rs`, needs no corpus): every web admin page over the same 1,000,000
+//! seeded events, p50/p99 per page.
 
 mod api;
 mod import_list;
@@ -26,6 +28,7 @@ mod sync;
 mod sync_idle;
 mod sync_protocol;
 mod views;
+mod web;
 
 use rebound::classify::{Condition, Engine, Field, Op, Origin, Outcome, Rule, library};
 use rebound::config::{Config, DatabaseConfig};
@@ -204,7 +207,7 @@ pub fn on_postgres(label: &str, prefix: &str, f: impl FnOnce(DatabaseConfig)) {
 }
 
 /// `REBOUND_BENCH_ONLY=classify,import` runs only those parts (parse, classify, import,
-/// mailbox, process, views, api, sync, import_list, notify).
+/// mailbox, process, views, web, api, sync, import_list, notify).
 fn wanted(part: &str) -> bool {
     std::env::var("REBOUND_BENCH_ONLY").map_or(true, |v| v.split(',').any(|p| p.trim() == part))
 }
@@ -214,6 +217,10 @@ fn main() {
     if wanted("views") {
         let tmp = tempfile::tempdir().expect("temp dir");
         views::run(tmp.path());
+    }
+    if wanted("web") {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        web::run(tmp.path());
     }
     if wanted("api") {
         api::run();
