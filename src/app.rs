@@ -1,4 +1,5 @@
-//! The running service: admin HTTP server, scheduler and mailbox supervisor, sharing one pool.
+//! The running service: admin HTTP server, scheduler, mailbox supervisor, node renderer and
+//! webhook delivery worker, sharing one pool.
 //!
 //! Takes a validated [`Config`]; `build` connects, migrates, mirrors the config file's
 //! mailboxes into the database and binds (port 0 picks a free port, which tests use), `run`
@@ -56,9 +57,11 @@ impl App {
             tracing::info!(added = ?synced.added, updated = ?synced.updated, deleted = ?synced.deleted,
                 "mailboxes of the config file registered");
         }
-        let nodes = config.node.clone();
+        let (nodes, hooks) = (config.node.clone(), config.webhook.clone());
         db.run(move |c| {
-            crate::sync::status::sync_config(c, &nodes, node_file.as_deref(), chrono::Utc::now().naive_utc())
+            let now = chrono::Utc::now().naive_utc();
+            crate::sync::status::sync_config(c, &nodes, node_file.as_deref(), now)?;
+            crate::notify::endpoints::sync_config(c, &hooks, node_file.as_deref(), now)
         })
         .await?;
         let listener = TcpListener::bind(&config.server.listen).await.map_err(|e| {
@@ -153,6 +156,15 @@ impl App {
         .with_key(key.clone());
         scheduler.spawn(supervisor.run());
         crate::sync::runner::start(&db, &instance_id, &scheduler.tracker(), &scheduler.cancel_token());
+        crate::notify::worker::start(
+            &db,
+            &config.notify,
+            &instance_id,
+            &scheduler.tracker(),
+            &scheduler.cancel_token(),
+        );
+        let (tracker, stop) = (scheduler.tracker(), scheduler.cancel_token());
+        crate::notify::alert::start(&db, &config.alert, &config.alerts, &instance_id, &tracker, &stop);
         scheduler.start().await?;
 
         let addr = listener.local_addr()?;

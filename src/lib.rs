@@ -23,6 +23,8 @@
 //!   atomic installs, the order-independent checksum, node status, change-log retention;
 //!   the pull protocol (snapshot, changes, report) and `rebound node-agent`, which runs it on
 //!   a sending node.
+//! - [`notify`]: events out — every committed fact (bounce, complaint, suppression change,
+//!   review item, mailbox and node state) through a durable outbox to signed webhooks.
 //!
 //! Around the stages: [`config`], [`secrets`] (sealed mailbox passwords and OAuth2 secrets), [`store`] (SQLite / PostgreSQL, migrations, transactions,
 //! keyset pages), [`api`] (admin HTTP: `/healthz` for now), [`scheduler`], [`app`] (the
@@ -43,6 +45,7 @@ pub mod instance;
 pub mod logs;
 pub mod mailbox;
 pub mod memory;
+pub mod notify;
 pub mod observe;
 pub mod parse;
 pub mod record;
@@ -52,3 +55,4 @@ pub mod store;
 pub mod suppress;
 pub mod sync;
 pub mod telemetry;
+pub mod web;

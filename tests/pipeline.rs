@@ -352,7 +352,7 @@ fn a_cursor_reader_never_misses_a_change_from_two_concurrent_writers() {
                         expires_at: None,
                     };
                     rebound::store::transaction(&mut conn, |c| -> Result<(), rebound::store::StoreError> {
-                        list::add(c, &entry)?;
+                        list::add(c, &entry, None)?;
                         // Work after the append keeps the transaction open: the other writer's
                         // later seq may commit first.
                         std::thread::sleep(std::time::Duration::from_micros(((i * 7 + w * 3) % 5) as u64 * 400));

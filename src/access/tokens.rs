@@ -100,12 +100,26 @@ pub struct Principal {
     pub role: Role,
     /// The node a node token is bound to.
     pub node: Option<String>,
+    /// Whether this is an API token or a person signed in to the web admin with a password.
+    pub kind: Kind,
+}
+
+/// What a [`Principal`] authenticated with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Token,
+    /// A web admin user (`rebound user create`); its `id` is the user's id, negated, so it
+    /// never shares a token's per-token limits (verify slots).
+    User,
 }
 
 impl Principal {
     /// How the audit log names this caller.
     pub fn actor(&self) -> Actor {
-        Actor::token(&self.name)
+        match self.kind {
+            Kind::Token => Actor::token(&self.name),
+            Kind::User => Actor::user(&self.name),
+        }
     }
 }
 
@@ -253,11 +267,24 @@ pub fn authenticate(c: &mut AnyConnection, presented: &str) -> Result<Option<Pri
         .select((api_tokens::id, api_tokens::name, api_tokens::role, api_tokens::node))
         .first(c)
         .optional()?;
-    row.map(|(id, name, role, node)| Ok(Principal { id, name, role: Role::parse(&role)?, node })).transpose()
+    row.map(|(id, name, role, node)| Ok(Principal { id, name, role: Role::parse(&role)?, node, kind: Kind::Token }))
+        .transpose()
 }
 
 /// Notes that token `id` was used at `now` (the API calls this at most once a minute per token).
 pub fn touch(c: &mut AnyConnection, id: i64, now: NaiveDateTime) -> Result<(), TokenError> {
     diesel::update(api_tokens::table.find(id)).set(api_tokens::last_used_at.eq(now)).execute(c)?;
     Ok(())
+}
+
+/// The live token with row `id` (a web session signed in with it), or None once revoked.
+pub fn by_id(c: &mut AnyConnection, id: i64) -> Result<Option<Principal>, TokenError> {
+    let row: Option<(String, String, Option<String>)> = api_tokens::table
+        .find(id)
+        .filter(api_tokens::revoked_at.is_null())
+        .select((api_tokens::name, api_tokens::role, api_tokens::node))
+        .first(c)
+        .optional()?;
+    row.map(|(name, role, node)| Ok(Principal { id, name, role: Role::parse(&role)?, node, kind: Kind::Token }))
+        .transpose()
 }

@@ -70,7 +70,7 @@ fn no_campaign(id: &str) -> ApiError {
 }
 
 /// The filters and pages of the BOUNCED and COMPLAINTS views.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ViewQuery {
     /// BOUNCED only: `hard` (the server said permanent) or `soft` (temporary).
@@ -85,6 +85,8 @@ pub struct ViewQuery {
     pub feedback_type: Option<String>,
     /// Only recipients at this domain.
     pub domain: Option<String>,
+    /// BOUNCED only: only this status code (`5.7.1`), as the report's bounce groups give it.
+    pub status: Option<String>,
     /// From this day (`2026-11-10`, included) or RFC 3339 time.
     pub from: Option<String>,
     /// Up to this day (included) or RFC 3339 time (excluded).
@@ -98,14 +100,14 @@ pub struct ViewQuery {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum ViewKind {
+pub(crate) enum ViewKind {
     Bounced,
     Complaints,
 }
 
 impl ViewQuery {
     /// The filter, or every mistake at once.
-    fn filter(&self, view: ViewKind) -> ApiResult<Filter> {
+    pub(crate) fn filter(&self, view: ViewKind) -> ApiResult<Filter> {
         let mut problems = Vec::new();
         let mut problem = |field: &str, message: String| problems.push(FieldProblem { field: field.into(), message });
         let permanent = match (self.kind.as_deref(), view) {
@@ -123,6 +125,9 @@ impl ViewQuery {
         };
         if self.feedback_type.is_some() && view == ViewKind::Bounced {
             problem("feedback_type", "applies to the complaints view".into());
+        }
+        if self.status.is_some() && view == ViewKind::Complaints {
+            problem("status", "applies to the bounced view".into());
         }
         let domain = self.domain.as_deref().and_then(|d| {
             let parsed = Filter::parse_domain(d);
@@ -152,6 +157,7 @@ impl ViewQuery {
             rule: self.rule.clone(),
             feedback_type: self.feedback_type.clone(),
             domain,
+            status: self.status.clone(),
             from,
             to,
         })
@@ -185,7 +191,7 @@ const COMPLAINTS_CSV: &[&str] =
     &["id", "email", "feedback_type", "reporting_isp", "mailbox", "classification", "timestamp"];
 
 /// 404 unless the campaign has events.
-async fn known(db: &Db, id: &str) -> ApiResult<()> {
+pub(crate) async fn known(db: &Db, id: &str) -> ApiResult<()> {
     let probe = id.to_string();
     match db.run(move |c| views::campaign(c, &probe)).await? {
         Some(_) => Ok(()),

@@ -7,7 +7,7 @@
 //! through `Db::run` (blocking work off the runtime; no connection is held across an await)
 //! and encode. No business logic and no table access live here.
 
-mod audit;
+pub(crate) mod audit;
 mod auth;
 mod error;
 mod extract;
@@ -15,25 +15,28 @@ mod health;
 mod openapi;
 pub mod serve;
 // Campaigns, addresses and the review queue (with the CSV stream their views share).
-mod addresses;
-mod campaigns;
-mod review;
+pub(crate) mod addresses;
+pub(crate) mod campaigns;
+pub(crate) mod review;
 mod stream;
 // rules
-mod rules;
-mod rules_list;
+pub(crate) mod rules;
+pub(crate) mod rules_list;
 // Suppression, allowlist, status and metrics (helper supp).
 mod metrics;
-mod status;
-mod suppression;
+pub(crate) mod status;
+pub(crate) mod suppression;
 mod suppression_import;
 // Mailboxes: list/get/create/update/delete/enable/disable, verify, poll, bulk.
-mod mailbox_actions;
-mod mailboxes;
+pub(crate) mod mailbox_actions;
+pub(crate) mod mailboxes;
 pub use mailbox_actions::MailboxOps;
 // Nodes and the node agents' pull protocol.
 mod nodes;
 mod sync;
+// Webhook endpoints and alerts (events out).
+mod alerts;
+mod webhooks;
 
 pub use auth::{Admin, SyncCaller, TokenCache, Viewer};
 
@@ -159,6 +162,15 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(sync::snapshot))
         .routes(routes!(sync::changes))
         .routes(routes!(sync::report))
+        // Webhook endpoints.
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::enable))
+        .routes(routes!(webhooks::disable))
+        .routes(routes!(webhooks::attempts))
+        .routes(routes!(webhooks::test))
+        .routes(routes!(alerts::list))
+        .routes(routes!(alerts::history))
         .split_for_parts()
 }
 
@@ -168,6 +180,7 @@ pub fn router(state: AppState) -> Router {
     routes
         .route_layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::Extension(Arc::new(doc)))
+        .merge(crate::web::routes())
         .fallback(openapi::no_route)
         .method_not_allowed_fallback(openapi::no_method)
         .layer(DefaultBodyLimit::max(limit))

@@ -13,11 +13,25 @@ use utoipa::{Modify, OpenApi};
         title = "rebound admin API",
         description = "Mailboxes, rules, campaigns, suppression and review of a rebound service. \
 Every /api route needs `Authorization: Bearer TOKEN` (`rebound token create`); viewer tokens \
-read, admin tokens also write, node tokens (`--role node`) use the /api/v1/sync routes only. Errors are `{\"error\": {\"code\", \"message\", \"problems\"}}`."
+read, admin tokens also write, node tokens (`--role node`) use the /api/v1/sync routes only. Errors are `{\"error\": {\"code\", \"message\", \"problems\"}}`. \
+Webhook endpoints receive `Event` (schema below; a JSON array of them when `batch`), signed per \
+Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>`."
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
-    components(schemas(ErrorBody))
+    // The events webhooks receive (POSTed by rebound, not routes of this API).
+    components(schemas(
+        ErrorBody,
+        crate::notify::Event,
+        crate::notify::EventData,
+        crate::notify::event::RecordData,
+        crate::notify::event::SuppressionData,
+        crate::notify::event::ReviewData,
+        crate::notify::event::MailboxData,
+        crate::notify::event::NodeData,
+        crate::notify::event::AlertData,
+        crate::notify::event::TestData
+    ))
 )]
 pub struct Doc;
 

@@ -29,7 +29,7 @@ pub struct Sizes {
 
 /// Reads [`Sizes`] (three counts; the suppression count walks an index, a few ms per
 /// million entries).
-pub(super) fn sizes(c: &mut AnyConnection) -> Result<Sizes, StoreError> {
+pub(crate) fn sizes(c: &mut AnyConnection) -> Result<Sizes, StoreError> {
     let rules_version = rules::version(c).map_err(|e| match e {
         RulesError::Store(s) => s,
         other => StoreError::Task(other.to_string()),

@@ -27,6 +27,11 @@ impl Actor {
         Actor(format!("token:{name}"))
     }
 
+    /// A person signed in to the web admin with a name and password (`rebound user create`).
+    pub fn user(name: &str) -> Actor {
+        Actor(format!("user:{name}"))
+    }
+
     /// rebound itself, doing `what` (e.g. `reclassify`).
     pub fn system(what: &str) -> Actor {
         Actor(what.to_string())

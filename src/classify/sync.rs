@@ -261,3 +261,41 @@ pub fn import(
         Ok(summary)
     })
 }
+
+/// What [`resync`] would change now, changing nothing: it runs in a transaction that is
+/// rolled back (so the answer is exactly what a resync would do at this moment).
+pub fn preview_resync(c: &mut AnyConnection) -> Result<SyncSummary, RulesError> {
+    undone(c, |c| resync(c, &Actor::system("preview")))
+}
+
+/// What [`reset`] would change now (custom rules removed, defaults restored), changing nothing.
+pub fn preview_reset(c: &mut AnyConnection) -> Result<SyncSummary, RulesError> {
+    undone(c, |c| reset(c, &Actor::system("preview")))
+}
+
+/// Runs `f` and rolls its writes back, giving its answer.
+fn undone(
+    c: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<SyncSummary, RulesError>,
+) -> Result<SyncSummary, RulesError> {
+    enum Undo {
+        Done(Box<SyncSummary>),
+        Failed(RulesError),
+    }
+    impl From<diesel::result::Error> for Undo {
+        fn from(e: diesel::result::Error) -> Undo {
+            Undo::Failed(e.into())
+        }
+    }
+    let outcome = crate::store::transaction(c, |c| -> Result<(), Undo> {
+        Err(match f(c) {
+            Ok(s) => Undo::Done(Box::new(s)),
+            Err(e) => Undo::Failed(e),
+        })
+    });
+    match outcome {
+        Err(Undo::Done(s)) => Ok(*s),
+        Err(Undo::Failed(e)) => Err(e),
+        Ok(()) => unreachable!("the preview always rolls back"),
+    }
+}

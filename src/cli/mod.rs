@@ -24,6 +24,7 @@ mod secrets;
 mod suppression;
 mod suppression_import;
 mod token;
+mod user;
 mod verify;
 
 #[derive(Debug, Parser)]
@@ -120,6 +121,10 @@ pub enum Command {
     /// Bearer tokens for the admin API (`Authorization: Bearer TOKEN`).
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// People who sign in to the web admin (at `/` of the [server] listen address) with a
+    /// name and password (argon2-hashed).
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// The [secrets] key sealing the passwords of mailboxes created through the admin API.
     #[command(subcommand)]
     Secrets(secrets::SecretsCommand),
@@ -296,6 +301,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             suppression::run(&cfg, &db, cmd)
         }
         Command::Token(cmd) => token::run(&connect(&cli.config)?.1, cmd),
+        Command::User(cmd) => user::run(&connect(&cli.config)?.1, cmd),
         Command::Secrets(cmd @ secrets::SecretsCommand::GenerateKey) => secrets::run(&Config::default(), None, cmd),
         Command::Secrets(cmd) => {
             let (cfg, db) = connect(&cli.config)?;

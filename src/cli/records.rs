@@ -70,6 +70,7 @@ impl CampaignArgs {
             rule: self.rule.clone(),
             feedback_type: self.feedback_type.clone(),
             domain,
+            status: None,
             from: bound(&self.from, false).map_err(|e| Failure::Usage(format!("--from: {e}")))?,
             to: bound(&self.to, true).map_err(|e| Failure::Usage(format!("--to: {e}")))?,
         })

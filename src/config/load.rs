@@ -62,6 +62,8 @@ pub fn load_str(
         .map_err(|e: toml::de::Error| fail(vec![Problem::new("(syntax)", e.to_string().trim().to_string())]))?;
     let (_, mut problems) = env::apply(&mut root, vars);
 
+    let alerts: super::AlertsConfig = section(&mut root, "alerts", &mut problems);
+    let alert = super::alert::load_all(&mut root, &alerts, &mut problems);
     let config = Config {
         server: section(&mut root, "server", &mut problems),
         database: section(&mut root, "database", &mut problems),
@@ -74,6 +76,10 @@ pub fn load_str(
         secrets: section(&mut root, "secrets", &mut problems),
         mailbox: super::mailbox::load_all(&mut root, &mut problems),
         node: super::node::load_all(&mut root, &mut problems),
+        notify: section(&mut root, "notify", &mut problems),
+        webhook: super::webhook::load_all(&mut root, &mut problems),
+        alerts,
+        alert,
     };
     for key in root.keys() {
         problems.push(Problem::new(key.clone(), "unknown section or key; see config.example.toml for the valid ones"));
@@ -87,6 +93,8 @@ pub fn load_str(
     config.retention.validate(&mut problems);
     config.sync.validate(&mut problems);
     config.secrets.validate(&mut problems);
+    config.notify.validate(&mut problems);
+    config.alerts.validate(&mut problems);
 
     if problems.is_empty() { Ok(config) } else { Err(fail(problems)) }
 }

@@ -6,6 +6,7 @@
 //! reads secrets into the config itself: those stay behind `password_env` / `password_file`
 //! and are resolved by the component that needs them.
 
+pub mod alert;
 mod cclient;
 mod env;
 mod load;
@@ -15,7 +16,9 @@ pub mod oauth2;
 mod pipeline;
 pub mod secret;
 mod sections;
+pub mod webhook;
 
+pub use alert::{AlertConfig, AlertsConfig};
 pub use load::{ConfigError, Problem, load, load_str};
 pub use mailbox::{AfterProcessing, Inline, MailboxConfig, Protocol, Purpose, Security};
 pub use node::{NodeConfig, SyncConfig, Target};
@@ -23,6 +26,7 @@ pub use oauth2::{Auth, Flow, Mechanism, OAuth2Config};
 pub use pipeline::*;
 pub use secret::{Secret, SecretKeys, SecretRef};
 pub use sections::*;
+pub use webhook::{NotifyConfig, WebhookConfig};
 
 /// The whole configuration. Every section has defaults, so an empty file is valid.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -41,6 +45,14 @@ pub struct Config {
     pub mailbox: Vec<MailboxConfig>,
     /// `[[node]]` entries: the sending nodes the suppression list is rendered for.
     pub node: Vec<NodeConfig>,
+    /// `[notify]`: how webhook deliveries are retried.
+    pub notify: NotifyConfig,
+    /// `[[webhook]]` entries: the endpoints events are POSTed to.
+    pub webhook: Vec<WebhookConfig>,
+    /// `[alerts]`: evaluation pace and the Pushover / email channels.
+    pub alerts: AlertsConfig,
+    /// `[[alert]]` rules.
+    pub alert: Vec<AlertConfig>,
 }
 
 impl Config {

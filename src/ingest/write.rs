@@ -91,6 +91,29 @@ impl Pipeline {
                 row.review_reason = review.as_deref();
             }
             let ids = ledger::insert_many(c, &new_rows)?;
+            crate::notify::emit(c, |wanted| {
+                if !wanted.wants(REVIEW_ADDED) {
+                    return Vec::new();
+                }
+                let source = |k: usize| items.iter().zip(&plans).find(|(_, p)| matches!(p, Plan::New(n) if *n == k));
+                new_rows
+                    .iter()
+                    .zip(&ids)
+                    .enumerate()
+                    .filter_map(|(k, (row, id))| {
+                        let reason = row.review_reason?;
+                        let data = crate::notify::event::ReviewData {
+                            message_id: *id,
+                            reason: reason.to_string(),
+                            kind: row.kind.to_string(),
+                            subject: row.subject.map(str::to_string),
+                            from: row.from_addr.map(str::to_string),
+                            source: source(k).map(|(i, _)| i.source.to_string()).unwrap_or_default(),
+                        };
+                        Some(crate::notify::Outgoing::new(REVIEW_ADDED, now, crate::notify::EventData::Review(data)))
+                    })
+                    .collect()
+            })?;
             let message_of = |plan: &Plan| -> Option<i64> {
                 match plan {
                     Plan::Seen => None,
@@ -258,6 +281,7 @@ impl Pipeline {
             }
         }
         let ids = events::insert_many(c, &rows)?;
+        crate::notify::emit(c, |wanted| recorded(wanted, &rows, &ids, now))?;
 
         // Campaign rows are locked in key order, so two instances never wait on each other
         // in a cycle.
@@ -294,6 +318,48 @@ impl Pipeline {
         stats.events += rows.len();
         Ok(counts)
     }
+}
+
+const REVIEW_ADDED: &str = "review.added";
+
+/// The `*.recorded` / `delivery.*` events of just-stored event rows, of the types wanted.
+fn recorded(
+    wanted: &crate::notify::Wanted,
+    rows: &[events::NewEvent],
+    ids: &[i64],
+    now: NaiveDateTime,
+) -> Vec<crate::notify::Outgoing> {
+    use crate::notify::event::{EventData, Outgoing, RecordData, record_type};
+    let owned = |s: Option<&str>| s.map(str::to_string);
+    rows.iter()
+        .zip(ids)
+        .filter_map(|(r, id)| {
+            let kind = record_type(r.kind).filter(|k| wanted.wants(k))?;
+            let data = RecordData {
+                event_id: *id,
+                message_id: r.message_id,
+                recipient: r.recipient.unwrap_or_default().to_string(),
+                campaign_id: owned(r.campaign_id),
+                sending_domain: owned(r.sending_domain),
+                classification: r.classification.to_string(),
+                rule: owned(r.rule_key),
+                reason: r.reason.to_string(),
+                status: owned(r.status),
+                reply_code: r.reply_code,
+                diagnostic: owned(r.diagnostic),
+                remote_mta: owned(r.remote_mta),
+                source: r.source.to_string(),
+                permanent: r.permanent.map(|p| p != 0),
+                feedback_type: owned(r.feedback_type),
+                reporting_isp: owned(r.reporting_isp),
+                occurred_at: r.occurred_at,
+            };
+            let mut out = Outgoing::new(kind, now, EventData::Record(data));
+            out.campaign_id = owned(r.campaign_id);
+            out.sending_domain = owned(r.sending_domain);
+            Some(out)
+        })
+        .collect()
 }
 
 /// A stored message whose records are to be written.

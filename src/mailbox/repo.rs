@@ -324,6 +324,13 @@ pub fn list(c: &mut AnyConnection) -> Result<Vec<Mailbox>, MailboxError> {
     rows.into_iter().map(Row::into_mailbox).collect()
 }
 
+/// The name of every live mailbox, by id (for status lines that name them).
+pub fn names(c: &mut AnyConnection) -> Result<std::collections::HashMap<i64, String>, crate::store::StoreError> {
+    let rows: Vec<(i64, String)> =
+        mailboxes::table.filter(mailboxes::deleted_at.is_null()).select((mailboxes::id, mailboxes::name)).load(c)?;
+    Ok(rows.into_iter().collect())
+}
+
 /// A live mailbox by id.
 pub fn get(c: &mut AnyConnection, id: i64) -> Result<Mailbox, MailboxError> {
     let row: Option<Row> = mailboxes::table

@@ -113,6 +113,48 @@ pub fn release_lease(c: &mut AnyConnection, id: i64, owner: &str) -> Result<(), 
 /// Records a successful poll that processed `n` messages.
 pub fn record_success(c: &mut AnyConnection, id: i64, n: i64, now: NaiveDateTime) -> Result<(), StoreError> {
     ensure_row(c, id)?;
+    crate::store::transaction(c, |c| {
+        let was = state_of(c, id)?;
+        mark_success(c, id, n, now)?;
+        if was == MailboxState::Failing.as_str() {
+            announce(c, id, "mailbox.recovered", now)?;
+        }
+        Ok(())
+    })
+}
+
+fn state_of(c: &mut AnyConnection, id: i64) -> Result<String, StoreError> {
+    Ok(mailbox_status::table.find(id).select(mailbox_status::state).first(c)?)
+}
+
+/// Enqueues `kind` (`mailbox.failing` / `mailbox.recovered`) with the status as it is now.
+fn announce(c: &mut AnyConnection, id: i64, kind: &str, now: NaiveDateTime) -> Result<(), StoreError> {
+    if !crate::notify::Wanted::load(c)?.wants(kind) {
+        return Ok(());
+    }
+    let name: String = crate::store::schema::mailboxes::table
+        .find(id)
+        .select(crate::store::schema::mailboxes::name)
+        .first(c)
+        .optional()?
+        .unwrap_or_else(|| id.to_string());
+    let Some(s) = get(c, id)? else { return Ok(()) };
+    {
+        let failing = s.state == MailboxState::Failing.as_str();
+        let data = crate::notify::event::MailboxData {
+            mailbox_id: id,
+            name,
+            state: s.state,
+            stage: s.last_error_stage.filter(|_| failing),
+            error: s.last_error.filter(|_| failing),
+            consecutive_failures: s.consecutive_failures,
+        };
+        let event = crate::notify::Outgoing::new(kind, now, crate::notify::EventData::Mailbox(data));
+        crate::notify::outbox::enqueue(c, &[event])
+    }
+}
+
+fn mark_success(c: &mut AnyConnection, id: i64, n: i64, now: NaiveDateTime) -> Result<(), StoreError> {
     diesel::update(mailbox_status::table.find(id))
         .set((
             mailbox_status::state.eq(MailboxState::Ok.as_str()),
@@ -143,6 +185,25 @@ pub fn record_failure(
 ) -> Result<(), StoreError> {
     ensure_row(c, id)?;
     let error = crate::fetch::error::clip(error, LAST_ERROR_MAX);
+    crate::store::transaction(c, |c| {
+        let was = state_of(c, id)?;
+        mark_failure(c, id, stage, &error, failures, n, now)?;
+        if was != MailboxState::Failing.as_str() {
+            announce(c, id, "mailbox.failing", now)?;
+        }
+        Ok(())
+    })
+}
+
+fn mark_failure(
+    c: &mut AnyConnection,
+    id: i64,
+    stage: &str,
+    error: &str,
+    failures: i32,
+    n: i64,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
     diesel::update(mailbox_status::table.find(id))
         .set((
             mailbox_status::state.eq(MailboxState::Failing.as_str()),

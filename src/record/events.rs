@@ -246,3 +246,52 @@ impl crate::suppress::EventHistory for History {
         Ok(out)
     }
 }
+
+/// What alert criteria look at of one stored event.
+#[derive(Debug, Clone, Queryable)]
+pub struct Facts {
+    pub id: i64,
+    pub kind: String,
+    pub classification: String,
+    pub reason: String,
+    pub status: Option<String>,
+    pub rule_key: Option<String>,
+    pub diagnostic: Option<String>,
+    pub campaign_id: Option<String>,
+    pub sending_domain: Option<String>,
+    pub recipient_domain: Option<String>,
+    pub remote_mta: Option<String>,
+    pub source: String,
+    pub occurred_at: NaiveDateTime,
+}
+
+/// Events after id `after` (ingested at or after `from`), in id order, at most `limit`: a
+/// range of the primary key, so following a cursor reads only what is new.
+pub fn facts_after(
+    c: &mut AnyConnection,
+    after: i64,
+    from: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<Facts>, StoreError> {
+    Ok(events::table
+        .filter(events::id.gt(after))
+        .filter(events::ingested_at.ge(from))
+        .order(events::id.asc())
+        .limit(limit)
+        .select((
+            events::id,
+            events::kind,
+            events::classification,
+            events::reason,
+            events::status,
+            events::rule_key,
+            events::diagnostic,
+            events::campaign_id,
+            events::sending_domain,
+            events::recipient_domain,
+            events::remote_mta,
+            events::source,
+            events::occurred_at,
+        ))
+        .load(c)?)
+}

@@ -60,16 +60,59 @@ struct DayRow {
 pub fn days(c: &mut AnyConnection, campaign: &str) -> Result<Vec<Day>, StoreError> {
     // Grouped by the expression of the index `events_campaign_day`, so the groups come in
     // index order.
+    per_day(c, |_, bind| format!("campaign_id = {bind}"), "$1", campaign)
+}
+
+/// Events per day, oldest first, of the events `condition(group, bind)` selects (the day
+/// expression and the bound value's placeholder; `pg_bind` on PostgreSQL, `?` on SQLite).
+fn per_day(
+    c: &mut AnyConnection,
+    condition: impl Fn(&str, &str) -> String,
+    pg_bind: &str,
+    value: &str,
+) -> Result<Vec<Day>, StoreError> {
     let (group, day, bind) = match c.backend() {
         Backend::Sqlite => ("substr(occurred_at, 1, 10)", "substr(occurred_at, 1, 10)", "?"),
-        Backend::Postgres => ("(occurred_at::date)", "to_char(occurred_at::date, 'YYYY-MM-DD')", "$1"),
+        Backend::Postgres => ("(occurred_at::date)", "to_char(occurred_at::date, 'YYYY-MM-DD')", pg_bind),
     };
     let rows: Vec<DayRow> = diesel::sql_query(format!(
         "SELECT {day} AS day, kind, classification, CAST(permanent AS BIGINT) AS permanent, COUNT(*) AS n \
-         FROM events WHERE campaign_id = {bind} GROUP BY {group}, kind, classification, permanent ORDER BY {group}"
+         FROM events WHERE {} GROUP BY {group}, kind, classification, permanent ORDER BY {group}",
+        condition(group, bind)
+    ))
+    .bind::<Text, _>(value)
+    .load(c)?;
+    Ok(fold_days(rows))
+}
+
+/// The `top` largest groups of the campaign's bounces, largest first.
+pub fn bounce_groups(c: &mut AnyConnection, campaign: &str, top: i64) -> Result<Vec<BounceGroup>, StoreError> {
+    let (bind, limit) = match c.backend() {
+        Backend::Sqlite => ("?", "?"),
+        Backend::Postgres => ("$1", "$2"),
+    };
+    // `recipient_domain` is null exactly when the recipient is; the groups are the order of
+    // the index `events_campaign_groups`.
+    Ok(diesel::sql_query(format!(
+        "SELECT status, recipient_domain AS domain, remote_mta, COUNT(*) AS count, \
+         CAST(SUM(CASE WHEN permanent = 1 THEN 1 ELSE 0 END) AS BIGINT) AS permanent \
+         FROM events WHERE campaign_id = {bind} AND kind = 'bounce' AND recipient_domain IS NOT NULL \
+         GROUP BY status, recipient_domain, remote_mta ORDER BY count DESC, status, domain, remote_mta LIMIT {limit}"
     ))
     .bind::<Text, _>(campaign)
-    .load(c)?;
+    .bind::<BigInt, _>(top)
+    .load(c)?)
+}
+
+/// Every campaign's events per day from `since` (a UTC day, `2026-11-01`) on, oldest first:
+/// the overview's chart.
+pub fn days_since(c: &mut AnyConnection, since: &str) -> Result<Vec<Day>, StoreError> {
+    // Grouped by the expression of the index `events_day` (covering: no table read).
+    per_day(c, |group, bind| format!("{group} >= {bind}"), "CAST($1 AS DATE)", since)
+}
+
+/// Day rows (sorted by day) into one [`Day`] each.
+fn fold_days(rows: Vec<DayRow>) -> Vec<Day> {
     let mut out: Vec<Day> = Vec::new();
     for r in rows {
         if out.last().is_none_or(|d| d.date != r.day) {
@@ -90,24 +133,5 @@ pub fn days(c: &mut AnyConnection, campaign: &str) -> Result<Vec<Day>, StoreErro
             _ => d.ignored += r.n,
         }
     }
-    Ok(out)
-}
-
-/// The `top` largest groups of the campaign's bounces, largest first.
-pub fn bounce_groups(c: &mut AnyConnection, campaign: &str, top: i64) -> Result<Vec<BounceGroup>, StoreError> {
-    let (bind, limit) = match c.backend() {
-        Backend::Sqlite => ("?", "?"),
-        Backend::Postgres => ("$1", "$2"),
-    };
-    // `recipient_domain` is null exactly when the recipient is; the groups are the order of
-    // the index `events_campaign_groups`.
-    Ok(diesel::sql_query(format!(
-        "SELECT status, recipient_domain AS domain, remote_mta, COUNT(*) AS count, \
-         CAST(SUM(CASE WHEN permanent = 1 THEN 1 ELSE 0 END) AS BIGINT) AS permanent \
-         FROM events WHERE campaign_id = {bind} AND kind = 'bounce' AND recipient_domain IS NOT NULL \
-         GROUP BY status, recipient_domain, remote_mta ORDER BY count DESC, status, domain, remote_mta LIMIT {limit}"
-    ))
-    .bind::<Text, _>(campaign)
-    .bind::<BigInt, _>(top)
-    .load(c)?)
+    out
 }

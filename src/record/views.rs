@@ -65,6 +65,8 @@ pub struct Filter {
     pub feedback_type: Option<String>,
     /// Recipients at exactly this domain (lower case).
     pub domain: Option<String>,
+    /// Bounces with exactly this status code (`5.7.1`): the rows of one "why it failed" group.
+    pub status: Option<String>,
     /// Events at or after this time.
     pub from: Option<NaiveDateTime>,
     /// Events before this time.
@@ -113,6 +115,9 @@ fn page_query<'a>(campaign: &'a str, kind: &'a str, f: &'a Filter, page: &Page) 
     }
     if let Some(d) = &f.domain {
         q = q.filter(events::recipient_domain.eq(d));
+    }
+    if let Some(st) = &f.status {
+        q = q.filter(events::status.eq(st));
     }
     if let Some(t) = f.from {
         q = q.filter(events::occurred_at.ge(t));

@@ -257,6 +257,30 @@ diesel::joinable!(events -> messages (message_id));
 diesel::joinable!(message_sources -> messages (message_id));
 diesel::joinable!(mailbox_status -> mailboxes (mailbox_id));
 diesel::joinable!(mailbox_checkpoints -> mailboxes (mailbox_id));
+diesel::table! {
+    web_users (id) {
+        id -> BigInt,
+        name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    web_sessions (id) {
+        id -> BigInt,
+        session_hash -> Text,
+        csrf_token -> Text,
+        user_id -> Nullable<BigInt>,
+        token_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(web_sessions, web_users, api_tokens);
 diesel::allow_tables_to_appear_in_same_query!(
     messages,
     message_sources,
@@ -275,3 +299,91 @@ diesel::allow_tables_to_appear_in_same_query!(
 diesel::allow_tables_to_appear_in_same_query!(mailboxes, mailbox_status, mailbox_checkpoints);
 diesel::joinable!(node_status -> nodes (node_id));
 diesel::allow_tables_to_appear_in_same_query!(nodes, node_status);
+
+diesel::table! {
+    webhooks (id) {
+        id -> BigInt,
+        name -> Text,
+        source -> Text,
+        config_file -> Nullable<Text>,
+        settings -> Text,
+        events -> Text,
+        enabled -> Integer,
+        state -> Text,
+        failing_since -> Nullable<Timestamp>,
+        last_success_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        last_error_at -> Nullable<Timestamp>,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    notify_outbox (id) {
+        id -> BigInt,
+        event_id -> Text,
+        kind -> Text,
+        campaign_id -> Nullable<Text>,
+        sending_domain -> Nullable<Text>,
+        payload -> Text,
+        created_at -> Timestamp,
+        fanned -> Integer,
+    }
+}
+
+diesel::table! {
+    notify_deliveries (id) {
+        id -> BigInt,
+        webhook_id -> BigInt,
+        outbox_id -> BigInt,
+        state -> Text,
+        attempts -> Integer,
+        next_at -> Timestamp,
+        give_up_at -> Timestamp,
+        created_at -> Timestamp,
+        done_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    notify_attempts (id) {
+        id -> BigInt,
+        webhook_id -> BigInt,
+        event_ids -> Text,
+        started_at -> Timestamp,
+        status_code -> Nullable<Integer>,
+        latency_ms -> BigInt,
+        outcome -> Text,
+        response_excerpt -> Nullable<Text>,
+        error -> Nullable<Text>,
+        instance_id -> Text,
+    }
+}
+
+diesel::joinable!(notify_deliveries -> notify_outbox (outbox_id));
+diesel::joinable!(notify_deliveries -> webhooks (webhook_id));
+diesel::allow_tables_to_appear_in_same_query!(webhooks, notify_outbox, notify_deliveries, notify_attempts);
+
+diesel::table! {
+    alert_episodes (id) {
+        id -> BigInt,
+        rule -> Text,
+        group_key -> Text,
+        summary -> Text,
+        fired_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+        notified -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    notify_leases (name) {
+        name -> Text,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+    }
+}

@@ -85,8 +85,9 @@ pub fn is_suppressed(
     Ok(n > 0)
 }
 
-/// Adds (or renews an expired) suppression and logs the change; false when it already held.
-pub fn add(c: &mut AnyConnection, entry: &Suppression) -> Result<bool, StoreError> {
+/// Adds (or renews an expired) suppression and logs the change (and its `suppression.added`
+/// event, naming `who` made it); false when it already held.
+pub fn add(c: &mut AnyConnection, entry: &Suppression, who: Option<&str>) -> Result<bool, StoreError> {
     if let Some(existing) = get(c, &entry.address, &entry.scope)? {
         if existing.expires_at.is_none_or(|t| t > entry.created_at) {
             return Ok(false);
@@ -95,7 +96,30 @@ pub fn add(c: &mut AnyConnection, entry: &Suppression) -> Result<bool, StoreErro
     }
     diesel::insert_into(suppressions::table).values(entry).execute(c)?;
     log_change(c, &entry.address, &entry.scope, Op::Add, &entry.source, entry.created_at)?;
+    crate::notify::emit(c, |_| vec![added(entry, who, entry.created_at)])?;
     Ok(true)
+}
+
+const ADDED: &str = "suppression.added";
+const REMOVED: &str = "suppression.removed";
+
+fn added(e: &Suppression, who: Option<&str>, at: NaiveDateTime) -> crate::notify::Outgoing {
+    let data = crate::notify::event::SuppressionData {
+        address: e.address.clone(),
+        scope: e.scope.clone(),
+        source: e.source.clone(),
+        event_id: e.event_id,
+        reason: e.reason.clone(),
+        note: e.note.clone(),
+        who: who.map(str::to_string),
+    };
+    scoped(crate::notify::Outgoing::new(ADDED, at, crate::notify::EventData::Suppression(data)), &e.scope)
+}
+
+/// A suppression event passes a `sending_domains` filter by its scope (a sending domain).
+fn scoped(mut out: crate::notify::Outgoing, scope: &str) -> crate::notify::Outgoing {
+    out.sending_domain = (scope != GLOBAL).then(|| scope.to_string());
+    out
 }
 
 /// Inserts new suppressions (known not to exist) and their change-log entries, a few
@@ -116,6 +140,12 @@ pub fn insert_many_logged(
         return Ok(());
     }
     super::changes::hold_order(c)?;
+    crate::notify::emit(c, |wanted| {
+        if !wanted.wants(ADDED) {
+            return Vec::new();
+        }
+        entries.iter().map(|e| added(e, None, logged_at.unwrap_or(e.created_at))).collect()
+    })?;
     if let AnyConnection::Postgresql(pg) = c {
         return insert_many_pg(pg, entries, logged_at);
     }
@@ -213,19 +243,32 @@ fn insert_many_pg(
     Ok(())
 }
 
-/// Removes a suppression and logs the change; false when there was none.
+/// Removes a suppression and logs the change (and its `suppression.removed` event, naming
+/// `who` made it); false when there was none.
 pub fn remove(
     c: &mut AnyConnection,
     address: &str,
     scope: &str,
     source: &str,
     at: NaiveDateTime,
+    who: Option<&str>,
 ) -> Result<bool, StoreError> {
-    let n = diesel::delete(suppressions::table.find((address, scope))).execute(c)?;
-    if n > 0 {
-        log_change(c, address, scope, Op::Remove, source, at)?;
-    }
-    Ok(n > 0)
+    let Some(gone) = get(c, address, scope)? else { return Ok(false) };
+    diesel::delete(suppressions::table.find((address, scope))).execute(c)?;
+    log_change(c, address, scope, Op::Remove, source, at)?;
+    crate::notify::emit(c, |_| {
+        let data = crate::notify::event::SuppressionData {
+            address: gone.address.clone(),
+            scope: gone.scope.clone(),
+            source: source.to_string(),
+            event_id: gone.event_id,
+            reason: gone.reason.clone(),
+            note: gone.note.clone(),
+            who: who.map(str::to_string),
+        };
+        vec![scoped(crate::notify::Outgoing::new(REMOVED, at, crate::notify::EventData::Suppression(data)), scope)]
+    })?;
+    Ok(true)
 }
 
 fn log_change(
@@ -284,7 +327,7 @@ pub fn expire(c: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, StoreE
             .select((suppressions::address, suppressions::scope))
             .load(c)?;
         for (address, scope) in &lapsed {
-            remove(c, address, scope, EXPIRY, now)?;
+            remove(c, address, scope, EXPIRY, now, None)?;
         }
         Ok(lapsed.len())
     })

@@ -60,7 +60,7 @@ pub fn suppress(
         };
         // A lapsed entry the expiry job has not removed yet is renewed: it is the "before".
         let before = list::get(c, &address, &scope)?;
-        if !list::add(c, &entry)? {
+        if !list::add(c, &entry, Some(actor.as_str()))? {
             return Ok((false, before.unwrap_or(entry)));
         }
         list::audit(c, actor.as_str(), "suppress", note, before.as_ref(), Some(&entry), now)?;
@@ -85,7 +85,7 @@ pub fn release(
         let Some(before) = before else {
             return Err(ManualError::NotSuppressed { address: address.clone(), scope: scope.clone() });
         };
-        list::remove(c, &address, &scope, Source::Manual.as_str(), now)?;
+        list::remove(c, &address, &scope, Source::Manual.as_str(), now, Some(actor.as_str()))?;
         list::audit(c, actor.as_str(), "release", note, Some(&before), None, now)?;
         Ok(before)
     })
@@ -140,7 +140,7 @@ fn release_covered(
     };
     let mut released = Vec::new();
     for e in candidates.into_iter().filter(|e| covers.allows(&e.address)) {
-        if list::remove(c, &e.address, &e.scope, "allowlist", now)? {
+        if list::remove(c, &e.address, &e.scope, "allowlist", now, Some(actor.as_str()))? {
             list::audit(c, actor.as_str(), "release", Some("allowlisted"), Some(&e), None, now)?;
             released.push(e);
         }

@@ -246,7 +246,7 @@ impl Policy {
                 Some(Some(_)) => {
                     // Lapsed (the expiry job has not run yet): the nodes hear of its removal,
                     // then the new evidence starts a fresh suppression.
-                    list::remove(c, &key.0, &key.1, list::EXPIRY, ev.now)?;
+                    list::remove(c, &key.0, &key.1, list::EXPIRY, ev.now, None)?;
                 }
                 None => {}
             }
@@ -297,7 +297,7 @@ impl Policy {
                 }
                 None => {
                     let before = list::get(c, &address, &scope)?;
-                    list::remove(c, &address, &scope, "reclassify", now)?;
+                    list::remove(c, &address, &scope, "reclassify", now, None)?;
                     list::audit(c, "reclassify", "release", Some(detail), before.as_ref(), None, now)?;
                     released.push(address);
                 }

@@ -146,3 +146,27 @@ pub fn entries_of(
 pub fn size(c: &mut AnyConnection) -> Result<i64, StoreError> {
     Ok(suppressions::table.count().get_result(c)?)
 }
+
+#[derive(diesel::QueryableByName)]
+struct AddedRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    day: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Suppressions added per UTC day from `since` on (entries still held; the overview's chart),
+/// oldest first, as (`2026-11-30`, count).
+pub fn added_per_day(c: &mut AnyConnection, since: NaiveDateTime) -> Result<Vec<(String, i64)>, StoreError> {
+    use diesel::RunQueryDsl;
+    let (day, bind) = match c.backend() {
+        crate::store::Backend::Sqlite => ("substr(created_at, 1, 10)", "?"),
+        crate::store::Backend::Postgres => ("to_char(created_at::date, 'YYYY-MM-DD')", "$1"),
+    };
+    let rows: Vec<AddedRow> = diesel::sql_query(format!(
+        "SELECT {day} AS day, COUNT(*) AS n FROM suppressions WHERE created_at >= {bind} GROUP BY 1 ORDER BY 1"
+    ))
+    .bind::<diesel::sql_types::Timestamp, _>(since)
+    .load(c)?;
+    Ok(rows.into_iter().map(|r| (r.day, r.n)).collect())
+}

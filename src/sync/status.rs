@@ -186,19 +186,55 @@ pub fn record_success(
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
     ensure_row(c, id)?;
-    diesel::update(node_status::table.find(id))
-        .set((
-            node_status::last_contact_at.eq(now),
-            node_status::last_apply_at.eq(now),
-            node_status::last_success_at.eq(now),
-            node_status::applied_seq.eq(seq),
-            node_status::entries.eq(entries),
-            node_status::checksum.eq(checksum),
-            node_status::verified.eq(i32::from(verified)),
-            node_status::last_error.eq(None::<String>),
-        ))
-        .execute(c)?;
-    Ok(())
+    crate::store::transaction(c, |c| {
+        let was = last_error(c, id)?;
+        diesel::update(node_status::table.find(id))
+            .set((
+                node_status::last_contact_at.eq(now),
+                node_status::last_apply_at.eq(now),
+                node_status::last_success_at.eq(now),
+                node_status::applied_seq.eq(seq),
+                node_status::entries.eq(entries),
+                node_status::checksum.eq(checksum),
+                node_status::verified.eq(i32::from(verified)),
+                node_status::last_error.eq(None::<String>),
+            ))
+            .execute(c)?;
+        announce(c, id, was.is_some(), false, now)
+    })
+}
+
+fn last_error(c: &mut AnyConnection, id: i64) -> Result<Option<String>, StoreError> {
+    Ok(node_status::table.find(id).select(node_status::last_error).first(c)?)
+}
+
+/// Enqueues `node.lagging` when the node went from current (`was_failing` false) to an
+/// error, `node.recovered` the other way; nothing when its state did not change.
+fn announce(
+    c: &mut AnyConnection,
+    id: i64,
+    was_failing: bool,
+    is_failing: bool,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let kind = match (was_failing, is_failing) {
+        (false, true) => "node.lagging",
+        (true, false) => "node.recovered",
+        _ => return Ok(()),
+    };
+    if !crate::notify::Wanted::load(c)?.wants(kind) {
+        return Ok(());
+    }
+    let name: Option<String> = nodes::table.find(id).select(nodes::name).first(c).optional()?;
+    let Some(s) = get(c, id)? else { return Ok(()) };
+    let data = crate::notify::event::NodeData {
+        node_id: id,
+        name: name.unwrap_or_else(|| id.to_string()),
+        error: s.last_error,
+        applied_seq: s.applied_seq,
+        last_success_at: s.last_success_at,
+    };
+    crate::notify::outbox::enqueue(c, &[crate::notify::Outgoing::new(kind, now, crate::notify::EventData::Node(data))])
 }
 
 /// The live node named `name`.
@@ -233,44 +269,50 @@ pub struct Report<'a> {
 /// After an agent's successful apply; a failed check is also the node's last error.
 pub fn record_report(c: &mut AnyConnection, id: i64, r: &Report, now: NaiveDateTime) -> Result<(), StoreError> {
     ensure_row(c, id)?;
-    let mismatch = (r.verified == Some(false)).then(|| {
+    crate::store::transaction(c, |c| {
+        let was = last_error(c, id)?;
+        let mismatch = (r.verified == Some(false)).then(|| {
         format!(
             "checksum mismatch: the node reported {} entries with checksum {} at seq {}; it is told to take a fresh snapshot",
             r.entries, r.checksum, r.seq
         )
     });
-    diesel::update(node_status::table.find(id))
-        .set((
-            node_status::last_contact_at.eq(now),
-            node_status::last_apply_at.eq(r.applied_at),
-            node_status::last_success_at.eq(r.applied_at),
-            node_status::applied_seq.eq(r.seq),
-            node_status::entries.eq(r.entries),
-            node_status::checksum.eq(r.checksum),
-            node_status::verified.eq(r.verified.map(i32::from)),
-            node_status::last_error.eq(&mismatch),
-        ))
-        .execute(c)?;
-    // Only a check decides a rebuild: an unchecked report leaves a pending one pending.
-    if let Some(ok) = r.verified {
-        set_rebuild(c, id, !ok)?;
-    }
-    if mismatch.is_some() {
-        diesel::update(node_status::table.find(id)).set(node_status::last_error_at.eq(now)).execute(c)?;
-    }
-    Ok(())
+        diesel::update(node_status::table.find(id))
+            .set((
+                node_status::last_contact_at.eq(now),
+                node_status::last_apply_at.eq(r.applied_at),
+                node_status::last_success_at.eq(r.applied_at),
+                node_status::applied_seq.eq(r.seq),
+                node_status::entries.eq(r.entries),
+                node_status::checksum.eq(r.checksum),
+                node_status::verified.eq(r.verified.map(i32::from)),
+                node_status::last_error.eq(&mismatch),
+            ))
+            .execute(c)?;
+        // Only a check decides a rebuild: an unchecked report leaves a pending one pending.
+        if let Some(ok) = r.verified {
+            set_rebuild(c, id, !ok)?;
+        }
+        if mismatch.is_some() {
+            diesel::update(node_status::table.find(id)).set(node_status::last_error_at.eq(now)).execute(c)?;
+        }
+        announce(c, id, was.is_some(), mismatch.is_some(), now)
+    })
 }
 
 /// After a failed apply: the previous list stays in force, and so does what it said of it.
 pub fn record_failure(c: &mut AnyConnection, id: i64, error: &str, now: NaiveDateTime) -> Result<(), StoreError> {
     ensure_row(c, id)?;
-    diesel::update(node_status::table.find(id))
-        .set((
-            node_status::last_contact_at.eq(now),
-            node_status::last_apply_at.eq(now),
-            node_status::last_error.eq(error),
-            node_status::last_error_at.eq(now),
-        ))
-        .execute(c)?;
-    Ok(())
+    crate::store::transaction(c, |c| {
+        let was = last_error(c, id)?;
+        diesel::update(node_status::table.find(id))
+            .set((
+                node_status::last_contact_at.eq(now),
+                node_status::last_apply_at.eq(now),
+                node_status::last_error.eq(error),
+                node_status::last_error_at.eq(now),
+            ))
+            .execute(c)?;
+        announce(c, id, was.is_some(), true, now)
+    })
 }

@@ -240,7 +240,7 @@ async fn export_streams_every_format(db: TestDb) {
         created_at: now(),
         expires_at: None,
     };
-    list::add(&mut c, &odd).unwrap();
+    list::add(&mut c, &odd, None).unwrap();
     // A lapsed entry is not exported.
     let lapsed = Suppression {
         address: "lapsed@export.example".into(),
@@ -252,7 +252,7 @@ async fn export_streams_every_format(db: TestDb) {
         created_at: now() - chrono::Duration::days(10),
         expires_at: Some(now() - chrono::Duration::days(1)),
     };
-    list::add(&mut c, &lapsed).unwrap();
+    list::add(&mut c, &lapsed, None).unwrap();
     drop(c);
     let viewer = app.viewer();
 

@@ -13,17 +13,24 @@
 //! bounce landing in Dovecot until Postfix refuses it, with IDLE and a push node.
 //! Part `views` (see `views.rs`, needs no corpus): a campaign's BOUNCED pages over 1,000,000
 //! seeded events through the HTTP API, p50/p99, its report and its CSV export.
+//! Part `notify` (see `notify.rs`, needs no corpus): webhook events enqueued in the ingest
+//! transaction and the import slowdown, deliveries per second to a local receiver, alert
+//! evaluation per rule over 1,000,000 events.
+//! Part `web` (see `web.rs`, needs no corpus): every web admin page over the same 1,000,000
+//! seeded events, p50/p99 per page.
 //! Part `logs` (see `logs.rs`, needs no corpus): lines/s of each MTA log reader.
 
 mod api;
 mod import_list;
 mod logs;
+mod notify;
 #[path = "../support/mod.rs"]
 mod support;
 mod sync;
 mod sync_idle;
 mod sync_protocol;
 mod views;
+mod web;
 
 use rebound::classify::{Condition, Engine, Field, Op, Origin, Outcome, Rule, library};
 use rebound::config::{Config, DatabaseConfig};
@@ -202,7 +209,7 @@ pub fn on_postgres(label: &str, prefix: &str, f: impl FnOnce(DatabaseConfig)) {
 }
 
 /// `REBOUND_BENCH_ONLY=classify,import` runs only those parts (parse, classify, import,
-/// mailbox, process, views, api, sync, import_list, logs).
+/// mailbox, process, views, web, api, sync, import_list, notify, logs).
 fn wanted(part: &str) -> bool {
     std::env::var("REBOUND_BENCH_ONLY").map_or(true, |v| v.split(',').any(|p| p.trim() == part))
 }
@@ -212,6 +219,10 @@ fn main() {
     if wanted("views") {
         let tmp = tempfile::tempdir().expect("temp dir");
         views::run(tmp.path());
+    }
+    if wanted("web") {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        web::run(tmp.path());
     }
     if wanted("api") {
         api::run();
@@ -226,6 +237,10 @@ fn main() {
     }
     if wanted("logs") {
         logs::run();
+    }
+    if wanted("notify") {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        notify::run(tmp.path());
     }
     if !["parse", "classify", "import", "mailbox", "process"].into_iter().any(wanted) {
         return;

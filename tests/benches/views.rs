@@ -24,7 +24,7 @@ pub fn run(tmp: &std::path::Path) {
 
 /// Bulk rows: event i is a bounce unless i % 20 == 0; permanent when i % 3 != 0; at
 /// 2026-10-01 + 2.6 i seconds; to u<i>@d<i % 20>.example.
-fn seed(c: &mut AnyConnection, n: i64) {
+pub(crate) fn seed(c: &mut AnyConnection, n: i64) {
     let (series, time, text) = match c.backend() {
         Backend::Sqlite => (
             format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n})"),

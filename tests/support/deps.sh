@@ -2,12 +2,13 @@
 # Installs and starts what the tests (and `make bench`: GNU time) need, on a fresh machine
 # of this kind, idempotently:
 # Debian packages (Dovecot, Postfix with cdb/lmdb maps and tinycdb for the sync tests, OpenSSL,
-# headers for the -sys crates, curl for the README walkthrough test) and a running PostgreSQL
+# headers for the -sys crates, curl for the README walkthrough test, Chromium and ChromeDriver
+# for the web admin tests in tests/web) and a running PostgreSQL
 # on 127.0.0.1:5432 that trusts local connections and has a database `test`.
 set -euo pipefail
 
 need=()
-for pkg in dovecot-imapd dovecot-pop3d postfix postfix-cdb postfix-lmdb tinycdb openssl libssl-dev libpq-dev pkg-config python3 ca-certificates time curl; do
+for pkg in dovecot-imapd dovecot-pop3d postfix postfix-cdb postfix-lmdb tinycdb openssl libssl-dev libpq-dev pkg-config python3 ca-certificates time curl chromium chromium-driver; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }

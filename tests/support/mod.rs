@@ -8,6 +8,7 @@ pub mod api;
 pub mod app;
 pub mod fake;
 pub mod mail;
+pub mod notify;
 pub mod oauth;
 pub mod postfix;
 pub mod proxy;

@@ -75,6 +75,11 @@ impl Serve {
         }
     }
 
+    /// SIGKILL: the process dies at once, mid-work, as in a crash.
+    pub fn kill(self) {
+        // Drop does it.
+    }
+
     /// SIGTERM, then a clean exit; returns the log.
     pub fn stop(mut self) -> String {
         let kill = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
@@ -84,6 +89,14 @@ impl Serve {
         let log = self.log.lock().unwrap().join("\n");
         assert!(status.success(), "exit {status:?}: {log}");
         log
+    }
+}
+
+/// A test that fails leaves no `serve` behind (after `stop` this finds it gone already).
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

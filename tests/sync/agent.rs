@@ -248,7 +248,7 @@ async fn a_node_down_for_10000_changes_converges(db: TestDb) {
     rebound::store::transaction(&mut c, |c| rebound::suppress::list::insert_many(c, &entries)).unwrap();
     rebound::store::transaction(&mut c, |c| {
         for e in entries.iter().step_by(3).chain(entries.iter().skip(1).step_by(3)).take(4000) {
-            rebound::suppress::list::remove(c, &e.address, "global", "manual", now)?;
+            rebound::suppress::list::remove(c, &e.address, "global", "manual", now, None)?;
         }
         Ok::<_, rebound::store::StoreError>(())
     })

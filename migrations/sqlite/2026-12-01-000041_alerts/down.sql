@@ -1,0 +1,2 @@
+DROP TABLE notify_leases;
+DROP TABLE alert_episodes;

@@ -1,0 +1,409 @@
+//! The delivery bookkeeping: fan-out, the lease, attempts and their outcomes.
+//!
+//! Takes the outbox and the endpoints; gives per-endpoint deliveries and every attempt kept.
+//! Fan-out runs under one lock (PostgreSQL advisory, SQLite's write lock), so two instances
+//! never make two deliveries of one event. Only the holder of an endpoint's lease (the
+//! `take_lease!` of mailboxes and nodes) sends to it, and every attempt is a row written
+//! (and the lease renewed) *before* its POST: the `rebound-attempt-id` header is that row's
+//! id, so no attempt id is ever sent by two instances, and a crash mid-POST leaves the
+//! attempt `sending` and the event pending: it is sent again (at-least-once, as the
+//! Standard Webhooks receivers expect; the `webhook-id` lets them drop a repeat).
+//! It never makes an HTTP call (that is [`super::worker`]).
+
+use super::endpoints::{State, Webhook};
+use super::event::Outgoing;
+use crate::config::{NotifyConfig, WebhookConfig};
+use crate::store::schema::{notify_attempts, notify_deliveries, notify_outbox, webhooks};
+use crate::store::{AnyConnection, Cursor, Page, PageError, Paged, StoreError};
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use serde::Serialize;
+
+pub const PENDING: &str = "pending";
+pub const DELIVERED: &str = "delivered";
+pub const DEAD: &str = "dead";
+
+/// Advisory lock key of the fan-out ("ntfyfan" in ASCII).
+const PG_FANOUT_LOCK: i64 = 0x6e7466796661;
+
+/// Outbox rows fanned out per transaction.
+const FAN_OUT_ROWS: i64 = 2000;
+
+/// An outbox row to fan out: id, type, campaign, sending domain, when.
+type Unfanned = (i64, String, Option<String>, Option<String>, NaiveDateTime);
+
+/// Makes one delivery per (event, endpoint that takes it) for up to [`FAN_OUT_ROWS`] events
+/// not fanned out yet; gives how many events it took.
+pub fn fan_out(c: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, StoreError> {
+    crate::store::transaction(c, |c| {
+        if let AnyConnection::Postgresql(pg) = c {
+            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({PG_FANOUT_LOCK})")).execute(pg)?;
+        }
+        let rows: Vec<Unfanned> = notify_outbox::table
+            .filter(notify_outbox::fanned.eq(0))
+            .order(notify_outbox::id.asc())
+            .limit(FAN_OUT_ROWS)
+            .select((
+                notify_outbox::id,
+                notify_outbox::kind,
+                notify_outbox::campaign_id,
+                notify_outbox::sending_domain,
+                notify_outbox::created_at,
+            ))
+            .load(c)?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let endpoints: Vec<Webhook> = super::endpoints::list(c)?.into_iter().filter(|w| w.config.enabled).collect();
+        let mut new = Vec::new();
+        for (id, kind, campaign, domain, at) in &rows {
+            for w in endpoints.iter().filter(|w| takes(&w.config, kind, campaign.as_deref(), domain.as_deref())) {
+                new.push((
+                    notify_deliveries::webhook_id.eq(w.id),
+                    notify_deliveries::outbox_id.eq(*id),
+                    notify_deliveries::state.eq(PENDING),
+                    notify_deliveries::next_at.eq(now),
+                    notify_deliveries::give_up_at.eq(*at + Duration::hours(i64::from(w.config.retry_hours))),
+                    notify_deliveries::created_at.eq(now),
+                ));
+            }
+        }
+        crate::insert_rows!(c, notify_deliveries::table, new, 500);
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        for chunk in ids.chunks(1000) {
+            diesel::update(notify_outbox::table.filter(notify_outbox::id.eq_any(chunk)))
+                .set(notify_outbox::fanned.eq(1))
+                .execute(c)?;
+        }
+        Ok(rows.len())
+    })
+}
+
+/// Does endpoint `w` take an event of `kind` about `campaign` from `domain`?
+fn takes(w: &WebhookConfig, kind: &str, campaign: Option<&str>, domain: Option<&str>) -> bool {
+    w.takes(kind)
+        && (w.campaigns.is_empty() || campaign.is_some_and(|c| w.campaigns.iter().any(|x| x == c)))
+        && (w.sending_domains.is_empty() || domain.is_some_and(|d| w.sending_domains.iter().any(|x| x == d)))
+}
+
+/// Takes (or renews) the lease on endpoint `id` for `owner`.
+pub fn claim(
+    c: &mut AnyConnection,
+    id: i64,
+    owner: &str,
+    now: NaiveDateTime,
+    ttl: Duration,
+) -> Result<bool, StoreError> {
+    Ok(crate::take_lease!(c, webhooks, id, owner, now, ttl)?)
+}
+
+pub fn release(c: &mut AnyConnection, id: i64, owner: &str) -> Result<(), StoreError> {
+    Ok(crate::drop_lease!(c, webhooks, id, owner)?)
+}
+
+/// One pending delivery, with its event's id and JSON.
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub delivery_id: i64,
+    pub attempts: i32,
+    pub event_id: String,
+    pub payload: String,
+}
+
+/// Deliveries of endpoint `id` to send now, in event order, at most `limit`. `ordered`: the
+/// oldest pending ones up to the first that is not due yet (a later event never overtakes).
+pub fn due(
+    c: &mut AnyConnection,
+    id: i64,
+    ordered: bool,
+    now: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<Due>, StoreError> {
+    let mut q = notify_deliveries::table
+        .inner_join(notify_outbox::table)
+        .filter(notify_deliveries::webhook_id.eq(id))
+        .filter(notify_deliveries::state.eq(PENDING))
+        .order(notify_deliveries::id.asc())
+        .limit(limit)
+        .select((
+            notify_deliveries::id,
+            notify_deliveries::attempts,
+            notify_deliveries::next_at,
+            notify_outbox::event_id,
+            notify_outbox::payload,
+        ))
+        .into_boxed();
+    if !ordered {
+        q = q.filter(notify_deliveries::next_at.le(now));
+    }
+    let rows: Vec<(i64, i32, NaiveDateTime, String, String)> = q.load(c)?;
+    Ok(rows
+        .into_iter()
+        .take_while(|r| !ordered || r.2 <= now)
+        .map(|(delivery_id, attempts, _, event_id, payload)| Due { delivery_id, attempts, event_id, payload })
+        .collect())
+}
+
+/// Starts one attempt per group of deliveries (one POST each), renewing the lease; gives the
+/// attempt ids, or None when `owner` no longer holds the lease (nothing may be sent then).
+pub fn begin(
+    c: &mut AnyConnection,
+    id: i64,
+    owner: &str,
+    groups: &[Vec<&Due>],
+    now: NaiveDateTime,
+    ttl: Duration,
+) -> Result<Option<Vec<i64>>, StoreError> {
+    crate::store::transaction(c, |c| {
+        let renewed = diesel::update(
+            webhooks::table.find(id).filter(webhooks::lease_owner.eq(owner)).filter(webhooks::deleted_at.is_null()),
+        )
+        .set(webhooks::lease_expires_at.eq(now + ttl))
+        .execute(c)?;
+        if renewed == 0 {
+            return Ok(None);
+        }
+        let mut ids = Vec::with_capacity(groups.len());
+        for g in groups {
+            let event_ids: Vec<&str> = g.iter().map(|d| d.event_id.as_str()).collect();
+            let attempt = diesel::insert_into(notify_attempts::table)
+                .values((
+                    notify_attempts::webhook_id.eq(id),
+                    notify_attempts::event_ids.eq(event_ids.join(",")),
+                    notify_attempts::started_at.eq(now),
+                    notify_attempts::latency_ms.eq(0i64),
+                    notify_attempts::outcome.eq("sending"),
+                    notify_attempts::instance_id.eq(owner),
+                ))
+                .returning(notify_attempts::id)
+                .get_result::<i64>(c)?;
+            ids.push(attempt);
+        }
+        Ok(Some(ids))
+    })
+}
+
+/// What one POST came to.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub attempt_id: i64,
+    pub deliveries: Vec<(i64, i32)>,
+    pub status: Option<u16>,
+    pub latency_ms: i64,
+    pub excerpt: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    fn delivered(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+    fn gone(&self) -> bool {
+        self.status == Some(410)
+    }
+}
+
+/// Records the outcomes of a round of POSTs to endpoint `id`: attempts, deliveries (done,
+/// retried later with backoff, or dead past their horizon) and the endpoint's state.
+pub fn finish(
+    c: &mut AnyConnection,
+    id: i64,
+    outcomes: &[Outcome],
+    cfg: &NotifyConfig,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    crate::store::transaction(c, |c| {
+        let (mut delivered, mut dead) = (Vec::new(), Vec::new());
+        for o in outcomes {
+            let word = if o.delivered() {
+                "delivered"
+            } else if o.gone() {
+                "gone"
+            } else {
+                "failed"
+            };
+            diesel::update(notify_attempts::table.find(o.attempt_id))
+                .set((
+                    notify_attempts::status_code.eq(o.status.map(i32::from)),
+                    notify_attempts::latency_ms.eq(o.latency_ms),
+                    notify_attempts::outcome.eq(word),
+                    notify_attempts::response_excerpt.eq(&o.excerpt),
+                    notify_attempts::error.eq(&o.error),
+                ))
+                .execute(c)?;
+            if o.delivered() || o.gone() {
+                let done = if o.delivered() { &mut delivered } else { &mut dead };
+                done.extend(o.deliveries.iter().map(|d| d.0));
+                continue;
+            }
+            for (delivery, attempts) in &o.deliveries {
+                let next = now + backoff(cfg, *attempts + 1);
+                diesel::update(notify_deliveries::table.find(delivery))
+                    .set((notify_deliveries::attempts.eq(attempts + 1), notify_deliveries::next_at.eq(next)))
+                    .execute(c)?;
+                diesel::update(notify_deliveries::table.find(delivery).filter(notify_deliveries::give_up_at.lt(next)))
+                    .set((notify_deliveries::state.eq(DEAD), notify_deliveries::done_at.eq(now)))
+                    .execute(c)?;
+            }
+        }
+        // The settled ones in a statement per state and chunk, not one per delivery.
+        for (state, ids) in [(DELIVERED, &delivered), (DEAD, &dead)] {
+            for chunk in ids.chunks(1000) {
+                diesel::update(notify_deliveries::table.filter(notify_deliveries::id.eq_any(chunk)))
+                    .set((
+                        notify_deliveries::state.eq(state),
+                        notify_deliveries::attempts.eq(notify_deliveries::attempts + 1),
+                        notify_deliveries::done_at.eq(now),
+                    ))
+                    .execute(c)?;
+            }
+        }
+        let Some(last) = outcomes.last() else { return Ok(()) };
+        if let Some(gone) = outcomes.iter().find(|o| o.gone()) {
+            let why =
+                format!("the receiver answered 410 Gone (attempt {}): disabled; enable it to resume", gone.attempt_id);
+            diesel::update(webhooks::table.find(id))
+                .set((
+                    webhooks::enabled.eq(0),
+                    webhooks::state.eq(State::Gone.as_str()),
+                    webhooks::last_error.eq(why),
+                    webhooks::last_error_at.eq(now),
+                ))
+                .execute(c)?;
+            abandon(c, id, now)?;
+        } else if outcomes.iter().any(Outcome::delivered) {
+            diesel::update(webhooks::table.find(id))
+                .set((
+                    webhooks::state.eq(State::Ok.as_str()),
+                    webhooks::failing_since.eq(None::<NaiveDateTime>),
+                    webhooks::last_success_at.eq(now),
+                ))
+                .execute(c)?;
+        } else {
+            let since: Option<NaiveDateTime> = webhooks::table.find(id).select(webhooks::failing_since).first(c)?;
+            let since = since.unwrap_or(now);
+            let failing = now - since >= Duration::seconds(cfg.failing_after_seconds as i64);
+            let state = if failing { State::Failing } else { State::Retrying };
+            let error = match (&last.error, last.status) {
+                (Some(e), _) => e.clone(),
+                (None, Some(s)) => format!("the receiver answered HTTP {s}"),
+                (None, None) => "no answer".to_string(),
+            };
+            diesel::update(webhooks::table.find(id))
+                .set((
+                    webhooks::state.eq(state.as_str()),
+                    webhooks::failing_since.eq(Some(since)),
+                    webhooks::last_error.eq(error),
+                    webhooks::last_error_at.eq(now),
+                ))
+                .execute(c)?;
+        }
+        Ok(())
+    })
+}
+
+/// The wait before attempt `n + 1` after `n` failed: doubling from the initial wait up to
+/// the maximum, times a random factor in [0.5, 1.5) so failed receivers are not hit in step.
+pub fn backoff(cfg: &NotifyConfig, n: i32) -> Duration {
+    let base = (cfg.retry_initial_seconds as f64) * 2f64.powi((n - 1).clamp(0, 30));
+    let capped = base.min(cfg.retry_max_seconds as f64);
+    let jitter = 0.5 + (uuid::Uuid::new_v4().as_u128() % 1000) as f64 / 1000.0;
+    Duration::milliseconds((capped * jitter * 1000.0) as i64)
+}
+
+/// Gives up every pending delivery of endpoint `id` (it is deleted or gone).
+pub fn abandon(c: &mut AnyConnection, id: i64, now: NaiveDateTime) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        notify_deliveries::table
+            .filter(notify_deliveries::webhook_id.eq(id))
+            .filter(notify_deliveries::state.eq(PENDING)),
+    )
+    .set((notify_deliveries::state.eq(DEAD), notify_deliveries::done_at.eq(now)))
+    .execute(c)?)
+}
+
+/// Enqueues `event` for endpoint `id` alone (the test event), ready now.
+pub fn send_only_to(c: &mut AnyConnection, w: &Webhook, event: Outgoing, now: NaiveDateTime) -> Result<(), StoreError> {
+    crate::store::transaction(c, |c| {
+        let ids = super::outbox::enqueue_as(c, std::slice::from_ref(&event), 1)?;
+        let outbox = match ids.first() {
+            Some(id) => *id,
+            None => notify_outbox::table
+                .filter(notify_outbox::event_id.eq(&event.event.id))
+                .select(notify_outbox::id)
+                .first(c)?,
+        };
+        diesel::insert_into(notify_deliveries::table)
+            .values((
+                notify_deliveries::webhook_id.eq(w.id),
+                notify_deliveries::outbox_id.eq(outbox),
+                notify_deliveries::state.eq(PENDING),
+                notify_deliveries::next_at.eq(now),
+                notify_deliveries::give_up_at.eq(now + Duration::hours(i64::from(w.config.retry_hours))),
+                notify_deliveries::created_at.eq(now),
+            ))
+            .execute(c)?;
+        Ok(())
+    })
+}
+
+/// One attempt as the API lists it.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[diesel(table_name = notify_attempts)]
+pub struct Attempt {
+    /// Sent as the `rebound-attempt-id` header.
+    pub id: i64,
+    /// The events the POST carried (comma-separated ids).
+    pub event_ids: String,
+    pub started_at: NaiveDateTime,
+    pub status_code: Option<i32>,
+    pub latency_ms: i64,
+    /// `sending` (no answer recorded yet, or the process died mid-POST), `delivered`,
+    /// `failed` or `gone`.
+    pub outcome: String,
+    /// The start of the receiver's answer.
+    pub response_excerpt: Option<String>,
+    /// Why it failed (connection refused, timeout, …).
+    pub error: Option<String>,
+    /// The instance that sent it.
+    pub instance_id: String,
+}
+
+/// Endpoint `id`'s attempts, newest first, in keyset pages.
+pub fn attempts(c: &mut AnyConnection, id: i64, page: &Page) -> Result<Paged<Attempt>, PageError> {
+    let before = page.after.as_ref().map(Cursor::to_id).transpose()?;
+    let mut q = notify_attempts::table
+        .filter(notify_attempts::webhook_id.eq(id))
+        .order(notify_attempts::id.desc())
+        .limit(page.limit + 1)
+        .select(Attempt::as_select())
+        .into_boxed();
+    if let Some(b) = before {
+        q = q.filter(notify_attempts::id.lt(b));
+    }
+    let rows = q.load(c).map_err(StoreError::Query)?;
+    Ok(Paged::of(rows, page, |a: &Attempt| Cursor::id(a.id)))
+}
+
+/// Drops delivered and dead deliveries done before `before`, their attempts and the outbox
+/// rows nothing points to any more; gives how many deliveries went.
+pub fn prune(c: &mut AnyConnection, before: NaiveDateTime) -> Result<usize, StoreError> {
+    crate::store::transaction(c, |c| {
+        let n = diesel::delete(
+            notify_deliveries::table
+                .filter(notify_deliveries::state.ne(PENDING))
+                .filter(notify_deliveries::done_at.lt(before)),
+        )
+        .execute(c)?;
+        diesel::delete(notify_attempts::table.filter(notify_attempts::started_at.lt(before))).execute(c)?;
+        let live = notify_deliveries::table.select(notify_deliveries::outbox_id);
+        diesel::delete(
+            notify_outbox::table
+                .filter(notify_outbox::fanned.eq(1))
+                .filter(notify_outbox::created_at.lt(before))
+                .filter(notify_outbox::id.ne_all(live)),
+        )
+        .execute(c)?;
+        Ok(n)
+    })
+}

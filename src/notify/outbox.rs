@@ -1,0 +1,105 @@
+//! The durable outbox: events written in the transaction of the fact they report.
+//!
+//! Takes [`Outgoing`] events inside the caller's transaction; gives rows of `notify_outbox`
+//! the delivery worker fans out to endpoints later. One row per event, never one per
+//! endpoint: the ingest transaction pays the same whatever the number of endpoints, and the
+//! fan-out (filters, deliveries) happens off that path. Before building any event a stage
+//! asks [`Wanted`] (one query on the small `webhooks` table): with no enabled endpoint taking
+//! a type, nothing is built or written, so users without webhooks pay one cheap read per
+//! transaction. On PostgreSQL every batch is one `unnest` statement whatever its size.
+
+use super::event::Outgoing;
+use crate::store::schema::{notify_outbox, webhooks};
+use crate::store::{AnyConnection, StoreError};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+/// The event types some enabled endpoint takes (the `events` column of each).
+#[derive(Debug, Clone, Default)]
+pub struct Wanted(Vec<String>);
+
+impl Wanted {
+    /// Reads the enabled endpoints' event lists (one query).
+    pub fn load(c: &mut AnyConnection) -> Result<Wanted, StoreError> {
+        Ok(Wanted(
+            webhooks::table
+                .filter(webhooks::enabled.eq(1))
+                .filter(webhooks::deleted_at.is_null())
+                .select(webhooks::events)
+                .load(c)?,
+        ))
+    }
+
+    /// Does any enabled endpoint take events of `kind`?
+    pub fn wants(&self, kind: &str) -> bool {
+        self.0.iter().any(|e| crate::config::webhook::takes(e, kind))
+    }
+
+    /// Is there any enabled endpoint at all?
+    pub fn any(&self) -> bool {
+        !self.0.is_empty()
+    }
+}
+
+/// Enqueues the events `build` makes, if an enabled endpoint wants any type: `build` is only
+/// called then, with the wanted set, and should leave out what is not wanted.
+pub fn emit(c: &mut AnyConnection, build: impl FnOnce(&Wanted) -> Vec<Outgoing>) -> Result<usize, StoreError> {
+    let wanted = Wanted::load(c)?;
+    if !wanted.any() {
+        return Ok(0);
+    }
+    let events: Vec<Outgoing> = build(&wanted).into_iter().filter(|e| wanted.wants(&e.event.kind)).collect();
+    enqueue(c, &events)?;
+    Ok(events.len())
+}
+
+/// Writes `events` to the outbox (inside the caller's transaction).
+pub fn enqueue(c: &mut AnyConnection, events: &[Outgoing]) -> Result<(), StoreError> {
+    enqueue_as(c, events, 0).map(|_| ())
+}
+
+/// [`enqueue`] with `fanned` given (1: the caller makes the deliveries itself, as the test
+/// event does); gives the new rows' ids on SQLite and on PostgreSQL alike when `fanned` is 1
+/// (a single event), otherwise nothing.
+pub(super) fn enqueue_as(c: &mut AnyConnection, events: &[Outgoing], fanned: i32) -> Result<Vec<i64>, StoreError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let payloads: Vec<String> =
+        events.iter().map(|e| serde_json::to_string(&e.event).unwrap_or_else(|_| "{}".into())).collect();
+    let at: Vec<NaiveDateTime> = events.iter().map(|e| e.event.timestamp.naive_utc()).collect();
+    if let AnyConnection::Postgresql(pg) = c
+        && fanned == 0
+    {
+        use diesel::sql_types::{Array, Nullable, Text, Timestamp};
+        diesel::sql_query(
+            "INSERT INTO notify_outbox (event_id, kind, campaign_id, sending_domain, payload, created_at) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamp[])",
+        )
+        .bind::<Array<Text>, _>(events.iter().map(|e| e.event.id.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(events.iter().map(|e| e.event.kind.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(events.iter().map(|e| e.campaign_id.as_deref()).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(events.iter().map(|e| e.sending_domain.as_deref()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(&payloads)
+        .bind::<Array<Timestamp>, _>(&at)
+        .execute(pg)?;
+        return Ok(Vec::new());
+    }
+    let mut ids = Vec::with_capacity(events.len());
+    for ((e, payload), at) in events.iter().zip(&payloads).zip(&at) {
+        let id = diesel::insert_into(notify_outbox::table)
+            .values((
+                notify_outbox::event_id.eq(&e.event.id),
+                notify_outbox::kind.eq(&e.event.kind),
+                notify_outbox::campaign_id.eq(&e.campaign_id),
+                notify_outbox::sending_domain.eq(&e.sending_domain),
+                notify_outbox::payload.eq(payload),
+                notify_outbox::created_at.eq(at),
+                notify_outbox::fanned.eq(fanned),
+            ))
+            .returning(notify_outbox::id)
+            .get_result::<i64>(c)?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
