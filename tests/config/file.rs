@@ -74,6 +74,56 @@ fn example_config_documents_every_key() {
     node.domain_path = Some("X".into());
     node.after_command = Some("X".into());
     all.node.push(node);
+    // Every [[webhook]], [[alert]] (each criterion kind) and [alerts.*] key, optional ones set.
+    all.webhook.push(rebound::config::WebhookConfig {
+        name: "x".into(),
+        url: "X".into(),
+        events: vec!["X".into()],
+        secret_env: Some("X".into()),
+        secret_file: Some("X".into()),
+        campaigns: vec!["X".into()],
+        sending_domains: vec!["X".into()],
+        enabled: true,
+        batch: true,
+        ordered: true,
+        retry_hours: 1,
+    });
+    {
+        use rebound::config::alert::{Criterion, EmailConfig, Metric, Per, PushoverConfig};
+        let x = || Some("X".to_string());
+        all.alert.push(rebound::config::AlertConfig {
+            name: "x".into(),
+            per: Per::Campaign,
+            combine: "all".into(),
+            criteria: vec![
+                Criterion::Rate { metric: Metric::Bounce, window_minutes: 1, min_volume: 1, at_least: 0.5 },
+                Criterion::Count { window_minutes: 1, at_least: 1, status: x(), reason: x(), rule: x(), text: x() },
+                Criterion::MailboxFailing { polls: 1 },
+                Criterion::NodeLagging { minutes: 1 },
+            ],
+            cooldown_minutes: 1,
+            channels: vec!["X".into()],
+            enabled: true,
+        });
+        all.alerts.pushover = Some(PushoverConfig {
+            token_env: x(),
+            token_file: x(),
+            user_env: x(),
+            user_file: x(),
+            base_url: "X".into(),
+            priority: 0,
+        });
+        all.alerts.email = Some(EmailConfig {
+            host: "X".into(),
+            port: 1,
+            security: "X".into(),
+            from: "X".into(),
+            to: vec!["X".into()],
+            username: x(),
+            password_env: x(),
+            password_file: x(),
+        });
+    }
     let rendered = toml::to_string(&all).unwrap();
     let mut section = String::new();
     for line in rendered.lines() {
