@@ -64,8 +64,9 @@ pub fn stacked(title: &str, series: &[Series], bars: &[Bar]) -> String {
             }
         }
         svg.push_str("</g>");
-        // A date under the first, the last and about every seventh bar.
-        if i == 0 || i + 1 == bars.len() || (bars.len() > 10 && i % 7 == 0) {
+        // A date under the first, the last and about every seventh bar (none so close to the
+        // last that the two would overlap).
+        if i == 0 || i + 1 == bars.len() || (bars.len() > 10 && i % 7 == 0 && i + 3 < bars.len()) {
             let _ = write!(
                 svg,
                 r##"<text x="{:.1}" y="{}" font-size="10" text-anchor="middle" fill="#555">{}</text>"##,
