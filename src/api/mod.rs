@@ -175,12 +175,14 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 }
 
 pub fn router(state: AppState) -> Router {
-    let (routes, doc) = routes();
+    let (routes, mut doc) = routes();
+    let (web, web_doc) = crate::web::routes();
+    doc.merge(web_doc);
     let limit = state.limits.max_body_bytes;
     routes
         .route_layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::Extension(Arc::new(doc)))
-        .merge(crate::web::routes())
+        .merge(web)
         .fallback(openapi::no_route)
         .method_not_allowed_fallback(openapi::no_method)
         .layer(DefaultBodyLimit::max(limit))

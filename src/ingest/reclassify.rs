@@ -1,5 +1,6 @@
-//! Reclassify: after the rules change, re-run them over stored records and bring
-//! events, campaign counters and suppression in line — or, dry-run, only say what would change.
+//! Reclassify: after the rules change, re-run them over stored records and bring events,
+//! campaign counters (totals and per day) and suppression in line — or, dry-run, only say
+//! what would change.
 //!
 //! The rules see the stored fields (status, reply code, diagnostic, the parser's reason,
 //! kind, feedback type, MTAs, recipient, subject, dialect); rules on the whole body or the
@@ -162,6 +163,7 @@ fn apply(
             .execute(c)?;
         if let Some(campaign) = campaign {
             events::recount(c, campaign, &change.from, &change.to)?;
+            crate::record::counters::reclassified(c, campaign, occurred, &change.from, &change.to)?;
         }
         let to: Outcome = change.to.parse().map_err(|message| {
             IngestError::Rules(crate::classify::repo::RulesError::Corrupt { key: change.new_rule.clone(), message })

@@ -295,6 +295,7 @@ impl Pipeline {
         for (campaign, t) in &tallies {
             events::count(c, campaign, t)?;
         }
+        crate::record::counters::add(c, &rows)?;
         let facts: Vec<Candidate> = rows
             .iter()
             .zip(&ids)

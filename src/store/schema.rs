@@ -112,6 +112,32 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// A campaign's events per UTC day (`YYYY-MM-DD`), kept by `record::counters`.
+    campaign_days (campaign_id, day) {
+        campaign_id -> Text,
+        day -> Text,
+        failed_permanent -> BigInt,
+        failed_temporary -> BigInt,
+        hard -> BigInt,
+        soft -> BigInt,
+        complaints -> BigInt,
+        ignored -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// A campaign's bounces per status × recipient domain × remote MTA ('' for none).
+    campaign_failures (campaign_id, status, domain, remote_mta) {
+        campaign_id -> Text,
+        status -> Text,
+        domain -> Text,
+        remote_mta -> Text,
+        bounces -> BigInt,
+        permanent -> BigInt,
+    }
+}
+
+diesel::table! {
     sent_messages (message_id) {
         message_id -> Text,
         campaign_id -> Text,
