@@ -21,6 +21,7 @@
 //! POST carries the session's CSRF token and is refused without it, and a viewer's POST is
 //! refused whatever it carries.
 
+mod alerts;
 mod assets;
 mod audit;
 mod campaigns;
@@ -81,5 +82,8 @@ pub fn routes() -> Router<AppState> {
         .route("/review/{id}/action", post(review::action))
         .route("/audit", get(audit::list))
         .route("/settings", get(audit::settings))
+        .route("/alerts", get(alerts::page))
+        .route("/alerts/rules/{name}/toggle", post(alerts::toggle_rule))
+        .route("/alerts/webhooks/{name}/test", post(alerts::send_test))
         .layer(axum::middleware::map_response(layout::security_headers))
 }
