@@ -35,8 +35,9 @@ pub use mailbox_actions::MailboxOps;
 mod nodes;
 mod sync;
 // Webhook endpoints and alerts (events out).
-mod alerts;
-mod webhooks;
+pub mod alert_rules;
+pub mod alerts;
+pub mod webhooks;
 
 pub use auth::{Admin, SyncCaller, TokenCache, Viewer};
 
@@ -171,6 +172,10 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(webhooks::test))
         .routes(routes!(alerts::list))
         .routes(routes!(alerts::history))
+        .routes(routes!(alert_rules::list, alert_rules::create))
+        .routes(routes!(alert_rules::get, alert_rules::update, alert_rules::delete))
+        .routes(routes!(alert_rules::enable))
+        .routes(routes!(alert_rules::disable))
         .split_for_parts()
 }
 

@@ -158,9 +158,12 @@ fn apply(
     let (id, recipient, campaign, sending_domain, occurred) = (r.0, &r.1, &r.14, &r.15, r.16);
     crate::store::transaction(c, |c| {
         let now = Utc::now().naive_utc();
+        // The alert counters move the event from its old cell to its new one.
+        crate::notify::alert::counts::event(c, id, -1)?;
         diesel::update(ev::table.find(id))
             .set((ev::classification.eq(&change.to), ev::rule_key.eq(&change.new_rule), ev::reason.eq(&change.reason)))
             .execute(c)?;
+        crate::notify::alert::counts::event(c, id, 1)?;
         if let Some(campaign) = campaign {
             events::recount(c, campaign, &change.from, &change.to)?;
             crate::record::counters::reclassified(c, campaign, occurred, &change.from, &change.to)?;

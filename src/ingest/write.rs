@@ -281,6 +281,7 @@ impl Pipeline {
             }
         }
         let ids = events::insert_many(c, &rows)?;
+        crate::notify::alert::counts::record(c, &rows)?;
         crate::notify::emit(c, |wanted| recorded(wanted, &rows, &ids, now))?;
 
         // Campaign rows are locked in key order, so two instances never wait on each other

@@ -407,6 +407,34 @@ diesel::table! {
 }
 
 diesel::table! {
+    alert_rules (id) {
+        id -> BigInt,
+        name -> Text,
+        source -> Text,
+        config_file -> Nullable<Text>,
+        settings -> Text,
+        enabled -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    alert_counts (scope, hour, scope_key, kind, classification, status, reason, rule_key) {
+        scope -> Text,
+        scope_key -> Text,
+        hour -> BigInt,
+        kind -> Text,
+        classification -> Text,
+        status -> Text,
+        reason -> Text,
+        rule_key -> Text,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
     notify_leases (name) {
         name -> Text,
         lease_owner -> Nullable<Text>,

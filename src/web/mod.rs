@@ -21,6 +21,7 @@
 //! POST carries the session's CSRF token and is refused without it, and a viewer's POST is
 //! refused whatever it carries.
 
+mod alerts;
 mod assets;
 mod audit;
 mod campaigns;
@@ -84,6 +85,9 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(review::action))
         .routes(routes!(audit::list))
         .routes(routes!(audit::settings))
+        .routes(routes!(alerts::page))
+        .routes(routes!(alerts::toggle_rule))
+        .routes(routes!(alerts::send_test))
         .split_for_parts();
     let components = doc.components.get_or_insert_with(Default::default);
     let cookie = ApiKey::Cookie(ApiKeyValue::with_description(
