@@ -11,8 +11,12 @@
 //! build time (a missing field or a typo fails `cargo build`, not a page), every page is one
 //! request with no client framework, and there is no Node toolchain at build or run time.
 //! A little hand-written JavaScript ([`assets`]'s `app.js`) does what HTML cannot: the
-//! verify panel on the unsaved mailbox form, drag-and-drop of rules, confirmations. Every
-//! page works without it except those two interactions, which have plain form fallbacks.
+//! verify panel on the unsaved mailbox form, drag-and-drop of rules, the condition
+//! builder's add / remove buttons, confirmations. Every page works without it (plain form
+//! fallbacks: ↑/↓ buttons, spare blank condition rows).
+//!
+//! Every page and form is an operation of the OpenAPI document (tag `web`, signed in by the
+//! `session` cookie): [`routes`] builds the router from the documented handlers only.
 //! Every asset is compiled in (`include_str!`) and every response carries a
 //! `Content-Security-Policy` of `'self'` only, so nothing loads from outside the binary.
 //!

@@ -180,6 +180,37 @@ async fn steps(page: &Page, site: &Site, db: &TestDb, s: &Steps) {
     };
     assert!(test("550 5.7.9 plugh: refused").await, "both conditions hold: it matches");
     assert!(!test("550 5.7.9 refused").await, "without the diagnostic's word it does not");
+
+    // On request, a picture of every page at desktop and phone width (for people to look at).
+    if let Some(dir) = std::env::var_os("REBOUND_WEB_SCREENSHOTS") {
+        s.step("screenshots");
+        let pages = [
+            ("overview", "/".to_string()),
+            ("mailboxes", "/mailboxes".into()),
+            ("mailbox-form", "/mailboxes/new".into()),
+            ("campaigns", "/campaigns".into()),
+            ("summary", format!("/campaigns/{CAMPAIGN}")),
+            ("bounced", format!("/campaigns/{CAMPAIGN}?tab=bounced")),
+            ("complaints", format!("/campaigns/{CAMPAIGN}?tab=complaints")),
+            ("rules", "/rules".into()),
+            ("rule-form", "/rules/web-builder/edit".into()),
+            ("suppression", "/suppression".into()),
+            ("address", "/suppression/address?email=gone%40example.org".into()),
+            ("review", "/review".into()),
+            ("audit", "/audit".into()),
+            ("settings", "/settings".into()),
+        ];
+        for (width, height) in [(1280, 900), (390, 844)] {
+            page.c.set_window_size(width, height).await.unwrap();
+            for (name, path) in &pages {
+                page.go(path).await;
+                let png = page.c.screenshot().await.unwrap();
+                std::fs::write(std::path::Path::new(&dir).join(format!("{}-{name}-{width}.png", page.name)), png)
+                    .unwrap();
+            }
+        }
+        page.c.set_window_size(1280, 900).await.unwrap();
+    }
 }
 
 async fn actions(db: TestDb, offset: u16) {
