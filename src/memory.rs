@@ -25,3 +25,16 @@ pub fn tune() {
         libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0);
     }
 }
+
+/// For a short batch job that frees and allocates the same sizes over and over (`rebound
+/// parse` over a folder or an mbox): keep freed memory for reuse instead of purging it at
+/// once. Purged pages come back zero-filled by the kernel on the next allocation, and that
+/// zeroing was a third of all cycles of `rebound parse --json` over the corpus ×10 (perf);
+/// the job's resident size stays its peak working set (a batch of messages), never growing
+/// with the input.
+pub fn keep_freed() {
+    // SAFETY: as in `tune`. A negative delay is mimalloc's "never purge".
+    unsafe {
+        libmimalloc_sys::mi_option_set(PURGE_DELAY, -1);
+    }
+}

@@ -3,7 +3,7 @@
 //! Runs where ../shared/corpus/sisimai-dev exists (CI has it; under CI=true its absence is a
 //! failure). The emails and expectations stay outside the repository: this test only runs
 //! `rebound parse --json` over them (default rules, no database) and `score.py`.
-//! Thresholds: core 98.7% and hard/soft 99.7% on sisimai-dev, score2 96.7% on others-dev
+//! Thresholds: core 98.7% and hard/soft 99.7% on sisimai-dev, score2 96.9% on others-dev
 //! (the gates .ci/run applies too: each is today's figure, so one record lost fails);
 //! REBOUND_MIN_CORE / REBOUND_MIN_HARD / REBOUND_MIN_SCORE2 override them for experiments.
 
@@ -64,7 +64,7 @@ fn others_corpus_holds_its_floor() {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but {} is missing", dir.display());
         return;
     }
-    let min = std::env::var("REBOUND_MIN_SCORE2").unwrap_or_else(|_| "96.7".into());
+    let min = std::env::var("REBOUND_MIN_SCORE2").unwrap_or_else(|_| "96.9".into());
     let (ok, report) = parse_and_score(&dir, "score2.py", &["--min", &min]);
     assert!(ok, "others-dev score2 below {min}%:\n{report}");
 }

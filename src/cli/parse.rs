@@ -139,6 +139,8 @@ type Message = (String, Option<usize>, Vec<u8>);
 /// sequential; parsing and rendering (the larger part of the work) run on all cores, a batch
 /// at a time, each core rendering into a buffer of its own.
 pub fn run(cfg: &Config, engine: &Engine, paths: &[PathBuf], as_json: bool) -> Result<(), Failure> {
+    // Every batch frees what the last one allocated: reused, not handed back and re-zeroed.
+    crate::memory::keep_freed();
     let pipeline = Pipeline::new(cfg).map_err(|e| Failure::Run(e.into()))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdout.lock());

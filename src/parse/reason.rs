@@ -22,8 +22,9 @@
 //! another reason does not count ("senders not allowed" in "unauthenticated senders not
 //! allowed").
 //!
-//! Permanence ([`permanent`]) has its own order: status class, then the record's kind, then
-//! the reply code's class, then the words (temporary or final), then the reason's nature.
+//! Permanence ([`permanent`]) has its own order: a delay notice (the reporting MTA keeps
+//! trying), the status class, then the record's kind, then the reply code's class, then the
+//! words (temporary or final), then the reason's nature.
 //!
 //! Vocabulary sources (facts carried over, written in our own words): RFC 3463 and its
 //! registry (RFC 5248), RFC 3464, RFC 5321 4.2, RFC 7505 (null MX); the MTAs' own texts:
@@ -64,6 +65,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
         // Japanese carriers' and portals' notices (docomo, au/KDDI, SoftBank, Yahoo! JAPAN):
         // "メールボックスが一杯", "容量オーバー", "容量超過", "容量制限".
         "メールボックスが一杯", "メールボックスがいっぱい", "容量オーバー", "容量超過", "容量制限",
+        // RFC 5321 4.2.2 552 "exceeded storage allocation"; Web.de/bytecamp "Quota limit
+        // exceeded"; Tencent/NetEase "mailbox space not enough".
+        "quota limit exceeded", "space not enough",
     ]),
     (MesgTooBig, &[
         "message too large", "message is too large", "message size exceeds",
@@ -95,9 +99,18 @@ const PHRASES: &[(Reason, &[&str])] = &[
         // deactivated/suspended"), and old ISP notices ("disabled or discontinued").
         "account has been closed", "account is no longer active", "mailbox has been disabled",
         "mailbox has been suspended", "account inactive", "deactivated mailbox",
+        // Yandex "Policy rejection on the target address" (the recipient's account blocked
+        // for breaking the user agreement, Yandex's bounce help); NetEase/Coremail "User is
+        // locked", "user disabled", "This account has been temporarily suspended". (Not
+        // iCloud's "5.1.1 inactive email address": Apple answers it with a bad-mailbox status
+        // and never reopens most of them, so the status decides: unknown user.)
+        "policy rejection on the target address", "user is locked", "user disabled",
+        "account has been temporarily suspended",
     ]),
     (HasMoved, &[
         "has moved", "address changed", "user has moved", "moved to another", "mailbox has moved",
+        // RFC 5321 4.2.2 reply 551 "User not local; please try <forward-path>" (RFC 3463 X.1.6).
+        "user not local",
     ]),
     (NoRelaying, &[
         "relay access denied", "relaying denied", "relay not permitted", "not permitted to relay",
@@ -148,6 +161,11 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "mailbox not available", "recipient no longer", "wasn't found at",
         "invalid e-mail address", "unknown alias", "no such user here", "user doesn't exist",
         "recipient address is invalid", "not a valid email", "宛先不明", "存在しない",
+        // Yandex's bounce help ("No correct recipients", "Bad recipient address syntax");
+        // Postfix reject_non_fqdn_recipient ("Recipient address rejected: need
+        // fully-qualified address"); Coremail "unavailable mail user".
+        "no correct recipients", "bad recipient address syntax", "need fully-qualified address",
+        "unavailable mail user",
     ]),
     (Filtered, &[
         "filtered", "user reject", "refused by recipient", "refuse to receive", "refuses to accept",
@@ -179,6 +197,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (ContentError, &[
         "content error", "improper use of 8-bit data", "illegal character", "malformed mime",
         "invalid header", "bare lf", "line too long", "message content is not", "mime error",
+        // RFC 3463 X.6.1 / X.6.2 / X.6.3 titles (Haraka prints them as they stand).
+        "media not supported", "conversion required and prohibited",
+        "conversion required but not supported",
     ]),
     (PolicyViolation, &[
         "local policy violation", "header error", "closed mailing list", "members-only list",
@@ -201,6 +222,10 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "recipient addresses rejected : access denied",
         // Gmail's "Send mail as" alias whose SMTP settings are broken: the sender's account.
         "sending this from a different address or alias using the",
+        // RFC 3463 X.1.7 / X.1.8 titles ("Bad sender's mailbox address syntax", "Bad
+        // sender's system address"); Exchange Online 5.1.8 "Access denied, bad outbound
+        // sender"; Coremail "Fake sender".
+        "bad sender's mailbox", "bad sender's system", "bad outbound sender", "fake sender",
     ]),
     (HostUnknown, &[
         "host unknown", "unknown host", "host not found", "domain not found", "no such domain",
@@ -218,6 +243,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "domain could not be found", "no such domain name", "domain lookup failed",
         // Exchange's "554 5.4.4 SMTPSEND.DNS.NonExistentDomain; nonexistent domain".
         "nonexistent domain", "nonexistentdomain",
+        // RFC 3463 X.1.2's own title, which Haraka's DSN module (and Yandex's list) print as
+        // the message: "Bad destination system address".
+        "bad destination system address",
     ]),
     (SpamDetected, &[
         "spam", "junk", "unsolicited", "bulk mail", "bulk email", "looks like spam", "uribl",
@@ -228,6 +256,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
     ]),
     (Speeding, &[
         "sending too fast", "too many messages",
+        // iCloud 421 4.7.1 "Messages to x deferred due to excessive volume" (one recipient
+        // receiving too fast, Apple's postmaster page).
+        "excessive volume",
     ]),
     (TooManyConn, &[
         "too many connections", "too many concurrent", "connection limit", "too many smtp sessions",
@@ -249,6 +280,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
         // Exchange Online 5.7.708 "Access denied, traffic not accepted from this IP" (its NDR
         // reference: the sending IP's traffic is refused, typically a new or poorly rated IP).
         "traffic not accepted from this ip",
+        // Haraka's DSN.bad_sender_ip() default text; Coremail "IP is rejected".
+        "bad sender ip", "ip is rejected",
     ]),
 ];
 
@@ -266,6 +299,8 @@ const PHRASES2: &[(Reason, &[&str])] = &[
         "resources temporarily", "transaction failed", "temporary lookup failure",
         "service currently unavailable", "upstream error", "system is busy", "service unavailable",
         "mail system problem",
+        // RFC 3463 X.4.3 "Directory server failure", X.4.5 "Mail system congestion".
+        "directory server failure", "system congestion",
     ]),
     (NetworkError, &[
         "lost connection", "too many hops", "hop count exceeded", "mail loop", "loop detected",
@@ -275,10 +310,15 @@ const PHRASES2: &[(Reason, &[&str])] = &[
         // qmail "Connected to x but connection died", "This message is looping"; Postfix
         // "lost connection with x while ..."; Sendmail "Connection reset by x".
         "connection died", "is looping", "connection dropped", "broken pipe", "temporary dns",
+        // RFC 3463 X.4.1 "No answer from host", X.4.2 "Bad connection", X.4.4 "Unable to
+        // route"; Haraka's temp_resolver_failed "Temporary address resolution failure".
+        "no answer from host", "bad connection", "unable to route", "address resolution failure",
     ]),
     (SystemFull, &[
         "insufficient disk space", "disk full", "system full", "insufficient system storage",
         "out of disk", "not enough space on the disk",
+        // RFC 3463 X.3.1's title.
+        "mail system full",
     ]),
     (NotAccept, &[
         "couldn't find a mail exchanger", "indicated no smtp service", "doesn't receive email",
@@ -286,6 +326,8 @@ const PHRASES2: &[(Reason, &[&str])] = &[
         "not accept any mail", "does not accept any mail",
         // RFC 7505 null MX: 556 5.1.10 "Recipient address has null MX"; Postfix "nullMX".
         "nullmx", "has null mx", "accepts no email", "domain does not receive",
+        // RFC 3463 X.3.2 "System not accepting network messages".
+        "not accepting network messages",
     ]),
     (Expired, &[
         "timed out", "timeout", "expired", "too long", "retry time", "delivery time",
@@ -315,6 +357,8 @@ const PHRASES2: &[(Reason, &[&str])] = &[
         // Exchange 5.7.57 "Client was not authenticated to send anonymous mail", 5.7.1
         // "RESOLVER.RST.AuthRequired"; Postfix "SASL authentication failed".
         "not authenticated", "authrequired", "sasl",
+        // RFC 3463 X.7.5 "Cryptographic failure", X.7.7 "Message integrity failure".
+        "cryptographic failure", "message integrity failure",
     ]),
     (MailerError, &[
         "x-unix", "pipe to", "command failed", "program exited", "unknown mailer", "exit code",
@@ -322,6 +366,8 @@ const PHRASES2: &[(Reason, &[&str])] = &[
     ]),
     (SyntaxError, &[
         "syntax error", "command unrecognized", "unrecognized command", "bad sequence", "syntax",
+        // RFC 3463 X.5.1 "Invalid command", X.5.5 "Wrong protocol version".
+        "invalid command", "wrong protocol version",
     ]),
 ];
 
@@ -722,9 +768,12 @@ static PERMANENCE: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
     crate::parse::text::phrase_automaton(&pats)
 });
 
-/// Is the failure of a record permanent? Evidence in order: the enhanced status class (RFC
-/// 3463: 5 permanent, 4 persistent transient, 2 success), then the kind (a delay notice is
-/// temporary; complaints, auto-replies and success DSNs are no failure), the SMTP reply
+/// Is the failure of a record permanent? Evidence in order: a delay notice is never
+/// permanent (RFC 3464 2.3.3: Action "delayed" is the reporting MTA's own word that it will
+/// keep trying, whatever status the remote server's reply carried: Gmail's "Delivery
+/// incomplete ... will retry" quoting a 550 5.7.1); then the enhanced status class (RFC
+/// 3463: 5 permanent, 4 persistent transient, 2 success), then the kind (complaints,
+/// auto-replies and success DSNs are no failure), the SMTP reply
 /// code's first digit (RFC 5321 4.2.1), then the words of `texts` (the diagnostic first,
 /// then the notice around it; where one text says both, temporary wins: "we will retry;
 /// you will be told if it fails permanently"), and last the reason: a condition that passes
@@ -738,6 +787,9 @@ pub fn permanent(
     reason: Reason,
 ) -> bool {
     use crate::parse::types::Kind;
+    if kind == Kind::Delay {
+        return false;
+    }
     match status.and_then(|s| s.bytes().next()) {
         Some(b'5') => return true,
         Some(b'4' | b'2') => return false,
@@ -826,7 +878,8 @@ mod tests {
         let p = |k, s, c, t: &[&str], r| permanent(k, s, c, t, r);
         // The status class decides over the reply code and the words.
         assert!(!p(Bounce, Some("4.2.2"), Some(550), &["permanent error"], MailboxFull));
-        assert!(p(Delay, Some("5.1.1"), None, &[], UserUnknown));
+        // A delay notice is the MTA saying it keeps trying, whatever the remote's status.
+        assert!(!p(Delay, Some("5.7.1"), None, &[], BadReputation));
         assert!(!p(Delay, None, Some(550), &[], UserUnknown));
         assert!(p(Bounce, None, Some(550), &["temporary"], MailboxFull));
         assert!(!p(Bounce, None, Some(421), &[], OnHold));

@@ -1,7 +1,8 @@
 //! Reasons by the receiving provider's own, documented words and codes (Orange/La Poste
-//! "OFR_416"/"LPN007_426", Cox and Spectrum "AUP#..." codes, Yahoo, Tencent QQ, Symantec
-//! MessageLabs, Microsoft 365, Outlook.com). These outrank the general phrase table: a
-//! provider's code means one thing whatever SMTP command it answered.
+//! "OFR_416"/"LPN007_426", Cox and Spectrum "AUP#..." codes, Comcast "BL000000"/"ES000010"
+//! block codes, Yahoo, Tencent QQ, Symantec MessageLabs, Microsoft 365, Outlook.com). These
+//! outrank the general phrase table: a provider's code means one thing whatever SMTP command
+//! it answered.
 //! Takes the diagnostic and the hosts involved; gives a reason or nothing. Pure.
 
 use std::sync::LazyLock;
@@ -234,6 +235,27 @@ fn aup(diag: &str) -> Option<Reason> {
     })
 }
 
+/// Comcast's block codes (postmaster.comcast.net "Mail delivery error codes"): "ES000001" /
+/// "ES000010" refuse dynamic or residential address space, "BL0000xx" a sender listed on
+/// Comcast's own, Spamhaus, Cloudmark CSI or SenderScore blocklists (bits of the number say
+/// which). Both are about the sending host, so only said when a Comcast host is involved.
+fn comcast(diag: &str, hosts: &dyn Fn() -> String) -> Option<Reason> {
+    let b = diag.as_bytes();
+    let coded = ["ES0000", "BL000"].iter().any(|p| {
+        let mut from = 0;
+        while let Some(i) = diag.get(from..).and_then(|d| find_ci(d, p)).map(|i| i + from) {
+            let digits = b.get(i + 2..).unwrap_or(&[]).iter().take_while(|c| c.is_ascii_digit()).count();
+            let word_start = i == 0 || !b[i - 1].is_ascii_alphanumeric();
+            if word_start && digits == 6 {
+                return true;
+            }
+            from = i + 1;
+        }
+        false
+    });
+    (coded && hosts().contains("comcast.net")).then_some(Blocked)
+}
+
 /// What a provider table may look at: the server's words, the hosts involved (remote MTA,
 /// recipient domain, hosts named in the bounce), the status and the SMTP command answered.
 pub struct Reply<'a> {
@@ -292,6 +314,9 @@ pub fn reason(r: &Reply) -> Option<Reason> {
         h.push_str(&diag.to_ascii_lowercase());
         h
     };
+    if let Some(x) = comcast(diag, &hosts) {
+        return Some(x);
+    }
     let t = PHRASES.as_ref()?;
     let mut hits: Vec<(usize, usize)> =
         t.ac.find_overlapping_iter(diag).filter_map(|m| t.owner.get(m.pattern().as_usize()).copied()).collect();
@@ -331,5 +356,12 @@ mod tests {
         assert_eq!(reason("550 sender rejected. AUP#In-1310", &[]), Some(TooManyConn));
         assert_eq!(reason("550 Ip frequency limited", &["mx3.qq.com"]), Some(TooManyConn));
         assert_eq!(reason("550 Ip frequency limited", &["mx.example.org"]), None);
+        let cc = "554 resimta-po-01v.sys.comcast.net comcast 192.0.2.7 Comcast block for spam. \
+                  Please see http://postmaster.comcast.net/smtp-error-codes.php#BL000000";
+        assert_eq!(reason(cc, &["mx1.comcast.net"]), Some(Blocked));
+        assert_eq!(reason("550 ES000010 dynamic space", &["mx2.comcast.net"]), Some(Blocked));
+        // The same letters elsewhere, or a code of another length, say nothing.
+        assert_eq!(reason("550 BL000000 refused", &["mx.example.org"]), None);
+        assert_eq!(reason("550 XBL0000001 refused", &["mx1.comcast.net"]), None);
     }
 }
