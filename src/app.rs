@@ -164,6 +164,7 @@ impl App {
             &scheduler.cancel_token(),
         );
         let (tracker, stop) = (scheduler.tracker(), scheduler.cancel_token());
+        crate::ingest::log_follow::start(&db, pipeline.clone(), &config.mta_log, &tracker, &stop);
         crate::notify::alert::start(&db, &config.alert, &config.alerts, &instance_id, &tracker, &stop);
         scheduler.start().await?;
 

@@ -37,6 +37,8 @@ mod sync;
 // Webhook endpoints and alerts (events out).
 mod alerts;
 mod webhooks;
+// MTA log sources.
+mod logs;
 
 pub use auth::{Admin, SyncCaller, TokenCache, Viewer};
 
@@ -171,6 +173,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(webhooks::test))
         .routes(routes!(alerts::list))
         .routes(routes!(alerts::history))
+        .routes(routes!(logs::list))
+        .routes(routes!(logs::get))
         .split_for_parts()
 }
 

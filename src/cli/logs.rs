@@ -49,17 +49,21 @@ fn source_of(cfg: &Config, args: &LogArgs) -> Result<LogSource, Failure> {
         (None, Some(e)) => e.format,
         (None, None) => return Err(Failure::Usage("--format is required (powermta, postfix, exim or kumomta)".into())),
     };
-    let node = args.node.clone().or_else(|| entry.and_then(|e| e.node.clone()));
-    let mut options = Options { node: node.clone(), ..Default::default() };
-    if let Some(e) = entry {
-        options.offset = e.offset();
+    let mut src = match entry {
+        Some(e) => crate::ingest::log_follow::source_of(e),
+        None => LogSource {
+            source: format!("import:{}", format.as_str()),
+            format,
+            options: Options::default(),
+            context: LogContext { node: None, campaign_from: CampaignFrom::None },
+        },
+    };
+    src.format = format;
+    if let Some(n) = &args.node {
+        src.options.node = Some(n.clone());
+        src.context.node = Some(n.clone());
     }
-    Ok(LogSource {
-        source: entry.map_or_else(|| format!("import:{}", format.as_str()), MtaLogConfig::source),
-        format,
-        options,
-        context: LogContext { node, campaign_from: entry.map_or(CampaignFrom::None, |e| e.campaign_from) },
-    })
+    Ok(src)
 }
 
 fn bar(total: u64) -> ProgressBar {

@@ -38,12 +38,15 @@ pub struct LogBatch<'a> {
     pub source: &'a str,
     pub file_key: &'a str,
     pub path: &'a str,
-    /// The file's length now (for the lag its status shows).
-    pub size: u64,
+    /// The file's length now (for the lag its status shows); -1 for a compressed segment
+    /// not read to its end yet.
+    pub size: i64,
     /// Each record with its origin ref ([`origin_ref`] of the line that gave it).
     pub records: Vec<(LogRecord, String)>,
     pub unreadable: Vec<Unreadable>,
     pub checkpoint: logs::Checkpoint,
+    /// [`tail_digest`] of the bytes before the checkpoint's offset (empty when not checked).
+    pub tail: String,
 }
 
 /// Counts of one batch or a whole run.
@@ -85,6 +88,15 @@ impl LogStats {
 pub fn origin_ref(format: Format, line: &[u8]) -> String {
     let d = ledger::digest(line);
     format!("{}:{}", format.as_str(), &d[..32])
+}
+
+/// How many bytes before a checkpoint [`tail_digest`] covers: the whole last line or more
+/// (its time and recipient; the last columns alone are often the same from line to line).
+pub const TAIL: usize = 1024;
+
+/// The digest a checkpoint keeps of the bytes before its offset.
+pub fn tail_digest(bytes: &[u8]) -> String {
+    ledger::digest(&bytes[bytes.len().saturating_sub(TAIL)..])[..32].to_string()
 }
 
 /// The rule key recorded for an MTA's own suppression-list refusal.
@@ -283,7 +295,8 @@ impl Pipeline {
                     read_offset: cp.offset as i64,
                     line_no: cp.line as i64,
                     join_state: serde_json::to_string(&cp.state).unwrap_or_else(|_| "{}".into()),
-                    size: batch.size as i64,
+                    tail: batch.tail.clone(),
+                    size: batch.size,
                     records: out.records as i64,
                     unreadable: batch.unreadable.len() as i64,
                     updated_at: now,

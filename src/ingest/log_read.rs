@@ -10,7 +10,7 @@
 //! last line is left for the next pass unless the file is a finished (compressed) segment.
 //! It never parses a line itself and never writes outside [`Pipeline::ingest_log`].
 
-use super::log::{LogBatch, LogContext, LogStats, origin_ref};
+use super::log::{LogBatch, LogContext, LogStats, TAIL, origin_ref, tail_digest};
 use super::{IngestError, Pipeline};
 use crate::logs::file::{self, Compression, FileId};
 use crate::logs::{Checkpoint, Entry, Format, JoinState, Options, Reader};
@@ -54,12 +54,23 @@ impl Pipeline {
         let io = |source| PassError::Io { path: shown.clone(), source };
         let id = file::identify(path).map_err(io)?;
         let saved = logged::get(c, &src.source, &id.key).map_err(IngestError::from)?;
-        let mut reader = resume(src, &id, saved.as_ref());
+        // A compressed segment read to its end is final (its size is set at the end only):
+        // decompressing it again on every poll would find nothing.
+        if id.compression != Compression::None && saved.as_ref().is_some_and(|s| s.size == s.read_offset) {
+            return Ok(LogStats::default());
+        }
+        let before = match (&saved, id.compression) {
+            (Some(s), Compression::None) => bytes_before(path, s.read_offset as u64).map_err(io)?,
+            _ => Vec::new(),
+        };
+        let mut reader = resume(src, &id, saved.as_ref(), &before);
         let start = reader.checkpoint().offset;
         let mut chunks = file::Chunks::open(path, &id, start).map_err(io)?;
         let mut total = LogStats::default();
         let mut pending: Vec<u8> = Vec::new();
         let mut base = start;
+        // The last bytes read, for the checkpoint's tail digest.
+        let mut tail: Vec<u8> = if start == 0 { Vec::new() } else { before };
         loop {
             let n = chunks.read_into(&mut pending, CHUNK).map_err(io)?;
             let finished = n == 0;
@@ -69,7 +80,9 @@ impl Pipeline {
                 reader.finish(&pending[used..], &mut entries);
             }
             let consumed = if finished && id.compression != Compression::None { pending.len() } else { used };
-            if consumed == 0 && entries.is_empty() {
+            // The end of a compressed segment is always committed: it marks the segment final.
+            let segment_end = finished && id.compression != Compression::None;
+            if consumed == 0 && entries.is_empty() && !segment_end {
                 if finished {
                     break;
                 }
@@ -77,8 +90,18 @@ impl Pipeline {
                 continue;
             }
             let at = reader.checkpoint().offset;
-            let size = if id.compression == Compression::None { id.size.max(at) } else { at };
-            let batch = batch_of(src, &id, &shown, size, &pending, base, entries, reader.checkpoint());
+            // A compressed segment's size is known at its end; until then it reads as unfinished.
+            let size = match id.compression {
+                Compression::None => id.size.max(at) as i64,
+                _ if finished => at as i64,
+                _ => -1,
+            };
+            tail.extend_from_slice(&pending[..consumed]);
+            tail.drain(..tail.len().saturating_sub(TAIL));
+            let mut batch = batch_of(src, &id, &shown, size, &pending, base, entries, reader.checkpoint());
+            if id.compression == Compression::None {
+                batch.tail = tail_digest(&tail);
+            }
             let stats = self.ingest_log(c, src.format, &src.context, &batch)?;
             total.add(&stats);
             progress(consumed as u64, &total);
@@ -92,12 +115,25 @@ impl Pipeline {
     }
 }
 
-/// A reader at the file's checkpoint, or at its start when there is none or the file is
-/// now shorter than the checkpoint (truncated in place).
-fn resume(src: &LogSource, id: &FileId, saved: Option<&logged::Checkpoint>) -> Reader {
+/// Up to [`TAIL`] bytes of a plain file before `offset` (fewer when the file is shorter now).
+fn bytes_before(path: &Path, offset: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let from = offset.saturating_sub(TAIL as u64);
+    let mut f = std::fs::File::open(path)?;
+    f.seek(SeekFrom::Start(from))?;
+    let mut out = Vec::with_capacity(TAIL);
+    f.take(offset - from).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// A reader at the file's checkpoint, or at its start when there is none or the file was
+/// truncated in place: it is shorter than the checkpoint, or the bytes before the
+/// checkpoint are no longer those read there (written again to the same length or more).
+fn resume(src: &LogSource, id: &FileId, saved: Option<&logged::Checkpoint>, before: &[u8]) -> Reader {
     let Some(s) = saved else { return Reader::new(src.format, src.options.clone()) };
     let state: JoinState = serde_json::from_str(&s.join_state).unwrap_or_default();
-    if id.compression == Compression::None && (s.read_offset as u64) > id.size {
+    let rewritten = (s.read_offset as u64) > id.size || (!s.tail.is_empty() && tail_digest(before) != s.tail);
+    if id.compression == Compression::None && rewritten {
         // Copy-truncate: the file starts over; what earlier lines said of open queue ids holds.
         return Reader::resume(src.options.clone(), Checkpoint { format: src.format, offset: 0, line: 0, state });
     }
@@ -112,7 +148,7 @@ fn batch_of<'a>(
     src: &'a LogSource,
     id: &'a FileId,
     path: &'a str,
-    size: u64,
+    size: i64,
     bytes: &[u8],
     base: u64,
     entries: Vec<Entry>,
@@ -134,7 +170,16 @@ fn batch_of<'a>(
             Err(u) => unreadable.push(u),
         }
     }
-    LogBatch { source: &src.source, file_key: &id.key, path, size, records, unreadable, checkpoint }
+    LogBatch {
+        source: &src.source,
+        file_key: &id.key,
+        path,
+        size,
+        records,
+        unreadable,
+        checkpoint,
+        tail: String::new(),
+    }
 }
 
 /// The line starting at stream offset `at`, when it is in `bytes` (which start at `base`).
@@ -187,7 +232,7 @@ impl Pipeline {
             };
             if consumed > 0 || !entries.is_empty() {
                 let at = reader.checkpoint().offset;
-                let batch = batch_of(src, &id, "-", at, &pending, base, entries, reader.checkpoint());
+                let batch = batch_of(src, &id, "-", at as i64, &pending, base, entries, reader.checkpoint());
                 let stats = self.ingest_log(c, src.format, &src.context, &batch)?;
                 total.add(&stats);
                 progress(consumed as u64, &total);

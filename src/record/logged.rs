@@ -28,6 +28,10 @@ pub struct Checkpoint {
     /// The join state of messages not finished yet (JSON of `logs::JoinState`).
     #[serde(skip)]
     pub join_state: String,
+    /// Digest of the bytes just before `read_offset` (empty for pipes and compressed
+    /// segments), to tell a file rewritten in place from one that grew.
+    #[serde(skip)]
+    pub tail: String,
     /// The file's length when it was last read.
     pub size: i64,
     pub records: i64,
@@ -65,6 +69,7 @@ pub fn put(c: &mut AnyConnection, cp: &Checkpoint) -> Result<(), StoreError> {
             log_checkpoints::read_offset.eq(cp.read_offset),
             log_checkpoints::line_no.eq(cp.line_no),
             log_checkpoints::join_state.eq(&cp.join_state),
+            log_checkpoints::tail.eq(&cp.tail),
             log_checkpoints::size.eq(cp.size),
             log_checkpoints::records.eq(log_checkpoints::records + cp.records),
             log_checkpoints::unreadable.eq(log_checkpoints::unreadable + cp.unreadable),

@@ -397,6 +397,7 @@ diesel::table! {
         read_offset -> BigInt,
         line_no -> BigInt,
         join_state -> Text,
+        tail -> Text,
         size -> BigInt,
         records -> BigInt,
         unreadable -> BigInt,

@@ -11,6 +11,9 @@ CREATE TABLE log_checkpoints (
     read_offset BIGINT NOT NULL,
     line_no BIGINT NOT NULL,
     join_state TEXT NOT NULL,
+    -- Digest of the last 1 KiB before read_offset: a file truncated and written again to the
+    -- same length (copy-truncate) no longer matches it, and is read again from its start.
+    tail TEXT NOT NULL,
     size BIGINT NOT NULL,
     records BIGINT NOT NULL,
     unreadable BIGINT NOT NULL,
