@@ -57,11 +57,12 @@ impl App {
             tracing::info!(added = ?synced.added, updated = ?synced.updated, deleted = ?synced.deleted,
                 "mailboxes of the config file registered");
         }
-        let (nodes, hooks) = (config.node.clone(), config.webhook.clone());
+        let (nodes, hooks, rules) = (config.node.clone(), config.webhook.clone(), config.alert.clone());
         db.run(move |c| {
             let now = chrono::Utc::now().naive_utc();
             crate::sync::status::sync_config(c, &nodes, node_file.as_deref(), now)?;
-            crate::notify::endpoints::sync_config(c, &hooks, node_file.as_deref(), now)
+            crate::notify::endpoints::sync_config(c, &hooks, node_file.as_deref(), now)?;
+            crate::notify::alert::rules::sync_config(c, &rules, node_file.as_deref(), now)
         })
         .await?;
         let listener = TcpListener::bind(&config.server.listen).await.map_err(|e| {
@@ -165,7 +166,12 @@ impl App {
         );
         let (tracker, stop) = (scheduler.tracker(), scheduler.cancel_token());
         crate::ingest::log_follow::start(&db, pipeline.clone(), &config.mta_log, &tracker, &stop);
-        crate::notify::alert::start(&db, &config.alert, &config.alerts, &instance_id, &tracker, &stop);
+        let mut alerts = config.alerts.clone();
+        if alerts.web_url.is_none() {
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            alerts.web_url = Some(format!("{scheme}://{}", config.server.listen));
+        }
+        crate::notify::alert::start(&db, &alerts, &instance_id, &tracker, &stop);
         scheduler.start().await?;
 
         let addr = listener.local_addr()?;

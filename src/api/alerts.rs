@@ -1,19 +1,20 @@
 //! `/api/v1/alerts`: the alert rules with their active episodes, and every past episode.
 //!
-//! Takes a token; gives the `[[alert]]` rules this server runs and the episodes from
-//! [`crate::notify::alert::episodes`]. Read-only: rules live in the config file.
+//! Takes a token; gives the alert rules the evaluator runs (config file and admin API, see
+//! [`super::alert_rules`] for writing them) and the episodes from
+//! [`crate::notify::alert::episodes`].
 
 use super::{ApiQuery, ApiResult, AppState, ErrorBody, Viewer, page_of};
-use crate::config::AlertConfig;
 use crate::notify::alert::episodes::{self, Episode};
+use crate::notify::alert::rules::{self, AlertRule};
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Alerts {
-    /// The rules of the config file, as resolved.
-    pub rules: Vec<AlertConfig>,
+    /// Every rule, from the config file (`source` `config`) and the admin API (`api`).
+    pub rules: Vec<AlertRule>,
     /// Episodes firing now, oldest first.
     pub active: Vec<Episode>,
 }
@@ -38,8 +39,9 @@ pub struct History {
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts",
     responses((status = 200, body = Alerts), (status = 401, body = ErrorBody)))]
 pub async fn list(_: Viewer, State(state): State<AppState>) -> ApiResult<Json<Alerts>> {
-    let active = state.db.run(episodes::active).await?;
-    Ok(Json(Alerts { rules: state.config.alert.clone(), active }))
+    let (rules, active) =
+        state.db.run(|c| Ok::<_, crate::store::StoreError>((rules::list(c)?, episodes::active(c)?))).await?;
+    Ok(Json(Alerts { rules, active }))
 }
 
 /// Every episode, active and past, newest first.

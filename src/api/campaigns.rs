@@ -57,8 +57,8 @@ pub async fn get(
         .db
         .run(move |c| {
             let Some(campaign) = views::campaign(c, &id)? else { return Ok(Err(id)) };
-            let days = crate::record::report::days(c, &campaign.id)?;
-            let bounce_groups = crate::record::report::bounce_groups(c, &campaign.id, top)?;
+            let days = crate::record::counters::days(c, &campaign.id)?;
+            let bounce_groups = crate::record::counters::bounce_groups(c, &campaign.id, top)?;
             Ok::<_, crate::store::StoreError>(Ok(CampaignReport { campaign, days, bounce_groups }))
         })
         .await?;

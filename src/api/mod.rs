@@ -35,8 +35,9 @@ pub use mailbox_actions::MailboxOps;
 mod nodes;
 mod sync;
 // Webhook endpoints and alerts (events out).
-mod alerts;
-mod webhooks;
+pub mod alert_rules;
+pub mod alerts;
+pub mod webhooks;
 // MTA log sources.
 mod logs;
 
@@ -173,18 +174,24 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(webhooks::test))
         .routes(routes!(alerts::list))
         .routes(routes!(alerts::history))
+        .routes(routes!(alert_rules::list, alert_rules::create))
+        .routes(routes!(alert_rules::get, alert_rules::update, alert_rules::delete))
+        .routes(routes!(alert_rules::enable))
+        .routes(routes!(alert_rules::disable))
         .routes(routes!(logs::list))
         .routes(routes!(logs::get))
         .split_for_parts()
 }
 
 pub fn router(state: AppState) -> Router {
-    let (routes, doc) = routes();
+    let (routes, mut doc) = routes();
+    let (web, web_doc) = crate::web::routes();
+    doc.merge(web_doc);
     let limit = state.limits.max_body_bytes;
     routes
         .route_layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::Extension(Arc::new(doc)))
-        .merge(crate::web::routes())
+        .merge(web)
         .fallback(openapi::no_route)
         .method_not_allowed_fallback(openapi::no_method)
         .layer(DefaultBodyLimit::max(limit))

@@ -1,5 +1,5 @@
 //! `GET /api/v1/status`: the service at a glance — instances and their heartbeats, this
-//! instance's scheduled jobs, mailbox health, and the sizes of the list and the queue.
+//! instance's scheduled jobs, mailbox and webhook endpoint health, and the sizes of the list and the queue.
 //!
 //! Jobs are this process's (the scheduler keeps their runs in memory: every instance runs
 //! its own); instances, mailboxes and sizes come from the database, shared by all.
@@ -63,6 +63,9 @@ pub struct Status {
     /// This instance's scheduled jobs (mailbox polls are under `mailboxes`).
     pub jobs: Vec<JobStatus>,
     pub mailboxes: Health,
+    /// Webhook endpoints: a failing one (no success for `[notify] failing_after_seconds`)
+    /// or one a 410 disabled is listed under `failing`, as a failing mailbox is.
+    pub webhooks: crate::notify::endpoints::WebhookHealth,
     pub sizes: Sizes,
 }
 
@@ -72,9 +75,12 @@ pub struct Status {
 pub async fn status(_: Viewer, State(state): State<AppState>) -> ApiResult<Json<Status>> {
     let now = Utc::now().naive_utc();
     let file = state.config.mailbox.clone();
-    let (instances, mailboxes, sizes) = state
+    let (instances, mailboxes, webhooks, sizes) = state
         .db
-        .run(move |c| -> Result<_, MailboxError> { Ok((instance::list(c)?, listing::health(c, &file)?, sizes(c)?)) })
+        .run(move |c| -> Result<_, MailboxError> {
+            let webhooks = crate::notify::endpoints::health(c)?;
+            Ok((instance::list(c)?, listing::health(c, &file)?, webhooks, sizes(c)?))
+        })
         .await?;
     let instances = instances
         .into_iter()
@@ -88,6 +94,7 @@ pub async fn status(_: Viewer, State(state): State<AppState>) -> ApiResult<Json<
         instances,
         jobs: state.jobs.snapshot(),
         mailboxes,
+        webhooks,
         sizes,
     }))
 }

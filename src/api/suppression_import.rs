@@ -86,10 +86,9 @@ pub async fn import(
     let input = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
     let (db, allow_cfg, actor) = (state.db.clone(), state.config.suppression.allowlist.clone(), p.actor());
     let outcome = tokio::task::spawn_blocking(move || -> Result<Report, ImportError> {
-        let mut conn = db.conn()?;
-        let allowlist = Allowlist::load(&mut conn, &allow_cfg)?;
+        let allowlist = Allowlist::load(&mut *db.conn()?, &allow_cfg)?;
         let now = chrono::Utc::now().naive_utc();
-        import::run(&mut conn, &actor, input, &opts, &allowlist, now, &mut |_| {})
+        import::run(&db, &actor, input, &opts, &allowlist, now, &mut |_| {})
     })
     .await
     .map_err(|e| {

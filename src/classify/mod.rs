@@ -13,6 +13,7 @@ pub mod library;
 pub mod repo;
 pub mod rule;
 pub mod sync;
+pub mod vocabulary;
 
 pub use engine::{CompileError, Decision, Engine};
 pub use facts::Facts;

@@ -445,7 +445,7 @@ fn condition_problems(c: &Condition, i: usize, push: &mut impl FnMut(String, Str
             _ => {}
         }
     }
-    if c.op == Op::Like && c.field != Field::Status {
+    if !c.op.fits(c.field) {
         push(format!("when[{i}].op"), format!("condition {n}: `like` patterns apply to the status field only"));
     }
 }

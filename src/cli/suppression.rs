@@ -129,7 +129,7 @@ pub fn run(cfg: &crate::config::Config, db: &Db, cmd: SuppressionCommand) -> Res
             }
             Ok(())
         }
-        SuppressionCommand::Import(args) => super::suppression_import::run(cfg, c, args),
+        SuppressionCommand::Import(args) => super::suppression_import::run(cfg, db, c, args),
         SuppressionCommand::Remove { address, scope, note } => {
             let e = manual::release(c, &Actor::cli(), &address, &scope, note.as_deref(), now).map_err(fail)?;
             println!("released {} ({})", e.address, e.scope);

@@ -3,7 +3,7 @@
 
 use super::Failure;
 use crate::config::Config;
-use crate::store::AnyConnection;
+use crate::store::{AnyConnection, Db};
 use crate::suppress::import::{self, Format, Options, Report};
 use crate::suppress::{Allowlist, GLOBAL, Source};
 use clap::{Args, ValueEnum};
@@ -44,7 +44,7 @@ pub struct ImportArgs {
     pub dry_run: bool,
 }
 
-pub fn run(cfg: &Config, c: &mut AnyConnection, args: ImportArgs) -> Result<(), Failure> {
+pub fn run(cfg: &Config, db: &Db, c: &mut AnyConnection, args: ImportArgs) -> Result<(), Failure> {
     let fail = |e: import::ImportError| match e {
         import::ImportError::Rows(e) => Failure::Usage(e.to_string()),
         e => Failure::Run(e.into()),
@@ -77,7 +77,7 @@ pub fn run(cfg: &Config, c: &mut AnyConnection, args: ImportArgs) -> Result<(), 
         let bar = bar(size);
         let mut progress = |r: &Report| bar.set_message(format!("{} added, {} invalid", r.added, r.invalid));
         let report = import::run(
-            c,
+            db,
             &crate::suppress::manual::Actor::cli(),
             bar.wrap_read(input),
             &opts,

@@ -16,13 +16,16 @@ use serde::{Deserialize, Serialize};
 pub struct AlertsConfig {
     /// Seconds between two evaluations (they also run after each ingest batch of `serve`).
     pub evaluate_every_seconds: u64,
+    /// The web admin's address as the people alerted reach it (`https://rebound.example.com`);
+    /// a Pushover message links to the alert there. Unset: `http(s)://` + `[server] listen`.
+    pub web_url: Option<String>,
     pub pushover: Option<PushoverConfig>,
     pub email: Option<EmailConfig>,
 }
 
 impl Default for AlertsConfig {
     fn default() -> Self {
-        Self { evaluate_every_seconds: 60, pushover: None, email: None }
+        Self { evaluate_every_seconds: 60, web_url: None, pushover: None, email: None }
     }
 }
 
@@ -91,6 +94,14 @@ impl AlertsConfig {
     pub fn validate(&self, out: &mut Vec<Problem>) {
         if !(5..=86400).contains(&self.evaluate_every_seconds) {
             out.push(Problem::new("alerts.evaluate_every_seconds", "must be between 5 and 86400"));
+        }
+        if let Some(u) = &self.web_url
+            && !url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+        {
+            out.push(Problem::new(
+                "alerts.web_url",
+                format!("`{u}` is not an http(s) URL; write e.g. https://rebound.example.com"),
+            ));
         }
         if let Some(p) = &self.pushover {
             for (key, r) in [("alerts.pushover.token_env", p.token()), ("alerts.pushover.user_env", p.user())] {
@@ -235,6 +246,18 @@ pub(super) fn load_all(root: &mut toml::Table, alerts: &AlertsConfig, out: &mut 
         all.push(a);
     }
     all
+}
+
+/// Reads one rule given as a table (the admin API's body), checked as a `[[alert]]` entry
+/// is; problems are keyed `alert.FIELD`.
+pub fn resolve_table(table: toml::Table, alerts: &AlertsConfig) -> Result<AlertConfig, Vec<Problem>> {
+    let mut out = Vec::new();
+    let a = entry::<Raw>(toml::Value::Table(table), "alert", &mut out)
+        .and_then(|raw| resolve(raw, alerts, "alert", &mut out));
+    match a {
+        Some(a) if out.is_empty() => Ok(a),
+        _ => Err(out),
+    }
 }
 
 fn resolve(raw: Raw, alerts: &AlertsConfig, key: &str, out: &mut Vec<Problem>) -> Option<AlertConfig> {

@@ -1,5 +1,6 @@
-//! Reclassify: after the rules change, re-run them over stored records and bring
-//! events, campaign counters and suppression in line — or, dry-run, only say what would change.
+//! Reclassify: after the rules change, re-run them over stored records and bring events,
+//! campaign counters (totals and per day) and suppression in line — or, dry-run, only say
+//! what would change.
 //!
 //! The rules see the stored fields (status, reply code, diagnostic, the parser's reason,
 //! kind, feedback type, MTAs, recipient, subject, dialect); rules on the whole body or the
@@ -159,11 +160,15 @@ fn apply(
     let (id, recipient, campaign, sending_domain, occurred) = (r.0, &r.1, &r.14, &r.15, r.16);
     crate::store::transaction(c, |c| {
         let now = Utc::now().naive_utc();
+        // The alert counters move the event from its old cell to its new one.
+        crate::notify::alert::counts::event(c, id, -1)?;
         diesel::update(ev::table.find(id))
             .set((ev::classification.eq(&change.to), ev::rule_key.eq(&change.new_rule), ev::reason.eq(&change.reason)))
             .execute(c)?;
+        crate::notify::alert::counts::event(c, id, 1)?;
         if let Some(campaign) = campaign {
             events::recount(c, campaign, &change.from, &change.to)?;
+            crate::record::counters::reclassified(c, campaign, occurred, &change.from, &change.to)?;
         }
         let to: Outcome = change.to.parse().map_err(|message| {
             IngestError::Rules(crate::classify::repo::RulesError::Corrupt { key: change.new_rule.clone(), message })

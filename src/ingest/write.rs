@@ -282,6 +282,7 @@ impl Pipeline {
             }
         }
         let ids = events::insert_many(c, &rows)?;
+        crate::notify::alert::counts::record(c, &rows)?;
         crate::notify::emit(c, |wanted| recorded(wanted, &rows, &ids, now))?;
 
         // Campaign rows are locked in key order, so two instances never wait on each other
@@ -296,6 +297,7 @@ impl Pipeline {
         for (campaign, t) in &tallies {
             events::count(c, campaign, t)?;
         }
+        crate::record::counters::add(c, &rows)?;
         let facts: Vec<Candidate> = rows
             .iter()
             .zip(&ids)

@@ -358,3 +358,50 @@ pub fn attempts(
         crate::store::PageError::Cursor(b) => WebhookError::BadCursor(b),
     })
 }
+
+/// The endpoints at a glance, as [`crate::mailbox::listing::Health`] is for mailboxes: how
+/// many in each state (`disabled` for those switched off), and the failing ones with why.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct WebhookHealth {
+    pub total: usize,
+    pub by_state: std::collections::BTreeMap<String, usize>,
+    /// Endpoints whose POSTs have failed for `[notify] failing_after_seconds`, or that a 410
+    /// disabled (`gone`).
+    pub failing: Vec<FailingWebhook>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct FailingWebhook {
+    pub name: String,
+    /// `failing` or `gone`.
+    pub state: String,
+    pub failing_since: Option<NaiveDateTime>,
+    pub last_success_at: Option<NaiveDateTime>,
+    /// The last attempt's error (the receiver's status and words, or why it was not reached).
+    pub last_error: Option<String>,
+    pub last_error_at: Option<NaiveDateTime>,
+}
+
+/// [`WebhookHealth`] of every live endpoint (one read of the small `webhooks` table).
+pub fn health(c: &mut AnyConnection) -> Result<WebhookHealth, StoreError> {
+    let rows: Vec<Row> =
+        webhooks::table.filter(webhooks::deleted_at.is_null()).order(webhooks::name.asc()).select(columns()).load(c)?;
+    let mut out = WebhookHealth { total: 0, by_state: Default::default(), failing: Vec::new() };
+    for w in rows.into_iter().filter_map(|r| of_row(r, 0)) {
+        out.total += 1;
+        let failing = w.state == State::Failing.as_str() || w.state == State::Gone.as_str();
+        let state = if !w.config.enabled && w.state != State::Gone.as_str() { "disabled" } else { w.state.as_str() };
+        *out.by_state.entry(state.to_string()).or_default() += 1;
+        if failing {
+            out.failing.push(FailingWebhook {
+                name: w.config.name,
+                state: w.state,
+                failing_since: w.failing_since,
+                last_success_at: w.last_success_at,
+                last_error: w.last_error,
+                last_error_at: w.last_error_at,
+            });
+        }
+    }
+    Ok(out)
+}

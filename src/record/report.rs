@@ -1,9 +1,11 @@
-//! One campaign's report: its events per day, and its bounces grouped by status code ×
-//! receiving domain × remote MTA — where a deliverability engineer looks first.
+//! The shapes of a campaign's report — its events per day, and its bounces grouped by
+//! status code × receiving domain × remote MTA, where a deliverability engineer looks first
+//! (`record::counters` keeps and reads them per campaign) — and every campaign's events per
+//! day for the overview's chart.
 //!
-//! Takes a campaign id; gives the grouped counts (each one grouped statement, read in the
-//! database, each from an index in group order: `report_indexes`). It never writes. The day
-//! expression differs per backend, so these statements are written once for each.
+//! Takes a day; gives the grouped counts (one grouped statement, read in the database from
+//! the index `events_day` in group order). It never writes. The day expression differs per
+//! backend, so the statement is written once for each.
 
 use crate::store::{AnyConnection, Backend, StoreError};
 use diesel::prelude::*;
@@ -25,20 +27,15 @@ pub struct Day {
 }
 
 /// Bounces sharing a status code, a receiving domain and a remote MTA.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, QueryableByName, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct BounceGroup {
-    #[diesel(sql_type = Nullable<Text>)]
     pub status: Option<String>,
     /// The recipients' domain.
-    #[diesel(sql_type = Text)]
     pub domain: String,
     /// The server that refused, as the report names it.
-    #[diesel(sql_type = Nullable<Text>)]
     pub remote_mta: Option<String>,
-    #[diesel(sql_type = BigInt)]
     pub count: i64,
     /// Of these, how many the server called permanent.
-    #[diesel(sql_type = BigInt)]
     pub permanent: i64,
 }
 
@@ -54,13 +51,6 @@ struct DayRow {
     permanent: Option<i64>,
     #[diesel(sql_type = BigInt)]
     n: i64,
-}
-
-/// The campaign's events per day, oldest first.
-pub fn days(c: &mut AnyConnection, campaign: &str) -> Result<Vec<Day>, StoreError> {
-    // Grouped by the expression of the index `events_campaign_day`, so the groups come in
-    // index order.
-    per_day(c, |_, bind| format!("campaign_id = {bind}"), "$1", campaign)
 }
 
 /// Events per day, oldest first, of the events `condition(group, bind)` selects (the day
@@ -85,23 +75,11 @@ fn per_day(
     Ok(fold_days(rows))
 }
 
-/// The `top` largest groups of the campaign's bounces, largest first.
-pub fn bounce_groups(c: &mut AnyConnection, campaign: &str, top: i64) -> Result<Vec<BounceGroup>, StoreError> {
-    let (bind, limit) = match c.backend() {
-        Backend::Sqlite => ("?", "?"),
-        Backend::Postgres => ("$1", "$2"),
-    };
-    // `recipient_domain` is null exactly when the recipient is; the groups are the order of
-    // the index `events_campaign_groups`.
-    Ok(diesel::sql_query(format!(
-        "SELECT status, recipient_domain AS domain, remote_mta, COUNT(*) AS count, \
-         CAST(SUM(CASE WHEN permanent = 1 THEN 1 ELSE 0 END) AS BIGINT) AS permanent \
-         FROM events WHERE campaign_id = {bind} AND kind = 'bounce' AND recipient_domain IS NOT NULL \
-         GROUP BY status, recipient_domain, remote_mta ORDER BY count DESC, status, domain, remote_mta LIMIT {limit}"
-    ))
-    .bind::<Text, _>(campaign)
-    .bind::<BigInt, _>(top)
-    .load(c)?)
+/// One campaign's events per day grouped over the events themselves, oldest first: what
+/// its counters (`record::counters::days`) must equal. It reads every event of the
+/// campaign, so no page calls it; checks and tests do.
+pub fn days_grouped(c: &mut AnyConnection, campaign: &str) -> Result<Vec<Day>, StoreError> {
+    per_day(c, |_, bind| format!("campaign_id = {bind}"), "$1", campaign)
 }
 
 /// Every campaign's events per day from `since` (a UTC day, `2026-11-01`) on, oldest first:

@@ -345,6 +345,12 @@ impl Db {
         self.pool.get().map_err(|e| StoreError::Pool(e.to_string()))
     }
 
+    /// A second connection for work that can use one but does not need it (a bulk import's
+    /// second writer): None at once when the pool has none free, instead of waiting.
+    pub fn spare_conn(&self) -> Option<PooledConnection<Manager>> {
+        self.pool.try_get()
+    }
+
     /// Runs blocking diesel work on the blocking thread pool. The closure's own error type
     /// comes back unchanged (a rules or pipeline error keeps its kind); only a failure to
     /// get a connection, or a task that really panicked, becomes a [`StoreError`].

@@ -112,6 +112,32 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// A campaign's events per UTC day (`YYYY-MM-DD`), kept by `record::counters`.
+    campaign_days (campaign_id, day) {
+        campaign_id -> Text,
+        day -> Text,
+        failed_permanent -> BigInt,
+        failed_temporary -> BigInt,
+        hard -> BigInt,
+        soft -> BigInt,
+        complaints -> BigInt,
+        ignored -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// A campaign's bounces per status × recipient domain × remote MTA ('' for none).
+    campaign_failures (campaign_id, status, domain, remote_mta) {
+        campaign_id -> Text,
+        status -> Text,
+        domain -> Text,
+        remote_mta -> Text,
+        bounces -> BigInt,
+        permanent -> BigInt,
+    }
+}
+
+diesel::table! {
     sent_messages (message_id) {
         message_id -> Text,
         campaign_id -> Text,
@@ -377,6 +403,34 @@ diesel::table! {
         fired_at -> Timestamp,
         resolved_at -> Nullable<Timestamp>,
         notified -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    alert_rules (id) {
+        id -> BigInt,
+        name -> Text,
+        source -> Text,
+        config_file -> Nullable<Text>,
+        settings -> Text,
+        enabled -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    alert_counts (scope, hour, scope_key, kind, classification, status, reason, rule_key) {
+        scope -> Text,
+        scope_key -> Text,
+        hour -> BigInt,
+        kind -> Text,
+        classification -> Text,
+        status -> Text,
+        reason -> Text,
+        rule_key -> Text,
+        n -> BigInt,
     }
 }
 

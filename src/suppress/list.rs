@@ -100,10 +100,10 @@ pub fn add(c: &mut AnyConnection, entry: &Suppression, who: Option<&str>) -> Res
     Ok(true)
 }
 
-const ADDED: &str = "suppression.added";
+pub(super) const ADDED: &str = "suppression.added";
 const REMOVED: &str = "suppression.removed";
 
-fn added(e: &Suppression, who: Option<&str>, at: NaiveDateTime) -> crate::notify::Outgoing {
+pub(super) fn added(e: &Suppression, who: Option<&str>, at: NaiveDateTime) -> crate::notify::Outgoing {
     let data = crate::notify::event::SuppressionData {
         address: e.address.clone(),
         scope: e.scope.clone(),

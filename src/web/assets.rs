@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 const CSS: &str = include_str!("assets/app.css");
 const JS: &str = include_str!("assets/app.js");
 
+#[utoipa::path(get, path = "/assets/{file}", tag = "web", security(()),
+    responses((status = 200, description = "A stylesheet or script compiled into the binary"), (status = 404, description = "No such asset")))]
 pub async fn serve(Path(file): Path<String>) -> Response {
     let (body, kind) = match file.as_str() {
         "app.css" => (CSS, "text/css; charset=utf-8"),

@@ -14,7 +14,8 @@ use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse};
 use serde::Deserialize;
 
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default, Clone, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Filters {
     #[serde(default)]
     actor: String,
@@ -46,6 +47,8 @@ fn some(s: &str) -> Option<String> {
     (!s.trim().is_empty()).then(|| s.trim().to_string())
 }
 
+#[utoipa::path(get, path = "/audit", tag = "web", security(("session" = [])),
+    responses((status = 200, description = "The audit log, filtered", content_type = "text/html"), (status = 303, description = "Not signed in: to /login")))]
 pub async fn list(signed: Signed, State(state): State<AppState>, Query(q): Query<Filters>) -> WebResult {
     let query = AuditQuery {
         actor: some(&q.actor),
@@ -80,6 +83,8 @@ struct SettingsPage {
     database: String,
 }
 
+#[utoipa::path(get, path = "/settings", tag = "web", security(("session" = [])),
+    responses((status = 200, description = "The effective configuration, secrets masked", content_type = "text/html"), (status = 303, description = "Not signed in: to /login")))]
 pub async fn settings(signed: Signed, State(state): State<AppState>) -> WebResult {
     let page = SettingsPage {
         chrome: Chrome::of(&signed, "settings"),

@@ -20,7 +20,8 @@ use serde::Deserialize;
 
 const PER_PAGE: usize = 50;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     sort: Option<String>,
     dir: Option<String>,
@@ -88,6 +89,8 @@ fn sort(list: &mut [CampaignSummary], key: &str, descending: bool) {
     });
 }
 
+#[utoipa::path(get, path = "/campaigns", tag = "web", security(("session" = [])),
+    responses((status = 200, description = "The campaign list with counts and rates, sortable", content_type = "text/html"), (status = 303, description = "Not signed in: to /login")))]
 pub async fn list(signed: Signed, State(state): State<AppState>, Query(q): Query<ListQuery>) -> WebResult {
     let mut all = api::list(signed.viewer(), State(state)).await?.0.campaigns;
     let key = q.sort.as_deref().filter(|k| COLUMNS.iter().any(|(c, _)| c == k)).unwrap_or("last");
@@ -144,7 +147,8 @@ pub async fn list(signed: Signed, State(state): State<AppState>, Query(q): Query
 }
 
 /// The campaign page's query: the tab, the view's filters and page.
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default, Clone, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CampaignQuery {
     #[serde(default)]
     tab: String,
@@ -256,6 +260,8 @@ struct CampaignPage {
     export: String,
 }
 
+#[utoipa::path(get, path = "/campaigns/{id}", tag = "web", security(("session" = [])),
+    responses((status = 200, description = "A campaign's SUMMARY, BOUNCED or COMPLAINTS tab", content_type = "text/html"), (status = 303, description = "Not signed in: to /login")))]
 pub async fn page(
     signed: Signed,
     State(state): State<AppState>,
@@ -387,6 +393,8 @@ pub async fn page(
 }
 
 /// The tab's whole filtered view as CSV: the API's own export.
+#[utoipa::path(get, path = "/campaigns/{id}/export", tag = "web", security(("session" = [])),
+    responses((status = 200, description = "The tab's whole filtered view as CSV", content_type = "text/csv"), (status = 303, description = "Not signed in: to /login")))]
 pub async fn export(
     signed: Signed,
     State(state): State<AppState>,

@@ -25,6 +25,7 @@ pub const MENU: &[(&str, &str, &str)] = &[
     ("/rules", "Rules", "rules"),
     ("/suppression", "Suppression", "suppression"),
     ("/review", "Review queue", "review"),
+    ("/alerts", "Alerts", "alerts"),
     ("/audit", "Audit log", "audit"),
     ("/settings", "Settings", "settings"),
 ];

@@ -27,7 +27,8 @@ struct LoginPage {
     method: String,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Next {
     next: Option<String>,
 }
@@ -53,11 +54,13 @@ fn render_login(state: &AppState, next: String, error: Option<String>, name: Str
     Ok(response)
 }
 
+#[utoipa::path(get, path = "/login", tag = "web", security(()),
+    responses((status = 200, description = "The sign-in form", content_type = "text/html")))]
 pub async fn page(State(state): State<AppState>, Query(q): Query<Next>) -> WebResult {
     render_login(&state, safe_next(q.next), None, String::new(), "password".into())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SignIn {
     csrf: String,
     next: Option<String>,
@@ -71,6 +74,8 @@ pub struct SignIn {
     token: String,
 }
 
+#[utoipa::path(post, path = "/login", tag = "web", request_body(content = SignIn, content_type = "application/x-www-form-urlencoded"), security(()),
+    responses((status = 303, description = "Signed in: the session cookie, to the page asked for"), (status = 401, description = "Wrong name, password or token: the form again", content_type = "text/html")))]
 pub async fn submit(State(state): State<AppState>, headers: HeaderMap, axum::Form(f): axum::Form<SignIn>) -> WebResult {
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or("").to_string();
     if expected.is_empty() || !same_secret(&f.csrf, &expected) {
@@ -107,6 +112,8 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, axum::For
 }
 
 /// Ends the session (a viewer may sign out too).
+#[utoipa::path(post, path = "/logout", tag = "web", security(("session" = [])), request_body(content_type = "application/x-www-form-urlencoded", description = "The session's CSRF token"),
+    responses((status = 303, description = "Signed out: the session ended, to /login"), (status = 403, description = "Without the session's CSRF token, or from a viewer"), (status = 422, description = "The API refused it: the form again with its problems", content_type = "text/html")))]
 pub async fn logout(State(state): State<AppState>, Posted { signed, .. }: Posted<Vec<(String, String)>>) -> WebResult {
     let secret = signed.secret.clone();
     state.db.run(move |c| sessions::close(c, &secret)).await.map_err(WebError::internal)?;

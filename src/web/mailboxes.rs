@@ -22,7 +22,8 @@ use axum::response::{Html, IntoResponse, Redirect};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     tab: Option<String>,
     done: Option<String>,
@@ -74,6 +75,8 @@ struct ListPage {
     fbl_count: usize,
 }
 
+#[utoipa::path(get, path = "/mailboxes", tag = "web", security(("session" = [])),
+    responses((status = 200, description = "Bounce addresses and Feedback loops tabs, with the Error column", content_type = "text/html"), (status = 303, description = "Not signed in: to /login")))]
 pub async fn list(signed: Signed, State(state): State<AppState>, Query(q): Query<ListQuery>) -> WebResult {
     let all = api::list(signed.viewer(), State(state)).await?.0.mailboxes;
     let tab = if q.tab.as_deref() == Some("fbl") { "fbl" } else { "bounce" };
@@ -270,11 +273,15 @@ fn form_page(signed: &Signed, form: MailboxForm, problems: Problems, report: Str
     Ok((status, Html(page.render()?)).into_response())
 }
 
+#[utoipa::path(get, path = "/mailboxes/new", tag = "web", security(("session" = [])),
+    responses((status = 200, description = "The add form", content_type = "text/html"), (status = 303, description = "Not signed in: to /login")))]
 pub async fn new_form(signed: Signed) -> WebResult {
     signed.as_admin()?;
     form_page(&signed, MailboxForm::blank(), Problems::default(), String::new(), StatusCode::OK)
 }
 
+#[utoipa::path(get, path = "/mailboxes/{name}/edit", tag = "web", security(("session" = [])),
+    responses((status = 200, description = "The edit form (config-file mailboxes read-only)", content_type = "text/html"), (status = 303, description = "Not signed in: to /login")))]
 pub async fn edit_form(signed: Signed, State(state): State<AppState>, Path(name): Path<String>) -> WebResult {
     signed.as_admin()?;
     let m = api::get(signed.viewer(), State(state), ApiPath(name)).await?.0;
@@ -292,6 +299,8 @@ pub async fn edit_form(signed: Signed, State(state): State<AppState>, Path(name)
 }
 
 /// Saves the form: creates, or updates the mailbox named in `original`.
+#[utoipa::path(post, path = "/mailboxes/save", tag = "web", security(("session" = [])), request_body(content_type = "application/x-www-form-urlencoded", description = "The mailbox form's fields"),
+    responses((status = 303, description = "Saved: to the list with a notice"), (status = 403, description = "Without the session's CSRF token, or from a viewer"), (status = 422, description = "The API refused it: the form again with its problems", content_type = "text/html")))]
 pub async fn save(State(state): State<AppState>, Write { signed, form }: Write<MailboxForm>) -> WebResult {
     let body = match form.body() {
         Ok(b) => b,
@@ -318,6 +327,8 @@ pub async fn save(State(state): State<AppState>, Write { signed, form }: Write<M
 
 /// Verify connection on the unsaved form: the panel alone for the page's script
 /// (`X-Requested-With: fetch`), else the form again with the panel.
+#[utoipa::path(post, path = "/mailboxes/verify", tag = "web", security(("session" = [])), request_body(content_type = "application/x-www-form-urlencoded", description = "The mailbox form's fields"),
+    responses((status = 200, description = "The staged check of the unsaved form, each stage with its mark and time", content_type = "text/html"), (status = 403, description = "Without the CSRF token, or from a viewer")))]
 pub async fn verify_form(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
@@ -368,6 +379,8 @@ struct VerifyPage {
 }
 
 /// A row action: verify (a page with the report), poll now, enable, disable, delete.
+#[utoipa::path(post, path = "/mailboxes/{name}/action", tag = "web", security(("session" = [])), request_body(content_type = "application/x-www-form-urlencoded", description = "`do`: verify, poll, enable, disable or delete"),
+    responses((status = 303, description = "Done (poll, enable, disable, delete): to the list; verify answers 200 with its report"), (status = 403, description = "Without the session's CSRF token, or from a viewer"), (status = 422, description = "The API refused it: the form again with its problems", content_type = "text/html")))]
 pub async fn action(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -398,6 +411,8 @@ pub async fn action(
 }
 
 /// Bulk verify, enable or disable of the ticked rows: a line per mailbox in the notice.
+#[utoipa::path(post, path = "/mailboxes/bulk", tag = "web", security(("session" = [])), request_body(content_type = "application/x-www-form-urlencoded", description = "`do` (verify, enable, disable) and a `name` per ticked row"),
+    responses((status = 303, description = "Done for each ticked row: to the list with a line per mailbox"), (status = 403, description = "Without the session's CSRF token, or from a viewer"), (status = 422, description = "The API refused it: the form again with its problems", content_type = "text/html")))]
 pub async fn bulk(State(state): State<AppState>, Write { signed, form }: Write<Vec<(String, String)>>) -> WebResult {
     let names: Vec<String> = form.iter().filter(|(k, _)| k == "names").map(|(_, v)| v.clone()).collect();
     let value = |key: &str| form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).unwrap_or("");

@@ -21,6 +21,7 @@
 //! POST carries the session's CSRF token and is refused without it, and a viewer's POST is
 //! refused whatever it carries.
 
+mod alerts;
 mod assets;
 mod audit;
 mod campaigns;
@@ -41,45 +42,58 @@ pub use session::{Posted, SESSION_COOKIE, Signed, Write};
 
 use crate::api::AppState;
 use axum::Router;
-use axum::routing::{get, post};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-/// Every page and form of the web admin.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(overview::page))
-        .route("/assets/{file}", get(assets::serve))
-        .route("/login", get(login::page).post(login::submit))
-        .route("/logout", post(login::logout))
-        .route("/mailboxes", get(mailboxes::list))
-        .route("/mailboxes/new", get(mailboxes::new_form))
-        .route("/mailboxes/save", post(mailboxes::save))
-        .route("/mailboxes/verify", post(mailboxes::verify_form))
-        .route("/mailboxes/bulk", post(mailboxes::bulk))
-        .route("/mailboxes/{name}/edit", get(mailboxes::edit_form))
-        .route("/mailboxes/{name}/action", post(mailboxes::action))
-        .route("/campaigns", get(campaigns::list))
-        .route("/campaigns/{id}", get(campaigns::page))
-        .route("/campaigns/{id}/export", get(campaigns::export))
-        .route("/rules", get(rules::list))
-        .route("/rules/new", get(rules::new_form))
-        .route("/rules/save", post(rules::save))
-        .route("/rules/move", post(rules::move_rule))
-        .route("/rules/test", post(rules::test))
-        .route("/rules/resync", get(rules::resync_confirm).post(rules::resync))
-        .route("/rules/reset", get(rules::reset_confirm).post(rules::reset))
-        .route("/rules/{key}/edit", get(rules::edit_form))
-        .route("/rules/{key}/toggle", post(rules::toggle))
-        .route("/suppression", get(suppression::list))
-        .route("/suppression/address", get(suppression::address))
-        .route("/suppression/add", post(suppression::add))
-        .route("/suppression/remove", post(suppression::remove))
-        .route("/suppression/export", get(suppression::export))
-        .route("/allowlist/add", post(suppression::allow))
-        .route("/allowlist/remove", post(suppression::disallow))
-        .route("/review", get(review::list))
-        .route("/review/{id}", get(review::item))
-        .route("/review/{id}/action", post(review::action))
-        .route("/audit", get(audit::list))
-        .route("/settings", get(audit::settings))
-        .layer(axum::middleware::map_response(layout::security_headers))
+/// Every page and form of the web admin, and the OpenAPI paths that describe exactly these
+/// (tag `web`): the router is built from the documented handlers only, as the API's is, so
+/// a page cannot be served undocumented.
+pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = OpenApiRouter::new()
+        .routes(routes!(overview::page))
+        .routes(routes!(assets::serve))
+        .routes(routes!(login::page, login::submit))
+        .routes(routes!(login::logout))
+        .routes(routes!(mailboxes::list))
+        .routes(routes!(mailboxes::new_form))
+        .routes(routes!(mailboxes::save))
+        .routes(routes!(mailboxes::verify_form))
+        .routes(routes!(mailboxes::bulk))
+        .routes(routes!(mailboxes::edit_form))
+        .routes(routes!(mailboxes::action))
+        .routes(routes!(campaigns::list))
+        .routes(routes!(campaigns::page))
+        .routes(routes!(campaigns::export))
+        .routes(routes!(rules::list))
+        .routes(routes!(rules::new_form))
+        .routes(routes!(rules::save))
+        .routes(routes!(rules::move_rule))
+        .routes(routes!(rules::test))
+        .routes(routes!(rules::resync_confirm, rules::resync))
+        .routes(routes!(rules::reset_confirm, rules::reset))
+        .routes(routes!(rules::edit_form))
+        .routes(routes!(rules::toggle))
+        .routes(routes!(suppression::list))
+        .routes(routes!(suppression::address))
+        .routes(routes!(suppression::add))
+        .routes(routes!(suppression::remove))
+        .routes(routes!(suppression::export))
+        .routes(routes!(suppression::allow))
+        .routes(routes!(suppression::disallow))
+        .routes(routes!(review::list))
+        .routes(routes!(review::item))
+        .routes(routes!(review::action))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::settings))
+        .routes(routes!(alerts::page))
+        .routes(routes!(alerts::toggle_rule))
+        .routes(routes!(alerts::send_test))
+        .split_for_parts();
+    let components = doc.components.get_or_insert_with(Default::default);
+    let cookie = ApiKey::Cookie(ApiKeyValue::with_description(
+        SESSION_COOKIE,
+        "The web admin's session, opened by POST /login; every POST also carries its CSRF token (`csrf`)",
+    ));
+    components.add_security_scheme("session", SecurityScheme::ApiKey(cookie));
+    (router.layer(axum::middleware::map_response(layout::security_headers)), doc)
 }

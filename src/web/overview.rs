@@ -38,6 +38,8 @@ struct OverviewPage {
     failing: Vec<(Failing, String)>,
 }
 
+#[utoipa::path(get, path = "/", tag = "web", security(("session" = [])),
+    responses((status = 200, description = "Overview: the last 30 days per day, the review queue, mailbox health", content_type = "text/html"), (status = 303, description = "Not signed in: to /login")))]
 pub async fn page(signed: Signed, State(state): State<AppState>) -> WebResult {
     let now = chrono::Utc::now().naive_utc();
     let start = (now - chrono::Duration::days(29)).date();

@@ -14,7 +14,8 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect};
 use serde::Deserialize;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     after: Option<String>,
     done: Option<String>,
@@ -33,6 +34,8 @@ struct ListPage {
     next: String,
 }
 
+#[utoipa::path(get, path = "/review", tag = "web", security(("session" = [])),
+    responses((status = 200, description = "The review queue", content_type = "text/html"), (status = 303, description = "Not signed in: to /login")))]
 pub async fn list(signed: Signed, State(state): State<AppState>, Query(q): Query<ListQuery>) -> WebResult {
     let page =
         api::list(signed.viewer(), State(state), ApiQuery(ReviewQuery { after: q.after, limit: Some(50) })).await?.0;
@@ -56,6 +59,8 @@ struct ItemPage {
 /// The largest raw source shown in the page (the rest is cut, with a note).
 const SHOW_BYTES: usize = 256 * 1024;
 
+#[utoipa::path(get, path = "/review/{id}", tag = "web", security(("session" = [])),
+    responses((status = 200, description = "A queued message: headers, raw source, reprocess and discard", content_type = "text/html"), (status = 303, description = "Not signed in: to /login")))]
 pub async fn item(signed: Signed, State(state): State<AppState>, Path(id): Path<i64>) -> WebResult {
     let found = state.db.run(move |c| review::show(c, id)).await.map_err(WebError::internal)?;
     let Some((i, raw, seen_at)) = found else {
@@ -89,6 +94,8 @@ pub struct ActionForm {
     note: String,
 }
 
+#[utoipa::path(post, path = "/review/{id}/action", tag = "web", security(("session" = [])), request_body(content_type = "application/x-www-form-urlencoded", description = "`do`: reprocess or discard; `note`"),
+    responses((status = 303, description = "Reprocessed or discarded: to the queue with a notice"), (status = 403, description = "Without the session's CSRF token, or from a viewer"), (status = 422, description = "The API refused it: the form again with its problems", content_type = "text/html")))]
 pub async fn action(
     State(state): State<AppState>,
     Path(id): Path<i64>,

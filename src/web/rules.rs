@@ -15,7 +15,7 @@ use crate::api::rules_list;
 use crate::api::{ApiError, ApiJson, ApiPath, AppState};
 use crate::classify::input::RuleInput;
 use crate::classify::repo::StoredRule;
-use crate::classify::{Field, GLOBAL_KEY, Op, sync};
+use crate::classify::{Field, GLOBAL_KEY, Op, sync, vocabulary};
 use crate::ingest::explain::Explanation;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -61,7 +61,8 @@ struct ListPage {
     test_message: String,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     done: Option<String>,
 }
@@ -102,6 +103,8 @@ async fn list_page(
     Ok(Html(page.render()?).into_response())
 }
 
+#[utoipa::path(get, path = "/rules", tag = "web", security(("session" = [])),
+    responses((status = 200, description = "The ordered rule list with the Test panel", content_type = "text/html"), (status = 303, description = "Not signed in: to /login")))]
 pub async fn list(signed: Signed, State(state): State<AppState>, Query(q): Query<ListQuery>) -> WebResult {
     list_page(&signed, state, q.done, String::new(), String::new()).await
 }
@@ -113,6 +116,8 @@ pub struct MoveForm {
 }
 
 /// Moves a rule to a 1-based position (drag-and-drop, keyboard, or the ↑/↓ buttons).
+#[utoipa::path(post, path = "/rules/move", tag = "web", security(("session" = [])), request_body(content_type = "application/x-www-form-urlencoded", description = "`key` and the 1-based `position`"),
+    responses((status = 200, description = "Moved (asked by the page's script, `X-Requested-With: fetch`): the new position as text"), (status = 303, description = "Moved: to the list with a notice"), (status = 403, description = "Without the CSRF token, or from a viewer")))]
 pub async fn move_rule(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -138,6 +143,8 @@ pub struct ToggleForm {
     on: String,
 }
 
+#[utoipa::path(post, path = "/rules/{key}/toggle", tag = "web", security(("session" = [])), request_body(content_type = "application/x-www-form-urlencoded", description = "`on`: 1 or 0"),
+    responses((status = 303, description = "Switched: to the list with a notice"), (status = 403, description = "Without the session's CSRF token, or from a viewer"), (status = 422, description = "The API refused it: the form again with its problems", content_type = "text/html")))]
 pub async fn toggle(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -166,6 +173,8 @@ struct TestPanel {
 }
 
 /// The Test panel: parsed fields, every matching rule and the decision (viewers may run it).
+#[utoipa::path(post, path = "/rules/test", tag = "web", security(("session" = [])), request_body(content_type = "application/x-www-form-urlencoded", description = "`message`: the raw message"),
+    responses((status = 200, description = "The list with the Test panel's parsed fields, matching rules and decision", content_type = "text/html"), (status = 403, description = "Without the CSRF token")))]
 pub async fn test(State(state): State<AppState>, Posted { signed, form }: Posted<TestForm>) -> WebResult {
     let mut headers = HeaderMap::new();
     headers.insert(axum::http::header::CONTENT_TYPE, "message/rfc822".parse().expect("a header value"));
@@ -214,14 +223,20 @@ async fn confirm(signed: Signed, state: AppState, op: ListOp) -> WebResult {
     Ok(Html(page.render()?).into_response())
 }
 
+#[utoipa::path(get, path = "/rules/resync", tag = "web", security(("session" = [])),
+    responses((status = 200, description = "What re-syncing the default rules would change, to confirm", content_type = "text/html"), (status = 303, description = "Not signed in: to /login")))]
 pub async fn resync_confirm(signed: Signed, State(state): State<AppState>) -> WebResult {
     confirm(signed, state, ListOp::Resync).await
 }
 
+#[utoipa::path(get, path = "/rules/reset", tag = "web", security(("session" = [])),
+    responses((status = 200, description = "What resetting to the shipped rules would change, to confirm", content_type = "text/html"), (status = 303, description = "Not signed in: to /login")))]
 pub async fn reset_confirm(signed: Signed, State(state): State<AppState>) -> WebResult {
     confirm(signed, state, ListOp::Reset).await
 }
 
+#[utoipa::path(post, path = "/rules/resync", tag = "web", security(("session" = [])), request_body(content_type = "application/x-www-form-urlencoded", description = "The session's CSRF token"),
+    responses((status = 303, description = "Re-synced: to the list with what changed"), (status = 403, description = "Without the session's CSRF token, or from a viewer"), (status = 422, description = "The API refused it: the form again with its problems", content_type = "text/html")))]
 pub async fn resync(State(state): State<AppState>, Write { signed, .. }: Write<Vec<(String, String)>>) -> WebResult {
     let s = rules_list::resync(signed.as_admin()?, State(state)).await?.0.summary;
     let done = format!(
@@ -234,6 +249,8 @@ pub async fn resync(State(state): State<AppState>, Write { signed, .. }: Write<V
     Ok(Redirect::to(&link("/rules", &[("done", &done)])).into_response())
 }
 
+#[utoipa::path(post, path = "/rules/reset", tag = "web", security(("session" = [])), request_body(content_type = "application/x-www-form-urlencoded", description = "The session's CSRF token"),
+    responses((status = 303, description = "Reset: to the list with what changed"), (status = 403, description = "Without the session's CSRF token, or from a viewer"), (status = 422, description = "The API refused it: the form again with its problems", content_type = "text/html")))]
 pub async fn reset(State(state): State<AppState>, Write { signed, form }: Write<Vec<(String, String)>>) -> WebResult {
     let confirmed = form.iter().any(|(k, v)| k == "confirm" && v == "reset");
     let body = if confirmed { r#"{"confirm":"reset"}"# } else { "{}" };
@@ -264,8 +281,21 @@ struct FormPage {
     enabled: bool,
     conditions: Vec<CondRow>,
     fields: Vec<&'static str>,
-    ops: Vec<&'static str>,
+    ops: Vec<OpChoice>,
+    hints: Vec<Hint>,
     problems: Problems,
+}
+
+/// An operator of the builder, with the fields it applies to (empty: every field).
+pub struct OpChoice {
+    pub name: &'static str,
+    pub only: String,
+}
+
+/// The known values of a field, offered as its value's suggestions.
+pub struct Hint {
+    pub field: &'static str,
+    pub values: Vec<&'static str>,
 }
 
 /// Blank condition rows after the filled ones, for adding without script.
@@ -296,16 +326,32 @@ fn blank(signed: &Signed) -> FormPage {
         enabled: true,
         conditions: Vec::new(),
         fields: Field::ALL.iter().map(|f| f.as_str()).collect(),
-        ops: Op::ALL.iter().map(|o| o.as_str()).collect(),
+        ops: Op::ALL
+            .iter()
+            .map(|o| {
+                let fits: Vec<&str> = Field::ALL.iter().filter(|f| o.fits(**f)).map(|f| f.as_str()).collect();
+                let only = if fits.len() == Field::ALL.len() { String::new() } else { fits.join(" ") };
+                OpChoice { name: o.as_str(), only }
+            })
+            .collect(),
+        hints: Field::ALL
+            .iter()
+            .map(|f| Hint { field: f.as_str(), values: vocabulary::known_values(*f) })
+            .filter(|h| !h.values.is_empty())
+            .collect(),
         problems: Problems::default(),
     }
 }
 
+#[utoipa::path(get, path = "/rules/new", tag = "web", security(("session" = [])),
+    responses((status = 200, description = "The add form with the condition builder", content_type = "text/html"), (status = 303, description = "Not signed in: to /login")))]
 pub async fn new_form(signed: Signed) -> WebResult {
     signed.as_admin()?;
     form_page(&signed, blank(&signed), StatusCode::OK)
 }
 
+#[utoipa::path(get, path = "/rules/{key}/edit", tag = "web", security(("session" = [])),
+    responses((status = 200, description = "The edit form with the condition builder", content_type = "text/html"), (status = 303, description = "Not signed in: to /login")))]
 pub async fn edit_form(signed: Signed, State(state): State<AppState>, Path(key): Path<String>) -> WebResult {
     signed.as_admin()?;
     let r = api::get(signed.viewer(), State(state), ApiPath(key)).await?.0.rule;
@@ -331,6 +377,8 @@ pub async fn edit_form(signed: Signed, State(state): State<AppState>, Path(key):
 }
 
 /// Saves the form: a new rule (just above the Global rule) or the rule `original`.
+#[utoipa::path(post, path = "/rules/save", tag = "web", security(("session" = [])), request_body(content_type = "application/x-www-form-urlencoded", description = "The rule form: key, name, outcome, reason, position and the conditions (`field`, `op`, `value` per row)"),
+    responses((status = 303, description = "Saved: to the list with a notice"), (status = 403, description = "Without the session's CSRF token, or from a viewer"), (status = 422, description = "The API refused it: the form again with its problems", content_type = "text/html")))]
 pub async fn save(State(state): State<AppState>, Write { signed, form }: Write<Vec<(String, String)>>) -> WebResult {
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_string()).unwrap_or_default();
     let mut page = blank(&signed);
@@ -342,8 +390,11 @@ pub async fn save(State(state): State<AppState>, Write { signed, form }: Write<V
     page.reason = get("reason");
     page.enabled = checked(&Some(get("enabled")));
     let mut when = Vec::new();
-    for i in 0.. {
-        let Some((_, field)) = form.iter().find(|(n, _)| *n == format!("field_{i}")) else { break };
+    // The builder's rows by their number (added and removed rows leave gaps), in order.
+    let mut rows: Vec<(usize, &String)> =
+        form.iter().filter_map(|(n, v)| Some((n.strip_prefix("field_")?.parse().ok()?, v))).collect();
+    rows.sort_by_key(|(i, _)| *i);
+    for (i, field) in rows {
         let (op, value) = (get(&format!("op_{i}")), get(&format!("value_{i}")));
         let case_sensitive = checked(&Some(get(&format!("case_{i}"))));
         if field.is_empty() {

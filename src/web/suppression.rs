@@ -21,7 +21,8 @@ use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default, Clone, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     #[serde(default)]
     prefix: String,
@@ -63,6 +64,8 @@ pub fn address_href(address: &str) -> String {
     link("/suppression/address", &[("email", address)])
 }
 
+#[utoipa::path(get, path = "/suppression", tag = "web", security(("session" = [])),
+    responses((status = 200, description = "The suppression list, search, add form and the allowlist", content_type = "text/html"), (status = 303, description = "Not signed in: to /login")))]
 pub async fn list(signed: Signed, State(state): State<AppState>, Query(q): Query<ListQuery>) -> WebResult {
     let search = SearchQuery {
         prefix: some(&q.prefix),
@@ -109,7 +112,8 @@ pub async fn list(signed: Signed, State(state): State<AppState>, Query(q): Query
     Ok(Html(page.render()?).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AddressParam {
     email: String,
     after: Option<String>,
@@ -136,6 +140,8 @@ struct AddressPage {
     next: String,
 }
 
+#[utoipa::path(get, path = "/suppression/address", tag = "web", security(("session" = [])),
+    responses((status = 200, description = "One address: its entries, evidence, history and audit trail", content_type = "text/html"), (status = 303, description = "Not signed in: to /login")))]
 pub async fn address(signed: Signed, State(state): State<AppState>, Query(p): Query<AddressParam>) -> WebResult {
     let q = AddressQuery { after: p.after.clone(), limit: Some(50) };
     let r = addresses::get(signed.viewer(), State(state.clone()), ApiPath(p.email.clone()), ApiQuery(q)).await?.0;
@@ -184,6 +190,8 @@ fn back_to(form: &ChangeForm, done: &str) -> Response {
     Redirect::to(&to).into_response()
 }
 
+#[utoipa::path(post, path = "/suppression/add", tag = "web", security(("session" = [])), request_body(content_type = "application/x-www-form-urlencoded", description = "`address`, optional `scope` and `note`"),
+    responses((status = 303, description = "Suppressed: to the address page"), (status = 403, description = "Without the session's CSRF token, or from a viewer"), (status = 422, description = "The API refused it: the form again with its problems", content_type = "text/html")))]
 pub async fn add(State(state): State<AppState>, Write { signed, form }: Write<ChangeForm>) -> WebResult {
     let body = AddBody { address: form.address.clone(), scope: some(&form.scope), note: some(&form.note) };
     let added = api::add(signed.as_admin()?, State(state), ApiJson(body)).await?.1.0;
@@ -195,6 +203,8 @@ pub async fn add(State(state): State<AppState>, Write { signed, form }: Write<Ch
     Ok(back_to(&ChangeForm { address: added.entry.address.clone(), ..form }, &done))
 }
 
+#[utoipa::path(post, path = "/suppression/remove", tag = "web", security(("session" = [])), request_body(content_type = "application/x-www-form-urlencoded", description = "`address`, `scope` and a `note`"),
+    responses((status = 303, description = "Released: to the address page"), (status = 403, description = "Without the session's CSRF token, or from a viewer"), (status = 422, description = "The API refused it: the form again with its problems", content_type = "text/html")))]
 pub async fn remove(State(state): State<AppState>, Write { signed, form }: Write<ChangeForm>) -> WebResult {
     let q = RemoveQuery { scope: some(&form.scope), note: some(&form.note) };
     let gone = api::remove(signed.as_admin()?, State(state), ApiPath(form.address.clone()), ApiQuery(q)).await?.0;
@@ -208,6 +218,8 @@ pub struct AllowForm {
     note: String,
 }
 
+#[utoipa::path(post, path = "/allowlist/add", tag = "web", security(("session" = [])), request_body(content_type = "application/x-www-form-urlencoded", description = "`entry` (an address or @domain) and a `note`"),
+    responses((status = 303, description = "Allowlisted: to the suppression page"), (status = 403, description = "Without the session's CSRF token, or from a viewer"), (status = 422, description = "The API refused it: the form again with its problems", content_type = "text/html")))]
 pub async fn allow(State(state): State<AppState>, Write { signed, form }: Write<AllowForm>) -> WebResult {
     let body = AllowBody { entry: form.entry, note: some(&form.note) };
     let now = api::allow(signed.as_admin()?, State(state), ApiJson(body)).await?.1.0;
@@ -215,6 +227,8 @@ pub async fn allow(State(state): State<AppState>, Write { signed, form }: Write<
     Ok(Redirect::to(&link("/suppression", &[("done", &done)])).into_response())
 }
 
+#[utoipa::path(post, path = "/allowlist/remove", tag = "web", security(("session" = [])), request_body(content_type = "application/x-www-form-urlencoded", description = "`entry`"),
+    responses((status = 303, description = "Removed from the allowlist: to the suppression page"), (status = 403, description = "Without the session's CSRF token, or from a viewer"), (status = 422, description = "The API refused it: the form again with its problems", content_type = "text/html")))]
 pub async fn disallow(State(state): State<AppState>, Write { signed, form }: Write<AllowForm>) -> WebResult {
     let q = DisallowQuery { note: some(&form.note) };
     let gone = api::disallow(signed.as_admin()?, State(state), ApiPath(form.entry), ApiQuery(q)).await?.0;
@@ -222,12 +236,15 @@ pub async fn disallow(State(state): State<AppState>, Write { signed, form }: Wri
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportParam {
     format: Option<String>,
 }
 
 /// The whole list in force, streamed: the API's export.
+#[utoipa::path(get, path = "/suppression/export", tag = "web", security(("session" = [])),
+    responses((status = 200, description = "The whole list in force (plain, csv or json)"), (status = 303, description = "Not signed in: to /login")))]
 pub async fn export(
     signed: Signed,
     State(state): State<AppState>,

@@ -5,7 +5,7 @@ use crate::support::api::assert_error;
 use crate::support::mail::bounce;
 use crate::support::{TestDb, app::TestApp};
 use rebound::ingest::Disposition;
-use rebound::record::ledger::{self, NewMessage};
+use rebound::record::ledger;
 
 const JUNK: &[u8] = b"Subject: lunch?\r\nFrom: a@example.org\r\n\r\nTacos at noon.\r\n";
 
@@ -19,31 +19,7 @@ fn queued(app: &TestApp, id: &str, raw: &[u8]) -> i64 {
 /// A valid bounce left in the queue by an older rebound whose parser could not read it:
 /// today's parser can.
 fn legacy_item(app: &TestApp, raw: &[u8]) -> i64 {
-    let c = &mut *app.conn();
-    let digest = ledger::digest(raw);
-    let now = chrono::Utc::now().naive_utc();
-    let ids = ledger::insert_many(
-        c,
-        &[NewMessage {
-            digest: &digest,
-            kind: "unknown",
-            dialect: "none",
-            state: "review",
-            review_reason: Some("nothing could be parsed"),
-            subject: None,
-            from_addr: None,
-            message_id: None,
-            size: raw.len() as i64,
-            raw: Some(raw),
-            records: 0,
-            received_at: now,
-            purge_after: None,
-        }],
-    )
-    .unwrap();
-    let source_id = format!("legacy-{digest}.eml");
-    ledger::add_sources(c, &[("file", &source_id, ids[0])], now).unwrap();
-    ids[0]
+    crate::support::review::legacy_item(&mut app.conn(), raw)
 }
 
 async fn the_review_queue_over_http(db: TestDb) {

@@ -104,3 +104,59 @@ async fn bad_uploads_are_refused_with_the_fix(db: TestDb) {
     app.stop(10).await.unwrap();
 }
 on_both_backends!(bad_uploads, bad_uploads_are_refused_with_the_fix);
+
+/// More than one batch, with half of the second batch repeating the first (on PostgreSQL the
+/// two are written at once, on two connections), a lapsed entry that the import renews and an
+/// entry in force that it keeps; then the rerun.
+async fn batches_in_flight_with_repeats_and_lapsed_entries(db: TestDb) {
+    use rebound::suppress::import::{self, BATCH, Format, Options};
+    use rebound::suppress::{Allowlist, Suppression, list, manual::Actor};
+    let store = rebound::store::Db::connect(&db.config()).unwrap();
+    let now = chrono::Utc::now().naive_utc();
+    let entry = |address: &str, source: &str, expires| Suppression {
+        address: address.into(),
+        scope: "global".into(),
+        source: source.into(),
+        event_id: None,
+        reason: None,
+        note: Some("before the import".into()),
+        created_at: now - chrono::Duration::days(30),
+        expires_at: expires,
+    };
+    let mut c = store.conn().unwrap();
+    list::add(&mut c, &entry("lapsed@example.org", "soft_threshold", Some(now - chrono::Duration::days(1))), None)
+        .unwrap();
+    list::add(&mut c, &entry("kept@example.org", "manual", None), None).unwrap();
+    let head = list_changes(&mut c);
+
+    let half = BATCH / 2;
+    let mut file = String::new();
+    for i in (0..BATCH).chain(half..BATCH + half) {
+        file.push_str(&format!("u{i}@example.org\n"));
+    }
+    file.push_str("lapsed@example.org\nkept@example.org\n");
+    let opts = Options { format: Format::Plain, label: "two-batches.txt".into(), ..Options::default() };
+    let run = |c: &rebound::store::Db| {
+        import::run(c, &Actor::system("test"), file.as_bytes(), &opts, &Allowlist::default(), now, &mut |_| {}).unwrap()
+    };
+    let r = run(&store);
+    let unique = (BATCH + half) as u64;
+    assert_eq!(r.rows, unique + half as u64 + 2);
+    assert_eq!(r.added, unique + 1, "every new address once, and the lapsed one renewed: {r:?}");
+    assert_eq!(r.already_present, half as u64 + 1, "repeats of an earlier batch and the entry in force: {r:?}");
+    assert_eq!(r.duplicates, 0, "{r:?}");
+    assert_eq!(list_changes(&mut c) - head, r.added as i64, "one change per addition, none for a repeat");
+    let renewed = list::get(&mut c, "lapsed@example.org", "global").unwrap().unwrap();
+    assert_eq!((renewed.source.as_str(), renewed.expires_at), ("import", None), "{renewed:?}");
+    let kept = list::get(&mut c, "kept@example.org", "global").unwrap().unwrap();
+    assert_eq!(kept.note.as_deref(), Some("before the import"), "an entry in force keeps its evidence");
+
+    let again = run(&store);
+    assert_eq!((again.added, again.already_present), (0, unique + half as u64 + 2), "{again:?}");
+    assert_eq!(list_changes(&mut c) - head, r.added as i64, "a rerun logs nothing");
+}
+on_both_backends!(batches_in_flight, batches_in_flight_with_repeats_and_lapsed_entries);
+
+fn list_changes(c: &mut rebound::store::AnyConnection) -> i64 {
+    rebound::suppress::changes::since(c, 0, i64::MAX).unwrap().len() as i64
+}

@@ -41,7 +41,6 @@ fn write_export(path: &Path) {
 
 fn measure(label: &str, cfg: DatabaseConfig, file: &Path) {
     let db = Db::connect(&cfg).expect("database");
-    let mut c = db.conn().unwrap();
     let allow = Allowlist::default();
     let opts = Options { label: "bench.csv".into(), ..Options::default() };
     for pass in ["first", "rerun"] {
@@ -50,7 +49,7 @@ fn measure(label: &str, cfg: DatabaseConfig, file: &Path) {
         let t = Instant::now();
         let input = std::fs::File::open(file).unwrap();
         let now = chrono::Utc::now().naive_utc();
-        let r = import::run(&mut c, &Actor::system("bench"), input, &opts, &allow, now, &mut |_| {}).expect("import");
+        let r = import::run(&db, &Actor::system("bench"), input, &opts, &allow, now, &mut |_| {}).expect("import");
         let secs = t.elapsed().as_secs_f64();
         let (after, peak) = (status_kib("VmRSS:"), status_kib("VmHWM:"));
         println!(

@@ -71,6 +71,8 @@ pub(crate) fn seed(c: &mut AnyConnection, n: i64) {
         SUM(CASE WHEN permanent = 1 THEN 1 ELSE 0 END), SUM(CASE WHEN permanent = 0 THEN 1 ELSE 0 END), \
         MIN(occurred_at), MAX(occurred_at) FROM events";
     c.batch_execute(&format!("BEGIN; {evidence}; {manual}; {campaign}; COMMIT;")).expect("seed suppressions");
+    // The events went around ingest: their report counters are recounted from them.
+    rebound::store::transaction(c, rebound::record::counters::rebuild).expect("report counters");
     if c.backend() == Backend::Postgres {
         c.batch_execute("ANALYZE events; ANALYZE suppressions;").expect("analyze");
     } else {

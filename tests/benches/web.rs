@@ -55,6 +55,10 @@ fn measure(label: &str, db: DatabaseConfig, n: i64) {
             ("campaign BOUNCED, first page", "/campaigns/big?tab=bounced".into()),
             ("campaign BOUNCED, type=soft&domain", "/campaigns/big?tab=bounced&type=soft&domain=d7.example".into()),
             ("campaign BOUNCED, one day", "/campaigns/big?tab=bounced&from=2026-10-15&to=2026-10-15".into()),
+            (
+                "campaign BOUNCED, a why-it-failed group",
+                "/campaigns/big?tab=bounced&status=5.1.1&domain=d7.example".into(),
+            ),
             ("campaign COMPLAINTS", "/campaigns/big?tab=complaints".into()),
             ("rules (192)", "/rules".into()),
             ("suppression list (address order)", "/suppression".into()),

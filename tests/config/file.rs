@@ -115,6 +115,7 @@ fn example_config_documents_every_key() {
             channels: vec!["X".into()],
             enabled: true,
         });
+        all.alerts.web_url = x();
         all.alerts.pushover = Some(PushoverConfig {
             token_env: x(),
             token_file: x(),

@@ -21,14 +21,14 @@ fn report(rcpt: &str, status: &str, diag: &str, n: &str) -> Vec<u8> {
     dsn("bounces@sender.example", rcpt, status, diag, &original(Some("spring"), &format!("{n}@sender.example")), &now)
 }
 
-fn ingest(app: &TestApp, tag: &str, raws: Vec<Vec<u8>>) {
+pub(super) fn ingest(app: &TestApp, tag: &str, raws: Vec<Vec<u8>>) {
     let mut c = app.conn();
     for (i, raw) in raws.iter().enumerate() {
         app.ingest(&mut c, "mailbox:test", &format!("{tag}-{i}"), raw);
     }
 }
 
-fn many(n: usize, tag: &str, status: &str, diag: &str, domain: &str) -> Vec<Vec<u8>> {
+pub(super) fn many(n: usize, tag: &str, status: &str, diag: &str, domain: &str) -> Vec<Vec<u8>> {
     (0..n).map(|i| report(&format!("{tag}{i}@{domain}"), status, diag, &format!("{tag}{i}"))).collect()
 }
 
@@ -221,7 +221,7 @@ async fn channels(db: TestDb) {
     std::fs::write(&token, "app-token-123\n").unwrap();
     std::fs::write(&user, "user-key-456\n").unwrap();
     let alerts_toml = format!(
-        "[alerts]\nevaluate_every_seconds = 3600\n[alerts.pushover]\ntoken_file = \"{}\"\nuser_file = \"{}\"\n\
+        "[alerts]\nevaluate_every_seconds = 3600\nweb_url = \"https://rebound.example.test/\"\n[alerts.pushover]\ntoken_file = \"{}\"\nuser_file = \"{}\"\n\
          base_url = \"{pushover_url}\"\npriority = 1\n[alerts.email]\nhost = \"127.0.0.1\"\nport = {smtp_port}\n\
          security = \"none\"\nfrom = \"rebound@sender.example\"\nto = [\"oncall@sender.example\"]\n\n\
          [[alert]]\nname = \"unknown-users\"\nper = \"recipient_domain\"\nchannels = [\"pushover\", \"email\"]\n\
@@ -254,6 +254,10 @@ async fn channels(db: TestDb) {
     assert_eq!(field("priority"), "1");
     assert_eq!(field("title"), "rebound alert FIRING: unknown-users");
     assert!(field("message").contains("isp.example") && field("message").contains("2 matching events"), "{posts:?}");
+    // The link opens the episode on the web admin's alerts page.
+    let episode = history["episodes"][0]["id"].as_i64().unwrap_or_else(|| panic!("{history}"));
+    assert_eq!(field("url"), format!("https://rebound.example.test/alerts#episode-{episode}"));
+    assert_eq!(field("url_title"), "Open in rebound");
     let mails = mails.lock().unwrap().clone();
     assert_eq!(mails.len(), 1, "{mails:?}");
     assert!(mails[0].contains("Subject: rebound alert FIRING: unknown-users"), "{}", mails[0]);
@@ -286,3 +290,79 @@ fn the_example_rules_parse() {
     assert!(matches!(cfg.alert[0].criteria[0], Criterion::Rate { at_least, .. } if at_least == 0.001));
     assert!(matches!(cfg.alert[1].criteria[0], Criterion::Rate { min_volume: 200, at_least, .. } if at_least == 0.05));
 }
+
+/// The hourly counters the write path keeps match the events under every scope, and a
+/// window of a day (filled from them when the evaluator starts) counts what a shorter one
+/// (filled from the events) counts.
+async fn counters_match_events(db: TestDb) {
+    let app = TestApp::new(db, |_| {});
+    ingest(&app, "a", many(3, "a", "5.1.1", "550 5.1.1 user unknown", "isp.example"));
+    ingest(&app, "b", many(2, "b", "5.7.1", "550 5.7.1 not authorized", "other.example"));
+    ingest(&app, "c", many(1, "c", "4.2.2", "452 4.2.2 mailbox full", "isp.example"));
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Cell {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        k: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut c = app.conn();
+    for (scope, col) in [
+        ("all", "''"),
+        ("campaign", "campaign_id"),
+        ("sending_domain", "sending_domain"),
+        ("recipient_domain", "recipient_domain"),
+        ("remote_mta", "remote_mta"),
+        ("source", "source"),
+    ] {
+        let mut q = |sql: String| diesel::sql_query(sql).load::<Cell>(&mut c).unwrap();
+        let counted = q(format!(
+            "SELECT scope_key || '/' || kind || '/' || classification || '/' || status || '/' || reason || '/' || \
+             rule_key AS k, CAST(SUM(n) AS BIGINT) AS n FROM alert_counts WHERE scope = '{scope}' GROUP BY 1 ORDER BY 1"
+        ));
+        let events = q(format!(
+            "SELECT COALESCE({col}, '') || '/' || kind || '/' || classification || '/' || COALESCE(status, '') || '/' || \
+             reason || '/' || COALESCE(rule_key, '') AS k, CAST(COUNT(*) AS BIGINT) AS n FROM events GROUP BY 1 ORDER BY 1"
+        ));
+        assert!(!events.is_empty());
+        assert_eq!(counted, events, "scope {scope}");
+    }
+    drop(c);
+    let count = |minutes| Criterion::Count {
+        window_minutes: minutes,
+        at_least: 1,
+        status: Some("5.*.*".into()),
+        reason: None,
+        rule: None,
+        text: None,
+    };
+    let hard = |minutes| Criterion::Rate {
+        metric: Metric::HardBounce,
+        window_minutes: minutes,
+        min_volume: 1,
+        at_least: 0.01,
+    };
+    let cfg = AlertsConfig::default();
+    let mut summaries = Vec::new();
+    for minutes in [1440, 1380] {
+        let rules = vec![
+            rule("fails", Per::RecipientDomain, vec![count(minutes)], 60),
+            rule("hard", Per::All, vec![hard(minutes)], 60),
+        ];
+        let fired = round(&app.db, &mut Evaluator::new(&rules), &cfg, "me").await.unwrap();
+        let mut got: Vec<String> = fired
+            .iter()
+            .map(|e| format!("{}/{}: {}", e.rule, e.group_key, e.summary.replace(&minutes.to_string(), "N")))
+            .collect();
+        got.sort();
+        summaries.push(got);
+        // The next window size starts from no episode.
+        use diesel::RunQueryDsl;
+        diesel::sql_query("DELETE FROM alert_episodes").execute(&mut app.conn()).unwrap();
+    }
+    assert_eq!(summaries[0].len(), 3, "{summaries:?}");
+    assert!(summaries[0].iter().any(|s| s.starts_with("fails/isp.example: 3 matching")), "{summaries:?}");
+    assert_eq!(summaries[0], summaries[1], "a day from the counters, 23 hours from the events");
+}
+on_both_backends!(the_alert_counters_match_the_events, counters_match_events);

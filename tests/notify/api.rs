@@ -97,6 +97,10 @@ async fn the_openapi_document_has_the_routes_and_every_event_shape() {
         "/api/v1/webhooks/{name}/test",
         "/api/v1/alerts",
         "/api/v1/alerts/history",
+        "/api/v1/alerts/rules",
+        "/api/v1/alerts/rules/{name}",
+        "/api/v1/alerts/rules/{name}/enable",
+        "/api/v1/alerts/rules/{name}/disable",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }

@@ -200,3 +200,53 @@ async fn killed_serve_delivers_after_restart(db: TestDb) {
     again.stop();
 }
 on_both_backends!(a_killed_serve_delivers_after_restart, killed_serve_delivers_after_restart);
+
+/// An endpoint failing for `failing_after_seconds` shows `failing` and is listed by the
+/// status API beside failing mailboxes; a success clears it there.
+async fn failing_raises_status(db: TestDb) {
+    let rx = Receiver::start(0, SECRET, 500).await;
+    let (_dir, secret) = secret_file();
+    let url = rx.url();
+    let app = TestApp::new(db, |c| {
+        quick(c);
+        c.notify.failing_after_seconds = 1;
+        let mut h = hook("flaky", &url, &secret);
+        h.events = vec!["bounce.recorded".into()];
+        c.webhook.push(h);
+    })
+    .serve()
+    .await;
+    let admin = app.admin();
+    let status = admin.get("/api/v1/status").await.expect(200);
+    assert_eq!(status["webhooks"]["failing"], serde_json::json!([]), "{status}");
+    assert_eq!(status["webhooks"]["by_state"]["ok"], 1, "{status}");
+    ingest_bounces(&app, 0, 1, 1);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        let status = admin.get("/api/v1/status").await.expect(200);
+        if status["webhooks"]["failing"].as_array().is_some_and(|f| !f.is_empty()) {
+            break status;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never failing: {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let failing = &status["webhooks"]["failing"][0];
+    assert_eq!((failing["name"].as_str(), failing["state"].as_str()), (Some("flaky"), Some("failing")), "{status}");
+    assert!(failing["last_error"].as_str().unwrap().contains("500"), "{status}");
+    assert!(failing["failing_since"].is_string(), "{status}");
+    assert_eq!(status["webhooks"]["by_state"]["failing"], 1, "{status}");
+    assert!(!status.to_string().contains(SECRET), "no secret in the status");
+    rx.set_status(200);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = admin.get("/api/v1/status").await.expect(200);
+        if status["webhooks"]["failing"] == serde_json::json!([]) {
+            assert_eq!(status["webhooks"]["by_state"]["ok"], 1, "{status}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still failing: {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.stop(10).await.unwrap();
+}
+on_both_backends!(a_failing_endpoint_raises_the_status, failing_raises_status);

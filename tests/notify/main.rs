@@ -9,4 +9,5 @@ mod alerts;
 mod api;
 mod delivery;
 mod receiver;
+mod rules_api;
 mod webhooks;

@@ -12,6 +12,7 @@ pub mod notify;
 pub mod oauth;
 pub mod postfix;
 pub mod proxy;
+pub mod review;
 pub mod serve;
 
 use rebound::config::DatabaseConfig;

@@ -52,6 +52,7 @@ impl Drop for Driver {
 }
 
 /// The page, for the walk's steps.
+#[derive(Clone)]
 pub struct Page {
     pub c: Client,
     pub base: String,

@@ -12,6 +12,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod actions;
 mod browser;
 mod sessions;
+mod site;
 mod walk;

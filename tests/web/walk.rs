@@ -1,119 +1,40 @@
 //! The walk through the web admin, step by step, on one backend.
 
 use crate::browser::{Driver, Page};
+use crate::site::{ADMIN, Site, Steps, VIEWER, no_external_url, sign_in, walk_through};
 use crate::support::mail::{dsn, original};
-use crate::support::serve::{Serve, free_port, serve_config};
 use crate::support::{Dovecot, MailUser, TestDb};
-use futures_util::FutureExt;
-use std::panic::AssertUnwindSafe;
-use std::process::{Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const CAMPAIGN: &str = "camp-web";
-
-fn rebound(cfg: &std::path::Path, args: &[&str], stdin: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rebound"))
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rebound");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "rebound {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
 
 /// What the steps share.
 pub struct Ctx {
     pub dovecot: Dovecot,
     pub user: MailUser,
-    step: Mutex<(String, Instant)>,
-    pub timings: Mutex<Vec<(String, Duration)>>,
+    steps: Steps,
 }
 
 impl Ctx {
     fn step(&self, name: &str) {
-        let mut s = self.step.lock().unwrap();
-        let took = s.1.elapsed();
-        if !s.0.is_empty() {
-            self.timings.lock().unwrap().push((s.0.clone(), took));
-        }
-        *s = (name.to_string(), Instant::now());
+        self.steps.step(name);
     }
 }
 
 async fn walk(db: TestDb, offset: u16) {
     let started = Instant::now();
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("secret.key");
-    let port = free_port();
-    let secrets = format!("[secrets]\nkey_file = \"{}\"\n", key.display());
-    let cfg = serve_config(dir.path(), "rebound.toml", port, db.url(), &secrets);
-    std::fs::write(&key, rebound(&cfg, &["secrets", "generate-key"], "")).unwrap();
-    rebound(&cfg, &["migrate"], "");
-    rebound(&cfg, &["user", "create", "alice", "--role", "admin"], "alice-password-1\n");
-    rebound(&cfg, &["user", "create", "val", "--role", "viewer"], "val-password-1\n");
-    let serve = Serve::start(&cfg, port);
+    let site = Site::start(&db);
     let driver = Driver::start(offset);
     let dovecot = Dovecot::get();
     let user = dovecot.add_user();
     let page = Page {
         c: driver.session().await,
-        base: Serve::base(port),
+        base: site.base(),
         name: if offset == 0 { "sqlite" } else { "postgres" }.to_string(),
     };
-    let ctx = Ctx { dovecot, user, step: Mutex::new((String::new(), Instant::now())), timings: Mutex::default() };
-    let setup = started.elapsed();
-    let outcome = AssertUnwindSafe(steps(&page, &ctx)).catch_unwind().await;
-    ctx.step("");
-    if outcome.is_err() {
-        let step = ctx.step.lock().unwrap().0.clone();
-        let failed = ctx.timings.lock().unwrap().last().map(|t| t.0.clone()).unwrap_or(step);
-        page.screenshot(&failed).await;
-    }
-    let _ = page.c.clone().close().await;
-    let log = serve.stop();
-    eprintln!("web walk on {}: setup {setup:?}, total {:?}", page.name, started.elapsed());
-    for (step, took) in ctx.timings.lock().unwrap().iter() {
-        eprintln!("  {step:<40} {took:?}");
-    }
-    if let Err(p) = outcome {
-        eprintln!(
-            "serve log:\n{}",
-            log.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
-        );
-        std::panic::resume_unwind(p);
-    }
-    assert!(!log.contains("alice-password-1") && !log.contains(&ctx.user.password), "a password reached the log");
-}
-
-/// Every attribute that loads or links something points into the site itself.
-async fn no_external_url(page: &Page) {
-    let html = page.source().await;
-    let re = regex::Regex::new(r#"(?i)(src|href|action|formaction|xlink:href)\s*=\s*["']?\s*(https?:|//|data:text)"#)
-        .unwrap();
-    assert!(!re.is_match(&html), "{} links outside: {:?}", page.url().await, re.find(&html).map(|m| m.as_str()));
-    let css = page.js("return [...document.styleSheets].map(s => s.href || 'inline').join(' ')").await;
-    assert!(
-        !css.as_str().unwrap_or("").contains("http")
-            || css.as_str().unwrap().split(' ').all(|h| h.starts_with(&page.base)),
-        "stylesheets: {css}"
-    );
-}
-
-async fn sign_in(page: &Page, name: &str, password: &str) {
-    page.go("/mailboxes").await;
-    assert!(page.url().await.contains("/login"), "not signed in: the sign-in page first");
-    page.fill("#name", name).await;
-    page.fill("#password", password).await;
-    page.navigate("#sign-in").await;
-    page.css("body[data-csrf]").await;
+    let ctx = Ctx { dovecot, user, steps: Steps::default() };
+    let log = walk_through("web walk", &site, &page, &ctx.steps, started, steps(&page, &ctx)).await;
+    assert!(!log.contains(ADMIN.1) && !log.contains(&ctx.user.password), "a password reached the log");
 }
 
 async fn fill_mailbox(page: &Page, ctx: &Ctx, password: &str) {
@@ -167,7 +88,7 @@ async fn steps(page: &Page, ctx: &Ctx) {
     assert!(page.text("#login-error").await.contains("do not match"));
 
     ctx.step("sign in");
-    sign_in(page, "alice", "alice-password-1").await;
+    sign_in(page, ADMIN).await;
     assert_eq!(page.text("h1").await, "Mailboxes");
     let cookie = page.c.get_named_cookie("rebound_session").await.expect("session cookie");
     assert_eq!(cookie.http_only(), Some(true), "the session cookie is HttpOnly");
@@ -385,7 +306,7 @@ async fn steps(page: &Page, ctx: &Ctx) {
     ctx.step("sign out; a viewer");
     page.navigate(".signout button").await;
     page.css("#login-form").await;
-    sign_in(page, "val", "val-password-1").await;
+    sign_in(page, VIEWER).await;
     assert!(page.all("#add-mailbox").await.is_empty(), "a viewer sees no Add");
     assert!(page.all("tr[data-mailbox] button").await.is_empty(), "nor row actions");
     assert!(page.all("form[method=post]:not(.signout)").await.is_empty(), "nor any write form");

@@ -10,17 +10,28 @@ use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
 
-/// POSTs `title`/`message` to `{base_url}/1/messages.json`.
-pub async fn pushover(cfg: &PushoverConfig, title: &str, message: &str) -> Result<(), String> {
+/// A link for the message: where the alert is shown (`url`) and its words (`url_title`).
+pub struct Link<'a> {
+    pub url: &'a str,
+    pub title: &'a str,
+}
+
+/// POSTs `title`/`message` (and the link, when there is one) to `{base_url}/1/messages.json`.
+pub async fn pushover(cfg: &PushoverConfig, title: &str, message: &str, link: Option<Link<'_>>) -> Result<(), String> {
     let token = cfg.token().resolve("alerts.pushover.token")?.ok_or("no token configured")?;
     let user = cfg.user().resolve("alerts.pushover.user")?.ok_or("no user key configured")?;
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("token", token.expose())
-        .append_pair("user", user.expose())
-        .append_pair("title", title)
-        .append_pair("message", message)
-        .append_pair("priority", &cfg.priority.to_string())
-        .finish();
+    let body = {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("token", token.expose())
+            .append_pair("user", user.expose())
+            .append_pair("title", title)
+            .append_pair("message", message)
+            .append_pair("priority", &cfg.priority.to_string());
+        if let Some(l) = link {
+            form.append_pair("url", l.url).append_pair("url_title", l.title);
+        }
+        form.finish()
+    };
     let url = format!("{}/1/messages.json", cfg.base_url.trim_end_matches('/'));
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(|e| e.to_string())?;
     let resp = client

@@ -6,12 +6,16 @@
 //! ([`channels`], plus `alert.*` events for the webhooks). Rate and count criteria follow the
 //! events' primary key and keep sliding-window counts in memory ([`window`]): each
 //! evaluation reads only the events committed since the last one (an index range), so a
-//! rule costs what its groups cost, not a scan of its window. The counts are rebuilt from
-//! the window (by `ingested_at`, indexed) when this instance takes the evaluator's lease,
-//! which one instance of those sharing a database holds at a time.
+//! rule costs what its groups cost, not a scan of its window. When this instance takes the
+//! evaluator's lease (one instance of those sharing a database holds it at a time), windows
+//! of a day or more are rebuilt from the hourly counters ([`counts`]), kept by the write path
+//! in the events' transaction; shorter ones, and those testing the server's words, from the
+//! events of their span (by `ingested_at`, indexed).
 
 pub mod channels;
+pub mod counts;
 pub mod episodes;
+pub mod rules;
 pub mod window;
 
 use crate::config::alert::{Criterion, Per};
@@ -34,16 +38,38 @@ struct Rule {
 pub struct Evaluator {
     rules: Vec<Rule>,
     cursor: Option<i64>,
+    /// Follows the `alert_rules` table ([`rules::live`]) instead of a fixed list.
+    follow: bool,
 }
 
 impl Evaluator {
+    /// An evaluator of these rules (the enabled ones) only.
     pub fn new(rules: &[AlertConfig]) -> Evaluator {
         let rules = rules
             .iter()
             .filter(|r| r.enabled)
             .map(|r| Rule { cfg: r.clone(), windows: r.criteria.iter().map(Window::of).collect() })
             .collect();
-        Evaluator { rules, cursor: None }
+        Evaluator { rules, cursor: None, follow: false }
+    }
+
+    /// An evaluator of the enabled rules of `alert_rules` (config file and admin API), read
+    /// at each round: when they changed, the windows are rebuilt (from the counters, so a
+    /// new rule over a week costs what a restart does).
+    pub fn following() -> Evaluator {
+        Evaluator { rules: Vec::new(), cursor: None, follow: true }
+    }
+
+    /// Takes the table's rules when they differ from those evaluated.
+    fn refresh(&mut self, c: &mut AnyConnection) -> Result<(), StoreError> {
+        if !self.follow {
+            return Ok(());
+        }
+        let live = rules::live(c)?;
+        if !live.iter().eq(self.rules.iter().map(|r| &r.cfg)) {
+            *self = Evaluator { follow: true, ..Evaluator::new(&live) };
+        }
+        Ok(())
     }
 
     /// Forgets the counts (another instance evaluated meanwhile): the next evaluation
@@ -59,20 +85,68 @@ impl Evaluator {
         self.rules.iter().flat_map(|r| r.windows.iter().flatten()).map(Window::span_seconds).max().unwrap_or(0)
     }
 
-    /// Reads the events committed since the last call into the windows.
+    /// Reads the events committed since the last call into the windows (the first call
+    /// fills them: [`Evaluator::start`]).
     pub fn feed(&mut self, c: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, StoreError> {
-        let longest = self.longest();
-        if longest == 0 {
+        if self.longest() == 0 {
             return Ok(0);
         }
-        let from = if self.cursor.is_none() { now - Duration::seconds(longest) } else { epoch() };
-        let mut after = self.cursor.unwrap_or(0);
+        let Some(after) = self.cursor else { return self.start(c, now) };
+        let (n, last) = self.read(c, after, epoch(), i64::MAX, |_| true)?;
+        self.cursor = Some(last);
+        Ok(n)
+    }
+
+    /// Fills every window as of one snapshot of the database: those of a day or more from
+    /// the hourly counters (a range of their key per rule), the others from the events of
+    /// their span (by `ingested_at`, indexed); then follows the events from the newest one
+    /// the snapshot holds, so nothing is counted twice or missed. Gives the rows read.
+    fn start(&mut self, c: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, StoreError> {
+        use crate::store::schema::events;
+        use diesel::prelude::*;
+        diesel::Connection::transaction::<_, StoreError, _>(c, |c| {
+            if let AnyConnection::Postgresql(_) = c {
+                diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(c)?;
+            }
+            let head: i64 = events::table.select(diesel::dsl::max(events::id)).first::<Option<i64>>(c)?.unwrap_or(0);
+            let mut n = 0;
+            for r in &mut self.rules {
+                let scope = counts::scope_of(r.cfg.per);
+                for w in r.windows.iter_mut().flatten().filter(|w| w.from_counts()) {
+                    let first = (now.and_utc().timestamp() - w.span_seconds()).div_euclid(counts::HOUR);
+                    let rows = counts::load(c, scope, first)?;
+                    n += rows.len();
+                    rows.iter().for_each(|row| w.add_count(row));
+                }
+            }
+            let rest = self.rules.iter().flat_map(|r| r.windows.iter().flatten());
+            let short = rest.filter(|w| !w.from_counts()).map(Window::span_seconds).max().unwrap_or(0);
+            if short > 0 {
+                n += self.read(c, 0, now - Duration::seconds(short), head, |w| !w.from_counts())?.0;
+            }
+            self.cursor = Some(head);
+            Ok(n)
+        })
+    }
+
+    /// Feeds the windows `which` picks with the events after id `after` up to id `upto`
+    /// (ingested at or after `from`); gives how many were read and the last id.
+    fn read(
+        &mut self,
+        c: &mut AnyConnection,
+        mut after: i64,
+        from: NaiveDateTime,
+        upto: i64,
+        which: impl Fn(&Window) -> bool,
+    ) -> Result<(usize, i64), StoreError> {
         let mut n = 0;
         loop {
-            let batch = crate::record::events::facts_after(c, after, from, READ)?;
+            let mut batch = crate::record::events::facts_after(c, after, from, READ)?;
+            let full = batch.len() as i64 == READ;
+            batch.retain(|e| e.id <= upto);
             for e in &batch {
                 for r in &mut self.rules {
-                    for w in r.windows.iter_mut().flatten() {
+                    for w in r.windows.iter_mut().flatten().filter(|w| which(w)) {
                         w.add(r.cfg.per, e);
                     }
                 }
@@ -82,12 +156,11 @@ impl Evaluator {
                 Some(last) => after = last.id,
                 None => break,
             }
-            if (batch.len() as i64) < READ {
+            if !full {
                 break;
             }
         }
-        self.cursor = Some(after);
-        Ok(n)
+        Ok((n, after))
     }
 
     /// Evaluates every rule at `now`: gives per rule the groups whose criteria hold, each with
@@ -97,6 +170,9 @@ impl Evaluator {
         c: &mut AnyConnection,
         now: NaiveDateTime,
     ) -> Result<Vec<BTreeMap<String, String>>, StoreError> {
+        if self.rules.is_empty() {
+            return Ok(Vec::new());
+        }
         let mailboxes = mailbox_failures(c)?;
         let nodes = node_lag(c, now)?;
         let mut out = Vec::with_capacity(self.rules.len());
@@ -205,6 +281,11 @@ fn node_lag(c: &mut AnyConnection, now: NaiveDateTime) -> Result<Vec<(String, i6
     Ok(out)
 }
 
+/// Where the web admin shows episode `id` (its row on the alerts page).
+pub fn episode_url(base: &str, id: i64) -> String {
+    format!("{}/alerts#episode-{id}", base.trim_end_matches('/'))
+}
+
 /// 1970-01-01: a lower bound every backend stores (PostgreSQL refuses chrono's MIN).
 fn epoch() -> NaiveDateTime {
     chrono::DateTime::UNIX_EPOCH.naive_utc()
@@ -212,19 +293,16 @@ fn epoch() -> NaiveDateTime {
 
 /// Runs the evaluator in `serve`: every `[alerts] evaluate_every_seconds` and soon after
 /// each committed batch, while this instance holds the evaluator's lease.
+/// The rules are those of `alert_rules`, followed as they change.
 pub fn start(
     db: &Db,
-    rules: &[AlertConfig],
     cfg: &AlertsConfig,
     owner: &str,
     tracker: &tokio_util::task::TaskTracker,
     stop: &tokio_util::sync::CancellationToken,
 ) {
-    if !rules.iter().any(|r| r.enabled) {
-        return;
-    }
     let (db, cfg, owner, stop) = (db.clone(), cfg.clone(), owner.to_string(), stop.clone());
-    let mut ev = Evaluator::new(rules);
+    let mut ev = Evaluator::following();
     tracker.spawn(async move {
         let every = std::time::Duration::from_secs(cfg.evaluate_every_seconds);
         let mut due = tokio::time::Instant::now() + every;
@@ -250,7 +328,7 @@ pub async fn round(
     cfg: &AlertsConfig,
     owner: &str,
 ) -> Result<Vec<episodes::Episode>, StoreError> {
-    let owned = std::mem::replace(ev, Evaluator { rules: Vec::new(), cursor: None });
+    let owned = std::mem::replace(ev, Evaluator::following());
     let owner_s = owner.to_string();
     let (back, changed) = db
         .run(move |c| {
@@ -258,6 +336,11 @@ pub async fn round(
             let now = Utc::now().naive_utc();
             let ttl = Duration::seconds(120);
             use diesel::prelude::*;
+            // No rule, no lease: nothing is written while there is nothing to evaluate.
+            ev.refresh(c)?;
+            if ev.rules.is_empty() {
+                return Ok::<_, StoreError>((ev, Vec::new()));
+            }
             let held = crate::take_lease!(c, notify_leases, "alerts", &owner_s, now, ttl).map_err(StoreError::Query)?;
             if !held {
                 ev.reset();
@@ -284,7 +367,11 @@ pub async fn round(
         for ch in &rule.channels {
             let sent = match ch.as_str() {
                 "pushover" => match &cfg.pushover {
-                    Some(p) => Some(channels::pushover(p, &title, &text).await),
+                    Some(p) => {
+                        let url = cfg.web_url.as_deref().map(|base| episode_url(base, e.id));
+                        let link = url.as_deref().map(|url| channels::Link { url, title: "Open in rebound" });
+                        Some(channels::pushover(p, &title, &text, link).await)
+                    }
                     None => None,
                 },
                 "email" => match &cfg.email {

@@ -5,7 +5,10 @@
 //! buckets (1/120 of the window, at least a minute), so an evaluation sums at most 120
 //! buckets per group however many events the window holds, and old buckets are dropped as
 //! the window slides: a rule over a million events costs what its groups cost, not a scan.
+//! Windows of a day or more have whole-hour buckets, so they can also be filled from the
+//! hourly counters ([`super::counts`]) when the evaluator starts.
 
+use super::counts::{Count, HOUR};
 use crate::config::alert::{Criterion, Metric, Per};
 use crate::record::events::Facts;
 use chrono::NaiveDateTime;
@@ -43,7 +46,15 @@ impl Window {
             _ => return None,
         };
         let span = i64::from(minutes) * 60;
-        Some(Window { span, width: (span / 120).max(60), test, groups: HashMap::new() })
+        // A day or longer: whole hours, so the hourly counters fill the buckets exactly.
+        let width = if span >= 86_400 { (span / 120 / HOUR).max(1) * HOUR } else { (span / 120).max(60) };
+        Some(Window { span, width, test, groups: HashMap::new() })
+    }
+
+    /// Can the window be built from the hourly counters? Whole-hour buckets, and no test
+    /// on the server's words (the counters do not keep them).
+    pub fn from_counts(&self) -> bool {
+        self.width % HOUR == 0 && !matches!(&self.test, Test::Count { text: Some(_), .. })
     }
 
     pub fn span_seconds(&self) -> i64 {
@@ -52,29 +63,61 @@ impl Window {
 
     /// Counts one event under its group.
     pub fn add(&mut self, per: Per, e: &Facts) {
-        let (num, den) = match &self.test {
+        let (num, den) = self.test(
+            &e.kind,
+            &e.classification,
+            e.status.as_deref(),
+            &e.reason,
+            e.rule_key.as_deref(),
+            e.diagnostic.as_deref(),
+        );
+        self.put(group_of(per, e), e.occurred_at.and_utc().timestamp(), num, den);
+    }
+
+    /// Counts one counter row (its group is the row's scope key; see [`Window::from_counts`]).
+    pub fn add_count(&mut self, r: &Count) {
+        let opt = |s: &str| Some(s).filter(|s| !s.is_empty()).map(str::to_string);
+        let (status, rule) = (opt(&r.status), opt(&r.rule_key));
+        let (num, den) = self.test(&r.kind, &r.classification, status.as_deref(), &r.reason, rule.as_deref(), None);
+        let n = r.n.max(0) as u64;
+        self.put(r.scope_key.clone(), r.hour * HOUR, num * n, den * n);
+    }
+
+    /// (numerator, denominator) of one event.
+    fn test(
+        &self,
+        kind: &str,
+        classification: &str,
+        status: Option<&str>,
+        reason: &str,
+        rule_key: Option<&str>,
+        diagnostic: Option<&str>,
+    ) -> (u64, u64) {
+        match &self.test {
             Test::Rate(metric) => {
-                let recorded = matches!(e.kind.as_str(), "bounce" | "complaint" | "delay" | "delivered");
+                let recorded = matches!(kind, "bounce" | "complaint" | "delay" | "delivered");
                 let hit = match metric {
-                    Metric::HardBounce => e.kind == "bounce" && e.classification == "hard",
-                    Metric::Bounce => e.kind == "bounce" && matches!(e.classification.as_str(), "hard" | "soft"),
-                    Metric::Complaint => e.kind == "complaint",
+                    Metric::HardBounce => kind == "bounce" && classification == "hard",
+                    Metric::Bounce => kind == "bounce" && matches!(classification, "hard" | "soft"),
+                    Metric::Complaint => kind == "complaint",
                 };
                 (u64::from(hit), u64::from(recorded))
             }
-            Test::Count { status, reason, rule, text } => {
-                let hit = status.as_ref().is_none_or(|r| e.status.as_deref().is_some_and(|s| r.is_match(s)))
-                    && reason.as_ref().is_none_or(|r| r == &e.reason)
-                    && rule.as_ref().is_none_or(|r| e.rule_key.as_deref() == Some(r.as_str()))
-                    && text.as_ref().is_none_or(|r| e.diagnostic.as_deref().is_some_and(|d| r.is_match(d)));
+            Test::Count { status: want, reason: r, rule, text } => {
+                let hit = want.as_ref().is_none_or(|w| status.is_some_and(|s| w.is_match(s)))
+                    && r.as_ref().is_none_or(|r| r == reason)
+                    && rule.as_ref().is_none_or(|w| rule_key == Some(w.as_str()))
+                    && text.as_ref().is_none_or(|w| diagnostic.is_some_and(|d| w.is_match(d)));
                 (u64::from(hit), 1)
             }
-        };
+        }
+    }
+
+    fn put(&mut self, group: String, at: i64, num: u64, den: u64) {
         if num == 0 && den == 0 {
             return;
         }
-        let bucket = e.occurred_at.and_utc().timestamp().div_euclid(self.width);
-        let slot = self.groups.entry(group_of(per, e)).or_default().entry(bucket).or_default();
+        let slot = self.groups.entry(group).or_default().entry(at.div_euclid(self.width)).or_default();
         slot.0 += num;
         slot.1 += den;
     }

@@ -11,7 +11,11 @@
 //! entry, so an interrupted import keeps what it committed and running it again changes
 //! nothing. It never removes or changes an entry that is in force.
 
+mod pg;
+mod report;
 pub mod rows;
+
+pub use report::Report;
 
 pub use rows::{Format, Invalid, Row, RowsError, checked_address};
 
@@ -19,7 +23,7 @@ use super::Allowlist;
 use super::list::{self, GLOBAL, Source, Suppression};
 use crate::audit::Actor;
 use crate::store::schema::suppressions;
-use crate::store::{AnyConnection, StoreError};
+use crate::store::{AnyConnection, Backend, Db, StoreError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use std::collections::HashMap;
@@ -64,43 +68,6 @@ impl Default for Options {
     }
 }
 
-/// What an import did (or, dry, would do).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct Report {
-    pub dry_run: bool,
-    /// Data rows read (blank lines and comments not counted).
-    pub rows: u64,
-    pub added: u64,
-    /// Already suppressed in that scope: left as they were, original evidence kept.
-    pub already_present: u64,
-    /// Repeats of an address and scope within one batch of [`BATCH`] rows (a repeat further
-    /// apart is found stored, and counted in `already_present`; a dry run counts it as added).
-    /// Memory stays flat: nothing is kept of the rows of earlier batches.
-    pub duplicates: u64,
-    /// On the allowlist: reported, never imported.
-    pub allowlisted: u64,
-    pub invalid: u64,
-    /// Rows whose created-at could not be read (the import time was used).
-    pub dates_unread: u64,
-    /// The first [`LISTED`] invalid rows.
-    pub invalid_rows: Vec<Invalid>,
-    /// The first [`LISTED`] allowlisted addresses.
-    pub allowlisted_addresses: Vec<String>,
-}
-
-impl Report {
-    /// Adds another file's counts (the listed rows stay each file's own).
-    pub fn add(&mut self, other: &Report) {
-        self.rows += other.rows;
-        self.added += other.added;
-        self.already_present += other.already_present;
-        self.duplicates += other.duplicates;
-        self.allowlisted += other.allowlisted;
-        self.invalid += other.invalid;
-        self.dates_unread += other.dates_unread;
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error(transparent)]
@@ -121,13 +88,26 @@ impl From<diesel::result::Error> for ImportError {
 /// the invalid lines met on the way.
 type Chunk = Result<Vec<Result<Row, Invalid>>, RowsError>;
 
+/// A batch ready to write: its entries in key order without repeats, where it lies in the
+/// file, and what reading it found (for its audit entry).
+struct Prepared {
+    entries: Vec<Suppression>,
+    lines: (u64, u64),
+    found: Report,
+}
+
+/// What writing one batch did.
+type Written = Result<(u64, u64), ImportError>;
+
 /// Imports `input`; `progress` sees the report after each batch.
 ///
-/// The file is read and checked on a thread of its own, a batch ahead of the one being
-/// written: reading costs about a tenth of writing, and on two cores that tenth (and, on
-/// PostgreSQL, the server's share) no longer waits for the other.
+/// Three stages overlap: the file is read and checked on a thread of its own, a batch ahead;
+/// this thread sorts and filters each batch; writer threads commit them. On PostgreSQL there
+/// are two writers, each on its own connection when the pool has one to spare (see [`pg`]):
+/// one backend alone cannot insert a million rows with the list's indexes in ten seconds, two
+/// on two cores can. SQLite has a single writer anyway, so it gets one.
 pub fn run<R: Read + Send>(
-    c: &mut AnyConnection,
+    db: &Db,
     actor: &Actor,
     input: R,
     opts: &Options,
@@ -139,31 +119,85 @@ pub fn run<R: Read + Send>(
         return Err(ImportError::Source(opts.source.as_str().into()));
     }
     let rows = rows::Rows::open(input, opts.format, opts.column.as_deref())?;
+    let mut writers = vec![db.conn()?];
+    if db.backend() == Backend::Postgres
+        && !opts.dry_run
+        && let Some(spare) = db.spare_conn()
+    {
+        writers.push(spare);
+    }
     let mut report = Report { dry_run: opts.dry_run, ..Report::default() };
+    let mut failure: Option<ImportError> = None;
+    // A batch is handed to a writer only when one is free (a rendezvous channel): memory
+    // stays at a few batches, read ahead, being prepared and being written.
+    let (work, jobs) = std::sync::mpsc::sync_channel::<Prepared>(0);
+    let jobs = std::sync::Mutex::new(jobs);
+    let (done_tx, done) = std::sync::mpsc::channel::<Written>();
     std::thread::scope(|s| {
-        // One batch waiting while one is written: memory stays at a few batches.
+        // One batch waiting while one is prepared.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(1);
         s.spawn(move || read_batches(rows, &tx));
-        for chunk in rx {
-            let mut batch = Vec::with_capacity(BATCH);
-            for item in chunk? {
-                match item {
-                    Ok(row) => batch.push(row),
-                    Err(bad) => {
-                        report.rows += 1;
-                        report.invalid += 1;
-                        if report.invalid_rows.len() < LISTED {
-                            report.invalid_rows.push(bad);
-                        }
+        for mut conn in writers {
+            let (jobs, done_tx) = (&jobs, done_tx.clone());
+            s.spawn(move || {
+                // The lock is held only while waiting for the next batch, never while writing.
+                while let Ok(batch) = jobs.lock().map_err(|_| ()).and_then(|j| j.recv().map_err(|_| ())) {
+                    let written = write(&mut conn, actor, &batch, opts, now);
+                    let failed = written.is_err();
+                    if done_tx.send(written).is_err() || failed {
+                        return;
                     }
                 }
+            });
+        }
+        drop(done_tx);
+        for chunk in rx {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    failure.get_or_insert(e.into());
+                    break;
+                }
+            };
+            let batch = prepare(chunk, opts, allowlist, now, &mut report);
+            if let Some(batch) = batch
+                && work.send(batch).is_err()
+            {
+                break; // every writer has stopped: its error is in `done`
             }
-            apply(c, actor, &mut batch, opts, allowlist, now, &mut report)?;
+            for written in done.try_iter() {
+                tally(written, &mut report, &mut failure);
+            }
+            if failure.is_some() {
+                break;
+            }
             progress(&report);
         }
-        Ok::<_, ImportError>(())
-    })?;
-    Ok(report)
+        drop(work);
+        for written in done.iter() {
+            tally(written, &mut report, &mut failure);
+        }
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => {
+            progress(&report);
+            Ok(report)
+        }
+    }
+}
+
+/// Counts a written batch into `report`, or keeps the first failure.
+fn tally(written: Written, report: &mut Report, failure: &mut Option<ImportError>) {
+    match written {
+        Ok((added, present)) => {
+            report.added += added;
+            report.already_present += present;
+        }
+        Err(e) => {
+            failure.get_or_insert(e);
+        }
+    }
 }
 
 /// Reads `rows` into chunks of [`BATCH`] good rows until the end or the first error; stops
@@ -189,29 +223,34 @@ fn read_batches<R: Read>(rows: rows::Rows<R>, tx: &std::sync::mpsc::SyncSender<C
             good = 0;
         }
     }
-    // The last chunk, even empty: the writer then reports progress once at the end.
     let _ = tx.send(Ok(chunk));
 }
 
-#[allow(clippy::too_many_arguments)]
-fn apply(
-    c: &mut AnyConnection,
-    actor: &Actor,
-    batch: &mut Vec<Row>,
+/// Counts a chunk into `report` (rows, invalid, allowlisted, repeats) and gives its entries
+/// to write, in key order without repeats; None when it has no valid row.
+fn prepare(
+    chunk: Vec<Result<Row, Invalid>>,
     opts: &Options,
     allowlist: &Allowlist,
     now: NaiveDateTime,
     report: &mut Report,
-) -> Result<(), ImportError> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let rows = std::mem::take(batch);
-    let (first, last) = (rows[0].line, rows[rows.len() - 1].line);
+) -> Option<Prepared> {
     let before = report.clone();
-    let mut wanted: Vec<Suppression> = Vec::with_capacity(rows.len());
-    for row in rows {
+    let mut lines: Option<(u64, u64)> = None;
+    let mut wanted: Vec<Suppression> = Vec::with_capacity(chunk.len());
+    for item in chunk {
         report.rows += 1;
+        let row = match item {
+            Ok(row) => row,
+            Err(bad) => {
+                report.invalid += 1;
+                if report.invalid_rows.len() < LISTED {
+                    report.invalid_rows.push(bad);
+                }
+                continue;
+            }
+        };
+        lines = Some((lines.map_or(row.line, |l| l.0), row.line));
         report.dates_unread += u64::from(row.unread_date);
         if allowlist.allows(&row.address) {
             report.allowlisted += 1;
@@ -220,7 +259,7 @@ fn apply(
             }
             continue;
         }
-        let entry = Suppression {
+        wanted.push(Suppression {
             address: row.address,
             scope: row.scope.unwrap_or_else(|| opts.scope.clone()),
             source: opts.source.as_str().into(),
@@ -229,8 +268,7 @@ fn apply(
             note: Some(format!("imported from {}", opts.label)),
             created_at: row.created_at.map_or(now, |t| t.min(now)),
             expires_at: None,
-        };
-        wanted.push(entry);
+        });
     }
     // In key order (stable: a repeat's first row wins): repeats are then neighbours, and each
     // index is written page after page instead of at random.
@@ -238,35 +276,72 @@ fn apply(
     let read = wanted.len();
     wanted.dedup_by(|later, first| later.address == first.address && later.scope == first.scope);
     report.duplicates += (read - wanted.len()) as u64;
-    let write = |c: &mut AnyConnection, report: &mut Report| -> Result<(), ImportError> {
-        let stored = stored(c, wanted.iter())?;
-        let mut lapsed: Vec<(&str, &str)> = Vec::new();
-        let mut new: Vec<Suppression> = Vec::with_capacity(wanted.len());
-        for e in &wanted {
-            match stored.get(&(e.address.clone(), e.scope.clone())) {
-                Some(expires) if expires.is_none_or(|t| t > now) => report.already_present += 1,
-                Some(_) => {
-                    lapsed.push((&e.address, &e.scope));
+    let found = Report {
+        invalid: report.invalid - before.invalid,
+        allowlisted: report.allowlisted - before.allowlisted,
+        duplicates: report.duplicates - before.duplicates,
+        ..Report::default()
+    };
+    lines.map(|lines| Prepared { entries: wanted, lines, found })
+}
+
+/// Writes one batch in its own transaction with its audit entry (a dry run only looks);
+/// gives how many entries it added and how many were already in force.
+fn write(c: &mut AnyConnection, actor: &Actor, batch: &Prepared, opts: &Options, now: NaiveDateTime) -> Written {
+    let wanted = &batch.entries;
+    if opts.dry_run {
+        let present = in_force(&stored(c, wanted.iter())?, wanted, now).len() as u64;
+        return Ok((wanted.len() as u64 - present, present));
+    }
+    // PostgreSQL breaks a lock cycle by failing one of its transactions. Two import writers
+    // cannot form one (see [`pg`]), but an ingest adding one of the same addresses can; the
+    // failed batch was rolled back whole, so it is simply written again.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match write_once(c, actor, batch, opts, now) {
+            Err(ImportError::Store(e)) if attempt < 3 && is_deadlock(&e) => continue,
+            done => return done,
+        }
+    }
+}
+
+fn is_deadlock(e: &StoreError) -> bool {
+    matches!(e, StoreError::Query(diesel::result::Error::DatabaseError(_, info)) if info.message().contains("deadlock detected"))
+}
+
+fn write_once(c: &mut AnyConnection, actor: &Actor, batch: &Prepared, opts: &Options, now: NaiveDateTime) -> Written {
+    let wanted = &batch.entries;
+    crate::store::transaction(c, |c| {
+        let added = match c.backend() {
+            Backend::Postgres => pg::write_batch(c, wanted, now)?.len(),
+            Backend::Sqlite => {
+                let stored = stored(c, wanted.iter())?;
+                let kept = in_force(&stored, wanted, now);
+                let mut new: Vec<Suppression> = Vec::with_capacity(wanted.len() - kept.len());
+                for (i, e) in wanted.iter().enumerate() {
+                    if kept.binary_search(&i).is_ok() {
+                        continue;
+                    }
+                    if stored.contains_key(&(e.address.clone(), e.scope.clone())) {
+                        // Lapsed, not yet swept by `list::expire`: renewed as a fresh add.
+                        diesel::delete(suppressions::table.find((&e.address, &e.scope))).execute(c)?;
+                    }
                     new.push(e.clone());
                 }
-                None => new.push(e.clone()),
+                list::insert_many_logged(c, &new, Some(now))?;
+                new.len()
             }
-        }
-        report.added += new.len() as u64;
-        if opts.dry_run {
-            return Ok(());
-        }
-        for (a, s) in lapsed {
-            diesel::delete(suppressions::table.find((a, s))).execute(c)?;
-        }
-        list::insert_many_logged(c, &new, Some(now))?;
-        let note = format!("lines {first}-{last} of {}: {} added", opts.label, new.len());
+        } as u64;
+        let present = wanted.len() as u64 - added;
+        let (first, last) = batch.lines;
+        let note = format!("lines {first}-{last} of {}: {added} added", opts.label);
         let counts = serde_json::json!({
-            "added": report.added - before.added,
-            "already_present": report.already_present - before.already_present,
-            "duplicates": report.duplicates - before.duplicates,
-            "allowlisted": report.allowlisted - before.allowlisted,
-            "invalid": report.invalid - before.invalid,
+            "added": added,
+            "already_present": present,
+            "duplicates": batch.found.duplicates,
+            "allowlisted": batch.found.allowlisted,
+            "invalid": batch.found.invalid,
             "source": opts.source.as_str(),
         });
         let change = crate::audit::Change {
@@ -277,9 +352,22 @@ fn apply(
             after: Some(counts),
         };
         crate::audit::record(c, actor.as_str(), change, now)?;
-        Ok(())
-    };
-    if opts.dry_run { write(c, report) } else { crate::store::transaction(c, |c| write(c, report)) }
+        Ok((added, present))
+    })
+}
+
+/// The positions in `wanted` of the entries stored and in force at `now`, in order.
+fn in_force(
+    stored: &HashMap<(String, String), Option<NaiveDateTime>>,
+    wanted: &[Suppression],
+    now: NaiveDateTime,
+) -> Vec<usize> {
+    wanted
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| stored.get(&(e.address.clone(), e.scope.clone())).is_some_and(|x| x.is_none_or(|t| t > now)))
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// The stored entries (with their expiry) among `wanted`, by address and scope.

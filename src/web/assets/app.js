@@ -116,4 +116,49 @@ document.addEventListener("DOMContentLoaded", () => {
       });
     });
   }
+  // The rule editor's condition builder: add and remove rows (the page comes with a few
+  // blank rows, for use without script); an operator the chosen field does not take is
+  // disabled, and the value suggests what the field is known to hold.
+  const builder = document.getElementById("condition-rows");
+  if (builder) {
+    const template = document.getElementById("condition-template");
+    const fit = (row) => {
+      const field = row.querySelector(".c-field").value;
+      const op = row.querySelector(".c-op");
+      op.querySelectorAll("option[data-only]").forEach((o) => {
+        o.disabled = field !== "" && !o.dataset.only.split(" ").includes(field);
+      });
+      if (op.selectedOptions[0] && op.selectedOptions[0].disabled) op.value = "is";
+      const value = row.querySelector(".c-value");
+      if (document.getElementById("values-" + field)) value.setAttribute("list", "values-" + field);
+      else value.removeAttribute("list");
+    };
+    const wire = (row) => {
+      row.querySelector(".c-field").addEventListener("change", () => fit(row));
+      const remove = row.querySelector(".remove-condition");
+      remove.hidden = false;
+      remove.addEventListener("click", () => {
+        const next = row.nextElementSibling || row.previousElementSibling;
+        row.remove();
+        const focus = next ? next.querySelector(".c-field") : add;
+        focus.focus();
+      });
+      fit(row);
+    };
+    const add = document.getElementById("add-condition");
+    // One blank row is enough when rows can be added.
+    const blank = [...builder.querySelectorAll(".condition")].filter((r) => r.querySelector(".c-field").value === "");
+    blank.slice(1).forEach((r) => r.remove());
+    builder.querySelectorAll(".condition").forEach(wire);
+    add.hidden = false;
+    add.addEventListener("click", () => {
+      const used = [...builder.querySelectorAll(".condition")].map((r) => Number(r.dataset.index));
+      const n = String(used.length ? Math.max(...used) + 1 : 0);
+      const html = template.innerHTML.replaceAll("__N__", n);
+      builder.insertAdjacentHTML("beforeend", html);
+      const row = builder.lastElementChild;
+      wire(row);
+      row.querySelector(".c-field").focus();
+    });
+  }
 });
