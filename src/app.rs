@@ -165,6 +165,7 @@ impl App {
             &scheduler.cancel_token(),
         );
         let (tracker, stop) = (scheduler.tracker(), scheduler.cancel_token());
+        crate::ingest::log_follow::start(&db, pipeline.clone(), &config.mta_log, &tracker, &stop);
         let mut alerts = config.alerts.clone();
         if alerts.web_url.is_none() {
             let scheme = if tls.is_some() { "https" } else { "http" };

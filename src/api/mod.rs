@@ -38,6 +38,8 @@ mod sync;
 pub mod alert_rules;
 pub mod alerts;
 pub mod webhooks;
+// MTA log sources.
+mod logs;
 
 pub use auth::{Admin, SyncCaller, TokenCache, Viewer};
 
@@ -176,6 +178,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(alert_rules::get, alert_rules::update, alert_rules::delete))
         .routes(routes!(alert_rules::enable))
         .routes(routes!(alert_rules::disable))
+        .routes(routes!(logs::list))
+        .routes(routes!(logs::get))
         .split_for_parts()
 }
 

@@ -21,6 +21,8 @@ pub struct Facts<'a> {
     pub subject: Option<&'a str>,
     pub dialect: Option<&'a str>,
     pub body: Option<&'a str>,
+    /// The MTA's own bounce category (from its log).
+    pub mta_category: Option<&'a str>,
 }
 
 impl<'a> Facts<'a> {
@@ -49,6 +51,7 @@ impl<'a> Facts<'a> {
             Field::Subject => self.subject,
             Field::Dialect => self.dialect,
             Field::Body => self.body,
+            Field::MtaCategory => self.mta_category,
         };
         v.unwrap_or("")
     }

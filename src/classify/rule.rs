@@ -93,10 +93,13 @@ pub enum Field {
     Subject,
     Dialect,
     Body,
+    /// The MTA's own bounce category, where its log gives one (PowerMTA `bounceCat`, KumoMTA
+    /// `bounce_classification`); empty for mailed reports.
+    MtaCategory,
 }
 
 impl Field {
-    pub const ALL: [Field; 15] = [
+    pub const ALL: [Field; 16] = [
         Field::Status,
         Field::StatusClass,
         Field::ReplyCode,
@@ -112,6 +115,7 @@ impl Field {
         Field::Subject,
         Field::Dialect,
         Field::Body,
+        Field::MtaCategory,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -131,6 +135,7 @@ impl Field {
             Field::Subject => "subject",
             Field::Dialect => "dialect",
             Field::Body => "body",
+            Field::MtaCategory => "mta_category",
         }
     }
 

@@ -14,6 +14,7 @@ use verify::VerifyArgs;
 
 mod agent;
 mod import;
+mod logs;
 mod mailbox;
 mod node;
 mod output;
@@ -78,6 +79,27 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Read MTA log files (PowerMTA accounting, Postfix, Exim, KumoMTA; plain, gzip or zstd)
+    /// through the pipeline: one event per recipient attempt, bounces classified, attributed
+    /// and suppressed as mailed ones are; unreadable lines go to the review queue. Each file
+    /// goes on from its checkpoint, so running it again changes nothing.
+    ImportLog {
+        #[command(flatten)]
+        args: logs::LogArgs,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Read an MTA log from standard input (`-`) to its end, e.g. as PowerMTA's
+    /// `acct-file |rebound ingest-log --format powermta -`.
+    IngestLog {
+        #[command(flatten)]
+        args: logs::LogArgs,
+        /// `-`: standard input.
+        input: String,
+    },
+    /// The MTA log sources ([[mta_log]] and what import-log read): files, checkpoints, lag.
+    #[command(subcommand)]
+    Log(LogCommand),
     /// Check a mailbox's connection stage by stage (DNS, TCP, TLS certificate, greeting,
     /// capabilities, login, folders, delete/move) without changing it. Exit 0 when every
     /// stage passes, 1 when one fails (the report names it, with the server's words).
@@ -144,6 +166,15 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum MailboxCommand {
     /// Every configured mailbox with its status.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: output::Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Every log source with its files, records, unreadable lines and lag.
     List {
         #[arg(long, value_enum, default_value_t)]
         format: output::Format,
@@ -274,6 +305,29 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let stats = import::run(&db, &pipeline, &paths)?;
             import::print_summary(&stats);
             Ok(())
+        }
+        Command::ImportLog { args, files } => {
+            let (cfg, db) = connect(&cli.config)?;
+            let pipeline = crate::ingest::Pipeline::new(&cfg).map_err(anyhow::Error::from)?;
+            let stats = logs::import(&cfg, &db, &pipeline, &args, &files)?;
+            logs::print_summary(&stats);
+            Ok(())
+        }
+        Command::IngestLog { args, input } => {
+            if input != "-" {
+                return Err(Failure::Usage(format!(
+                    "ingest-log reads standard input (`-`), not `{input}`; for files use import-log"
+                )));
+            }
+            let (cfg, db) = connect(&cli.config)?;
+            let pipeline = crate::ingest::Pipeline::new(&cfg).map_err(anyhow::Error::from)?;
+            let stats = logs::ingest(&cfg, &db, &pipeline, &args)?;
+            logs::print_summary(&stats);
+            Ok(())
+        }
+        Command::Log(LogCommand::List { format }) => {
+            let (cfg, db) = connect(&cli.config)?;
+            logs::list(&cfg, &db, format)
         }
         Command::Poll { name, once } => {
             let (cfg, db) = connect(&cli.config)?;

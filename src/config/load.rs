@@ -80,6 +80,7 @@ pub fn load_str(
         webhook: super::webhook::load_all(&mut root, &mut problems),
         alerts,
         alert,
+        mta_log: super::mta_log::load_all(&mut root, &mut problems),
     };
     for key in root.keys() {
         problems.push(Problem::new(key.clone(), "unknown section or key; see config.example.toml for the valid ones"));

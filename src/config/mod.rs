@@ -11,6 +11,7 @@ mod cclient;
 mod env;
 mod load;
 pub mod mailbox;
+pub mod mta_log;
 pub mod node;
 pub mod oauth2;
 mod pipeline;
@@ -21,6 +22,7 @@ pub mod webhook;
 pub use alert::{AlertConfig, AlertsConfig};
 pub use load::{ConfigError, Problem, load, load_str};
 pub use mailbox::{AfterProcessing, Inline, MailboxConfig, Protocol, Purpose, Security};
+pub use mta_log::{CampaignFrom, MtaLogConfig};
 pub use node::{NodeConfig, SyncConfig, Target};
 pub use oauth2::{Auth, Flow, Mechanism, OAuth2Config};
 pub use pipeline::*;
@@ -53,6 +55,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// `[[alert]]` rules.
     pub alert: Vec<AlertConfig>,
+    /// `[[mta_log]]` entries: the MTAs' own logs read as a second input.
+    pub mta_log: Vec<MtaLogConfig>,
 }
 
 impl Config {

@@ -21,6 +21,10 @@ pub enum Method {
     Verp,
     Header,
     MessageId,
+    /// A logged attempt's envelope id (`[[mta_log]] campaign_from = "envelope_id"`).
+    EnvelopeId,
+    /// A logged attempt's job id (`campaign_from = "job_id"`).
+    JobId,
     None,
 }
 
@@ -30,6 +34,8 @@ impl Method {
             Method::Verp => "verp",
             Method::Header => "header",
             Method::MessageId => "message_id",
+            Method::EnvelopeId => "envelope_id",
+            Method::JobId => "job_id",
             Method::None => "none",
         }
     }

@@ -139,6 +139,9 @@ pub(super) fn review_reason(p: &Evidence) -> Option<String> {
     (!missing.is_empty()).then(|| format!("no recipient found for record {}", missing.join(", ")))
 }
 
+/// The `extra` key of a record holding the MTA's own bounce category (a log's).
+pub(crate) const MTA_CATEGORY: &str = "mta_category";
+
 /// Runs the rules over one record.
 pub fn classify(
     engine: &Engine,
@@ -174,6 +177,7 @@ pub fn facts<'a>(report: &'a Report, rec: &'a Record, recipient: Option<&'a str>
         subject: report.subject.as_deref(),
         dialect: Some(rec.dialect),
         body,
+        mta_category: rec.extra.iter().find(|(k, _)| k == MTA_CATEGORY).map(|(_, v)| v.as_str()),
     }
 }
 

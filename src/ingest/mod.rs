@@ -12,6 +12,11 @@
 
 pub mod attribute;
 pub mod explain;
+pub mod log;
+pub mod log_follow;
+pub mod log_read;
+mod log_review;
+pub mod log_status;
 mod mail;
 pub mod reclassify;
 pub mod review;

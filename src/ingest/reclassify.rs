@@ -134,6 +134,8 @@ fn decide(engine: &Engine, r: &Row) -> Option<Reclassification> {
         subject: subject.as_deref(),
         dialect: Some(dialect),
         body: None,
+        // Not kept on the event; a rule on it sees an empty value when reclassifying.
+        mta_category: None,
     };
     let d = engine.classify(&facts)?;
     let same = d.outcome.as_str() == old && old_rule.as_deref() == Some(d.rule_key);

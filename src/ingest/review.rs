@@ -125,7 +125,7 @@ pub fn reprocess(
             .optional()?
             .unwrap_or_else(|| "review".into());
         let mut stats = Stats::default();
-        let entry = Entry { message: id, source: &source, evidence: &p, skip: &done };
+        let entry = Entry::mail(id, &source, &p, &done);
         pipeline.write_events(c, &[entry], now, &mut stats, &mut hits)?;
         let still = super::mail::review_reason(&p);
         let state = MessageState::of(still.is_some()).as_str();

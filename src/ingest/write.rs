@@ -137,11 +137,11 @@ impl Pipeline {
                 .zip(&plans)
                 .zip(evidence)
                 .filter_map(|((i, plan), p)| match plan {
-                    Plan::New(k) => Some(Entry { message: ids[*k], source: i.source, evidence: p, skip: &[] }),
+                    Plan::New(k) => Some(Entry::mail(ids[*k], i.source, p, &[])),
                     _ => None,
                 })
                 .collect();
-            let written = self.write_events(c, &entries, now, &mut stats, &mut hits)?;
+            let (written, _) = self.write_events(c, &entries, now, &mut stats, &mut hits)?;
             let mut written = written.into_iter();
             let mut out = Vec::with_capacity(items.len());
             for (plan, p) in plans.iter().zip(evidence) {
@@ -172,7 +172,8 @@ impl Pipeline {
 
     /// Writes the events of each entry (skipping record indexes in its `skip`), counts
     /// them toward their campaigns and applies the suppression policy, in a fixed number
-    /// of statements. Returns how many events each entry got.
+    /// of statements. Returns how many events each entry got, and the new events' ids in
+    /// entry order.
     pub(super) fn write_events(
         &self,
         c: &mut AnyConnection,
@@ -180,7 +181,7 @@ impl Pipeline {
         now: NaiveDateTime,
         stats: &mut Stats,
         hits: &mut HashMap<String, i64>,
-    ) -> Result<Vec<usize>, IngestError> {
+    ) -> Result<(Vec<usize>, Vec<i64>), IngestError> {
         let allow = Allowlist::load(c, &self.allow_cfg)?;
         // Step 3 of attribution, for every entry the earlier steps left unattributed.
         let wanted: Vec<&str> = entries
@@ -250,7 +251,7 @@ impl Pipeline {
                     continue;
                 }
                 rows.push(events::NewEvent {
-                    message_id: Some(e.message),
+                    message_id: e.message,
                     idx,
                     recipient: Some(recipient),
                     kind: rec.kind.as_str(),
@@ -272,8 +273,8 @@ impl Pipeline {
                     dialect: rec.dialect,
                     occurred_at: e.evidence.occurred_at,
                     ingested_at: now,
-                    origin: "mail",
-                    origin_ref: None,
+                    origin: e.origin,
+                    origin_ref: e.origin_ref,
                     permanent: Some(i32::from(rec.permanent)),
                 });
                 classes.push(cls);
@@ -318,7 +319,7 @@ impl Pipeline {
             *stats.by_classification.entry(cls.outcome.as_str().to_string()).or_default() += 1;
         }
         stats.events += rows.len();
-        Ok(counts)
+        Ok((counts, ids))
     }
 }
 
@@ -364,11 +365,22 @@ fn recorded(
         .collect()
 }
 
-/// A stored message whose records are to be written.
+/// Evidence whose records are to be written: a stored message, or a line of an MTA's log.
 pub(super) struct Entry<'a> {
-    pub message: i64,
+    /// The ledger row; `None` for a log line.
+    pub message: Option<i64>,
     pub source: &'a str,
     pub evidence: &'a Evidence,
     /// Record indexes that already have events (reprocessing).
     pub skip: &'a [i32],
+    /// `mail` or `log`.
+    pub origin: &'static str,
+    /// What identifies a log line's evidence (there is no message row).
+    pub origin_ref: Option<&'a str>,
+}
+
+impl<'a> Entry<'a> {
+    pub fn mail(message: i64, source: &'a str, evidence: &'a Evidence, skip: &'a [i32]) -> Self {
+        Entry { message: Some(message), source, evidence, skip, origin: "mail", origin_ref: None }
+    }
 }

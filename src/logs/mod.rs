@@ -15,6 +15,7 @@
 //! [`postfix`], [`exim`], [`kumomta`].
 
 pub mod exim;
+pub mod file;
 pub mod kumomta;
 pub mod postfix;
 pub mod powermta;

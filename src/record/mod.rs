@@ -11,6 +11,7 @@ pub mod address;
 pub mod counters;
 pub mod events;
 pub mod ledger;
+pub mod logged;
 pub mod report;
 pub mod sent;
 pub mod views;

@@ -441,3 +441,45 @@ diesel::table! {
         lease_expires_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    log_checkpoints (source, file_key) {
+        source -> Text,
+        file_key -> Text,
+        path -> Text,
+        format -> Text,
+        read_offset -> BigInt,
+        line_no -> BigInt,
+        join_state -> Text,
+        tail -> Text,
+        size -> BigInt,
+        records -> BigInt,
+        unreadable -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_provenance (event_id) {
+        event_id -> BigInt,
+        log_kind -> Text,
+        mta_category -> Nullable<Text>,
+        node -> Nullable<Text>,
+        vmta -> Nullable<Text>,
+        vmta_pool -> Nullable<Text>,
+        source_ip -> Nullable<Text>,
+        remote_host -> Nullable<Text>,
+        remote_ip -> Nullable<Text>,
+        queue_id -> Nullable<Text>,
+        job_id -> Nullable<Text>,
+        envelope_id -> Nullable<Text>,
+        message_id -> Nullable<Text>,
+        sender -> Nullable<Text>,
+        file_key -> Text,
+        line_no -> BigInt,
+        byte_offset -> BigInt,
+    }
+}
+
+diesel::joinable!(event_provenance -> events (event_id));
+diesel::allow_tables_to_appear_in_same_query!(events, event_provenance);

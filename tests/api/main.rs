@@ -25,3 +25,5 @@ mod walkthrough;
 // Nodes and the node agents' pull protocol.
 mod nodes;
 mod sync;
+// MTA log sources followed by serve.
+mod logs;

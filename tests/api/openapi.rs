@@ -39,6 +39,9 @@ const EXPECTED: &[(&str, &str)] = &[
     ("post", "/api/v1/rules/resync"),
     ("post", "/api/v1/rules/reset"),
     ("get", "/api/v1/rules/export"),
+    // MTA log sources.
+    ("get", "/api/v1/logs"),
+    ("get", "/api/v1/logs/{name}"),
     ("post", "/api/v1/rules/import"),
     // Suppression, allowlist, status and metrics.
     ("get", "/api/v1/suppression"),

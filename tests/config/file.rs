@@ -74,6 +74,16 @@ fn example_config_documents_every_key() {
     node.domain_path = Some("X".into());
     node.after_command = Some("X".into());
     all.node.push(node);
+    // Every [[mta_log]] key, optional ones set.
+    all.mta_log.push(rebound::config::MtaLogConfig {
+        name: "x".into(),
+        format: rebound::logs::Format::PowerMta,
+        path: "/x".into(),
+        node: Some("X".into()),
+        utc_offset: "+00:00".into(),
+        campaign_from: rebound::config::CampaignFrom::JobId,
+        enabled: true,
+    });
     // Every [[webhook]], [[alert]] (each criterion kind) and [alerts.*] key, optional ones set.
     all.webhook.push(rebound::config::WebhookConfig {
         name: "x".into(),
@@ -246,4 +256,50 @@ push = true
     assert_eq!(n.scopes, ["brand.example", "global"], "global is always taken");
     assert_eq!(n.schedule, "*/15 * * * *");
     assert!(!n.push && n.enabled);
+}
+
+#[test]
+fn mta_log_entries_report_every_problem_at_once() {
+    let text = r#"
+[[mta_log]]
+name = "Bad Name"
+format = "sendmail"
+path = "relative.log"
+utc_offset = "CET"
+colour = "red"
+
+[[mta_log]]
+name = "p"
+format = "postfix"
+path = "-"
+
+[[mta_log]]
+name = "ok"
+format = "pmta"
+path = "/var/log/pmta/acct-*.csv"
+node = "pmta-1"
+utc_offset = "+01:00"
+campaign_from = "job_id"
+"#;
+    let err = rebound::config::load_str("t", text, std::iter::empty()).unwrap_err();
+    let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+    for k in [
+        "mta_log[0].name",
+        "mta_log[0].format",
+        "mta_log[0].path",
+        "mta_log[0].utc_offset",
+        "mta_log[0].colour",
+        "mta_log[1].path",
+    ] {
+        assert!(keys.contains(&k), "{k} not reported: {keys:?}");
+    }
+    let ok =
+        rebound::config::load_str("t", &text[text.find("[[mta_log]]\nname = \"ok\"").unwrap()..], std::iter::empty())
+            .unwrap();
+    let l = &ok.mta_log[0];
+    assert_eq!(
+        (l.format, l.node.as_deref(), l.offset().local_minus_utc()),
+        (rebound::logs::Format::PowerMta, Some("pmta-1"), 3600)
+    );
+    assert_eq!(l.campaign_from, rebound::config::CampaignFrom::JobId);
 }

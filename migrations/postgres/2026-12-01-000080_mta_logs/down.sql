@@ -1,0 +1,2 @@
+DROP TABLE event_provenance;
+DROP TABLE log_checkpoints;

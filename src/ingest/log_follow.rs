@@ -1,0 +1,88 @@
+//! `rebound serve` following the `[[mta_log]]` sources: every poll, one pass over each file
+//! each enabled source's path names (the current file and its rotated, possibly compressed,
+//! segments).
+//!
+//! Takes the sources, the pipeline and the database; gives nothing but committed records.
+//! Following is a pass from the checkpoint per file ([`Pipeline::log_pass`]), so a rename
+//! keeps its place (same inode), a copy-truncate starts over at 0 (the file is shorter than
+//! its checkpoint), a compressed segment is read once, and a restart goes on from the last
+//! committed chunk. It holds no state of its own between polls.
+
+use super::Pipeline;
+use super::log::LogContext;
+use super::log_read::{LogSource, PassError};
+use crate::config::MtaLogConfig;
+use crate::logs::{Options, file};
+use crate::store::Db;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often each source's files are looked at: the tail lag is at most this plus a commit.
+pub const POLL: Duration = Duration::from_millis(250);
+
+/// The source a `[[mta_log]]` entry reads as.
+pub fn source_of(l: &MtaLogConfig) -> LogSource {
+    LogSource {
+        source: l.source(),
+        format: l.format,
+        options: Options { node: l.node.clone(), offset: l.offset(), ..Default::default() },
+        context: LogContext { node: l.node.clone(), campaign_from: l.campaign_from },
+    }
+}
+
+/// Starts following every enabled source with a path (not `-`).
+pub fn start(
+    db: &Db,
+    pipeline: Arc<Pipeline>,
+    sources: &[MtaLogConfig],
+    tracker: &tokio_util::task::TaskTracker,
+    stop: &tokio_util::sync::CancellationToken,
+) {
+    let followed: Vec<(String, LogSource)> =
+        sources.iter().filter(|l| l.enabled && l.path != "-").map(|l| (l.path.clone(), source_of(l))).collect();
+    if followed.is_empty() {
+        return;
+    }
+    let (db, stop) = (db.clone(), stop.clone());
+    tracker.spawn(async move {
+        let mut failing: std::collections::HashSet<String> = Default::default();
+        loop {
+            for (pattern, src) in &followed {
+                let name = src.source.clone();
+                let (pattern, src, pipeline) = (pattern.clone(), src.clone(), pipeline.clone());
+                let done = db.run(move |c| -> Result<Vec<String>, crate::store::StoreError> {
+                    let mut errors = Vec::new();
+                    let files = match file::expand(&pattern) {
+                        Ok(f) => f,
+                        Err(e) => return Ok(vec![e]),
+                    };
+                    for f in files {
+                        match pipeline.log_pass(c, &src, &f, &mut |_, _| {}) {
+                            Ok(_) => {}
+                            // A file rotated away between listing and opening: the next poll sees it.
+                            Err(PassError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(e) => errors.push(e.to_string()),
+                        }
+                    }
+                    Ok(errors)
+                });
+                let errors = match done.await {
+                    Ok(e) => e,
+                    Err(e) => vec![e.to_string()],
+                };
+                // Logged once when a source starts failing and once when it recovers.
+                if let Some(first) = errors.first() {
+                    if failing.insert(name.clone()) {
+                        tracing::warn!(source = %name, error = %first, "reading an MTA log failed; retrying every poll");
+                    }
+                } else if failing.remove(&name) {
+                    tracing::info!(source = %name, "reading the MTA log works again");
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                _ = stop.cancelled() => return,
+            }
+        }
+    });
+}
