@@ -12,6 +12,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod alerts;
 mod browser;
 mod sessions;
 mod walk;
