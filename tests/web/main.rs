@@ -13,6 +13,7 @@
 mod support;
 
 mod actions;
+mod alerts;
 mod browser;
 mod sessions;
 mod site;
