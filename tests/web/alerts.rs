@@ -4,28 +4,12 @@
 //! lists its attempt.
 
 use crate::browser::{Driver, Page};
+use crate::site::rebound;
 use crate::support::TestDb;
 use crate::support::mail::{dsn, original};
 use crate::support::serve::{Serve, free_port, serve_config};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn rebound(cfg: &std::path::Path, args: &[&str], stdin: &str) {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rebound"))
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rebound");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "rebound {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
 
 /// A receiver that answers 200 and keeps each body.
 async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
