@@ -4,9 +4,11 @@
 //! Takes a CSV export of the sending platform (`message_id,campaign_id,[recipient],[sent_at]`)
 //! or a batch's original Message-IDs; gives the rows added, or the campaigns the IDs belong
 //! to. Message-IDs are compared without their angle brackets. An import is one transaction:
-//! a bad line stops it with nothing written, and running it again adds nothing.
+//! a bad line stops it with nothing written, and running it again adds nothing. Each
+//! campaign's message count (`campaign_sent`) moves in the same transaction, so views read it
+//! instead of counting the map.
 
-use crate::store::schema::sent_messages;
+use crate::store::schema::{campaign_sent, sent_messages};
 use crate::store::{AnyConnection, StoreError};
 use diesel::prelude::*;
 use std::collections::HashMap;
@@ -65,6 +67,7 @@ pub fn import(c: &mut AnyConnection, file: &Path) -> Result<Imported, SentImport
         csv::ReaderBuilder::new().has_headers(false).flexible(true).from_path(file).map_err(|e| read(e.to_string()))?;
     crate::store::transaction(c, |c| {
         let mut done = Imported::default();
+        let mut per_campaign: HashMap<String, i64> = HashMap::new();
         for (n, rec) in rdr.records().enumerate() {
             let rec = rec.map_err(|e| read(format!("line {}: {e}", n + 1)))?;
             let mid = bare(rec.get(0).unwrap_or(""));
@@ -92,7 +95,41 @@ pub fn import(c: &mut AnyConnection, file: &Path) -> Result<Imported, SentImport
                 ))
                 .execute(c)?;
             done.added += 1;
+            *per_campaign.entry(campaign.to_string()).or_default() += 1;
+        }
+        for (campaign, n) in per_campaign {
+            let row = (campaign_sent::campaign_id.eq(&campaign), campaign_sent::sent.eq(n));
+            let add = campaign_sent::sent.eq(campaign_sent::sent + n);
+            // `AnyConnection` has no ON CONFLICT of its own: each backend's builder does.
+            match c {
+                AnyConnection::Postgresql(pg) => diesel::insert_into(campaign_sent::table)
+                    .values(row)
+                    .on_conflict(campaign_sent::campaign_id)
+                    .do_update()
+                    .set(add)
+                    .execute(pg)?,
+                AnyConnection::Sqlite(lite) => diesel::insert_into(campaign_sent::table)
+                    .values(row)
+                    .on_conflict(campaign_sent::campaign_id)
+                    .do_update()
+                    .set(add)
+                    .execute(lite)?,
+            };
         }
         Ok(done)
     })
+}
+
+/// Messages the map holds per campaign (campaigns it holds none of are absent).
+pub fn counts(c: &mut AnyConnection) -> Result<HashMap<String, i64>, StoreError> {
+    Ok(campaign_sent::table
+        .select((campaign_sent::campaign_id, campaign_sent::sent))
+        .load::<(String, i64)>(c)?
+        .into_iter()
+        .collect())
+}
+
+/// Messages the map holds for one campaign.
+pub fn count(c: &mut AnyConnection, campaign: &str) -> Result<i64, StoreError> {
+    Ok(campaign_sent::table.find(campaign).select(campaign_sent::sent).first(c).optional()?.unwrap_or(0))
 }

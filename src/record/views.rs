@@ -5,7 +5,7 @@
 //! (the CLI prints them, the API serves them as JSON and CSV) and the next page's cursor. It
 //! never writes.
 
-use crate::store::schema::{campaigns, events, mailboxes, sent_messages, suppressions};
+use crate::store::schema::{campaigns, events, mailboxes, suppressions};
 use crate::store::{AnyConnection, BadCursor, Cursor, Page, PageError, Paged, StoreError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -314,12 +314,7 @@ pub fn campaigns(c: &mut AnyConnection) -> Result<Vec<CampaignSummary>, StoreErr
         .order((campaigns::last_event_at.desc(), campaigns::id.asc()))
         .select(CAMPAIGN_COLUMNS)
         .load(c)?;
-    let sent: std::collections::HashMap<String, i64> = sent_messages::table
-        .group_by(sent_messages::campaign_id)
-        .select((sent_messages::campaign_id, diesel::dsl::count_star()))
-        .load::<(String, i64)>(c)?
-        .into_iter()
-        .collect();
+    let sent = super::sent::counts(c)?;
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -334,6 +329,6 @@ pub fn campaign(c: &mut AnyConnection, id: &str) -> Result<Option<CampaignSummar
     let Some(row) = campaigns::table.find(id).select(CAMPAIGN_COLUMNS).first::<CampaignRow>(c).optional()? else {
         return Ok(None);
     };
-    let sent: i64 = sent_messages::table.filter(sent_messages::campaign_id.eq(id)).count().get_result(c)?;
+    let sent = super::sent::count(c, id)?;
     Ok(Some(summary(row, Some(sent))))
 }

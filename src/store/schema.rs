@@ -112,6 +112,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Messages in the sent map per campaign, kept by `record::sent`.
+    campaign_sent (campaign_id) {
+        campaign_id -> Text,
+        sent -> BigInt,
+    }
+}
+
+diesel::table! {
     /// A campaign's events per UTC day (`YYYY-MM-DD`), kept by `record::counters`.
     campaign_days (campaign_id, day) {
         campaign_id -> Text,
@@ -313,6 +321,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     campaigns,
     sent_messages,
+    campaign_sent,
     suppressions,
     suppression_changes,
     allowlist,

@@ -52,6 +52,27 @@ async fn campaigns_summaries_and_views(db: TestDb) {
     assert_eq!(c1["complaints"], 1);
     assert!(c1["bounce_rate"].is_null(), "no sent map, no rate: {c1}");
 
+    // A sent map of 100 messages for c1 and 10 for c2, imported twice (the second adds
+    // nothing): rates are over the messages sent, in the list and the summary alike.
+    let dir = tempfile::tempdir().unwrap();
+    let map = dir.path().join("sent.csv");
+    let mut csv = String::from("message_id,campaign_id\n");
+    for i in 0..110 {
+        csv += &format!("<m{i}@sender.example>,{}\n", if i < 100 { "c1" } else { "c2" });
+    }
+    std::fs::write(&map, csv).unwrap();
+    for added in [110, 0] {
+        let done = rebound::record::sent::import(&mut app.conn(), &map).unwrap();
+        assert_eq!(done.added, added);
+    }
+    let list = api.get("/api/v1/campaigns").await.expect(200);
+    let sent_of =
+        |id: &str| list["campaigns"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()["sent"].clone();
+    assert_eq!((sent_of("c1"), sent_of("c2")), (Value::from(100), Value::from(10)), "{list}");
+    let one = api.get("/api/v1/campaigns/c1").await.expect(200);
+    assert_eq!(one["campaign"]["sent"], 100, "{one}");
+    assert_eq!(one["campaign"]["bounce_rate"].as_f64(), Some(0.05), "5 failed of 100 sent: {one}");
+
     let report = api.get("/api/v1/campaigns/c1").await.expect(200);
     let days = report["days"].as_array().unwrap();
     assert_eq!(days.len(), 2, "two days of events: {report}");

@@ -70,7 +70,16 @@ pub(crate) fn seed(c: &mut AnyConnection, n: i64) {
         SUM(CASE WHEN kind = 'complaint' THEN 1 ELSE 0 END), 0, \
         SUM(CASE WHEN permanent = 1 THEN 1 ELSE 0 END), SUM(CASE WHEN permanent = 0 THEN 1 ELSE 0 END), \
         MIN(occurred_at), MAX(occurred_at) FROM events";
-    c.batch_execute(&format!("BEGIN; {evidence}; {manual}; {campaign}; COMMIT;")).expect("seed suppressions");
+    // The campaign's sent map: twice as many messages as events, as `sent import` keeps it
+    // (the map and its per-campaign count), so SUMMARY and the list read the count, not the map.
+    let sent = format!(
+        "{} INSERT INTO sent_messages (message_id, campaign_id, recipient, sent_at) \
+         SELECT 'm' || {text} || '@sender.example', 'big', NULL, {time} {from_sent}; \
+         INSERT INTO campaign_sent (campaign_id, sent) SELECT campaign_id, COUNT(*) FROM sent_messages GROUP BY campaign_id",
+        series.replace(&format!("i < {n}"), &format!("i < {}", 2 * n)),
+        from_sent = from.replace(&format!("{n}::bigint"), &format!("{}::bigint", 2 * n)),
+    );
+    c.batch_execute(&format!("BEGIN; {evidence}; {manual}; {campaign}; {sent}; COMMIT;")).expect("seed suppressions");
     // The events went around ingest: their report counters are recounted from them.
     rebound::store::transaction(c, rebound::record::counters::rebuild).expect("report counters");
     if c.backend() == Backend::Postgres {
@@ -78,7 +87,11 @@ pub(crate) fn seed(c: &mut AnyConnection, n: i64) {
     } else {
         c.batch_execute("ANALYZE;").expect("analyze");
     }
-    println!("  seeded {n} events and {n} suppression entries in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "  seeded {n} events, {n} suppression entries and {} sent messages in {:.1} s",
+        2 * n,
+        t.elapsed().as_secs_f64()
+    );
 }
 
 fn measure(label: &str, db: DatabaseConfig, n: i64) {
