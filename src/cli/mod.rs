@@ -17,6 +17,7 @@ mod import;
 mod logs;
 mod mailbox;
 mod node;
+mod ordered;
 mod output;
 mod parse;
 mod records;

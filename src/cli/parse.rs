@@ -125,30 +125,34 @@ fn human(out: &mut impl Write, file: &str, p: &Evidence) -> std::io::Result<()> 
     Ok(())
 }
 
-/// Messages parsed together: enough to keep every core busy, little enough that memory
-/// stays flat however large the input.
-const BATCH: usize = 512;
-
-/// Messages a core takes from a batch at a time.
+/// Messages a worker takes at a time: enough to make handing out cheap, few enough that the
+/// two cores stay evenly busy to the end.
 const PIECE: usize = 16;
+
+/// Pieces read ahead of the output, per worker: room for a slow piece without making memory
+/// grow with the input.
+const AHEAD: usize = 8;
 
 /// One message read: its name, its position inside an mbox, its bytes.
 type Message = (String, Option<usize>, Vec<u8>);
 
-/// Parses every message under `paths` with `engine`, printing in input order. Reading is
-/// sequential; parsing and rendering (the larger part of the work) run on all cores, a batch
-/// at a time, each core rendering into a buffer of its own.
+/// Parses every message under `paths` with `engine`, printing in input order. A reader thread
+/// walks and reads; every core parses and renders pieces of [`PIECE`] messages as they come;
+/// this thread writes each piece's output as soon as those before it are written, so nobody
+/// waits for a batch to fill or drain (see [`super::ordered`]).
 pub fn run(cfg: &Config, engine: &Engine, paths: &[PathBuf], as_json: bool) -> Result<(), Failure> {
-    // Every batch frees what the last one allocated: reused, not handed back and re-zeroed.
+    // Pieces free what earlier ones allocated: reused, not handed back and re-zeroed.
     crate::memory::keep_freed();
     let pipeline = Pipeline::new(cfg).map_err(|e| Failure::Run(e.into()))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdout.lock());
-    let mut errors = 0usize;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let render = |msgs: &[Message]| -> std::io::Result<Vec<u8>> {
-        let mut buf = Vec::with_capacity(msgs.len() * 512);
-        for (name, part, raw) in msgs {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    // Output buffers go back to the workers once written: one per piece in flight, reused.
+    let spare: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+    let render = |msgs: Vec<Message>| -> std::io::Result<Vec<u8>> {
+        let mut buf = spare.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
+        buf.clear();
+        for (name, part, raw) in &msgs {
             let p = pipeline.preview(engine, raw);
             if as_json {
                 write_json(&mut buf, name, *part, &p)?;
@@ -159,72 +163,52 @@ pub fn run(cfg: &Config, engine: &Engine, paths: &[PathBuf], as_json: bool) -> R
         }
         Ok(buf)
     };
-    let flush = |batch: &mut Vec<Message>, out: &mut dyn Write| -> std::io::Result<()> {
-        if threads < 2 || batch.len() < 16 {
-            out.write_all(&render(batch)?)?;
-        } else {
-            // Small pieces handed out in turn: a core that drew cheap messages takes more,
-            // instead of waiting for the one that drew the large ones. Written in order.
-            let pieces: Vec<&[Message]> = batch.chunks(PIECE).collect();
-            let next = std::sync::atomic::AtomicUsize::new(0);
-            let mut done: Vec<(usize, std::io::Result<Vec<u8>>)> = std::thread::scope(|s| {
-                let handles: Vec<_> = (0..threads)
-                    .map(|_| {
-                        s.spawn(|| {
-                            let mut mine = Vec::new();
-                            loop {
-                                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                let Some(piece) = pieces.get(i) else { break mine };
-                                mine.push((i, render(piece)));
-                            }
-                        })
-                    })
-                    .collect();
-                handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-            });
-            done.sort_unstable_by_key(|(i, _)| *i);
-            for (_, part) in done {
-                out.write_all(&part?)?;
+    let mut failed: Option<std::io::Error> = None;
+    let write = |rendered: std::io::Result<Vec<u8>>| -> bool {
+        match rendered.and_then(|buf| {
+            out.write_all(&buf)?;
+            spare.lock().unwrap_or_else(|p| p.into_inner()).push(buf);
+            Ok(())
+        }) {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some(e);
+                false
             }
         }
-        batch.clear();
-        Ok(())
     };
-    // A reader thread walks and reads ahead one batch while the cores parse the last one.
-    type Batch = Vec<Message>;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(1);
-    let walked = std::thread::scope(|s| -> std::io::Result<()> {
-        // The parser's tables are built while the first batch is read, not by the first
-        // parsing thread while the others wait for it.
-        s.spawn(crate::parse::warm);
-        let reader = s.spawn(move || {
-            let mut batch: Batch = Vec::with_capacity(BATCH);
-            let mut errors = 0usize;
-            let walked = files::walk(
-                paths,
-                &mut |name, part, raw| {
-                    batch.push((name.to_string(), part, raw.to_vec()));
-                    if batch.len() >= BATCH {
-                        // The receiver only goes away on a write error, reported there.
-                        let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
-                    }
-                    Ok(())
-                },
-                &mut |name, e| {
-                    errors += 1;
-                    eprintln!("error: cannot read {name}: {e}");
-                },
-            );
-            let _ = tx.send(batch);
-            walked.map(|()| errors)
-        });
-        for mut batch in rx {
-            flush(&mut batch, &mut out)?;
+    // The parser's tables are built on a core of their own while the first pieces are read,
+    // not by the first worker while the others wait for it.
+    let warm = std::thread::spawn(crate::parse::warm);
+    let read = |send: &mut dyn FnMut(Vec<Message>) -> bool| -> std::io::Result<usize> {
+        let mut piece: Vec<Message> = Vec::with_capacity(PIECE);
+        let mut errors = 0usize;
+        let walked = files::walk(
+            paths,
+            &mut |name, part, raw| {
+                piece.push((name.to_string(), part, raw.to_vec()));
+                if piece.len() >= PIECE && !send(std::mem::replace(&mut piece, Vec::with_capacity(PIECE))) {
+                    // The writer stopped on an error of its own, reported there.
+                    return Err(std::io::Error::other("output closed"));
+                }
+                Ok(())
+            },
+            &mut |name, e| {
+                errors += 1;
+                eprintln!("error: cannot read {name}: {e}");
+            },
+        );
+        if !piece.is_empty() {
+            send(piece);
         }
-        errors = reader.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
-        Ok(())
-    });
-    walked.map_err(|e| Failure::Run(e.into()))?;
+        walked.map(|()| errors)
+    };
+    let walked = super::ordered::run(workers, workers * AHEAD, read, render, write);
+    let _ = warm.join();
+    if let Some(e) = failed {
+        return Err(Failure::Run(e.into()));
+    }
+    let errors = walked.map_err(|e| Failure::Run(e.into()))?;
     out.flush().map_err(|e| Failure::Run(e.into()))?;
     if errors > 0 {
         return Err(Failure::Run(anyhow::anyhow!("{errors} path(s) could not be read")));
