@@ -17,6 +17,7 @@ pub mod serve;
 // Campaigns, addresses and the review queue (with the CSV stream their views share).
 pub(crate) mod addresses;
 pub(crate) mod campaigns;
+pub(crate) mod stats;
 pub(crate) mod review;
 mod stream;
 // rules
@@ -116,6 +117,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(audit::list))
         // Campaigns, addresses, review.
         .routes(routes!(campaigns::list))
+        .routes(routes!(stats::get))
         .routes(routes!(campaigns::get))
         .routes(routes!(campaigns::bounced))
         .routes(routes!(campaigns::complaints))
