@@ -17,8 +17,8 @@ pub mod serve;
 // Campaigns, addresses and the review queue (with the CSV stream their views share).
 pub(crate) mod addresses;
 pub(crate) mod campaigns;
-pub(crate) mod stats;
 pub(crate) mod review;
+pub(crate) mod stats;
 mod stream;
 // rules
 pub(crate) mod rules;

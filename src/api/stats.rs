@@ -43,7 +43,11 @@ impl StatsQuery {
 
 #[utoipa::path(get, path = "/api/v1/stats", tag = "stats", params(StatsQuery),
     responses((status = 200, body = Stats), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn get(_: Viewer, State(state): State<AppState>, ApiQuery(q): ApiQuery<StatsQuery>) -> ApiResult<Json<Stats>> {
+pub async fn get(
+    _: Viewer,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<StatsQuery>,
+) -> ApiResult<Json<Stats>> {
     Ok(Json(read(&state, &q).await?))
 }
 

@@ -74,9 +74,22 @@ fn print(s: &Stats, json: bool) -> anyhow::Result<()> {
     }
     let campaign = s.campaign.as_deref().map_or("every campaign".to_string(), |c| format!("campaign {c}"));
     writeln!(out, "{} to {} UTC (offset {:+} h), {campaign}, by {}", s.from, s.to, s.offset_hours, s.by.as_str())?;
-    let headers =
-        ["", "delivered", "deferred", "bounced", "expired", "hard", "soft", "complained", "delivery", "bounce", "deferral", "complaint"];
-    let mut rows: Vec<Vec<String>> = s.groups.iter().map(|g| cells(if g.key.is_empty() { "(none)" } else { &g.key }, &g.figures)).collect();
+    let headers = [
+        "",
+        "delivered",
+        "deferred",
+        "bounced",
+        "expired",
+        "hard",
+        "soft",
+        "complained",
+        "delivery",
+        "bounce",
+        "deferral",
+        "complaint",
+    ];
+    let mut rows: Vec<Vec<String>> =
+        s.groups.iter().map(|g| cells(if g.key.is_empty() { "(none)" } else { &g.key }, &g.figures)).collect();
     rows.push(cells("total", &s.total));
     let head: Vec<String> = headers.iter().map(|h| h.to_uppercase()).collect();
     let mut widths: Vec<usize> = head.iter().map(String::len).collect();

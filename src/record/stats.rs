@@ -201,7 +201,15 @@ pub fn reclassified(c: &mut AnyConnection, id: i64, from: &str, to: &str) -> Res
         .left_join(p::table)
         .filter(ev::id.eq(id))
         .select((
-            (ev::kind, ev::recipient, ev::status, ev::reply_code, ev::remote_mta, ev::sending_domain, ev::parsed_reason),
+            (
+                ev::kind,
+                ev::recipient,
+                ev::status,
+                ev::reply_code,
+                ev::remote_mta,
+                ev::sending_domain,
+                ev::parsed_reason,
+            ),
             ev::campaign_id,
             ev::occurred_at,
             (p::log_kind.nullable(), p::node, p::vmta, p::source_ip).nullable(),
@@ -231,7 +239,8 @@ fn write(c: &mut AnyConnection, mut cells: BTreeMap<Cell, Counts>) -> Result<(),
     if cells.is_empty() {
         return Ok(());
     }
-    const COLS: &str = "dim, campaign, span, bucket, dim_key, delivered, deferred, bounced, expired, hard, soft, complained, other";
+    const COLS: &str =
+        "dim, campaign, span, bucket, dim_key, delivered, deferred, bounced, expired, hard, soft, complained, other";
     const SET: &str = "delivered = stats_counts.delivered + excluded.delivered, \
         deferred = stats_counts.deferred + excluded.deferred, bounced = stats_counts.bounced + excluded.bounced, \
         expired = stats_counts.expired + excluded.expired, hard = stats_counts.hard + excluded.hard, \

@@ -286,14 +286,9 @@ impl Asked<'_> {
         }
         let range = range(self.from, self.to, offset_hours, now).map_err(|p| problems.push(p)).ok();
         match range {
-            Some((from, to)) if problems.is_empty() => Ok(Query {
-                from,
-                to,
-                campaign: campaign.map(str::to_string),
-                by,
-                offset_hours,
-                top: top as usize,
-            }),
+            Some((from, to)) if problems.is_empty() => {
+                Ok(Query { from, to, campaign: campaign.map(str::to_string), by, offset_hours, top: top as usize })
+            }
             _ => Err(problems),
         }
     }
@@ -368,14 +363,21 @@ fn hourly(c: &mut AnyConnection, campaign: &str, from: i64, to: i64) -> Result<V
 fn keyed(c: &mut AnyConnection, dim: &str, campaign: &str, from: i64, to: i64) -> Result<Vec<Row>, StoreError> {
     let first_day = (from + DAY - 1).div_euclid(DAY) * DAY;
     let last_day = to.div_euclid(DAY) * DAY;
-    let (days, edges) =
-        if first_day < last_day { ((first_day, last_day), [(from, first_day), (last_day, to)]) } else { ((0, 0), [(from, to), (0, 0)]) };
+    let (days, edges) = if first_day < last_day {
+        ((first_day, last_day), [(from, first_day), (last_day, to)])
+    } else {
+        ((0, 0), [(from, to), (0, 0)])
+    };
     let part = |span: i64, n: usize| {
-        format!("SELECT dim_key, {SUMS} FROM stats_counts WHERE dim = $1 AND campaign = $2 AND span = {span} \
-                 AND bucket >= ${} AND bucket < ${} GROUP BY dim_key", n, n + 1)
+        format!(
+            "SELECT dim_key, {SUMS} FROM stats_counts WHERE dim = $1 AND campaign = $2 AND span = {span} \
+                 AND bucket >= ${} AND bucket < ${} GROUP BY dim_key",
+            n,
+            n + 1
+        )
     };
     Ok(diesel::sql_query(format!(
-        "SELECT dim_key AS k, 0 AS bucket, {SUMS} FROM ({} UNION ALL {} UNION ALL {}) p GROUP BY dim_key",
+        "SELECT dim_key AS k, CAST(0 AS BIGINT) AS bucket, {SUMS} FROM ({} UNION ALL {} UNION ALL {}) p GROUP BY dim_key",
         part(DAY, 3),
         part(1, 5),
         part(1, 7)
@@ -422,7 +424,9 @@ pub fn query(c: &mut AnyConnection, q: &Query) -> Result<Stats, StoreError> {
                 By::Hour => per.extend((0..24).map(|h| (format!("{h:02}"), Counts::default()))),
                 _ => {
                     // Each day (and so each month) of the range: a step of a day meets them all.
-                    per.extend((from..to).step_by(DAY as usize).chain([to - 1]).map(|h| (label(local(h)), Counts::default())))
+                    per.extend(
+                        (from..to).step_by(DAY as usize).chain([to - 1]).map(|h| (label(local(h)), Counts::default())),
+                    )
                 }
             }
             if q.by != By::Total {
