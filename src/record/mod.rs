@@ -15,5 +15,6 @@ pub mod logged;
 pub mod report;
 pub mod sent;
 pub mod stats;
+pub mod stats_ask;
 pub mod stats_query;
 pub mod views;
