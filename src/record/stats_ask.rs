@@ -183,4 +183,3 @@ impl Asked<'_> {
 fn hour_floor(t: NaiveDateTime) -> NaiveDateTime {
     t.date().and_hms_opt(t.hour(), 0, 0).unwrap_or(t)
 }
-

@@ -12,8 +12,8 @@
 //! UTC; an offset (whole hours, -12 to +14) shifts the time groupings and the days a date
 //! names. It never writes.
 
-pub use super::stats_ask::{Asked, By, range};
 use super::stats::{Counts, DAY, EVERY, SEP};
+pub use super::stats_ask::{Asked, By, range};
 use crate::store::{AnyConnection, StoreError};
 use chrono::{DateTime, Datelike, NaiveDateTime, Timelike};
 use diesel::prelude::*;

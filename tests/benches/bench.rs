@@ -26,9 +26,9 @@ mod api;
 mod import_list;
 mod logs;
 mod notify;
+mod stats;
 #[path = "../support/mod.rs"]
 mod support;
-mod stats;
 mod sync;
 mod sync_idle;
 mod sync_protocol;

@@ -23,7 +23,8 @@ const HOURS: i64 = 720;
 const RUNS: usize = 40;
 
 pub fn run(tmp: &std::path::Path) {
-    let sqlite = |name: &str| DatabaseConfig { url: format!("sqlite://{}/{name}.db", tmp.display()), ..Default::default() };
+    let sqlite =
+        |name: &str| DatabaseConfig { url: format!("sqlite://{}/{name}.db", tmp.display()), ..Default::default() };
     queries("SQLite", sqlite("stats-query"));
     crate::on_postgres("stats queries, PostgreSQL", "bench_stats", |cfg| queries("PostgreSQL", cfg));
     ingest("SQLite", sqlite("stats-ingest"), tmp);
@@ -54,18 +55,31 @@ fn seed(c: &mut AnyConnection) {
             let v = if why && i < 2 || why && i == 6 { 0 } else { per_hour[i] * mul };
             v.to_string()
         };
-        let pick = |i: usize| format!("CASE WHEN keys.dim = 'why' THEN {} ELSE {} END / ({div})", col(i, true), col(i, false));
+        let pick =
+            |i: usize| format!("CASE WHEN keys.dim = 'why' THEN {} ELSE {} END / ({div})", col(i, true), col(i, false));
         (0..7).map(pick).collect::<Vec<_>>().join(", ")
     };
     let cols = "dim, campaign, span, bucket, dim_key, delivered, deferred, bounced, expired, hard, soft, complained";
     let t = Instant::now();
     let statements = [
         // Every campaign ('*'), per hour and (not for 'all') per day.
-        format!("{cte} INSERT INTO stats_counts ({cols}) SELECT keys.dim, '*', 1, {h0} + n.i, keys.key, {} FROM keys CROSS JOIN n", counts("keys.k", 1)),
-        format!("{cte} INSERT INTO stats_counts ({cols}) SELECT keys.dim, '*', 24, {h0} + n.i * 24, keys.key, {} FROM keys CROSS JOIN n WHERE n.i < 30 AND keys.dim <> 'all'", counts("keys.k", 24)),
+        format!(
+            "{cte} INSERT INTO stats_counts ({cols}) SELECT keys.dim, '*', 1, {h0} + n.i, keys.key, {} FROM keys CROSS JOIN n",
+            counts("keys.k", 1)
+        ),
+        format!(
+            "{cte} INSERT INTO stats_counts ({cols}) SELECT keys.dim, '*', 24, {h0} + n.i * 24, keys.key, {} FROM keys CROSS JOIN n WHERE n.i < 30 AND keys.dim <> 'all'",
+            counts("keys.k", 24)
+        ),
         // Campaign j sends over hours 24 j .. 24 j + 47 (two at a time share an hour).
-        format!("{cte} INSERT INTO stats_counts ({cols}) SELECT keys.dim, 'c' || CAST(camps.j AS TEXT), 1, {h0} + camps.j * 24 + n.i, keys.key, {} FROM camps CROSS JOIN keys CROSS JOIN n WHERE n.i < 48", counts("keys.k * 2", 1)),
-        format!("{cte} INSERT INTO stats_counts ({cols}) SELECT keys.dim, 'c' || CAST(camps.j AS TEXT), 24, {h0} + (camps.j + n.i) * 24, keys.key, {} FROM camps CROSS JOIN keys CROSS JOIN n WHERE n.i < 2 AND keys.dim <> 'all'", counts("keys.k * 2", 24)),
+        format!(
+            "{cte} INSERT INTO stats_counts ({cols}) SELECT keys.dim, 'c' || CAST(camps.j AS TEXT), 1, {h0} + camps.j * 24 + n.i, keys.key, {} FROM camps CROSS JOIN keys CROSS JOIN n WHERE n.i < 48",
+            counts("keys.k * 2", 1)
+        ),
+        format!(
+            "{cte} INSERT INTO stats_counts ({cols}) SELECT keys.dim, 'c' || CAST(camps.j AS TEXT), 24, {h0} + (camps.j + n.i) * 24, keys.key, {} FROM camps CROSS JOIN keys CROSS JOIN n WHERE n.i < 2 AND keys.dim <> 'all'",
+            counts("keys.k * 2", 24)
+        ),
     ];
     for s in statements {
         c.batch_execute(&format!("BEGIN; {s}; COMMIT;")).unwrap_or_else(|e| panic!("seed: {e}\n{s}"));
@@ -138,7 +152,9 @@ fn cpu() -> f64 {
 }
 
 fn accounting(n: usize) -> String {
-    let mut s = String::from("type,timeLogged,rcpt,orig,dsnStatus,dsnDiag,dsnMta,bounceCat,dlvSourceIp,vmta,header_X-Campaign-ID\n");
+    let mut s = String::from(
+        "type,timeLogged,rcpt,orig,dsnStatus,dsnDiag,dsnMta,bounceCat,dlvSourceIp,vmta,header_X-Campaign-ID\n",
+    );
     for i in 0..n {
         let (ty, status, diag) = match i % 10 {
             0..=6 => ("d", "2.0.0", "smtp;250 2.0.0 OK"),
@@ -163,8 +179,9 @@ fn accounting(n: usize) -> String {
 
 type Ev = (
     (String, String, Option<String>, Option<String>, Option<i32>, Option<String>, Option<String>, String),
-    (Option<String>, chrono::NaiveDateTime, Option<String>, Option<String>, Option<String>, Option<String>),
+    (Option<String>, chrono::NaiveDateTime, Option<Prov>),
 );
+type Prov = (Option<String>, Option<String>, Option<String>, Option<String>);
 
 fn ingest(label: &str, db: DatabaseConfig, tmp: &std::path::Path) {
     use rebound::ingest::log::LogContext;
@@ -194,49 +211,63 @@ fn ingest(label: &str, db: DatabaseConfig, tmp: &std::path::Path) {
         .left_join(p::table)
         .order(e::id)
         .select((
-            (e::kind, e::classification, e::recipient, e::status, e::reply_code, e::remote_mta, e::sending_domain, e::parsed_reason),
-            (e::campaign_id, e::occurred_at, p::log_kind.nullable(), p::node, p::vmta, p::source_ip),
+            (
+                e::kind,
+                e::classification,
+                e::recipient,
+                e::status,
+                e::reply_code,
+                e::remote_mta,
+                e::sending_domain,
+                e::parsed_reason,
+            ),
+            (e::campaign_id, e::occurred_at, (p::log_kind.nullable(), p::node, p::vmta, p::source_ip).nullable()),
         ))
         .load(c)
         .unwrap();
     c.batch_execute("DELETE FROM stats_counts").unwrap();
     let events: Vec<rebound::record::events::NewEvent> = rows
         .iter()
-        .map(|((kind, class, rcpt, status, code, mta, sending, reason), (campaign, at, ..))| rebound::record::events::NewEvent {
-            message_id: None,
-            idx: 1,
-            recipient: rcpt.as_deref(),
-            kind,
-            classification: class,
-            reason,
-            parsed_reason: reason,
-            status: status.as_deref(),
-            reply_code: *code,
-            diagnostic: None,
-            remote_mta: mta.as_deref(),
-            reporting_mta: None,
-            rule_key: None,
-            feedback_type: None,
-            reporting_isp: None,
-            campaign_id: campaign.as_deref(),
-            attribution: "header",
-            sending_domain: sending.as_deref(),
-            source: "bench",
-            dialect: "powermta-log",
-            occurred_at: *at,
-            ingested_at: *at,
-            origin: "log",
-            origin_ref: None,
-            permanent: None,
+        .map(|((kind, class, rcpt, status, code, mta, sending, reason), (campaign, at, ..))| {
+            rebound::record::events::NewEvent {
+                message_id: None,
+                idx: 1,
+                recipient: rcpt.as_deref(),
+                kind,
+                classification: class,
+                reason,
+                parsed_reason: reason,
+                status: status.as_deref(),
+                reply_code: *code,
+                diagnostic: None,
+                remote_mta: mta.as_deref(),
+                reporting_mta: None,
+                rule_key: None,
+                feedback_type: None,
+                reporting_isp: None,
+                campaign_id: campaign.as_deref(),
+                attribution: "header",
+                sending_domain: sending.as_deref(),
+                source: "bench",
+                dialect: "powermta-log",
+                occurred_at: *at,
+                ingested_at: *at,
+                origin: "log",
+                origin_ref: None,
+                permanent: None,
+            }
         })
         .collect();
     let vias: Vec<rebound::record::stats::Via> = rows
         .iter()
-        .map(|(_, (_, _, kind, node, vmta, ip))| rebound::record::stats::Via {
-            expired: kind.as_deref() == Some("expired"),
-            node: node.as_deref(),
-            vmta: vmta.as_deref(),
-            source_ip: ip.as_deref(),
+        .map(|(_, (_, _, prov))| match prov {
+            Some((kind, node, vmta, ip)) => rebound::record::stats::Via {
+                expired: kind.as_deref() == Some("expired"),
+                node: node.as_deref(),
+                vmta: vmta.as_deref(),
+                source_ip: ip.as_deref(),
+            },
+            None => rebound::record::stats::Via::default(),
         })
         .collect();
     let (t, cpu0) = (Instant::now(), cpu());
