@@ -52,7 +52,7 @@ fn seed(c: &mut AnyConnection) {
     // Shares of a cell: `div` campaigns × keys share the hour; `why` holds bounces only.
     let counts = |div: &str, mul: i64| {
         let col = |i: usize, why: bool| {
-            let v = if why && i < 2 || why && i == 6 { 0 } else { per_hour[i] * mul };
+            let v = if why && (i < 2 || i == 6) { 0 } else { per_hour[i] * mul };
             v.to_string()
         };
         let pick =
