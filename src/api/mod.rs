@@ -18,6 +18,7 @@ pub mod serve;
 pub(crate) mod addresses;
 pub(crate) mod campaigns;
 pub(crate) mod review;
+pub(crate) mod stats;
 mod stream;
 // rules
 pub(crate) mod rules;
@@ -116,6 +117,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(audit::list))
         // Campaigns, addresses, review.
         .routes(routes!(campaigns::list))
+        .routes(routes!(stats::get))
         .routes(routes!(campaigns::get))
         .routes(routes!(campaigns::bounced))
         .routes(routes!(campaigns::complaints))

@@ -23,6 +23,7 @@ mod parse;
 mod records;
 mod rules;
 mod secrets;
+mod stats;
 mod suppression;
 mod suppression_import;
 mod token;
@@ -129,6 +130,11 @@ pub enum Command {
     Mailbox(MailboxCommand),
     /// A campaign's BOUNCED or COMPLAINTS records, or `campaign list` for all campaigns.
     Campaign(records::CampaignArgs),
+    /// Delivery statistics: counts and rates of delivered, deferred, bounced and complained
+    /// for a range (and optionally one campaign), in total or by month, day, day of month,
+    /// day of week, hour, recipient domain, remote host, sender, node, vmta, source IP,
+    /// status code, reason, or "why" (bounces by status × domain × node × IP).
+    Stats(stats::StatsArgs),
     /// The suppression list and the allowlist.
     #[command(subcommand)]
     Suppression(suppression::SuppressionCommand),
@@ -325,6 +331,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let stats = logs::ingest(&cfg, &db, &pipeline, &args)?;
             logs::print_summary(&stats);
             Ok(())
+        }
+        Command::Stats(args) => {
+            let (_, db) = connect(&cli.config)?;
+            stats::run(&db, &args)
         }
         Command::Log(LogCommand::List { format }) => {
             let (cfg, db) = connect(&cli.config)?;

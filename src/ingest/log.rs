@@ -237,13 +237,19 @@ impl Pipeline {
             }
             let entries: Vec<Entry> = fresh
                 .iter()
-                .map(|(_, r, e)| Entry {
+                .map(|(rec, r, e)| Entry {
                     message: None,
                     source: batch.source,
                     evidence: e,
                     skip: &[],
                     origin: "log",
                     origin_ref: Some(r),
+                    via: crate::record::stats::Via {
+                        expired: rec.kind == LogKind::Expired,
+                        node: e.report.reporting_mta.as_deref(),
+                        vmta: rec.provenance.vmta.as_deref(),
+                        source_ip: rec.provenance.source_ip.as_deref(),
+                    },
                 })
                 .collect();
             let mut stats = Stats::default();

@@ -1,5 +1,5 @@
 //! Reclassify: after the rules change, re-run them over stored records and bring events,
-//! campaign counters (totals and per day) and suppression in line — or, dry-run, only say
+//! campaign counters (totals and per day), statistics and suppression in line — or, dry-run, only say
 //! what would change.
 //!
 //! The rules see the stored fields (status, reply code, diagnostic, the parser's reason,
@@ -166,6 +166,7 @@ fn apply(
             .set((ev::classification.eq(&change.to), ev::rule_key.eq(&change.new_rule), ev::reason.eq(&change.reason)))
             .execute(c)?;
         crate::notify::alert::counts::event(c, id, 1)?;
+        crate::record::stats::reclassified(c, id, &change.from, &change.to)?;
         if let Some(campaign) = campaign {
             events::recount(c, campaign, &change.from, &change.to)?;
             crate::record::counters::reclassified(c, campaign, occurred, &change.from, &change.to)?;

@@ -1,5 +1,5 @@
-//! Evidence → one transaction: the ledger entry, events, campaign counters, suppression and
-//! its change log, all or nothing.
+//! Evidence → one transaction: the ledger entry, events, campaign counters, statistics,
+//! suppression and its change log, all or nothing.
 //!
 //! Takes [`Evidence`] (already parsed, attributed and classified) with the item it came from;
 //! gives what each item became. A fixed number of statements per batch on PostgreSQL
@@ -234,6 +234,7 @@ impl Pipeline {
             .collect();
 
         let mut rows = Vec::new();
+        let mut vias = Vec::new();
         let mut classes: Vec<&Classified> = Vec::new();
         let mut counts = vec![0usize; entries.len()];
         for (n, (e, o)) in entries.iter().zip(&owned).enumerate() {
@@ -278,6 +279,7 @@ impl Pipeline {
                     permanent: Some(i32::from(rec.permanent)),
                 });
                 classes.push(cls);
+                vias.push(e.via);
                 counts[n] += 1;
             }
         }
@@ -298,6 +300,7 @@ impl Pipeline {
             events::count(c, campaign, t)?;
         }
         crate::record::counters::add(c, &rows)?;
+        crate::record::stats::add(c, &rows, &vias)?;
         let facts: Vec<Candidate> = rows
             .iter()
             .zip(&ids)
@@ -377,10 +380,20 @@ pub(super) struct Entry<'a> {
     pub origin: &'static str,
     /// What identifies a log line's evidence (there is no message row).
     pub origin_ref: Option<&'a str>,
+    /// What the log line said beyond the event's columns, for the statistics.
+    pub via: crate::record::stats::Via<'a>,
 }
 
 impl<'a> Entry<'a> {
     pub fn mail(message: i64, source: &'a str, evidence: &'a Evidence, skip: &'a [i32]) -> Self {
-        Entry { message: Some(message), source, evidence, skip, origin: "mail", origin_ref: None }
+        Entry {
+            message: Some(message),
+            source,
+            evidence,
+            skip,
+            origin: "mail",
+            origin_ref: None,
+            via: Default::default(),
+        }
     }
 }

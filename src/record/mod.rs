@@ -14,4 +14,7 @@ pub mod ledger;
 pub mod logged;
 pub mod report;
 pub mod sent;
+pub mod stats;
+pub mod stats_ask;
+pub mod stats_query;
 pub mod views;

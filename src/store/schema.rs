@@ -492,3 +492,21 @@ diesel::table! {
 
 diesel::joinable!(event_provenance -> events (event_id));
 diesel::allow_tables_to_appear_in_same_query!(events, event_provenance);
+
+diesel::table! {
+    stats_counts (dim, campaign, span, bucket, dim_key) {
+        dim -> Text,
+        campaign -> Text,
+        span -> Integer,
+        bucket -> BigInt,
+        dim_key -> Text,
+        delivered -> BigInt,
+        deferred -> BigInt,
+        bounced -> BigInt,
+        expired -> BigInt,
+        hard -> BigInt,
+        soft -> BigInt,
+        complained -> BigInt,
+        other -> BigInt,
+    }
+}

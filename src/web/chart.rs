@@ -22,6 +22,14 @@ pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// A bar's label under the axis: a date without its year, anything else as it is (cut to
+/// 14 characters, the room a label has).
+fn short(label: &str) -> String {
+    let date = label.len() == 10 && label.as_bytes()[4] == b'-' && label.as_bytes()[7] == b'-';
+    let s = if date { &label[5..] } else { label };
+    if s.chars().count() > 14 { s.chars().take(13).chain(['…']).collect() } else { s.to_string() }
+}
+
 /// The chart, `title` as its accessible name.
 pub fn stacked(title: &str, series: &[Series], bars: &[Bar]) -> String {
     const W: f64 = 720.0;
@@ -72,7 +80,7 @@ pub fn stacked(title: &str, series: &[Series], bars: &[Bar]) -> String {
                 r##"<text x="{:.1}" y="{}" font-size="10" text-anchor="middle" fill="#555">{}</text>"##,
                 x + width / 2.0,
                 H - 6.0,
-                escape(bar.label.get(5..).unwrap_or(&bar.label))
+                escape(&short(&bar.label))
             );
         }
     }

@@ -22,6 +22,7 @@ pub const MENU: &[(&str, &str, &str)] = &[
     ("/", "Overview", "overview"),
     ("/mailboxes", "Mailboxes", "mailboxes"),
     ("/campaigns", "Campaigns", "campaigns"),
+    ("/stats", "Statistics", "stats"),
     ("/rules", "Rules", "rules"),
     ("/suppression", "Suppression", "suppression"),
     ("/review", "Review queue", "review"),

@@ -1,5 +1,5 @@
 //! The web admin: HTML pages served by `rebound serve` at `/` (sign-in, overview, mailboxes,
-//! campaigns, rules, suppression, review queue, audit log, settings).
+//! campaigns, statistics, rules, suppression, review queue, audit log, settings).
 //!
 //! Takes the shared [`AppState`] and a browser's requests; gives pages built only on what the
 //! admin API does: each handler calls the API's own handler or the stage operation it calls
@@ -39,6 +39,7 @@ mod overview;
 mod review;
 mod rules;
 mod session;
+mod stats;
 mod suppression;
 
 pub use error::WebError;
@@ -68,6 +69,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(campaigns::list))
         .routes(routes!(campaigns::page))
         .routes(routes!(campaigns::export))
+        .routes(routes!(stats::page))
         .routes(routes!(rules::list))
         .routes(routes!(rules::new_form))
         .routes(routes!(rules::save))

@@ -19,11 +19,14 @@
 //! Part `web` (see `web.rs`, needs no corpus): every web admin page over the same 1,000,000
 //! seeded events, p50/p99 per page.
 //! Part `logs` (see `logs.rs`, needs no corpus): lines/s of each MTA log reader.
+//! Part `stats` (see `stats.rs`, needs no corpus): statistics queries over 10,000,000 events
+//! on both backends, p50/p99, and what keeping the statistics costs the log ingest.
 
 mod api;
 mod import_list;
 mod logs;
 mod notify;
+mod stats;
 #[path = "../support/mod.rs"]
 mod support;
 mod sync;
@@ -209,7 +212,7 @@ pub fn on_postgres(label: &str, prefix: &str, f: impl FnOnce(DatabaseConfig)) {
 }
 
 /// `REBOUND_BENCH_ONLY=classify,import` runs only those parts (parse, classify, import,
-/// mailbox, process, views, web, api, sync, import_list, notify, logs).
+/// mailbox, process, views, web, api, sync, import_list, notify, logs, stats).
 fn wanted(part: &str) -> bool {
     std::env::var("REBOUND_BENCH_ONLY").map_or(true, |v| v.split(',').any(|p| p.trim() == part))
 }
@@ -237,6 +240,10 @@ fn main() {
     }
     if wanted("logs") {
         logs::run();
+    }
+    if wanted("stats") {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        stats::run(tmp.path());
     }
     if wanted("notify") {
         let tmp = tempfile::tempdir().expect("temp dir");

@@ -17,4 +17,5 @@ mod alerts;
 mod browser;
 mod sessions;
 mod site;
+mod stats;
 mod walk;
