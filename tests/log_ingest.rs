@@ -7,6 +7,8 @@
 mod support;
 #[path = "log_ingest/again.rs"]
 mod again;
+#[path = "log_ingest/lifecycle.rs"]
+mod lifecycle;
 #[path = "log_ingest/postfix_real.rs"]
 mod postfix_real;
 #[path = "log_ingest/rotation.rs"]
