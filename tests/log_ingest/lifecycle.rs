@@ -179,9 +179,14 @@ async fn lifecycle_from_mailboxes(db: TestDb) {
         .unwrap();
     assert_eq!(stats.corroborated, 1, "bob's delay DSN is the deferral the log recorded: {stats:?}");
     let ev = |who: &str, kind: &str| {
-        format!("events WHERE recipient = '{who}' AND kind = '{kind}' AND classification = 'ignore' AND campaign_id = 'spring'")
+        format!(
+            "events WHERE recipient = '{who}' AND kind = '{kind}' AND classification = 'ignore' AND campaign_id = 'spring'"
+        )
     };
-    assert_eq!(count(&store, &(ev("ann@example.net", "delivered") + " AND origin = 'mail' AND status = '2.0.0'")).await, 1);
+    assert_eq!(
+        count(&store, &(ev("ann@example.net", "delivered") + " AND origin = 'mail' AND status = '2.0.0'")).await,
+        1
+    );
     assert_eq!(count(&store, &(ev("bob@example.org", "delay") + " AND origin = 'log'")).await, 1);
     assert_eq!(count(&store, "event_evidence WHERE origin = 'mail' AND status = '4.4.1'").await, 1);
     assert_eq!(count(&store, &(ev("cat@example.com", "delay") + " AND origin = 'mail' AND status = '4.3.0'")).await, 1);
