@@ -23,6 +23,7 @@
 mod api;
 mod import_list;
 mod logs;
+mod logs_commit;
 mod notify;
 #[path = "../support/mod.rs"]
 mod support;
