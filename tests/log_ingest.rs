@@ -3,7 +3,18 @@
 //! suppression as mail, unreadable lines in the review queue, a second run (and a compressed
 //! rotated copy) changing nothing, and kill -9 mid-file then a rerun giving each record once.
 
+#[macro_use]
 mod support;
+#[path = "log_ingest/again.rs"]
+mod again;
+#[path = "log_ingest/lifecycle.rs"]
+mod lifecycle;
+#[path = "log_ingest/postfix_real.rs"]
+mod postfix_real;
+#[path = "log_ingest/rotation.rs"]
+mod rotation;
+#[path = "log_ingest/same.rs"]
+mod same;
 
 use diesel::RunQueryDsl;
 use rebound::store::Db;

@@ -194,6 +194,19 @@ impl From<crate::sync::nodes::NodeError> for ApiError {
     }
 }
 
+impl From<crate::ingest::log_sources::LogSourceError> for ApiError {
+    fn from(e: crate::ingest::log_sources::LogSourceError) -> Self {
+        use crate::ingest::log_sources::LogSourceError as L;
+        match e {
+            L::Store(s) => s.into(),
+            L::NotFound(_) => ApiError::not_found(e.to_string()),
+            L::Exists(_) => ApiError::conflict(e.to_string()),
+            L::ReadOnly(_) => ApiError::new(StatusCode::CONFLICT, "read_only", e.to_string()),
+            L::Invalid(ref problems) => ApiError::invalid(e.to_string(), problems_of(problems, "mta_log")),
+        }
+    }
+}
+
 impl From<MailboxError> for ApiError {
     fn from(e: MailboxError) -> Self {
         match e {

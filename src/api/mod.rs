@@ -180,8 +180,10 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(alert_rules::get, alert_rules::update, alert_rules::delete))
         .routes(routes!(alert_rules::enable))
         .routes(routes!(alert_rules::disable))
-        .routes(routes!(logs::list))
-        .routes(routes!(logs::get))
+        .routes(routes!(logs::list, logs::create))
+        .routes(routes!(logs::get, logs::update, logs::delete))
+        .routes(routes!(logs::enable))
+        .routes(routes!(logs::disable))
         .split_for_parts()
 }
 

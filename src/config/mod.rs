@@ -67,3 +67,22 @@ impl Config {
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
     }
 }
+
+/// A JSON body (an admin API request) as the keys of a `[[SECTION]]` table; nulls are "not
+/// given". A value TOML cannot hold is a problem keyed `SECTION.KEY`.
+pub fn table_of_json(
+    body: serde_json::Map<String, serde_json::Value>,
+    section: &str,
+) -> Result<toml::Table, Vec<Problem>> {
+    let mut table = toml::Table::new();
+    let mut problems = Vec::new();
+    for (k, v) in body.into_iter().filter(|(_, v)| !v.is_null()) {
+        match toml::Value::try_from(&v) {
+            Ok(v) => {
+                table.insert(k, v);
+            }
+            Err(e) => problems.push(Problem::new(format!("{section}.{k}"), format!("cannot be read: {e}"))),
+        }
+    }
+    if problems.is_empty() { Ok(table) } else { Err(problems) }
+}

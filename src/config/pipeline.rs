@@ -50,6 +50,11 @@ pub struct AttributionConfig {
     pub recipient_headers: Vec<String>,
     /// Look the original Message-ID up in the sent-message map (`rebound sent import`).
     pub use_sent_map: bool,
+    /// A bounce (or delay, delivery, complaint) seen both in an MTA's log and in a mailbox —
+    /// same kind, campaign, recipient and status — within this many hours of each other is one
+    /// event: the first to arrive; the other is kept as its evidence and counts nothing. 0
+    /// turns the matching off.
+    pub same_event_window_hours: u32,
 }
 
 impl Default for AttributionConfig {
@@ -63,6 +68,7 @@ impl Default for AttributionConfig {
             campaign_headers: vec!["X-Campaign-ID".into(), "X-MessageID".into()],
             recipient_headers: vec!["X-ListMember".into()],
             use_sent_map: true,
+            same_event_window_hours: 72,
         }
     }
 }
@@ -107,6 +113,12 @@ impl AttributionConfig {
             out.push(Problem::new(
                 "attribution.require_signed_verp",
                 "needs a signing key: set attribution.verp_secret_env or verp_secret_file, or remove this key",
+            ));
+        }
+        if self.same_event_window_hours > 24 * 366 {
+            out.push(Problem::new(
+                "attribution.same_event_window_hours",
+                "at most 8784 (a year): a DSN arrives within days of the attempt the log recorded",
             ));
         }
         if !(4..=64).contains(&self.verp_signature_length) {

@@ -28,6 +28,9 @@ pub struct ServerConfig {
     pub metrics_require_token: bool,
     /// Verify calls one token may have running at once (each may take the mailbox timeout).
     pub verify_concurrency_per_token: usize,
+    /// Directories MTA log sources created through the admin API may read under (none by
+    /// default: an admin token must not make rebound read any file on the host).
+    pub log_source_dirs: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -41,6 +44,7 @@ impl Default for ServerConfig {
             max_import_bytes: 1024 * 1024 * 1024,
             metrics_require_token: false,
             verify_concurrency_per_token: 2,
+            log_source_dirs: Vec::new(),
         }
     }
 }
@@ -81,6 +85,14 @@ impl ServerConfig {
         }
         if !(1..=64).contains(&self.verify_concurrency_per_token) {
             out.push(Problem::new("server.verify_concurrency_per_token", "must be between 1 and 64"));
+        }
+        for d in &self.log_source_dirs {
+            if !d.starts_with('/') || d.split('/').any(|s| s == "..") || d.trim_end_matches('/').is_empty() {
+                out.push(Problem::new(
+                    "server.log_source_dirs",
+                    format!("`{d}` must be an absolute directory (not `/`, no `..`), e.g. \"/var/log/pmta\""),
+                ));
+            }
         }
     }
 }

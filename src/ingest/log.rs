@@ -62,6 +62,9 @@ pub struct LogStats {
     pub suppressed: usize,
     /// Refusals of the MTA's own suppression list (never a new bounce).
     pub suppressed_by_mta: usize,
+    /// Records a mailbox recorded already (the DSN came first): kept as evidence of that
+    /// event, counted nothing.
+    pub corroborated: usize,
     /// Lines that could not be read, now in the review queue.
     pub unreadable: usize,
 }
@@ -72,6 +75,7 @@ impl LogStats {
         self.recorded_before += o.recorded_before;
         self.suppressed += o.suppressed;
         self.suppressed_by_mta += o.suppressed_by_mta;
+        self.corroborated += o.corroborated;
         self.unreadable += o.unreadable;
         for (k, v) in &o.by_kind {
             *self.by_kind.entry(k.clone()).or_default() += v;
@@ -222,74 +226,7 @@ impl Pipeline {
         let mut hits = HashMap::new();
         let out = crate::store::transaction(c, |c| -> Result<LogStats, IngestError> {
             let now = Utc::now().naive_utc();
-            let mut out = LogStats::default();
-            let refs: Vec<&str> = batch.records.iter().map(|(_, r)| r.as_str()).collect();
-            let known = logged::recorded(c, &refs)?;
-            let mut fresh = Vec::new();
-            let mut seen_now = std::collections::HashSet::new();
-            for ((rec, r), e) in batch.records.iter().zip(&evidence) {
-                // A line twice in one batch (a rotated copy read with its original) counts once.
-                if known.contains(r) || !seen_now.insert(r.as_str()) {
-                    out.recorded_before += 1;
-                    continue;
-                }
-                fresh.push((rec, r.as_str(), e));
-            }
-            let entries: Vec<Entry> = fresh
-                .iter()
-                .map(|(rec, r, e)| Entry {
-                    message: None,
-                    source: batch.source,
-                    evidence: e,
-                    skip: &[],
-                    origin: "log",
-                    origin_ref: Some(r),
-                    via: crate::record::stats::Via {
-                        expired: rec.kind == LogKind::Expired,
-                        node: e.report.reporting_mta.as_deref(),
-                        vmta: rec.provenance.vmta.as_deref(),
-                        source_ip: rec.provenance.source_ip.as_deref(),
-                    },
-                })
-                .collect();
-            let mut stats = Stats::default();
-            let (counts, ids) = self.write_events(c, &entries, now, &mut stats, &mut hits)?;
-            let mut ids = ids.into_iter();
-            let mut provenance = Vec::with_capacity(fresh.len());
-            for ((rec, _, e), n) in fresh.iter().zip(&counts) {
-                out.records += 1;
-                *out.by_kind.entry(rec.kind.as_str().to_string()).or_default() += 1;
-                out.suppressed_by_mta += usize::from(rec.suppressed_by_mta);
-                let Some(id) = (*n > 0).then(|| ids.next()).flatten() else { continue };
-                let p = &rec.provenance;
-                provenance.push(logged::NewProvenance {
-                    event_id: id,
-                    log_kind: rec.kind.as_str(),
-                    mta_category: e.report.records[0]
-                        .extra
-                        .iter()
-                        .find(|(k, _)| k == MTA_CATEGORY)
-                        .map(|(_, v)| v.as_str()),
-                    node: e.report.reporting_mta.as_deref(),
-                    vmta: p.vmta.as_deref(),
-                    vmta_pool: p.vmta_pool.as_deref(),
-                    source_ip: p.source_ip.as_deref(),
-                    remote_host: rec.remote_host.as_deref(),
-                    remote_ip: rec.remote_ip.as_deref(),
-                    queue_id: p.queue_id.as_deref().or(p.queue.as_deref()),
-                    job_id: p.job_id.as_deref(),
-                    envelope_id: p.envelope_id.as_deref(),
-                    message_id: p.message_id.as_deref(),
-                    sender: rec.sender.as_deref(),
-                    file_key: batch.file_key,
-                    line_no: rec.position.line as i64,
-                    byte_offset: rec.position.offset as i64,
-                });
-            }
-            logged::add_provenance(c, &provenance)?;
-            out.by_classification = stats.by_classification;
-            out.suppressed = stats.suppressed;
-            out.unreadable = super::log_review::queue(c, batch, now)?;
+            let out = self.write_log(c, batch, &evidence, now, &mut hits)?;
             let cp = &batch.checkpoint;
             logged::put(
                 c,
@@ -312,6 +249,98 @@ impl Pipeline {
         })?;
         self.count_hits(hits);
         self.flush_hits(c);
+        Ok(out)
+    }
+
+    /// The records and unreadable lines of a batch, inside the caller's transaction: events
+    /// with provenance (or evidence of an event the mailbox recorded first), review items.
+    pub(super) fn write_log(
+        &self,
+        c: &mut AnyConnection,
+        batch: &LogBatch,
+        evidence: &[Evidence],
+        now: chrono::NaiveDateTime,
+        hits: &mut HashMap<String, i64>,
+    ) -> Result<LogStats, IngestError> {
+        let mut out = LogStats::default();
+        let refs: Vec<&str> = batch.records.iter().map(|(_, r)| r.as_str()).collect();
+        let known = logged::recorded(c, &refs)?;
+        let mut fresh = Vec::new();
+        let mut seen_now = std::collections::HashSet::new();
+        for ((rec, r), e) in batch.records.iter().zip(evidence) {
+            // A line twice in one batch (a rotated copy read with its original) counts once.
+            if known.contains(r) || !seen_now.insert(r.as_str()) {
+                out.recorded_before += 1;
+                continue;
+            }
+            fresh.push((rec, r.as_str(), e));
+        }
+        let entries: Vec<Entry> = fresh
+            .iter()
+            .map(|(rec, r, e)| Entry {
+                message: None,
+                source: batch.source,
+                evidence: e,
+                skip: &[],
+                origin: "log",
+                origin_ref: Some(r),
+                via: crate::record::stats::Via {
+                    expired: rec.kind == LogKind::Expired,
+                    node: e.report.reporting_mta.as_deref(),
+                    vmta: rec.provenance.vmta.as_deref(),
+                    source_ip: rec.provenance.source_ip.as_deref(),
+                },
+            })
+            .collect();
+        let mut stats = Stats::default();
+        let written = self.write_events(c, &entries, now, &mut stats, hits)?;
+        let mut ids = written.ids.into_iter();
+        // A line that is a further sighting of a mailed bounce gives that event the
+        // provenance it lacked (a mailed event has none of its own).
+        let merged: HashMap<usize, i64> = written.merged.into_iter().collect();
+        let merged_ids: Vec<i64> = merged.values().copied().collect();
+        let mut has_provenance = logged::with_provenance(c, &merged_ids)?;
+        let mut provenance = Vec::with_capacity(fresh.len());
+        for (k, ((rec, _, e), n)) in fresh.iter().zip(&written.counts).enumerate() {
+            out.records += 1;
+            *out.by_kind.entry(rec.kind.as_str().to_string()).or_default() += 1;
+            out.suppressed_by_mta += usize::from(rec.suppressed_by_mta);
+            let id = match merged.get(&k) {
+                Some(&id) if has_provenance.insert(id) => Some(id),
+                Some(_) => None,
+                None => (*n > 0).then(|| ids.next()).flatten(),
+            };
+            let Some(id) = id else { continue };
+            let p = &rec.provenance;
+            provenance.push(logged::NewProvenance {
+                event_id: id,
+                log_kind: rec.kind.as_str(),
+                mta_category: e.report.records[0]
+                    .extra
+                    .iter()
+                    .find(|(k, _)| k == MTA_CATEGORY)
+                    .map(|(_, v)| v.as_str()),
+                node: e.report.reporting_mta.as_deref(),
+                vmta: p.vmta.as_deref(),
+                vmta_pool: p.vmta_pool.as_deref(),
+                source_ip: p.source_ip.as_deref(),
+                remote_host: rec.remote_host.as_deref(),
+                remote_ip: rec.remote_ip.as_deref(),
+                queue_id: p.queue_id.as_deref().or(p.queue.as_deref()),
+                job_id: p.job_id.as_deref(),
+                envelope_id: p.envelope_id.as_deref(),
+                message_id: p.message_id.as_deref(),
+                sender: rec.sender.as_deref(),
+                file_key: batch.file_key,
+                line_no: rec.position.line as i64,
+                byte_offset: rec.position.offset as i64,
+            });
+        }
+        logged::add_provenance(c, &provenance)?;
+        out.by_classification = stats.by_classification;
+        out.suppressed = stats.suppressed;
+        out.corroborated = stats.corroborated;
+        out.unreadable = super::log_review::queue(c, batch, now)?;
         Ok(out)
     }
 }

@@ -1,5 +1,6 @@
-//! `rebound serve` following the `[[mta_log]]` sources: every poll, one pass over each file
-//! each enabled source's path names (the current file and its rotated, possibly compressed,
+//! `rebound serve` following the `[[mta_log]]` sources and those created through the admin
+//! API (listed again every [`RELIST`]): every poll, one pass over each file each enabled
+//! source's path names (the current file and its rotated, possibly compressed,
 //! segments).
 //!
 //! Takes the sources, the pipeline and the database; gives nothing but committed records.
@@ -20,6 +21,10 @@ use std::time::Duration;
 /// How often each source's files are looked at: the tail lag is at most this plus a commit.
 pub const POLL: Duration = Duration::from_millis(250);
 
+/// How often the API-managed sources are listed again: a source created, changed, disabled or
+/// deleted through the API is followed (or no longer) within this.
+pub const RELIST: Duration = Duration::from_secs(2);
+
 /// The source a `[[mta_log]]` entry reads as.
 pub fn source_of(l: &MtaLogConfig) -> LogSource {
     LogSource {
@@ -30,7 +35,8 @@ pub fn source_of(l: &MtaLogConfig) -> LogSource {
     }
 }
 
-/// Starts following every enabled source with a path (not `-`).
+/// Starts following every enabled source with a path (not `-`): the config file's, and those
+/// of the admin API.
 pub fn start(
     db: &Db,
     pipeline: Arc<Pipeline>,
@@ -38,15 +44,27 @@ pub fn start(
     tracker: &tokio_util::task::TaskTracker,
     stop: &tokio_util::sync::CancellationToken,
 ) {
-    let followed: Vec<(String, LogSource)> =
-        sources.iter().filter(|l| l.enabled && l.path != "-").map(|l| (l.path.clone(), source_of(l))).collect();
-    if followed.is_empty() {
-        return;
-    }
+    let file: Vec<MtaLogConfig> = sources.to_vec();
     let (db, stop) = (db.clone(), stop.clone());
     tracker.spawn(async move {
         let mut failing: std::collections::HashSet<String> = Default::default();
+        let mut stored: Vec<MtaLogConfig> = Vec::new();
+        let mut listed = std::time::Instant::now() - RELIST;
         loop {
+            // The API-managed sources, looked at again every RELIST (a small table).
+            if listed.elapsed() >= RELIST {
+                match db.run(super::log_sources::stored).await {
+                    Ok(s) => stored = s,
+                    Err(e) => tracing::debug!(error = %e, "API log sources not listed; keeping the last list"),
+                }
+                listed = std::time::Instant::now();
+            }
+            let followed: Vec<(String, LogSource)> = file
+                .iter()
+                .chain(stored.iter().filter(|s| !file.iter().any(|f| f.name == s.name)))
+                .filter(|l| l.enabled && l.path != "-")
+                .map(|l| (l.path.clone(), source_of(l)))
+                .collect();
             for (pattern, src) in &followed {
                 let name = src.source.clone();
                 let (pattern, src, pipeline) = (pattern.clone(), src.clone(), pipeline.clone());

@@ -8,6 +8,8 @@
 //! shorter than its checkpoint was truncated in place (copy-truncate rotation): it is read
 //! again from its start, and lines recorded before are known by their origin ref. A partial
 //! last line is left for the next pass unless the file is a finished (compressed) segment.
+//! A file read for the first time starts from the join state of the file of its source read
+//! last (rotation: the unfinished queue ids of file N are joined in file N+1).
 //! It never parses a line itself and never writes outside [`Pipeline::ingest_log`].
 
 use super::log::{LogBatch, LogContext, LogStats, TAIL, origin_ref, tail_digest};
@@ -40,6 +42,12 @@ pub enum PassError {
     Ingest(#[from] IngestError),
 }
 
+impl From<crate::store::StoreError> for PassError {
+    fn from(e: crate::store::StoreError) -> Self {
+        PassError::Ingest(IngestError::Store(e))
+    }
+}
+
 impl Pipeline {
     /// Reads `path` from its checkpoint to its current end; `progress` is told the bytes read
     /// after each committed chunk.
@@ -63,7 +71,14 @@ impl Pipeline {
             (Some(s), Compression::None) => bytes_before(path, s.read_offset as u64).map_err(io)?,
             _ => Vec::new(),
         };
-        let mut reader = resume(src, &id, saved.as_ref(), &before);
+        // A file never read before goes on from the join state of the source's file read
+        // last (the one it was rotated from): a queue id whose `from=` line is in file N
+        // and its `to=` line in file N+1 still joins.
+        let carried = match saved {
+            None => logged::latest_join_state(c, &src.source, &id.key).map_err(IngestError::from)?,
+            Some(_) => None,
+        };
+        let mut reader = resume(src, &id, saved.as_ref(), &before, carried.as_deref());
         let start = reader.checkpoint().offset;
         let mut chunks = file::Chunks::open(path, &id, start).map_err(io)?;
         let mut total = LogStats::default();
@@ -129,8 +144,17 @@ fn bytes_before(path: &Path, offset: u64) -> std::io::Result<Vec<u8>> {
 /// A reader at the file's checkpoint, or at its start when there is none or the file was
 /// truncated in place: it is shorter than the checkpoint, or the bytes before the
 /// checkpoint are no longer those read there (written again to the same length or more).
-fn resume(src: &LogSource, id: &FileId, saved: Option<&logged::Checkpoint>, before: &[u8]) -> Reader {
-    let Some(s) = saved else { return Reader::new(src.format, src.options.clone()) };
+fn resume(
+    src: &LogSource,
+    id: &FileId,
+    saved: Option<&logged::Checkpoint>,
+    before: &[u8],
+    carried: Option<&str>,
+) -> Reader {
+    let Some(s) = saved else {
+        let state: JoinState = carried.and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+        return Reader::resume(src.options.clone(), Checkpoint { format: src.format, offset: 0, line: 0, state });
+    };
     let state: JoinState = serde_json::from_str(&s.join_state).unwrap_or_default();
     let rewritten = (s.read_offset as u64) > id.size || (!s.tail.is_empty() && tail_digest(before) != s.tail);
     if id.compression == Compression::None && rewritten {

@@ -2,7 +2,8 @@
 //! records, unreadable lines, last read) and its lag (bytes on disk not read yet).
 //!
 //! Takes the `[[mta_log]]` entries and a connection; gives [`SourceStatus`] rows for `rebound
-//! log list` and `GET /api/v1/logs`. Sources known only from their checkpoints
+//! log list` and `GET /api/v1/logs`, with the API-managed sources after the file's. Sources
+//! known only from their checkpoints
 //! (`import:FORMAT`, a removed entry) are listed too. It reads file sizes, never file
 //! contents, and writes nothing.
 
@@ -40,7 +41,8 @@ pub struct SourceStatus {
     pub path: Option<String>,
     pub node: Option<String>,
     pub enabled: bool,
-    /// `config` for a `[[mta_log]]` entry, `checkpoints` for one known only from what it read.
+    /// `config` for a `[[mta_log]]` entry, `api` for one created through the admin API,
+    /// `checkpoints` for one known only from what it read.
     pub defined_in: String,
     pub files: Vec<FileStatus>,
     pub lag_bytes: i64,
@@ -55,7 +57,12 @@ pub struct SourceStatus {
 /// Every source, configured ones first in file order.
 pub fn all(c: &mut AnyConnection, configured: &[MtaLogConfig]) -> Result<Vec<SourceStatus>, StoreError> {
     let checkpoints = logged::list(c, None)?;
-    let mut out: Vec<SourceStatus> = configured.iter().map(|l| of_config(l, &checkpoints)).collect();
+    let mut out: Vec<SourceStatus> = configured.iter().map(|l| of_config(l, &checkpoints, "config")).collect();
+    for l in super::log_sources::stored(c)? {
+        if !configured.iter().any(|f| f.name == l.name) {
+            out.push(of_config(&l, &checkpoints, "api"));
+        }
+    }
     let mut others: Vec<&logged::Checkpoint> =
         checkpoints.iter().filter(|cp| !out.iter().any(|s| s.source == cp.source)).collect();
     others.sort_by(|a, b| a.source.cmp(&b.source));
@@ -89,7 +96,7 @@ pub fn all(c: &mut AnyConnection, configured: &[MtaLogConfig]) -> Result<Vec<Sou
     Ok(out)
 }
 
-fn of_config(l: &MtaLogConfig, checkpoints: &[logged::Checkpoint]) -> SourceStatus {
+fn of_config(l: &MtaLogConfig, checkpoints: &[logged::Checkpoint], defined_in: &str) -> SourceStatus {
     let source = l.source();
     let mine: Vec<&logged::Checkpoint> = checkpoints.iter().filter(|c| c.source == source).collect();
     let mut files = Vec::new();
@@ -133,7 +140,7 @@ fn of_config(l: &MtaLogConfig, checkpoints: &[logged::Checkpoint]) -> SourceStat
         path: Some(l.path.clone()),
         node: l.node.clone(),
         enabled: l.enabled,
-        defined_in: "config".into(),
+        defined_in: defined_in.into(),
         files,
         lag_bytes: 0,
         records: 0,

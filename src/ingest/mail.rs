@@ -150,7 +150,7 @@ pub fn classify(
     recipient: Option<&str>,
     body: Option<&str>,
 ) -> Classified {
-    match engine.classify(&facts(report, rec, recipient, body)) {
+    let mut out = match engine.classify(&facts(report, rec, recipient, body)) {
         Some(d) => Classified {
             outcome: d.outcome,
             rule_key: d.rule_key.to_string(),
@@ -158,7 +158,15 @@ pub fn classify(
         },
         // Only a rule list without its Global rule gets here; soft is the safe default.
         None => Classified { outcome: Outcome::Soft, rule_key: String::new(), reason: rec.reason.as_str().to_string() },
-    }
+    };
+    out.outcome = lifecycle_outcome(rec.kind.as_str(), out.outcome);
+    out
+}
+
+/// A delivery or a delay notice is the message's lifecycle, never a failure of the address:
+/// whatever a rule says, it neither suppresses nor counts toward the soft threshold.
+pub(crate) fn lifecycle_outcome(kind: &str, outcome: Outcome) -> Outcome {
+    if kind == Kind::Delivered.as_str() || kind == Kind::Delay.as_str() { Outcome::Ignore } else { outcome }
 }
 
 /// The fields of one record as the rules see them.

@@ -15,11 +15,14 @@ pub mod explain;
 pub mod log;
 pub mod log_follow;
 pub mod log_read;
+mod log_reprocess;
 mod log_review;
+pub mod log_sources;
 pub mod log_status;
 mod mail;
 pub mod reclassify;
 pub mod review;
+mod same;
 mod write;
 
 pub use mail::{Classified, Evidence, classify, facts};
@@ -95,6 +98,9 @@ pub struct Stats {
     pub by_classification: BTreeMap<String, usize>,
     pub suppressed: usize,
     pub review: usize,
+    /// Records another input recorded already (a logged bounce that came back as a DSN):
+    /// kept as evidence of that event, counted nothing.
+    pub corroborated: usize,
 }
 
 impl Stats {
@@ -105,6 +111,7 @@ impl Stats {
         self.events += other.events;
         self.suppressed += other.suppressed;
         self.review += other.review;
+        self.corroborated += other.corroborated;
         for (k, v) in &other.by_kind {
             *self.by_kind.entry(k.clone()).or_default() += v;
         }
@@ -120,6 +127,8 @@ pub struct Pipeline {
     policy: Policy,
     allow_cfg: Vec<String>,
     raw_days: u32,
+    /// How far apart a log's and a mailbox's sightings of one event may be ([`same`]).
+    same_window: Option<Duration>,
     /// The compiled rules and the `rules_version` they were built from.
     engine: Mutex<Option<(i64, Arc<Engine>)>>,
     /// Rule hits of committed batches not written yet. Kept out of the ingest transaction so
@@ -143,6 +152,8 @@ impl Pipeline {
             policy: Policy::new(cfg.suppression.clone()),
             allow_cfg: cfg.suppression.allowlist.clone(),
             raw_days: cfg.retention.raw_message_days,
+            same_window: (cfg.attribution.same_event_window_hours > 0)
+                .then(|| Duration::hours(i64::from(cfg.attribution.same_event_window_hours))),
             engine: Mutex::new(None),
             hits: Mutex::new(HashMap::new()),
         })

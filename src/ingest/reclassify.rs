@@ -12,7 +12,7 @@ use super::{IngestError, Pipeline};
 use crate::classify::{Engine, Facts, Outcome};
 use crate::record::events;
 use crate::store::AnyConnection;
-use crate::store::schema::{events as ev, messages};
+use crate::store::schema::{event_provenance, events as ev, messages};
 use crate::suppress::{Allowlist, Candidate};
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -50,6 +50,7 @@ type Row = (
     Option<String>,
     Option<String>,
     NaiveDateTime,
+    Option<String>,
 );
 
 /// Re-runs the rules over events that occurred at or after `since`.
@@ -63,8 +64,11 @@ pub fn run(
     let mut changes = Vec::new();
     let mut after = 0i64;
     loop {
+        // Logged events have no message (and no subject); their MTA's own category is in
+        // their provenance.
         let rows: Vec<Row> = ev::table
-            .inner_join(messages::table)
+            .left_join(messages::table)
+            .left_join(event_provenance::table)
             .filter(ev::occurred_at.ge(since))
             .filter(ev::id.gt(after))
             .filter(ev::recipient.is_not_null())
@@ -83,11 +87,12 @@ pub fn run(
                 ev::feedback_type,
                 ev::remote_mta,
                 ev::reporting_mta,
-                messages::subject,
+                messages::subject.nullable(),
                 ev::dialect,
                 ev::campaign_id,
                 ev::sending_domain,
                 ev::occurred_at,
+                event_provenance::mta_category.nullable(),
             ))
             .load(c)?;
         let Some(last) = rows.last() else { break };
@@ -118,7 +123,10 @@ fn decide(engine: &Engine, r: &Row) -> Option<Reclassification> {
         reporting,
         subject,
         dialect,
-        ..,
+        _,
+        _,
+        _,
+        mta_category,
     ) = r;
     let facts = Facts {
         status: status.as_deref(),
@@ -134,16 +142,17 @@ fn decide(engine: &Engine, r: &Row) -> Option<Reclassification> {
         subject: subject.as_deref(),
         dialect: Some(dialect),
         body: None,
-        // Not kept on the event; a rule on it sees an empty value when reclassifying.
-        mta_category: None,
+        // A log's bounce category (PowerMTA bounceCat, KumoMTA bounce_classification).
+        mta_category: mta_category.as_deref(),
     };
     let d = engine.classify(&facts)?;
-    let same = d.outcome.as_str() == old && old_rule.as_deref() == Some(d.rule_key);
+    let outcome = super::mail::lifecycle_outcome(kind, d.outcome);
+    let same = outcome.as_str() == old && old_rule.as_deref() == Some(d.rule_key);
     (!same).then(|| Reclassification {
         event_id: *id,
         recipient: recipient.clone(),
         from: old.clone(),
-        to: d.outcome.as_str().to_string(),
+        to: outcome.as_str().to_string(),
         old_rule: old_rule.clone(),
         new_rule: d.rule_key.to_string(),
         reason: d.reason.unwrap_or(parsed_reason).to_string(),

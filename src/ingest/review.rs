@@ -8,7 +8,7 @@
 //! its raw bytes until the retention purge (`retention.raw_message_days`).
 
 use super::write::Entry;
-use super::{IngestError, Pipeline, Stats};
+use super::{IngestError, Pipeline, Stats, log_reprocess};
 use crate::audit::{self, Actor};
 use crate::record::events;
 use crate::record::ledger::MessageState;
@@ -97,12 +97,20 @@ pub fn reprocess(
     let engine = pipeline.engine(c)?;
     let mut hits = HashMap::new();
     let done = crate::store::transaction(c, |c| -> Result<_, IngestError> {
-        let row: Option<(String, Option<Vec<u8>>, Option<String>)> = messages::table
+        type Row = (String, Option<Vec<u8>>, Option<String>, String, String, NaiveDateTime);
+        let row: Option<Row> = messages::table
             .find(id)
-            .select((messages::state, messages::raw, messages::review_reason))
+            .select((
+                messages::state,
+                messages::raw,
+                messages::review_reason,
+                messages::kind,
+                messages::dialect,
+                messages::received_at,
+            ))
             .first(c)
             .optional()?;
-        let Some((state, raw, reason)) = row else {
+        let Some((state, raw, reason, kind, dialect, received_at)) = row else {
             return Err(IngestError::ReviewNotFound(id));
         };
         if state != MessageState::Review.as_str() {
@@ -115,9 +123,16 @@ pub fn reprocess(
         if reason.as_deref().is_some_and(|r| r.ends_with(super::ledger::UNFETCHED)) {
             return Ok(unchanged);
         }
-        let p = pipeline.prepare(&engine, &raw);
         let now: NaiveDateTime = Utc::now().naive_utc();
-        let done = events::indexes_of(c, id)?;
+        if log_reprocess::is_log_line(&kind) {
+            let out = reread(c, pipeline, &engine, id, &raw, &dialect, reason.as_deref(), received_at, &mut hits)?;
+            audit_reprocess(c, actor, id, reason, &out, now)?;
+            return Ok(out);
+        }
+        let p = pipeline.prepare(&engine, &raw);
+        let mut done = events::indexes_of(c, id)?;
+        // Records kept as evidence of another input's event are done too.
+        done.extend(crate::record::evidence::indexes_of(c, id)?);
         let source: String = message_sources::table
             .filter(message_sources::message_id.eq(id))
             .select(message_sources::source)
@@ -141,20 +156,67 @@ pub fn reprocess(
             .execute(c)?;
         let out =
             Reprocessed { id, state: state.into(), reason: still, events: stats.events, suppressed: stats.suppressed };
-        let target = format!("review:{id}");
-        let change = audit::Change {
-            action: "review.reprocess",
-            target: &target,
-            note: None,
-            before: Some(serde_json::json!({ "state": MessageState::Review.as_str(), "reason": reason })),
-            after: Some(serde_json::json!(out)),
-        };
-        audit::record(c, actor.as_str(), change, now)?;
+        audit_reprocess(c, actor, id, reason, &out, now)?;
         Ok(out)
     })?;
     pipeline.count_hits(hits);
     pipeline.flush_hits(c);
     Ok(done)
+}
+
+fn audit_reprocess(
+    c: &mut AnyConnection,
+    actor: &Actor,
+    id: i64,
+    reason: Option<String>,
+    out: &Reprocessed,
+    now: NaiveDateTime,
+) -> Result<(), IngestError> {
+    let target = format!("review:{id}");
+    let change = audit::Change {
+        action: "review.reprocess",
+        target: &target,
+        note: None,
+        before: Some(serde_json::json!({ "state": MessageState::Review.as_str(), "reason": reason })),
+        after: Some(serde_json::json!(out)),
+    };
+    audit::record(c, actor.as_str(), change, now)?;
+    Ok(())
+}
+
+/// A log line in the queue read again by its format's reader ([`log_reprocess`]).
+#[allow(clippy::too_many_arguments)]
+fn reread(
+    c: &mut AnyConnection,
+    pipeline: &Pipeline,
+    engine: &crate::classify::Engine,
+    id: i64,
+    raw: &[u8],
+    dialect: &str,
+    reason: Option<&str>,
+    received_at: NaiveDateTime,
+    hits: &mut HashMap<String, i64>,
+) -> Result<Reprocessed, IngestError> {
+    let now = Utc::now().naive_utc();
+    let (source, seen_as): (String, String) = message_sources::table
+        .filter(message_sources::message_id.eq(id))
+        .select((message_sources::source, message_sources::source_id))
+        .first(c)
+        .optional()?
+        .unwrap_or_else(|| ("review".into(), String::new()));
+    let line = log_reprocess::Line { raw, format: dialect, source: &source, seen_as: &seen_as, reason, received_at };
+    let (state, still, events, suppressed) = match pipeline.reread_log_line(c, engine, &line, now, hits)? {
+        log_reprocess::Again::Read(s) => (MessageState::of(false), None, s.records, s.suppressed),
+        log_reprocess::Again::Unreadable(why) => (MessageState::Review, Some(super::bounded(why, 500)), 0, 0),
+    };
+    diesel::update(messages::table.find(id))
+        .set((
+            messages::state.eq(state.as_str()),
+            messages::review_reason.eq(still.as_deref()),
+            messages::purge_after.eq(still.is_none().then(|| pipeline.purge_after(now)).flatten()),
+        ))
+        .execute(c)?;
+    Ok(Reprocessed { id, state: state.as_str().into(), reason: still, events, suppressed })
 }
 
 /// Takes an item out of the queue without processing it (spam, a message nobody needs);

@@ -10,7 +10,7 @@ use super::attribute::{Attribution, Method};
 use super::mail::{Classified, Evidence, recipient_of, review_reason};
 use super::{Disposition, IngestError, Item, Pipeline, Stats};
 use crate::parse::Kind;
-use crate::record::{events, ledger, sent};
+use crate::record::{events, evidence, ledger, sent};
 use crate::store::AnyConnection;
 use crate::suppress::{Allowlist, Candidate};
 use chrono::{NaiveDateTime, Utc};
@@ -141,7 +141,7 @@ impl Pipeline {
                     _ => None,
                 })
                 .collect();
-            let (written, _) = self.write_events(c, &entries, now, &mut stats, &mut hits)?;
+            let written = self.write_events(c, &entries, now, &mut stats, &mut hits)?.counts;
             let mut written = written.into_iter();
             let mut out = Vec::with_capacity(items.len());
             for (plan, p) in plans.iter().zip(evidence) {
@@ -172,8 +172,9 @@ impl Pipeline {
 
     /// Writes the events of each entry (skipping record indexes in its `skip`), counts
     /// them toward their campaigns and applies the suppression policy, in a fixed number
-    /// of statements. Returns how many events each entry got, and the new events' ids in
-    /// entry order.
+    /// of statements. A record the other input recorded already ([`super::same`]) is kept
+    /// as evidence of that event instead. Returns how many events each entry got, the new
+    /// events' ids in entry order, and the records kept as evidence.
     pub(super) fn write_events(
         &self,
         c: &mut AnyConnection,
@@ -181,7 +182,7 @@ impl Pipeline {
         now: NaiveDateTime,
         stats: &mut Stats,
         hits: &mut HashMap<String, i64>,
-    ) -> Result<(Vec<usize>, Vec<i64>), IngestError> {
+    ) -> Result<Written, IngestError> {
         let allow = Allowlist::load(c, &self.allow_cfg)?;
         // Step 3 of attribution, for every entry the earlier steps left unattributed.
         let wanted: Vec<&str> = entries
@@ -236,6 +237,7 @@ impl Pipeline {
         let mut rows = Vec::new();
         let mut vias = Vec::new();
         let mut classes: Vec<&Classified> = Vec::new();
+        let mut owners: Vec<usize> = Vec::new();
         let mut counts = vec![0usize; entries.len()];
         for (n, (e, o)) in entries.iter().zip(&owned).enumerate() {
             // A forged bounce proves nothing about the address: it waits for review.
@@ -280,9 +282,44 @@ impl Pipeline {
                 });
                 classes.push(cls);
                 vias.push(e.via);
-                counts[n] += 1;
+                owners.push(n);
             }
         }
+        // A sighting of an event the other input recorded already is evidence of it, not
+        // an event: nothing below (counters, alerts, webhooks, suppression) sees it.
+        let same = super::same::matches(c, &rows, self.same_window)?;
+        let mut merged = Vec::new();
+        let mut sightings = Vec::new();
+        let (mut kept, mut kept_classes) = (Vec::with_capacity(rows.len()), Vec::with_capacity(rows.len()));
+        let mut kept_vias = Vec::with_capacity(rows.len());
+        for ((((row, cls), via), owner), same) in rows.into_iter().zip(classes).zip(vias).zip(owners).zip(same) {
+            match same {
+                Some(event_id) => {
+                    sightings.push(evidence::NewEvidence {
+                        event_id,
+                        origin: row.origin,
+                        source: row.source,
+                        message_id: row.message_id,
+                        idx: row.idx,
+                        origin_ref: row.origin_ref,
+                        status: row.status,
+                        diagnostic: row.diagnostic,
+                        occurred_at: row.occurred_at,
+                        recorded_at: now,
+                    });
+                    merged.push((owner, event_id));
+                }
+                None => {
+                    counts[owner] += 1;
+                    kept.push(row);
+                    kept_classes.push(cls);
+                    kept_vias.push(via);
+                }
+            }
+        }
+        evidence::add(c, &sightings)?;
+        stats.corroborated += sightings.len();
+        let (rows, classes, vias) = (kept, kept_classes, kept_vias);
         let ids = events::insert_many(c, &rows)?;
         crate::notify::alert::counts::record(c, &rows)?;
         crate::notify::emit(c, |wanted| recorded(wanted, &rows, &ids, now))?;
@@ -322,7 +359,7 @@ impl Pipeline {
             *stats.by_classification.entry(cls.outcome.as_str().to_string()).or_default() += 1;
         }
         stats.events += rows.len();
-        Ok((counts, ids))
+        Ok(Written { counts, ids, merged })
     }
 }
 
@@ -366,6 +403,16 @@ fn recorded(
             Some(out)
         })
         .collect()
+}
+
+/// What [`Pipeline::write_events`] wrote.
+pub(super) struct Written {
+    /// Events written per entry.
+    pub counts: Vec<usize>,
+    /// The new events' ids, in entry order.
+    pub ids: Vec<i64>,
+    /// (entry, event) for each record kept as evidence of an event recorded before.
+    pub merged: Vec<(usize, i64)>,
 }
 
 /// Evidence whose records are to be written: a stored message, or a line of an MTA's log.

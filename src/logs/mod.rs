@@ -124,7 +124,9 @@ impl Reader {
     pub fn resume(options: Options, checkpoint: Checkpoint) -> Self {
         let mut r = Reader::new(checkpoint.format, options);
         r.at = Position { offset: checkpoint.offset, line: checkpoint.line };
-        if checkpoint.state != JoinState::None {
+        // Only a state of this format's own reader (a checkpoint written under another
+        // format, after the source was reconfigured, starts afresh).
+        if std::mem::discriminant(&checkpoint.state) == std::mem::discriminant(&r.state) {
             r.state = checkpoint.state;
         }
         r

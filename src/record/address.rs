@@ -71,6 +71,9 @@ pub struct AddressReport {
     pub events: Vec<AddressEvent>,
     /// The cursor of the next page of events (null: that was all).
     pub next: Option<String>,
+    /// Further sightings of the events on this page, from the other input (the DSN of a
+    /// logged bounce, the log line of a mailed one): kept as evidence, counted once.
+    pub evidence: Vec<super::evidence::Evidence>,
 }
 
 /// The address's events, newest first, after the page's cursor (time, id).
@@ -130,7 +133,10 @@ pub fn report(
         .collect();
     let allowlisted = Allowlist::load(c, configured)?.allows(&address);
     let page = events_of(c, &address, page)?;
+    let shown: Vec<i64> = page.rows.iter().map(|e| e.id).collect();
+    let evidence = super::evidence::of_events(c, &shown)?;
     Ok(AddressReport {
+        evidence,
         suppressed: suppressions.iter().any(|s| s.active),
         allowlisted,
         address,

@@ -52,6 +52,18 @@ pub fn get(c: &mut AnyConnection, source: &str, file_key: &str) -> Result<Option
     Ok(log_checkpoints::table.find((source, file_key)).first(c).optional()?)
 }
 
+/// The join state of the file of `source` read last, other than `except`: what a file
+/// rotated in after it starts from. Its format's own reader ignores a state of another format.
+pub fn latest_join_state(c: &mut AnyConnection, source: &str, except: &str) -> Result<Option<String>, StoreError> {
+    Ok(log_checkpoints::table
+        .filter(log_checkpoints::source.eq(source))
+        .filter(log_checkpoints::file_key.ne(except))
+        .order((log_checkpoints::updated_at.desc(), log_checkpoints::file_key.desc()))
+        .select(log_checkpoints::join_state)
+        .first(c)
+        .optional()?)
+}
+
 /// Every checkpoint, of one source or all, newest first.
 pub fn list(c: &mut AnyConnection, source: Option<&str>) -> Result<Vec<Checkpoint>, StoreError> {
     let mut q = log_checkpoints::table.into_boxed();
@@ -90,6 +102,21 @@ pub fn recorded(c: &mut AnyConnection, refs: &[&str]) -> Result<HashSet<String>,
         let found: Vec<Option<String>> =
             events::table.filter(events::origin_ref.eq_any(chunk)).select(events::origin_ref).load(c)?;
         out.extend(found.into_iter().flatten());
+    }
+    // A line kept as evidence of a mailed event is recorded too.
+    out.extend(super::evidence::recorded_refs(c, refs)?);
+    Ok(out)
+}
+
+/// Which of `events` have a provenance row.
+pub fn with_provenance(c: &mut AnyConnection, ids: &[i64]) -> Result<HashSet<i64>, StoreError> {
+    let mut out = HashSet::new();
+    for chunk in ids.chunks(super::ledger::CHUNK) {
+        let found: Vec<i64> = event_provenance::table
+            .filter(event_provenance::event_id.eq_any(chunk))
+            .select(event_provenance::event_id)
+            .load(c)?;
+        out.extend(found);
     }
     Ok(out)
 }

@@ -10,6 +10,7 @@
 pub mod address;
 pub mod counters;
 pub mod events;
+pub mod evidence;
 pub mod ledger;
 pub mod logged;
 pub mod report;

@@ -510,3 +510,37 @@ diesel::table! {
         other -> BigInt,
     }
 }
+
+diesel::table! {
+    /// Later sightings of an event from the other input (a log line for a mailed bounce, a
+    /// message's record for a logged one), kept by `record::evidence`.
+    event_evidence (id) {
+        id -> BigInt,
+        event_id -> BigInt,
+        origin -> Text,
+        source -> Text,
+        message_id -> Nullable<BigInt>,
+        idx -> Integer,
+        origin_ref -> Nullable<Text>,
+        status -> Nullable<Text>,
+        diagnostic -> Nullable<Text>,
+        occurred_at -> Timestamp,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(event_evidence -> events (event_id));
+diesel::allow_tables_to_appear_in_same_query!(events, event_evidence);
+diesel::allow_tables_to_appear_in_same_query!(messages, event_provenance);
+
+diesel::table! {
+    /// `[[mta_log]]` sources created through the admin API (`ingest::log_sources`).
+    mta_log_sources (id) {
+        id -> BigInt,
+        name -> Text,
+        settings -> Text,
+        enabled -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}

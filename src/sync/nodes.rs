@@ -40,17 +40,7 @@ impl From<diesel::result::Error> for NodeError {
 
 /// A JSON body as the keys of a `[[node]]` table (nulls are "not given").
 pub fn table_of(body: serde_json::Map<String, serde_json::Value>) -> Result<toml::Table, Vec<Problem>> {
-    let mut t = toml::Table::new();
-    let mut problems = Vec::new();
-    for (k, v) in body.into_iter().filter(|(_, v)| !v.is_null()) {
-        match toml::Value::try_from(&v) {
-            Ok(v) => {
-                t.insert(k, v);
-            }
-            Err(e) => problems.push(Problem::new(format!("node.{k}"), format!("cannot be read: {e}"))),
-        }
-    }
-    if problems.is_empty() { Ok(t) } else { Err(problems) }
+    crate::config::table_of_json(body, "node")
 }
 
 fn check(settings: toml::Table) -> Result<NodeConfig, NodeError> {

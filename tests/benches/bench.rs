@@ -25,6 +25,7 @@
 mod api;
 mod import_list;
 mod logs;
+mod logs_commit;
 mod notify;
 mod stats;
 #[path = "../support/mod.rs"]

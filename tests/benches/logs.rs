@@ -6,11 +6,16 @@ use rebound::logs::{Format, Options, Reader};
 
 const LINES: usize = 400_000;
 
-fn powermta() -> String {
+pub(super) fn powermta() -> String {
+    powermta_lines(LINES)
+}
+
+/// `n` accounting lines after the header: half delivered, a quarter bounced, a quarter deferred.
+pub(super) fn powermta_lines(n: usize) -> String {
     let mut s = String::from(
         "type,timeLogged,timeQueued,orig,rcpt,orcpt,dsnAction,dsnStatus,dsnDiag,dsnMta,bounceCat,srcType,srcMta,dlvType,dlvSourceIp,dlvDestinationIp,dlvEsmtpAvailable,dlvSize,vmta,jobId,envId,queue,vmtaPool,header_X-Campaign-ID\n",
     );
-    for i in 0..LINES {
+    for i in 0..n {
         let line = match i % 4 {
             0 | 1 => format!(
                 "d,2026-12-01 10:{:02}:{:02}+0000,2026-12-01 09:59:58+0000,bounce-{i}@news.example.com,user{i}@example.net,,relayed,2.0.0 (success),smtp;250 2.0.0 OK {i} q7si,mx1.example.net (192.0.2.10),,smtp,app1.example.com,smtp,198.51.100.7,192.0.2.10,PIPELINING SIZE,5120,vmta-{},job-{},env-{i},example.net/vmta-7,pool-a,camp-{}\n",
@@ -136,4 +141,5 @@ pub fn run() {
             text.len() as f64 / 1e6 / secs
         );
     }
+    super::logs_commit::run();
 }

@@ -10,6 +10,8 @@ pub struct Postfix {
     pub dir: PathBuf,
     pub port: u16,
     pub table: PathBuf,
+    /// Where mail for `sink.rebound.test` is relayed to (a test's own SMTP sink).
+    pub sink_port: u16,
 }
 
 /// Tests that rewrite the one table the test Postfix reads take turns.
@@ -30,6 +32,7 @@ impl Postfix {
         Postfix {
             port: get("REBOUND_TEST_SMTP_PORT").parse().expect("port"),
             table: PathBuf::from(get("REBOUND_TEST_POSTFIX_TABLE")),
+            sink_port: get("REBOUND_TEST_SINK_PORT").parse().expect("sink port"),
             dir,
         }
     }

@@ -1,6 +1,7 @@
 //! Sendmail (V8 and V5, and lookalikes such as ActiveHunter): "----- Transcript of
 //! session follows -----" with "550 <addr>... reason" lines and ">>> RCPT To:<addr>" /
-//! "<<< 550 ..." SMTP transcripts; "Returned mail:" subjects.
+//! "<<< 550 ..." SMTP transcripts; "Returned mail:" subjects; "Warning: could not send
+//! message for past …" delay warnings (records marked delayed).
 
 use super::{Dialect, scan};
 use crate::parse::mail::Mail;
@@ -26,6 +27,11 @@ fn parse(m: &Mail) -> Vec<Record> {
         for r in v.iter_mut().filter(|r| r.command.is_none()) {
             r.command = Some("CONN".into());
         }
+    }
+    // Sendmail's delay warning (DELAY DSN without a delivery-status part on older or
+    // text-only configurations): it keeps trying, so nothing here has failed yet.
+    if m.subject.starts_with("Warning: could not send message for past") || m.has("this is a warning message only") {
+        return super::delayed(v);
     }
     v
 }

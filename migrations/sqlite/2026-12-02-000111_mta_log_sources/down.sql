@@ -1,0 +1,1 @@
+DROP TABLE mta_log_sources;
