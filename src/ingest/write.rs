@@ -281,6 +281,8 @@ impl Pipeline {
                 counts[n] += 1;
             }
         }
+        // Before any id is drawn: a new alert matcher's id bound waits for this transaction.
+        crate::notify::alert::matchers::writing(c)?;
         let ids = events::insert_many(c, &rows)?;
         crate::notify::alert::counts::record(c, &rows)?;
         crate::notify::emit(c, |wanted| recorded(wanted, &rows, &ids, now))?;
