@@ -217,11 +217,11 @@ pub fn ensure(c: &mut AnyConnection, spec: &str, now: NaiveDateTime) -> Result<i
         }
         let until = diesel::sql_query("SELECT MAX(id) AS id FROM events").get_result::<Id>(c)?.id.unwrap_or(0);
         // Events happen before they are ingested: none ingested before the window counts.
-        let first = diesel::sql_query("SELECT id FROM events WHERE ingested_at >= $1 ORDER BY ingested_at LIMIT 1")
+        // The smallest id, not the earliest ingested one: ids need not follow ingest times.
+        let first = diesel::sql_query("SELECT MIN(id) AS id FROM events WHERE ingested_at >= $1")
             .bind::<Timestamp, _>(now - Duration::minutes(window))
-            .get_result::<Id>(c)
-            .optional()?
-            .and_then(|r| r.id)
+            .get_result::<Id>(c)?
+            .id
             .unwrap_or(until + 1);
         diesel::sql_query(
             "INSERT INTO alert_matchers (spec, until_id, next_id, used_at, created_at) VALUES ($1, $2, $3, $4, $4) \
