@@ -165,7 +165,8 @@ pub fn add<'a>(c: &mut AnyConnection, events: impl Iterator<Item = (Counted<'a>,
 pub fn event(c: &mut AnyConnection, id: i64, delta: i64) -> Result<(), StoreError> {
     use crate::store::schema::events as ev;
     type Row = (String, String, Option<String>, String, Option<String>, Option<String>, Option<String>, Option<String>);
-    let found: Option<(Row, Option<String>, String, NaiveDateTime, Option<String>)> = ev::table
+    type Rest = (Option<String>, String, NaiveDateTime, Option<String>);
+    let found: Option<(Row, Rest)> = ev::table
         .find(id)
         .select((
             (
@@ -178,15 +179,14 @@ pub fn event(c: &mut AnyConnection, id: i64, delta: i64) -> Result<(), StoreErro
                 ev::sending_domain,
                 ev::recipient,
             ),
-            ev::remote_mta,
-            ev::source,
-            ev::occurred_at,
-            ev::diagnostic,
+            (ev::remote_mta, ev::source, ev::occurred_at, ev::diagnostic),
         ))
         .first(c)
         .optional()?;
-    let Some(((kind, classification, status, reason, rule_key, campaign, sending, recipient), mta, source, at, words)) =
-        found
+    let Some((
+        (kind, classification, status, reason, rule_key, campaign, sending, recipient),
+        (mta, source, at, words),
+    )) = found
     else {
         return Ok(());
     };
