@@ -320,6 +320,8 @@ impl Pipeline {
         evidence::add(c, &sightings)?;
         stats.corroborated += sightings.len();
         let (rows, classes, vias) = (kept, kept_classes, kept_vias);
+        // Before any id is drawn: a new alert matcher's id bound waits for this transaction.
+        crate::notify::alert::matchers::writing(c)?;
         let ids = events::insert_many(c, &rows)?;
         crate::notify::alert::counts::record(c, &rows)?;
         crate::notify::emit(c, |wanted| recorded(wanted, &rows, &ids, now))?;

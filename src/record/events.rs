@@ -248,7 +248,8 @@ impl crate::suppress::EventHistory for History {
 }
 
 /// What alert criteria look at of one stored event.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, QueryableByName)]
+#[diesel(table_name = events)]
 pub struct Facts {
     pub id: i64,
     pub kind: String,

@@ -45,6 +45,15 @@ fn rule(name: &str, per: Per, criteria: Vec<Criterion>, cooldown_minutes: u32) -
 }
 
 async fn rate_rule(db: TestDb) {
+    rate_rule_over(db, 60).await
+}
+
+/// A day or more is summed from the hourly counters, not kept in memory: the same story.
+async fn day_rate_rule(db: TestDb) {
+    rate_rule_over(db, 1440).await
+}
+
+async fn rate_rule_over(db: TestDb, window_minutes: u32) {
     let rx = Receiver::start(0, SECRET, 200).await;
     let (_dir, secret) = secret_file();
     let app = TestApp::new(db, |_| {});
@@ -52,7 +61,7 @@ async fn rate_rule(db: TestDb) {
     h.events = vec!["alert.fired".into(), "alert.resolved".into()];
     h.ordered = true;
     rebound::notify::endpoints::sync_config(&mut app.conn(), &[h], None, chrono::Utc::now().naive_utc()).unwrap();
-    let hard = Criterion::Rate { metric: Metric::HardBounce, window_minutes: 60, min_volume: 10, at_least: 0.5 };
+    let hard = Criterion::Rate { metric: Metric::HardBounce, window_minutes, min_volume: 10, at_least: 0.5 };
     let rules = vec![rule("hard-rate", Per::Campaign, vec![hard], 60)];
     let mut ev = Evaluator::new(&rules);
     let cfg = AlertsConfig::default();
@@ -115,6 +124,7 @@ async fn rate_rule(db: TestDb) {
     assert_eq!(events[0]["data"]["rule"], "hard-rate");
 }
 on_both_backends!(a_rate_rule_respects_volume_fires_once_resolves_and_cools_down, rate_rule);
+on_both_backends!(a_day_long_rate_rule_respects_volume_fires_once_resolves_and_cools_down, day_rate_rule);
 
 async fn count_rule(db: TestDb) {
     let app = TestApp::new(db, |_| {});

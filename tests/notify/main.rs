@@ -7,6 +7,7 @@ mod support;
 
 mod alerts;
 mod api;
+mod counting;
 mod delivery;
 mod receiver;
 mod rules_api;

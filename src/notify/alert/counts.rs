@@ -3,13 +3,15 @@
 //! Takes the events a transaction writes ([`record`], called by the ingest write path) or
 //! reclassifies ([`event`]), inside that transaction; gives, per scope and hour, how many
 //! events of each kind, classification, status, reason and rule there were ([`load`]: a range
-//! of the primary key). The evaluator builds a day-or-longer window from these rows when it
-//! takes its lease, instead of reading the window's events: 168 hours of a scope, however
-//! many events a week holds. A batch's increments are summed in memory first and written as
+//! of the primary key). A criterion over a day or more is summed from these rows by the
+//! database at each evaluation ([`rates`], [`matching`]): at most 168 hours of a scope per
+//! group and cell, however many events a week holds, and only the groups that could fire
+//! come back. A batch's increments are summed in memory first and written as
 //! one statement, so the ingest transaction pays for the distinct (scope, hour, …) cells it
 //! touched, not per event. It never evaluates a rule.
 
-use crate::config::alert::Per;
+use super::window::CountTest;
+use crate::config::alert::{Metric, Per};
 use crate::record::events::NewEvent;
 use crate::store::{AnyConnection, StoreError};
 use chrono::NaiveDateTime;
@@ -69,7 +71,7 @@ impl<'a> From<&'a NewEvent<'a>> for Counted<'a> {
 }
 
 impl<'a> Counted<'a> {
-    fn key(&self, scope: &str) -> &'a str {
+    pub(super) fn key(&self, scope: &str) -> &'a str {
         let v = match scope {
             "campaign" => self.campaign_id,
             "sending_domain" => self.sending_domain,
@@ -83,35 +85,14 @@ impl<'a> Counted<'a> {
     }
 }
 
-/// One counter row.
-#[derive(Debug, Clone, QueryableByName)]
-pub struct Count {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    pub scope_key: String,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub hour: i64,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    pub kind: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    pub classification: String,
-    /// `""`: the event had none.
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    pub status: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    pub reason: String,
-    /// `""`: the event had none.
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    pub rule_key: String,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub n: i64,
-}
-
 /// (scope, scope_key, hour, kind, classification, status, reason, rule_key).
 type Cell<'a> = (&'static str, &'a str, i64, &'a str, &'a str, &'a str, &'a str, &'a str);
 
-/// Counts the events just written (the ingest write path's hook; inside its transaction).
+/// Counts the events just written, here and in the alert matchers ([`super::matchers`]):
+/// the ingest write path's hook, inside its transaction.
 pub fn record(c: &mut AnyConnection, rows: &[NewEvent]) -> Result<(), StoreError> {
-    add(c, rows.iter().map(|r| (Counted::from(r), 1)))
+    add(c, rows.iter().map(|r| (Counted::from(r), 1)))?;
+    super::matchers::record(c, rows)
 }
 
 /// Adds `delta` (1 or -1) for each event, summed per cell first.
@@ -178,12 +159,14 @@ pub fn add<'a>(c: &mut AnyConnection, events: impl Iterator<Item = (Counted<'a>,
     Ok(())
 }
 
-/// Adds `delta` for the stored event `id` as it is now: a reclassification calls it with -1
-/// before changing the event and with 1 after.
+/// Adds `delta` for the stored event `id` as it is now (here and in the matchers that
+/// counted it): a reclassification calls it with -1 before changing the event and with 1
+/// after.
 pub fn event(c: &mut AnyConnection, id: i64, delta: i64) -> Result<(), StoreError> {
     use crate::store::schema::events as ev;
     type Row = (String, String, Option<String>, String, Option<String>, Option<String>, Option<String>, Option<String>);
-    let found: Option<(Row, Option<String>, String, NaiveDateTime)> = ev::table
+    type Rest = (Option<String>, String, NaiveDateTime, Option<String>);
+    let found: Option<(Row, Rest)> = ev::table
         .find(id)
         .select((
             (
@@ -196,13 +179,14 @@ pub fn event(c: &mut AnyConnection, id: i64, delta: i64) -> Result<(), StoreErro
                 ev::sending_domain,
                 ev::recipient,
             ),
-            ev::remote_mta,
-            ev::source,
-            ev::occurred_at,
+            (ev::remote_mta, ev::source, ev::occurred_at, ev::diagnostic),
         ))
         .first(c)
         .optional()?;
-    let Some(((kind, classification, status, reason, rule_key, campaign, sending, recipient), mta, source, at)) = found
+    let Some((
+        (kind, classification, status, reason, rule_key, campaign, sending, recipient),
+        (mta, source, at, words),
+    )) = found
     else {
         return Ok(());
     };
@@ -219,17 +203,81 @@ pub fn event(c: &mut AnyConnection, id: i64, delta: i64) -> Result<(), StoreErro
         source: &source,
         occurred_at: at,
     };
-    add(c, std::iter::once((counted, delta)))
+    add(c, std::iter::once((counted, delta)))?;
+    super::matchers::event(c, id, &counted, words.as_deref(), delta)
 }
 
-/// The counter rows of `scope` from hour `from` on (a range of the primary key).
-pub fn load(c: &mut AnyConnection, scope: &str, from: i64) -> Result<Vec<Count>, StoreError> {
+/// Per group of `scope` with at least `min_volume` recorded events from hour `from` on:
+/// (group, `metric` events, recorded events). One index range summed by the database, the
+/// minimum volume applied there, so only the groups that could fire come back.
+pub fn rates(
+    c: &mut AnyConnection,
+    scope: &str,
+    from: i64,
+    metric: Metric,
+    min_volume: u64,
+) -> Result<Vec<(String, u64, u64)>, StoreError> {
     use diesel::sql_types::{BigInt, Text};
-    Ok(diesel::sql_query(
-        "SELECT scope_key, hour, kind, classification, status, reason, rule_key, n FROM alert_counts \
-         WHERE scope = $1 AND hour >= $2",
+    // As `Window`'s rate test: what a metric counts, over the recorded kinds.
+    let hit = match metric {
+        Metric::HardBounce => "kind = 'bounce' AND classification = 'hard'",
+        Metric::Bounce => "kind = 'bounce' AND classification IN ('hard', 'soft')",
+        Metric::Complaint => "kind = 'complaint'",
+    };
+    let rows: Vec<Sum> = diesel::sql_query(format!(
+        "SELECT scope_key, CAST(NULL AS TEXT) AS status, CAST(SUM(CASE WHEN {hit} THEN n ELSE 0 END) AS BIGINT) AS num, CAST(SUM(n) AS BIGINT) AS den \
+         FROM alert_counts WHERE scope = $1 AND hour >= $2 AND kind IN ('bounce', 'complaint', 'delay', 'delivered') \
+         GROUP BY scope_key HAVING SUM(n) >= $3"
+    ))
+    .bind::<Text, _>(scope)
+    .bind::<BigInt, _>(from)
+    .bind::<BigInt, _>(i64::try_from(min_volume).unwrap_or(i64::MAX))
+    .load(c)?;
+    Ok(rows.into_iter().map(|r| (r.scope_key, r.num.max(0) as u64, r.den.max(0) as u64)).collect())
+}
+
+/// Per group of `scope` from hour `from` on: the events matching a count criterion without
+/// a text test (reason and rule compared by the database, the status pattern here over the
+/// distinct statuses), groups under `at_least` left out.
+pub fn matching(
+    c: &mut AnyConnection,
+    scope: &str,
+    from: i64,
+    test: &CountTest,
+    (reason, rule): (Option<&str>, Option<&str>),
+    at_least: u64,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    let rows: Vec<Sum> = diesel::sql_query(
+        "SELECT scope_key, status AS status, CAST(SUM(n) AS BIGINT) AS num, CAST(0 AS BIGINT) AS den FROM alert_counts \
+         WHERE scope = $1 AND hour >= $2 AND ($3 IS NULL OR reason = $3) AND ($4 IS NULL OR rule_key = $4) \
+         GROUP BY scope_key, status",
     )
     .bind::<Text, _>(scope)
     .bind::<BigInt, _>(from)
-    .load(c)?)
+    .bind::<Nullable<Text>, _>(reason)
+    .bind::<Nullable<Text>, _>(rule)
+    .load(c)?;
+    let mut per: BTreeMap<String, u64> = BTreeMap::new();
+    for r in rows {
+        // `""`: the event had no status, which no pattern matches.
+        let status = r.status.as_deref().filter(|s| !s.is_empty());
+        if test.status_ok(status) {
+            *per.entry(r.scope_key).or_default() += r.num.max(0) as u64;
+        }
+    }
+    Ok(per.into_iter().filter(|(_, n)| *n >= at_least).collect())
+}
+
+#[derive(QueryableByName)]
+struct Sum {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    scope_key: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    #[diesel(column_name = status)]
+    status: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    num: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    den: i64,
 }

@@ -5,10 +5,10 @@
 //! buckets (1/120 of the window, at least a minute), so an evaluation sums at most 120
 //! buckets per group however many events the window holds, and old buckets are dropped as
 //! the window slides: a rule over a million events costs what its groups cost, not a scan.
-//! Windows of a day or more have whole-hour buckets, so they can also be filled from the
-//! hourly counters ([`super::counts`]) when the evaluator starts.
+//! Only windows shorter than a day are kept here ([`stored`] says which are not): those of a
+//! day or more are summed in the database from the hourly counters ([`super::counts`],
+//! [`super::matchers`]) at each evaluation.
 
-use super::counts::{Count, HOUR};
 use crate::config::alert::{Criterion, Metric, Per};
 use crate::record::events::Facts;
 use chrono::NaiveDateTime;
@@ -25,36 +25,69 @@ pub struct Window {
 
 enum Test {
     Rate(Metric),
-    Count { status: Option<Regex>, reason: Option<String>, rule: Option<String>, text: Option<Regex> },
+    Count(CountTest),
+}
+
+/// A day or more: the criterion is summed from the stored hourly counters, not kept here.
+pub fn stored(c: &Criterion) -> bool {
+    match c {
+        Criterion::Rate { window_minutes, .. } | Criterion::Count { window_minutes, .. } => {
+            i64::from(*window_minutes) * 60 >= 86_400
+        }
+        _ => false,
+    }
+}
+
+/// The filters of a count criterion, compiled.
+pub struct CountTest {
+    status: Option<Regex>,
+    reason: Option<String>,
+    rule: Option<String>,
+    text: Option<Regex>,
+}
+
+impl CountTest {
+    pub fn new(status: Option<&str>, reason: Option<&str>, rule: Option<&str>, text: Option<&str>) -> CountTest {
+        CountTest {
+            status: status.map(status_regex),
+            reason: reason.map(str::to_string),
+            rule: rule.map(str::to_string),
+            // Checked when the config was read.
+            text: text.and_then(|t| Regex::new(t).ok()),
+        }
+    }
+
+    /// Does an event with these fields match every filter given?
+    pub fn hit(&self, status: Option<&str>, reason: &str, rule_key: Option<&str>, diagnostic: Option<&str>) -> bool {
+        self.status_ok(status)
+            && self.reason.as_ref().is_none_or(|r| r == reason)
+            && self.rule.as_ref().is_none_or(|w| rule_key == Some(w.as_str()))
+            && self.text.as_ref().is_none_or(|w| diagnostic.is_some_and(|d| w.is_match(d)))
+    }
+
+    /// Does an event's enhanced status code (None: it had none) match the pattern? True
+    /// without a pattern.
+    pub fn status_ok(&self, status: Option<&str>) -> bool {
+        self.status.as_ref().is_none_or(|w| status.is_some_and(|s| w.is_match(s)))
+    }
 }
 
 impl Window {
-    /// The window of a rate or count criterion (None for the others).
+    /// The window of a rate or count criterion shorter than a day (None for the others).
     pub fn of(c: &Criterion) -> Option<Window> {
+        if stored(c) {
+            return None;
+        }
         let (minutes, test) = match c {
             Criterion::Rate { metric, window_minutes, .. } => (*window_minutes, Test::Rate(*metric)),
             Criterion::Count { window_minutes, status, reason, rule, text, .. } => (
                 *window_minutes,
-                Test::Count {
-                    status: status.as_deref().map(status_regex),
-                    reason: reason.clone(),
-                    rule: rule.clone(),
-                    // Checked when the config was read.
-                    text: text.as_deref().and_then(|t| Regex::new(t).ok()),
-                },
+                Test::Count(CountTest::new(status.as_deref(), reason.as_deref(), rule.as_deref(), text.as_deref())),
             ),
             _ => return None,
         };
         let span = i64::from(minutes) * 60;
-        // A day or longer: whole hours, so the hourly counters fill the buckets exactly.
-        let width = if span >= 86_400 { (span / 120 / HOUR).max(1) * HOUR } else { (span / 120).max(60) };
-        Some(Window { span, width, test, groups: HashMap::new() })
-    }
-
-    /// Can the window be built from the hourly counters? Whole-hour buckets, and no test
-    /// on the server's words (the counters do not keep them).
-    pub fn from_counts(&self) -> bool {
-        self.width % HOUR == 0 && !matches!(&self.test, Test::Count { text: Some(_), .. })
+        Some(Window { span, width: (span / 120).max(60), test, groups: HashMap::new() })
     }
 
     pub fn span_seconds(&self) -> i64 {
@@ -72,15 +105,6 @@ impl Window {
             e.diagnostic.as_deref(),
         );
         self.put(group_of(per, e), e.occurred_at.and_utc().timestamp(), num, den);
-    }
-
-    /// Counts one counter row (its group is the row's scope key; see [`Window::from_counts`]).
-    pub fn add_count(&mut self, r: &Count) {
-        let opt = |s: &str| Some(s).filter(|s| !s.is_empty()).map(str::to_string);
-        let (status, rule) = (opt(&r.status), opt(&r.rule_key));
-        let (num, den) = self.test(&r.kind, &r.classification, status.as_deref(), &r.reason, rule.as_deref(), None);
-        let n = r.n.max(0) as u64;
-        self.put(r.scope_key.clone(), r.hour * HOUR, num * n, den * n);
     }
 
     /// (numerator, denominator) of one event.
@@ -103,13 +127,7 @@ impl Window {
                 };
                 (u64::from(hit), u64::from(recorded))
             }
-            Test::Count { status: want, reason: r, rule, text } => {
-                let hit = want.as_ref().is_none_or(|w| status.is_some_and(|s| w.is_match(s)))
-                    && r.as_ref().is_none_or(|r| r == reason)
-                    && rule.as_ref().is_none_or(|w| rule_key == Some(w.as_str()))
-                    && text.as_ref().is_none_or(|w| diagnostic.is_some_and(|d| w.is_match(d)));
-                (u64::from(hit), 1)
-            }
+            Test::Count(t) => (u64::from(t.hit(status, reason, rule_key, diagnostic)), 1),
         }
     }
 

@@ -1,0 +1,2 @@
+DROP INDEX events_commit_order;
+ALTER TABLE events DROP COLUMN tx_id;
