@@ -81,8 +81,6 @@ const DAY1: &str = "Tue, 10 Nov 2026 10:00:00 +0000";
 const DAY2: &str = "Wed, 11 Nov 2026 23:59:00 +0000";
 
 async fn counters_follow_every_write(db: TestDb) {
-    use rebound::classify::repo::{self, Placement};
-    use rebound::classify::{Condition, Field, Op, Origin, Outcome, Rule};
     let app = TestApp::new(db, |_| {});
     let p = app.pipeline.clone();
     let c = &mut *app.conn();
@@ -115,17 +113,7 @@ async fn counters_follow_every_write(db: TestDb) {
     assert!(counters::days(c, "none").unwrap().is_empty());
 
     // A rule now calls the policy refusals soft: reclassify moves them.
-    let rule = Rule {
-        key: "policy-lag".into(),
-        name: "Policy lag passes".into(),
-        description: None,
-        enabled: true,
-        origin: Origin::Custom,
-        when: vec![Condition::new(Field::Diagnostic, Op::Contains, "policy lag")],
-        outcome: Outcome::Soft,
-        reason: None,
-    };
-    repo::add(c, &rebound::audit::Actor::system("test"), rule, &Placement::At(1)).unwrap();
+    add_policy_lag_rule(c);
     let since = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
     let before: i64 = days.iter().map(|d| d.soft).sum();
     assert!(!reclassify::run(c, &p, since, false).unwrap().is_empty(), "the rule changes something");
@@ -387,19 +375,7 @@ async fn stats_equal_counts_made_from_the_input(db: TestDb) {
     let whole = q(By::Domain, None, 0, 72, 0);
     assert_eq!(hard_soft_of_stats(c, &whole, "d0.example"), hard_soft_of_events(c, "d0.example"));
     let before = hard_soft_of_stats(c, &whole, "d0.example");
-    use rebound::classify::repo::{self, Placement};
-    use rebound::classify::{Condition, Field, Op, Origin, Outcome, Rule};
-    let rule = Rule {
-        key: "policy-lag".into(),
-        name: "Policy lag passes".into(),
-        description: None,
-        enabled: true,
-        origin: Origin::Custom,
-        when: vec![Condition::new(Field::Diagnostic, Op::Contains, "policy lag")],
-        outcome: Outcome::Soft,
-        reason: None,
-    };
-    repo::add(c, &rebound::audit::Actor::system("test"), rule, &Placement::At(1)).unwrap();
+    add_policy_lag_rule(c);
     let changes = reclassify::run(c, &p, start, false).unwrap();
     assert_eq!(changes.len(), 4, "the four mailed refusals: {changes:?}");
     let from_hard = changes.iter().filter(|ch| ch.from == "hard").count() as i64;
@@ -416,3 +392,20 @@ async fn stats_equal_counts_made_from_the_input(db: TestDb) {
     assert_eq!(hard_soft_of_stats(c, &whole, "d0.example"), after);
 }
 on_both_backends!(stats_from_input, stats_equal_counts_made_from_the_input);
+
+/// A custom rule, first in the list, that calls the "policy lag" refusals soft.
+fn add_policy_lag_rule(c: &mut rebound::store::AnyConnection) {
+    use rebound::classify::repo::{self, Placement};
+    use rebound::classify::{Condition, Field, Op, Origin, Outcome, Rule};
+    let rule = Rule {
+        key: "policy-lag".into(),
+        name: "Policy lag passes".into(),
+        description: None,
+        enabled: true,
+        origin: Origin::Custom,
+        when: vec![Condition::new(Field::Diagnostic, Op::Contains, "policy lag")],
+        outcome: Outcome::Soft,
+        reason: None,
+    };
+    repo::add(c, &rebound::audit::Actor::system("test"), rule, &Placement::At(1)).unwrap();
+}

@@ -82,18 +82,11 @@ impl By {
 
     /// The dimension group it reads (`None`: the per-hour totals).
     pub(super) fn dim(self) -> Option<&'static str> {
-        Some(match self {
-            By::Domain => "domain",
-            By::RemoteHost => "remote_host",
-            By::Sender => "sender",
-            By::Node => "node",
-            By::Vmta => "vmta",
-            By::SourceIp => "source_ip",
-            By::Status => "status",
-            By::Reason => "reason",
-            By::Why => "why",
-            _ => return None,
-        })
+        // A dimension group is stored under the grouping's own name.
+        match self {
+            By::Total | By::Month | By::Day | By::DayOfMonth | By::DayOfWeek | By::Hour => None,
+            dimension => Some(dimension.as_str()),
+        }
     }
 }
 
