@@ -61,17 +61,7 @@ pub struct Page {
 
 impl Page {
     pub async fn go(&self, path: &str) {
-        let url = format!("{}{path}", self.base);
-        match self.c.goto(&url).await {
-            // The connection to chromedriver was closed under the request (a kept-alive
-            // connection the driver had just dropped: hyper does not resend a POST on its
-            // own). Navigating is safe to send again; a second failure is a real one.
-            Err(fantoccini::error::CmdError::FailedC(e)) => {
-                eprintln!("goto {url}: {e}; sending it once more");
-                self.c.goto(&url).await.expect("goto, sent again");
-            }
-            other => other.expect("goto"),
-        }
+        self.c.goto(&format!("{}{path}", self.base)).await.expect("goto");
     }
 
     pub async fn css(&self, css: &str) -> fantoccini::elements::Element {
