@@ -19,6 +19,7 @@ pub struct StatsQuery {
     /// Only this campaign's events.
     pub campaign: Option<String>,
     /// `total` (default), `month`, `day`, `day_of_month`, `day_of_week`, `hour`, `domain`,
+    /// `provider` (the recipient domain's mailbox provider: Microsoft for hotmail.com, outlook.fr…),
     /// `remote_host`, `sender` (sending domain), `node`, `vmta`, `source_ip`, `status`,
     /// `reason`, or `why` (bounces by status × domain × node × source IP).
     pub by: Option<String>,

@@ -21,7 +21,8 @@ pub struct StatsArgs {
     /// Only this campaign's events.
     #[arg(long)]
     pub campaign: Option<String>,
-    /// total, month, day, day_of_month, day_of_week, hour, domain, remote_host, sender,
+    /// total, month, day, day_of_month, day_of_week, hour, domain, provider (the mailbox
+    /// provider: Microsoft for hotmail.com, outlook.fr…), remote_host, sender,
     /// node, vmta, source_ip, status, reason or why (bounces by status × domain × node × IP).
     #[arg(long, default_value = "total")]
     pub by: String,

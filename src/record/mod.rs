@@ -13,6 +13,7 @@ pub mod events;
 pub mod evidence;
 pub mod ledger;
 pub mod logged;
+pub mod provider;
 pub mod report;
 pub mod sent;
 pub mod stats;

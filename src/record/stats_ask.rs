@@ -22,6 +22,9 @@ pub enum By {
     DayOfWeek,
     Hour,
     Domain,
+    /// The recipient domain's mailbox provider (Microsoft for hotmail.com, outlook.fr, …);
+    /// a domain of no listed provider is its own group.
+    Provider,
     RemoteHost,
     Sender,
     Node,
@@ -33,7 +36,7 @@ pub enum By {
 }
 
 impl By {
-    pub const ALL: [By; 15] = [
+    pub const ALL: [By; 16] = [
         By::Total,
         By::Month,
         By::Day,
@@ -41,6 +44,7 @@ impl By {
         By::DayOfWeek,
         By::Hour,
         By::Domain,
+        By::Provider,
         By::RemoteHost,
         By::Sender,
         By::Node,
@@ -60,6 +64,7 @@ impl By {
             By::DayOfWeek => "day_of_week",
             By::Hour => "hour",
             By::Domain => "domain",
+            By::Provider => "provider",
             By::RemoteHost => "remote_host",
             By::Sender => "sender",
             By::Node => "node",
@@ -82,9 +87,11 @@ impl By {
 
     /// The dimension group it reads (`None`: the per-hour totals).
     pub(super) fn dim(self) -> Option<&'static str> {
-        // A dimension group is stored under the grouping's own name.
+        // A dimension group is stored under the grouping's own name; providers are summed
+        // from the domains at reading (so the list can grow without recounting).
         match self {
             By::Total | By::Month | By::Day | By::DayOfMonth | By::DayOfWeek | By::Hour => None,
+            By::Provider => Some("domain"),
             dimension => Some(dimension.as_str()),
         }
     }

@@ -1,7 +1,7 @@
 //! Reading the delivery statistics: counts and rates of delivered / deferred / bounced /
 //! complained for a range of hours and optionally one campaign, in total and grouped by
 //! month, day, day of month, day of week or hour (in a fixed UTC offset), or by one
-//! dimension (recipient domain, remote host, sender, node, vmta, source IP, status code,
+//! dimension (recipient domain, its mailbox provider, remote host, sender, node, vmta, source IP, status code,
 //! reason, or "why": status × domain × node × IP).
 //!
 //! Takes a [`Query`] (made by [`Asked::query`] from what the faces were given); gives
@@ -269,8 +269,14 @@ pub fn query(c: &mut AnyConnection, q: &Query) -> Result<Stats, StoreError> {
             v
         }
         Some(dim) => {
-            let mut v: Vec<(String, Counts)> =
-                keyed(c, dim, campaign, from, to)?.into_iter().map(|r| (r.k.clone(), r.counts())).collect();
+            let rows = keyed(c, dim, campaign, from, to)?;
+            let mut v: Vec<(String, Counts)> = if q.by == By::Provider {
+                let mut per: BTreeMap<String, Counts> = BTreeMap::new();
+                rows.iter().for_each(|r| per.entry(super::provider::label(&r.k)).or_default().add(&r.counts()));
+                per.into_iter().collect()
+            } else {
+                rows.into_iter().map(|r| (r.k.clone(), r.counts())).collect()
+            };
             let weight = |n: &Counts| {
                 if q.by == By::Why { n.bounced + n.expired } else { Figures::of(n).events() }
             };

@@ -115,6 +115,9 @@ pub fn read_date(v: &str) -> Option<NaiveDateTime> {
     if v.is_empty() {
         return None;
     }
+    if let Some(t) = plain_time(v) {
+        return Some(t);
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         return Some(t.naive_utc());
     }
@@ -132,6 +135,22 @@ pub fn read_date(v: &str) -> Option<NaiveDateTime> {
         return DateTime::from_timestamp(secs, 0).map(|t| t.naive_utc());
     }
     None
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (or with `T`), the form most exports write, read by hand: chrono's
+/// `parse_from_str` reads its format string anew for each value, and that was a tenth of the
+/// reading thread's time on a million-row export.
+fn plain_time(v: &str) -> Option<NaiveDateTime> {
+    let b = v.as_bytes();
+    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b' ' | b'T') || b[13] != b':' || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, &d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
+    };
+    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    date.and_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)
 }
 
 /// The rows of a list, one at a time.
@@ -262,6 +281,21 @@ mod tests {
 
     fn all(text: &str, format: Format) -> Vec<Result<Row, Invalid>> {
         Rows::open(text.as_bytes(), format, None).unwrap().map(|r| r.unwrap()).collect()
+    }
+
+    #[test]
+    fn dates_in_the_forms_exports_write() {
+        let t = |s: &str| read_date(s).map(|t| t.to_string());
+        let noon = Some("2025-03-14 12:05:09".to_string());
+        for v in ["2025-03-14 12:05:09", "2025-03-14T12:05:09", "2025-03-14T12:05:09Z", "2025-03-14 12:05:09.000"] {
+            assert_eq!(t(v), noon, "{v}");
+        }
+        assert_eq!(t("2025-03-14T14:05:09+02:00"), noon, "an offset is taken off");
+        assert_eq!(t("1741953909"), noon, "Unix seconds");
+        assert_eq!(t("2025-03-14"), Some("2025-03-14 00:00:00".into()));
+        for bad in ["2025-02-30 12:00:00", "2025-03-14 25:00:00", "2025-03-14 1a:00:00", "14/03/2025", "soon"] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
     }
 
     #[test]
