@@ -42,6 +42,9 @@ pub struct NewEvent<'a> {
 
 /// Inserts events; returns their ids in the same order.
 pub fn insert_many(c: &mut AnyConnection, rows: &[NewEvent]) -> Result<Vec<i64>, StoreError> {
+    if let AnyConnection::Sqlite(lite) = c {
+        return insert_many_sqlite(lite, rows);
+    }
     // 24 columns: half of CHUNK rows per statement.
     Ok(crate::insert_rows_returning_ids!(
         c,
@@ -52,6 +55,93 @@ pub fn insert_many(c: &mut AnyConnection, rows: &[NewEvent]) -> Result<Vec<i64>,
         events::id,
         |r: &NewEvent| (r.message_id, r.origin_ref.map(str::to_string), r.idx)
     ))
+}
+
+/// The columns [`insert_many_sqlite`] writes, in its order.
+const COLUMNS: [&str; 25] = [
+    "message_id",
+    "idx",
+    "recipient",
+    "kind",
+    "classification",
+    "reason",
+    "parsed_reason",
+    "status",
+    "reply_code",
+    "diagnostic",
+    "remote_mta",
+    "reporting_mta",
+    "rule_key",
+    "feedback_type",
+    "reporting_isp",
+    "campaign_id",
+    "attribution",
+    "sending_domain",
+    "source",
+    "dialect",
+    "occurred_at",
+    "ingested_at",
+    "origin",
+    "origin_ref",
+    "permanent",
+];
+
+/// SQLite: one statement for the whole batch (`jsonb_each`), each row's id read back by its
+/// key (RETURNING does not promise the order of the rows). Row by row through diesel, the
+/// binding and the statement steps cost more than SQLite's own insert work.
+fn insert_many_sqlite(lite: &mut diesel::SqliteConnection, rows: &[NewEvent]) -> Result<Vec<i64>, StoreError> {
+    use crate::store::json_rows::{JsonRows, insert_sql};
+    use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        message_id: Option<i64>,
+        #[diesel(sql_type = Nullable<Text>)]
+        origin_ref: Option<String>,
+        #[diesel(sql_type = Integer)]
+        idx: i32,
+    }
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut json = JsonRows::with_capacity(rows.len() * 512);
+    for r in rows {
+        json.row()
+            .int(r.message_id)
+            .int(Some(i64::from(r.idx)))
+            .text(r.recipient)
+            .text(Some(r.kind))
+            .text(Some(r.classification))
+            .text(Some(r.reason))
+            .text(Some(r.parsed_reason))
+            .text(r.status)
+            .int(r.reply_code.map(i64::from))
+            .text(r.diagnostic)
+            .text(r.remote_mta)
+            .text(r.reporting_mta)
+            .text(r.rule_key)
+            .text(r.feedback_type)
+            .text(r.reporting_isp)
+            .text(r.campaign_id)
+            .text(Some(r.attribution))
+            .text(r.sending_domain)
+            .text(Some(r.source))
+            .text(Some(r.dialect))
+            .time(r.occurred_at)
+            .time(r.ingested_at)
+            .text(Some(r.origin))
+            .text(r.origin_ref)
+            .int(r.permanent.map(i64::from));
+    }
+    let sql = format!("{} RETURNING id, message_id, origin_ref, idx", insert_sql("events", &COLUMNS));
+    let got: Vec<Id> = diesel::sql_query(sql).bind::<Text, _>(json.finish()).load(lite)?;
+    let mut ids: HashMap<(Option<i64>, Option<&str>, i32), i64> = HashMap::with_capacity(got.len());
+    for g in &got {
+        ids.insert((g.message_id, g.origin_ref.as_deref(), g.idx), g.id);
+    }
+    Ok(rows.iter().map(|r| ids.get(&(r.message_id, r.origin_ref, r.idx)).copied().unwrap_or_default()).collect())
 }
 
 /// Record indexes that already have an event (reprocessing skips them).

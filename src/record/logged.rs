@@ -145,8 +145,63 @@ pub struct NewProvenance<'a> {
 }
 
 pub fn add_provenance(c: &mut AnyConnection, rows: &[NewProvenance]) -> Result<(), StoreError> {
+    if let AnyConnection::Sqlite(lite) = c {
+        return add_provenance_sqlite(lite, rows);
+    }
     // 17 columns.
     crate::insert_rows!(c, event_provenance::table, rows, super::ledger::CHUNK / 2);
+    Ok(())
+}
+
+/// SQLite: the batch in one statement (`jsonb_each`) instead of one per row.
+fn add_provenance_sqlite(lite: &mut diesel::SqliteConnection, rows: &[NewProvenance]) -> Result<(), StoreError> {
+    use crate::store::json_rows::{JsonRows, insert_sql};
+    const COLUMNS: [&str; 17] = [
+        "event_id",
+        "log_kind",
+        "mta_category",
+        "node",
+        "vmta",
+        "vmta_pool",
+        "source_ip",
+        "remote_host",
+        "remote_ip",
+        "queue_id",
+        "job_id",
+        "envelope_id",
+        "message_id",
+        "sender",
+        "file_key",
+        "line_no",
+        "byte_offset",
+    ];
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut json = JsonRows::with_capacity(rows.len() * 320);
+    for r in rows {
+        json.row()
+            .int(Some(r.event_id))
+            .text(Some(r.log_kind))
+            .text(r.mta_category)
+            .text(r.node)
+            .text(r.vmta)
+            .text(r.vmta_pool)
+            .text(r.source_ip)
+            .text(r.remote_host)
+            .text(r.remote_ip)
+            .text(r.queue_id)
+            .text(r.job_id)
+            .text(r.envelope_id)
+            .text(r.message_id)
+            .text(r.sender)
+            .text(Some(r.file_key))
+            .int(Some(r.line_no))
+            .int(Some(r.byte_offset));
+    }
+    diesel::sql_query(insert_sql("event_provenance", &COLUMNS))
+        .bind::<diesel::sql_types::Text, _>(json.finish())
+        .execute(lite)?;
     Ok(())
 }
 

@@ -4,7 +4,8 @@
 //! PostgreSQL: a few hundred rows per statement (one round trip each; `per_statement` keeps
 //! rows × columns under its 65,535 bind parameters). SQLite: row by row, which costs no round
 //! trips in-process, and diesel's multi-backend connection cannot build multi-row inserts
-//! for it anyway. Written as macros because the statement types differ per table and
+//! for it anyway (the widest, busiest tables — events, provenance — insert a batch in one
+//! statement there instead: [`super::json_rows`]). Written as macros because the statement types differ per table and
 //! backend, which a generic function cannot name without a wall of trait bounds.
 
 /// Inserts every row of `$rows` (a slice of `Insertable` rows) into `$table`.

@@ -10,6 +10,7 @@
 mod connect;
 pub mod counter;
 mod insert;
+pub mod json_rows;
 mod lease;
 mod migrate;
 mod page;
