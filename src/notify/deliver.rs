@@ -141,8 +141,11 @@ pub fn due(
     if !ordered {
         q = q.filter(notify_deliveries::next_at.le(now));
     }
-    type Stored = (String, NaiveDateTime, Option<String>, Option<String>, Option<String>, Option<String>);
-    let rows: Vec<((i64, i32, NaiveDateTime), (String, String, Option<i64>), Stored)> = q.load(c)?;
+    // (delivery, attempts, next), (event id, payload, events row), what a rebuild takes.
+    type Delivery = (i64, i32, NaiveDateTime);
+    type Stored = (String, String, Option<i64>);
+    type Kept = (String, NaiveDateTime, Option<String>, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<(Delivery, Stored, Kept)> = q.load(c)?;
     let rows: Vec<_> = rows.into_iter().take_while(|r| !ordered || r.0.2 <= now).collect();
     // The hot ingest events have no stored payload: rebuilt from their events rows.
     let stubs: Vec<Option<super::rebuild::Stub>> = rows
