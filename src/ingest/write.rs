@@ -374,7 +374,7 @@ fn recorded(
     ids: &[i64],
     now: NaiveDateTime,
 ) -> Vec<crate::notify::Outgoing> {
-    use crate::notify::event::{EventData, Outgoing, RecordData, record_type};
+    use crate::notify::event::{EventData, Outgoing, RecordData, Recorded, record_type};
     let owned = |s: Option<&str>| s.map(str::to_string);
     rows.iter()
         .zip(ids)
@@ -402,6 +402,13 @@ fn recorded(
             let mut out = Outgoing::new(kind, now, EventData::Record(data));
             out.campaign_id = owned(r.campaign_id);
             out.sending_domain = owned(r.sending_domain);
+            // Rebuilt from the row at delivery (`notify::rebuild`), not stored.
+            out.record = Some(Recorded {
+                event_id: *id,
+                classification: r.classification.to_string(),
+                rule_key: owned(r.rule_key),
+                reason: r.reason.to_string(),
+            });
             Some(out)
         })
         .collect()

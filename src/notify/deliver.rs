@@ -126,21 +126,55 @@ pub fn due(
         .order(notify_deliveries::id.asc())
         .limit(limit)
         .select((
-            notify_deliveries::id,
-            notify_deliveries::attempts,
-            notify_deliveries::next_at,
-            notify_outbox::event_id,
-            notify_outbox::payload,
+            (notify_deliveries::id, notify_deliveries::attempts, notify_deliveries::next_at),
+            (notify_outbox::event_id, notify_outbox::payload, notify_outbox::record_id),
+            (
+                notify_outbox::kind,
+                notify_outbox::created_at,
+                notify_outbox::sending_domain,
+                notify_outbox::classification,
+                notify_outbox::rule_key,
+                notify_outbox::reason,
+            ),
         ))
         .into_boxed();
     if !ordered {
         q = q.filter(notify_deliveries::next_at.le(now));
     }
-    let rows: Vec<(i64, i32, NaiveDateTime, String, String)> = q.load(c)?;
+    // (delivery, attempts, next), (event id, payload, events row), what a rebuild takes.
+    type Delivery = (i64, i32, NaiveDateTime);
+    type Stored = (String, String, Option<i64>);
+    type Kept = (String, NaiveDateTime, Option<String>, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<(Delivery, Stored, Kept)> = q.load(c)?;
+    let rows: Vec<_> = rows.into_iter().take_while(|r| !ordered || r.0.2 <= now).collect();
+    // The hot ingest events have no stored payload: rebuilt from their events rows.
+    let stubs: Vec<Option<super::rebuild::Stub>> = rows
+        .iter()
+        .map(|(_, (event_id, _, record_id), (kind, at, domain, class, rule, reason))| {
+            Some(super::rebuild::Stub {
+                id: event_id.clone(),
+                kind: kind.clone(),
+                created_at: *at,
+                sending_domain: domain.clone(),
+                record_id: (*record_id)?,
+                classification: class.clone()?,
+                rule_key: rule.clone(),
+                reason: reason.clone()?,
+            })
+        })
+        .collect();
+    let wanted: Vec<&super::rebuild::Stub> = stubs.iter().flatten().collect();
+    let mut rebuilt = super::rebuild::payloads(c, &wanted)?.into_iter();
     Ok(rows
         .into_iter()
-        .take_while(|r| !ordered || r.2 <= now)
-        .map(|(delivery_id, attempts, _, event_id, payload)| Due { delivery_id, attempts, event_id, payload })
+        .zip(stubs)
+        .map(|(((delivery_id, attempts, _), (event_id, payload, _), _), stub)| {
+            let payload = match stub {
+                Some(_) => rebuilt.next().unwrap_or_default(),
+                None => payload,
+            };
+            Due { delivery_id, attempts, event_id, payload }
+        })
         .collect())
 }
 
@@ -397,8 +431,10 @@ pub fn prune(c: &mut AnyConnection, before: NaiveDateTime) -> Result<usize, Stor
         .execute(c)?;
         diesel::delete(notify_attempts::table.filter(notify_attempts::started_at.lt(before))).execute(c)?;
         let live = notify_deliveries::table.select(notify_deliveries::outbox_id);
+        let bound = first_since(c, before)?;
         diesel::delete(
             notify_outbox::table
+                .filter(notify_outbox::id.lt(bound))
                 .filter(notify_outbox::fanned.eq(1))
                 .filter(notify_outbox::created_at.lt(before))
                 .filter(notify_outbox::id.ne_all(live)),
@@ -406,4 +442,27 @@ pub fn prune(c: &mut AnyConnection, before: NaiveDateTime) -> Result<usize, Stor
         .execute(c)?;
         Ok(n)
     })
+}
+
+/// The first outbox id created at or after `before` (past the last id if none is). The
+/// outbox has no index on `created_at` (every enqueue would pay for it), but its ids grow
+/// with it: a bisection of the primary key, a few dozen lookups. Rows of transactions that
+/// committed out of order fall on the later side and wait for the next prune.
+fn first_since(c: &mut AnyConnection, before: NaiveDateTime) -> Result<i64, StoreError> {
+    let last: Option<i64> = notify_outbox::table.select(diesel::dsl::max(notify_outbox::id)).first(c)?;
+    let (mut lo, mut hi) = (0, last.map_or(0, |l| l + 1));
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let next: Option<(i64, NaiveDateTime)> = notify_outbox::table
+            .filter(notify_outbox::id.ge(mid))
+            .order(notify_outbox::id.asc())
+            .select((notify_outbox::id, notify_outbox::created_at))
+            .first(c)
+            .optional()?;
+        match next {
+            Some((id, at)) if at < before => lo = id + 1,
+            _ => hi = mid,
+        }
+    }
+    Ok(lo)
 }

@@ -5,7 +5,7 @@
 //! made once when the event is enqueued, the same on every retry (the `webhook-id` header),
 //! so a receiver can drop a repeat.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use serde::Serialize;
 
 /// One event as POSTed (a `batch` endpoint gets a JSON array of these).
@@ -25,8 +25,10 @@ pub struct Event {
 }
 
 impl Event {
+    /// The timestamp is kept to the microsecond, as both databases store it, so a payload
+    /// rebuilt from the outbox row ([`super::rebuild`]) is the one this event would give.
     pub fn new(kind: &str, at: NaiveDateTime, data: EventData) -> Event {
-        Event { id: new_id(), kind: kind.to_string(), timestamp: at.and_utc(), data }
+        Event { id: new_id(), kind: kind.to_string(), timestamp: at.trunc_subsecs(6).and_utc(), data }
     }
 }
 
@@ -162,12 +164,26 @@ pub struct Outgoing {
     pub event: Event,
     pub campaign_id: Option<String>,
     pub sending_domain: Option<String>,
+    /// Set by the hot ingest events: the payload is not stored but rebuilt at delivery.
+    pub record: Option<Recorded>,
 }
 
 impl Outgoing {
     pub fn new(kind: &str, at: NaiveDateTime, data: EventData) -> Outgoing {
-        Outgoing { event: Event::new(kind, at, data), campaign_id: None, sending_domain: None }
+        Outgoing { event: Event::new(kind, at, data), campaign_id: None, sending_domain: None, record: None }
     }
+}
+
+/// The events row an event's payload is rebuilt from ([`super::rebuild`]), with the fields
+/// of it a reclassification may change as they are now. Only for payloads that are a
+/// function of these, the row, the type, the timestamp and the sending domain: the
+/// `*.recorded` / `delivery.*` events and the `suppression.added` a recorded event caused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub event_id: i64,
+    pub classification: String,
+    pub rule_key: Option<String>,
+    pub reason: String,
 }
 
 /// The type of a recorded event of parser kind `kind` (None: not sent, e.g. autoreplies).

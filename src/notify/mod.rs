@@ -17,6 +17,7 @@ pub mod deliver;
 pub mod endpoints;
 pub mod event;
 pub mod outbox;
+pub mod rebuild;
 pub mod sign;
 pub mod worker;
 

@@ -367,6 +367,10 @@ diesel::table! {
         payload -> Text,
         created_at -> Timestamp,
         fanned -> Integer,
+        record_id -> Nullable<BigInt>,
+        classification -> Nullable<Text>,
+        rule_key -> Nullable<Text>,
+        reason -> Nullable<Text>,
     }
 }
 

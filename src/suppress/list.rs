@@ -30,6 +30,24 @@ impl Source {
         }
     }
 
+    /// The classification of the recorded event that is this source's evidence (None: not
+    /// one from a recorded event).
+    pub fn evidence_class(self) -> Option<&'static str> {
+        match self {
+            Source::HardBounce => Some("hard"),
+            Source::FblComplaint => Some("complaint"),
+            Source::SoftThreshold => Some("soft"),
+            Source::Manual | Source::Import => None,
+        }
+    }
+
+    /// [`Source::evidence_class`] back.
+    pub fn of_evidence(class: &str) -> Option<Source> {
+        [Source::HardBounce, Source::FblComplaint, Source::SoftThreshold]
+            .into_iter()
+            .find(|v| v.evidence_class() == Some(class))
+    }
+
     /// The column value back (None for a value no version of rebound writes).
     pub fn parse(s: &str) -> Option<Source> {
         [Source::HardBounce, Source::FblComplaint, Source::SoftThreshold, Source::Manual, Source::Import]
@@ -100,7 +118,7 @@ pub fn add(c: &mut AnyConnection, entry: &Suppression, who: Option<&str>) -> Res
     Ok(true)
 }
 
-pub(super) const ADDED: &str = "suppression.added";
+pub(crate) const ADDED: &str = "suppression.added";
 const REMOVED: &str = "suppression.removed";
 
 pub(super) fn added(e: &Suppression, who: Option<&str>, at: NaiveDateTime) -> crate::notify::Outgoing {
@@ -116,6 +134,20 @@ pub(super) fn added(e: &Suppression, who: Option<&str>, at: NaiveDateTime) -> cr
     scoped(crate::notify::Outgoing::new(ADDED, at, crate::notify::EventData::Suppression(data)), &e.scope)
 }
 
+/// What rebuilds the `suppression.added` of `e`, made from a recorded event, at delivery.
+fn by_record(e: &Suppression) -> Option<crate::notify::event::Recorded> {
+    if e.note.is_some() {
+        return None;
+    }
+    let class = Source::parse(&e.source)?.evidence_class()?;
+    Some(crate::notify::event::Recorded {
+        event_id: e.event_id?,
+        classification: class.to_string(),
+        rule_key: None,
+        reason: e.reason.clone()?,
+    })
+}
+
 /// A suppression event passes a `sending_domains` filter by its scope (a sending domain).
 fn scoped(mut out: crate::notify::Outgoing, scope: &str) -> crate::notify::Outgoing {
     out.sending_domain = (scope != GLOBAL).then(|| scope.to_string());
@@ -125,7 +157,15 @@ fn scoped(mut out: crate::notify::Outgoing, scope: &str) -> crate::notify::Outgo
 /// Inserts new suppressions (known not to exist) and their change-log entries, a few
 /// hundred rows per statement on PostgreSQL.
 pub fn insert_many(c: &mut AnyConnection, entries: &[Suppression]) -> Result<(), StoreError> {
-    insert_many_logged(c, entries, None)
+    insert_many_as(c, entries, None, false)
+}
+
+/// [`insert_many`] of entries the policy made from just-recorded events: each one's
+/// address is its event's recipient, `event_id` that event, `reason` its reason and its
+/// source the one of the event's classification, so its `suppression.added` is rebuilt
+/// from the events row at delivery instead of being stored (`notify::rebuild`).
+pub fn insert_many_recorded(c: &mut AnyConnection, entries: &[Suppression]) -> Result<(), StoreError> {
+    insert_many_as(c, entries, None, true)
 }
 
 /// [`insert_many`] with the change log dated `logged_at` instead of each entry's
@@ -136,6 +176,15 @@ pub fn insert_many_logged(
     entries: &[Suppression],
     logged_at: Option<NaiveDateTime>,
 ) -> Result<(), StoreError> {
+    insert_many_as(c, entries, logged_at, false)
+}
+
+fn insert_many_as(
+    c: &mut AnyConnection,
+    entries: &[Suppression],
+    logged_at: Option<NaiveDateTime>,
+    recorded: bool,
+) -> Result<(), StoreError> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -144,7 +193,16 @@ pub fn insert_many_logged(
         if !wanted.wants(ADDED) {
             return Vec::new();
         }
-        entries.iter().map(|e| added(e, None, logged_at.unwrap_or(e.created_at))).collect()
+        entries
+            .iter()
+            .map(|e| {
+                let mut out = added(e, None, logged_at.unwrap_or(e.created_at));
+                if recorded {
+                    out.record = by_record(e);
+                }
+                out
+            })
+            .collect()
     })?;
     match c {
         AnyConnection::Postgresql(pg) => insert_many_pg(pg, entries, logged_at),

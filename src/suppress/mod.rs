@@ -264,7 +264,7 @@ impl Policy {
             new_entries.push(entry);
             out.push(Some(source));
         }
-        list::insert_many(c, &new_entries)?;
+        list::insert_many_recorded(c, &new_entries)?;
         Ok(out)
     }
 

@@ -199,3 +199,93 @@ async fn every_type_signed_and_shaped(db: TestDb) {
     app.stop(10).await.unwrap();
 }
 on_both_backends!(every_type_is_signed_and_shaped, every_type_signed_and_shaped);
+
+/// The hot ingest events store no JSON: their payload is rebuilt from the events row at
+/// delivery, and still says what was committed after a reclassification changed that row.
+async fn recorded_payload_as_committed(db: TestDb) {
+    use diesel::RunQueryDsl;
+    let rx = Receiver::start(0, SECRET, 200).await;
+    let (_dir, secret) = secret_file();
+    let hooks = vec![hook("all", &rx.url(), &secret)];
+    let app = TestApp::new(db, |_| {});
+    let mut c = app.conn();
+    rebound::notify::endpoints::sync_config(&mut c, &hooks, None, chrono::Utc::now().naive_utc()).unwrap();
+    app.ingest(&mut c, "mailbox:test", "1", &bounce("gone@example.org", "5.1.1", "550 5.1.1 user unknown", 1));
+    let stubs = "notify_outbox WHERE record_id IS NOT NULL AND payload = '' \
+                 AND kind IN ('bounce.recorded', 'suppression.added')";
+    assert_eq!(app.count(stubs).await, 2, "both hot events are stored as references");
+    #[derive(diesel::QueryableByName)]
+    struct Committed {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        classification: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        rule_key: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        reason: String,
+    }
+    let was: Committed =
+        diesel::sql_query("SELECT classification, rule_key, reason FROM events").get_result(&mut c).unwrap();
+    // What a reclassification changes, before the worker ran.
+    diesel::sql_query("UPDATE events SET classification = 'soft', rule_key = 'later-rule', reason = 'later'")
+        .execute(&mut c)
+        .unwrap();
+    drop(c);
+    let worker = rebound::notify::worker::Worker::new(app.db.clone(), app.config.notify.clone(), "t".into());
+    while worker.round().await.unwrap() > 0 {}
+    let events = rx.wait_events(2, 10).await;
+    assert!(rx.got().iter().all(|g| g.signed));
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    for e in &events {
+        assert_eq!(keys(e), ["data", "id", "timestamp", "type"], "{e}");
+        let at = chrono::DateTime::parse_from_rfc3339(e["timestamp"].as_str().unwrap()).unwrap();
+        assert!((chrono::Utc::now() - at.to_utc()).num_seconds() < 60, "{e}");
+    }
+    let b = &of_type(&events, "bounce.recorded")[0]["data"];
+    let fields = [
+        "classification",
+        "campaign_id",
+        "diagnostic",
+        "event_id",
+        "feedback_type",
+        "message_id",
+        "occurred_at",
+        "permanent",
+        "reason",
+        "recipient",
+        "remote_mta",
+        "reply_code",
+        "reporting_isp",
+        "rule",
+        "sending_domain",
+        "source",
+        "status",
+    ];
+    let mut want: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(keys(b), want, "{b}");
+    assert_eq!(
+        (b["classification"].as_str(), b["reason"].as_str()),
+        (Some(was.classification.as_str()), Some(was.reason.as_str()))
+    );
+    assert_eq!(b["rule"].as_str(), was.rule_key.as_deref());
+    assert_eq!((b["recipient"].as_str(), b["status"].as_str()), (Some("gone@example.org"), Some("5.1.1")));
+    assert_eq!((b["campaign_id"].as_str(), b["source"].as_str()), (Some("spring"), Some("mailbox:test")));
+    assert_eq!((b["permanent"].as_bool(), b["feedback_type"].is_null()), (Some(true), true), "{b}");
+    assert!(b["occurred_at"].as_str().is_some_and(|t| t.starts_with("2026-11-10T")), "{b}");
+    let s = &of_type(&events, "suppression.added")[0]["data"];
+    let expected = json!({
+        "address": "gone@example.org",
+        "scope": "global",
+        "source": "hard_bounce",
+        "event_id": b["event_id"],
+        "reason": was.reason,
+        "note": null,
+        "who": null,
+    });
+    assert_eq!(s, &expected);
+}
+on_both_backends!(a_recorded_payload_is_the_committed_one, recorded_payload_as_committed);
