@@ -47,7 +47,7 @@ pub fn run(db: &Db, pipeline: &Pipeline, paths: &[PathBuf]) -> Result<Stats, Fai
             // from another directory is still recognised (the content digest catches moved files).
             let path = std::fs::canonicalize(name).map_or_else(|_| name.to_string(), |p| p.display().to_string());
             let id = part.map_or(path.clone(), |k| format!("{path}#{k}"));
-            batch.push((id, raw.to_vec()));
+            batch.push((id, raw));
             if batch.len() >= BATCH {
                 flush(&mut batch, &mut total)?;
             }

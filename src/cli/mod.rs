@@ -283,6 +283,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Parse { json, paths } => {
+            let started = parse::start();
             // Parse stores nothing and changes no database: the rules of an existing, seeded
             // database when the config names one, else the shipped library.
             let cfg = if cli.config.exists() { load(&cli.config)? } else { Config::default() };
@@ -302,7 +303,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 None => crate::classify::library::defaults(),
             };
             let engine = std::sync::Arc::new(crate::classify::Engine::new(rules).map_err(anyhow::Error::from)?);
-            parse::run(&cfg, &engine, &paths, json)
+            parse::run(&cfg, &engine, &paths, json, started)
         }
         Command::Import { paths } => {
             let cfg = load(&cli.config)?;

@@ -136,13 +136,26 @@ const AHEAD: usize = 8;
 /// One message read: its name, its position inside an mbox, its bytes.
 type Message = (String, Option<usize>, Vec<u8>);
 
+/// What `rebound parse` sets up before anything else, the rules included: returned to
+/// [`run`], which waits for it.
+pub struct Started(std::thread::JoinHandle<()>);
+
+/// Call first: the memory settings of a batch job, and the parser's tables built on a thread
+/// of their own while this one loads the rules and the first messages are read (not by the
+/// first worker while the others wait for it).
+pub fn start() -> Started {
+    // Pieces free what earlier ones allocated: reused, not handed back and re-zeroed. Before
+    // the rules are read: with transparent huge pages still on, their first allocations had
+    // the kernel zero a whole 2 MiB page (a third of the CPU time of a run over no files).
+    crate::memory::keep_freed();
+    Started(std::thread::spawn(crate::parse::warm))
+}
+
 /// Parses every message under `paths` with `engine`, printing in input order. A reader thread
 /// walks and reads; every core parses and renders pieces of [`PIECE`] messages as they come;
 /// this thread writes each piece's output as soon as those before it are written, so nobody
 /// waits for a batch to fill or drain (see [`super::ordered`]).
-pub fn run(cfg: &Config, engine: &Engine, paths: &[PathBuf], as_json: bool) -> Result<(), Failure> {
-    // Pieces free what earlier ones allocated: reused, not handed back and re-zeroed.
-    crate::memory::keep_freed();
+pub fn run(cfg: &Config, engine: &Engine, paths: &[PathBuf], as_json: bool, started: Started) -> Result<(), Failure> {
     let pipeline = Pipeline::new(cfg).map_err(|e| Failure::Run(e.into()))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdout.lock());
@@ -177,16 +190,13 @@ pub fn run(cfg: &Config, engine: &Engine, paths: &[PathBuf], as_json: bool) -> R
             }
         }
     };
-    // The parser's tables are built on a core of their own while the first pieces are read,
-    // not by the first worker while the others wait for it.
-    let warm = std::thread::spawn(crate::parse::warm);
     let read = |send: &mut dyn FnMut(Vec<Message>) -> bool| -> std::io::Result<usize> {
         let mut piece: Vec<Message> = Vec::with_capacity(PIECE);
         let mut errors = 0usize;
         let walked = files::walk(
             paths,
             &mut |name, part, raw| {
-                piece.push((name.to_string(), part, raw.to_vec()));
+                piece.push((name.to_string(), part, raw));
                 if piece.len() >= PIECE && !send(std::mem::replace(&mut piece, Vec::with_capacity(PIECE))) {
                     // The writer stopped on an error of its own, reported there.
                     return Err(std::io::Error::other("output closed"));
@@ -204,7 +214,7 @@ pub fn run(cfg: &Config, engine: &Engine, paths: &[PathBuf], as_json: bool) -> R
         walked.map(|()| errors)
     };
     let walked = super::ordered::run(workers, workers * AHEAD, read, render, write);
-    let _ = warm.join();
+    let _ = started.0.join();
     if let Some(e) = failed {
         return Err(Failure::Run(e.into()));
     }

@@ -11,8 +11,9 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 /// Receives each message: its name, its position inside an mbox (None for a plain file),
-/// and its bytes.
-pub type Each<'a> = dyn FnMut(&str, Option<usize>, &[u8]) -> io::Result<()> + 'a;
+/// and its bytes, to keep (both callers hold messages past the call: handing them over saves
+/// a copy of every message).
+pub type Each<'a> = dyn FnMut(&str, Option<usize>, Vec<u8>) -> io::Result<()> + 'a;
 
 /// Calls `each(name, position, bytes)` for every message under `paths`, in a stable order.
 /// Unreadable entries are reported through `each_error` and skipped, never silently.
@@ -84,7 +85,7 @@ fn read_one(path: &Path, each: &mut Each, each_error: &mut dyn FnMut(&str, io::E
         // size and position again (two more system calls per file, known already).
         return match Read::by_ref(&mut file).take(u64::MAX).read_to_end(&mut raw) {
             Ok(_) if is_separator(&raw) => read_mbox(&name, raw.as_slice(), mbox_eol(&raw), each),
-            Ok(_) => each(&name, None, &raw),
+            Ok(_) => each(&name, None, raw),
             Err(e) => {
                 each_error(&name, e);
                 Ok(())
@@ -107,7 +108,7 @@ fn read_one(path: &Path, each: &mut Each, each_error: &mut dyn FnMut(&str, io::E
     }
     let mut raw = Vec::new();
     match file.read_to_end(&mut raw) {
-        Ok(_) => each(&name, None, &raw),
+        Ok(_) => each(&name, None, raw),
         Err(e) => {
             each_error(&name, e);
             Ok(())
@@ -164,14 +165,15 @@ fn read_mbox(name: &str, mut file: impl BufRead, eol: u8, each: &mut Each) -> io
                 }
                 n += 1;
                 match (n, read == 0) {
-                    (1, true) => return each(name, None, &msg),
+                    (1, true) => return each(name, None, msg),
                     (1, false) => first = Some(std::mem::take(&mut msg)),
                     _ => {
                         if let Some(f) = first.take() {
-                            each(name, Some(1), &f)?;
+                            each(name, Some(1), f)?;
                         }
-                        each(name, Some(n), &msg)?;
-                        msg.clear();
+                        // The next one starts at this one's size: most of an mbox is alike.
+                        let next = Vec::with_capacity(msg.len());
+                        each(name, Some(n), std::mem::replace(&mut msg, next))?;
                     }
                 }
             }
@@ -196,7 +198,7 @@ mod tests {
             paths,
             &mut |n, part, b| {
                 let name = part.map_or(n.to_string(), |k| format!("{n}#{k}"));
-                out.push((name, b.to_vec()));
+                out.push((name, b));
                 Ok(())
             },
             &mut |n, e| panic!("{n}: {e}"),

@@ -103,6 +103,8 @@ struct Block {
     attachment: bool,
     /// The field whose continuation lines follow (0 none, 1 Content-Type).
     folding: u8,
+    /// A boundary was declared in this block.
+    boundary: bool,
 }
 
 /// The changes: header blocks are the top-level one and those after a line "--<boundary>"
@@ -197,7 +199,15 @@ fn read_block<'b>(
             break;
         }
         let first = line.first().copied().unwrap_or(b' ');
-        if !matches!(first, b' ' | b'\t' | b'c' | b'C') {
+        if blk.folding == 1 && !blk.boundary && lost_fold(b, &blk, line) {
+            // A parameter line of a multipart Content-Type that lost the white space that
+            // made it a continuation (JavaMail's folding, after a relay trimmed lines): made
+            // one again by joining it to the line before, so the MIME walk finds the
+            // boundary instead of reading the whole message as one opaque part.
+            let before = trim_end(b.get(..start - 1).unwrap_or(&[]));
+            edits.push(Edit::Replace(start - 1, if before.ends_with(b";") { " " } else { ";" }));
+            blk.boundary |= boundary_param(line).inspect(|p| boundaries.push(p)).is_some();
+        } else if !matches!(first, b' ' | b'\t' | b'c' | b'C') {
             // Not a continuation and not a Content-* field: most header lines (Received,
             // DKIM, X-...) are decided by their first byte.
             blk.folding = 0;
@@ -206,14 +216,14 @@ fn read_block<'b>(
                 if blk.ctype.is_none() {
                     blk.ctype = Some(start + leading_ws(line));
                 }
-                boundaries.extend(boundary_param(line));
+                blk.boundary |= boundary_param(line).inspect(|p| boundaries.push(p)).is_some();
             }
         } else if let Some(v) = field_value(line, b"content-type:") {
             blk.folding = 1;
             if v < line.len() {
                 blk.ctype = Some(start + v);
             }
-            boundaries.extend(boundary_param(line));
+            blk.boundary |= boundary_param(line).inspect(|p| boundaries.push(p)).is_some();
         } else if let Some(v) = field_value(line, b"content-disposition:") {
             blk.folding = 0;
             blk.attachment = line.get(v..).is_some_and(|w| starts_word_ci(w, b"attachment"));
@@ -229,6 +239,15 @@ fn read_block<'b>(
         start = end + 1;
     }
     (start.min(b.len()), edit_for(b, &blk, edits))
+}
+
+/// Is `line`, met while a Content-Type field is read, one of its parameters that lost its
+/// leading white space? Only for a multipart type (whose boundary the walk needs) and only
+/// when the line is `token=...` with no colon before the `=`: no header field looks so.
+fn lost_fold(b: &[u8], blk: &Block, line: &[u8]) -> bool {
+    let multipart = blk.ctype.is_some_and(|ct| starts_word_ci(b.get(ct..).unwrap_or(&[]), b"multipart"));
+    let name = line.iter().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.')).count();
+    multipart && name > 0 && line.get(name) == Some(&b'=')
 }
 
 /// The rewrite a finished header block asks for, and what of its body is never read.
@@ -555,5 +574,28 @@ mod tests {
         // A single plain-text part: its body needs no MIME walk.
         let raw = b"From: a@example.org\nContent-Type: text/plain; charset=us-ascii\n\nhello\n";
         assert_eq!(prepare(raw).plain_body, Some(raw.len() - 6));
+    }
+
+    #[test]
+    fn a_boundary_line_that_lost_its_fold_is_joined() {
+        // The parameter lines of a multipart type at the start of a line (after ';' or not),
+        // at the top and in a part: each joined to the line before, bytes counted the same.
+        let raw = b"Content-Type: multipart/report; report-type=delivery-status;\nboundary=\"o\"\n\n--o\nContent-Type: multipart/alternative\nBoundary=i\n\n--i\n\nx\n--i--\n--o--\n";
+        let out = prepare(raw).bytes;
+        assert_eq!(out.len(), raw.len());
+        let s = String::from_utf8_lossy(&out);
+        assert!(
+            s.starts_with("Content-Type: multipart/report; report-type=delivery-status; boundary=\"o\"\n\n"),
+            "{s}"
+        );
+        assert!(s.contains("\nContent-Type: multipart/alternative;Boundary=i\n\n"), "{s}");
+        // Not a parameter, not a multipart, or the boundary already given: left alone.
+        for raw in [
+            &b"Content-Type: multipart/mixed;\nX-Note: a=b\n\nbody\n"[..],
+            b"Content-Type: text/plain;\ncharset=us-ascii\n\nbody\n",
+            b"Content-Type: multipart/mixed; boundary=z\nname=x\n\n--z\n\nx\n--z--\n",
+        ] {
+            assert_eq!(prepare(raw).bytes.as_ref(), raw, "{}", String::from_utf8_lossy(raw));
+        }
     }
 }

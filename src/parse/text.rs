@@ -347,13 +347,16 @@ static COMMAND_AC: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
 });
 
 /// An automaton finding every occurrence (overlapping) of `pats`, ASCII case-insensitive.
-/// A DFA: the tables are searched in every bounce, and a DFA's per-byte step is the
-/// cheapest of the kinds (a few hundred KiB, built once).
+/// A contiguous NFA, not a DFA: the reason table's DFA took 6.6 MiB (states times byte
+/// classes, each case a class of its own), 13 ms to build and, searched once per record in a
+/// short run, missed the cache on almost every byte; the NFA is 190 KiB, builds in 2.6 ms,
+/// and over the corpus' diagnostics its search costs 3.7 against the DFA's 2.3 ms once both
+/// are hot, which a batch job's process never gets to.
 pub fn phrase_automaton(pats: &[&str]) -> Option<AhoCorasick> {
     AhoCorasick::builder()
         .ascii_case_insensitive(true)
         .match_kind(MatchKind::Standard)
-        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
         .build(pats)
         .ok()
 }

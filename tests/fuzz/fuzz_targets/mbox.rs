@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut total = 0usize;
     let mut next = 1usize;
-    let mut each = |_: &str, pos: Option<usize>, msg: &[u8]| {
+    let mut each = |_: &str, pos: Option<usize>, msg: Vec<u8>| {
         if let Some(p) = pos {
             assert_eq!(p, next, "mbox positions out of order");
             next += 1;
