@@ -324,7 +324,7 @@ impl Pipeline {
         crate::notify::alert::matchers::writing(c)?;
         let ids = events::insert_many(c, &rows)?;
         crate::notify::alert::counts::record(c, &rows)?;
-        crate::notify::emit(c, |wanted| recorded(wanted, &rows, &ids, now))?;
+        crate::notify::bundle::emit(c, |wanted| recorded(wanted, &rows, &ids, now))?;
 
         // Campaign rows are locked in key order, so two instances never wait on each other
         // in a cycle.
@@ -367,49 +367,31 @@ impl Pipeline {
 
 const REVIEW_ADDED: &str = "review.added";
 
-/// The `*.recorded` / `delivery.*` events of just-stored event rows, of the types wanted.
+/// The `*.recorded` / `delivery.*` events of just-stored event rows, of the types wanted:
+/// what rebuilds each payload at delivery (`notify::rebuild`), nothing encoded now.
 fn recorded(
     wanted: &crate::notify::Wanted,
     rows: &[events::NewEvent],
     ids: &[i64],
     now: NaiveDateTime,
-) -> Vec<crate::notify::Outgoing> {
-    use crate::notify::event::{EventData, Outgoing, RecordData, Recorded, record_type};
-    let owned = |s: Option<&str>| s.map(str::to_string);
+) -> Vec<crate::notify::bundle::Hot> {
+    use crate::notify::event::{Recorded, record_type};
     rows.iter()
         .zip(ids)
         .filter_map(|(r, id)| {
             let kind = record_type(r.kind).filter(|k| wanted.wants(k))?;
-            let data = RecordData {
-                event_id: *id,
-                message_id: r.message_id,
-                recipient: r.recipient.unwrap_or_default().to_string(),
-                campaign_id: owned(r.campaign_id),
-                sending_domain: owned(r.sending_domain),
-                classification: r.classification.to_string(),
-                rule: owned(r.rule_key),
-                reason: r.reason.to_string(),
-                status: owned(r.status),
-                reply_code: r.reply_code,
-                diagnostic: owned(r.diagnostic),
-                remote_mta: owned(r.remote_mta),
-                source: r.source.to_string(),
-                permanent: r.permanent.map(|p| p != 0),
-                feedback_type: owned(r.feedback_type),
-                reporting_isp: owned(r.reporting_isp),
-                occurred_at: r.occurred_at,
-            };
-            let mut out = Outgoing::new(kind, now, EventData::Record(data));
-            out.campaign_id = owned(r.campaign_id);
-            out.sending_domain = owned(r.sending_domain);
-            // Rebuilt from the row at delivery (`notify::rebuild`), not stored.
-            out.record = Some(Recorded {
-                event_id: *id,
-                classification: r.classification.to_string(),
-                rule_key: owned(r.rule_key),
-                reason: r.reason.to_string(),
-            });
-            Some(out)
+            Some(crate::notify::bundle::Hot {
+                kind,
+                at: now,
+                campaign_id: r.campaign_id.map(str::to_string),
+                sending_domain: r.sending_domain.map(str::to_string),
+                record: Recorded {
+                    event_id: *id,
+                    classification: r.classification.to_string(),
+                    rule_key: r.rule_key.map(str::to_string),
+                    reason: r.reason.to_string(),
+                },
+            })
         })
         .collect()
 }

@@ -29,11 +29,12 @@ const PG_FANOUT_LOCK: i64 = 0x6e7466796661;
 /// Outbox rows fanned out per transaction.
 const FAN_OUT_ROWS: i64 = 2000;
 
-/// An outbox row to fan out: id, type, campaign, sending domain, when.
-type Unfanned = (i64, String, Option<String>, Option<String>, NaiveDateTime);
+/// An outbox row to fan out: id, type, campaign, sending domain, when, payload.
+type Unfanned = (i64, String, Option<String>, Option<String>, NaiveDateTime, String);
 
-/// Makes one delivery per (event, endpoint that takes it) for up to [`FAN_OUT_ROWS`] events
-/// not fanned out yet; gives how many events it took.
+/// Makes one delivery per (event, endpoint that takes it) for about [`FAN_OUT_ROWS`] events
+/// not fanned out yet, in the order they were committed (a bundle's events where the bundle
+/// stands: [`super::bundle`]); gives how many events it took.
 pub fn fan_out(c: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, StoreError> {
     crate::store::transaction(c, |c| {
         if let AnyConnection::Postgresql(pg) = c {
@@ -49,34 +50,78 @@ pub fn fan_out(c: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, Store
                 notify_outbox::campaign_id,
                 notify_outbox::sending_domain,
                 notify_outbox::created_at,
+                notify_outbox::payload,
             ))
             .load(c)?;
         if rows.is_empty() {
             return Ok(0);
         }
         let endpoints: Vec<Webhook> = super::endpoints::list(c)?.into_iter().filter(|w| w.config.enabled).collect();
-        let mut new = Vec::new();
-        for (id, kind, campaign, domain, at) in &rows {
-            for w in endpoints.iter().filter(|w| takes(&w.config, kind, campaign.as_deref(), domain.as_deref())) {
-                new.push((
-                    notify_deliveries::webhook_id.eq(w.id),
-                    notify_deliveries::outbox_id.eq(*id),
-                    notify_deliveries::state.eq(PENDING),
-                    notify_deliveries::next_at.eq(now),
-                    notify_deliveries::give_up_at.eq(*at + Duration::hours(i64::from(w.config.retry_hours))),
-                    notify_deliveries::created_at.eq(now),
-                ));
+        let takers = |kind: &str, campaign: Option<&str>, domain: Option<&str>| -> Vec<&Webhook> {
+            endpoints.iter().filter(|w| takes(&w.config, kind, campaign, domain)).collect()
+        };
+        let (mut new, mut fanned, mut bundles, mut events) = (Vec::new(), Vec::new(), Vec::new(), 0usize);
+        let mut delivery = |w: &Webhook, outbox: i64, at: NaiveDateTime| new.push(pending(w, outbox, at, now));
+        for (id, kind, campaign, domain, at, payload) in &rows {
+            if events >= FAN_OUT_ROWS as usize {
+                break;
             }
+            if kind != super::bundle::KIND {
+                takers(kind, campaign.as_deref(), domain.as_deref()).into_iter().for_each(|w| delivery(w, *id, *at));
+                fanned.push(*id);
+                events += 1;
+                continue;
+            }
+            let hot = super::bundle::decode(payload)?;
+            let taken: Vec<_> = hot
+                .iter()
+                .map(|h| (h, takers(h.kind, h.campaign_id.as_deref(), h.sending_domain.as_deref())))
+                .filter(|(_, ws)| !ws.is_empty())
+                .collect();
+            let ids = super::bundle::unpack(c, &taken.iter().map(|(h, _)| *h).collect::<Vec<_>>())?;
+            for ((h, ws), outbox) in taken.iter().zip(ids) {
+                ws.iter().for_each(|w| delivery(w, outbox, h.at));
+            }
+            bundles.push(*id);
+            events += hot.len();
         }
         crate::insert_rows!(c, notify_deliveries::table, new, 500);
-        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-        for chunk in ids.chunks(1000) {
+        for chunk in fanned.chunks(1000) {
             diesel::update(notify_outbox::table.filter(notify_outbox::id.eq_any(chunk)))
                 .set(notify_outbox::fanned.eq(1))
                 .execute(c)?;
         }
-        Ok(rows.len())
+        // A bundle's events are rows of their own now; nothing points to the bundle.
+        for chunk in bundles.chunks(1000) {
+            diesel::delete(notify_outbox::table.filter(notify_outbox::id.eq_any(chunk))).execute(c)?;
+        }
+        Ok(events)
     })
+}
+
+/// A new delivery row.
+#[derive(Insertable)]
+#[diesel(table_name = notify_deliveries)]
+struct NewDelivery {
+    webhook_id: i64,
+    outbox_id: i64,
+    state: &'static str,
+    next_at: NaiveDateTime,
+    give_up_at: NaiveDateTime,
+    created_at: NaiveDateTime,
+}
+
+/// A delivery of outbox row `outbox` to `w`, due `now`, given up `retry_hours` after the
+/// event's time `at`.
+fn pending(w: &Webhook, outbox: i64, at: NaiveDateTime, now: NaiveDateTime) -> NewDelivery {
+    NewDelivery {
+        webhook_id: w.id,
+        outbox_id: outbox,
+        state: PENDING,
+        next_at: now,
+        give_up_at: at + Duration::hours(i64::from(w.config.retry_hours)),
+        created_at: now,
+    }
 }
 
 /// Does endpoint `w` take an event of `kind` about `campaign` from `domain`?
@@ -367,16 +412,7 @@ pub fn send_only_to(c: &mut AnyConnection, w: &Webhook, event: Outgoing, now: Na
                 .select(notify_outbox::id)
                 .first(c)?,
         };
-        diesel::insert_into(notify_deliveries::table)
-            .values((
-                notify_deliveries::webhook_id.eq(w.id),
-                notify_deliveries::outbox_id.eq(outbox),
-                notify_deliveries::state.eq(PENDING),
-                notify_deliveries::next_at.eq(now),
-                notify_deliveries::give_up_at.eq(now + Duration::hours(i64::from(w.config.retry_hours))),
-                notify_deliveries::created_at.eq(now),
-            ))
-            .execute(c)?;
+        diesel::insert_into(notify_deliveries::table).values(&pending(w, outbox, now, now)).execute(c)?;
         Ok(())
     })
 }

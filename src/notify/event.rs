@@ -164,17 +164,15 @@ pub struct Outgoing {
     pub event: Event,
     pub campaign_id: Option<String>,
     pub sending_domain: Option<String>,
-    /// Set by the hot ingest events: the payload is not stored but rebuilt at delivery.
-    pub record: Option<Recorded>,
 }
 
 impl Outgoing {
     pub fn new(kind: &str, at: NaiveDateTime, data: EventData) -> Outgoing {
-        Outgoing { event: Event::new(kind, at, data), campaign_id: None, sending_domain: None, record: None }
+        Outgoing { event: Event::new(kind, at, data), campaign_id: None, sending_domain: None }
     }
 }
 
-/// The events row an event's payload is rebuilt from ([`super::rebuild`]), with the fields
+/// The events row a hot event's payload is rebuilt from ([`super::rebuild`]), with the fields
 /// of it a reclassification may change as they are now. Only for payloads that are a
 /// function of these, the row, the type, the timestamp and the sending domain: the
 /// `*.recorded` / `delivery.*` events and the `suppression.added` a recorded event caused.

@@ -2,8 +2,8 @@
 //!
 //! Takes committed facts — a recorded bounce, complaint, delay or delivery, a suppression
 //! added or removed, a message put up for review, a mailbox or node whose state changed —
-//! as [`Outgoing`] events written to the durable outbox ([`outbox`]) in the same transaction
-//! as the fact, so a crash can neither lose nor invent one. Gives deliveries: the worker
+//! as [`Outgoing`] events written to the durable outbox ([`outbox`]; the hot ingest events a
+//! [`bundle`] per statement) in the same transaction as the fact, so a crash can neither lose nor invent one. Gives deliveries: the worker
 //! ([`worker`], run by `rebound serve`) fans each event out to the endpoints that take it
 //! ([`endpoints`]: `[[webhook]]` and the admin API), signs every POST per Standard Webhooks
 //! ([`sign`]), retries with exponential backoff and jitter up to the endpoint's horizon,
@@ -13,6 +13,7 @@
 //! It never classifies and never suppresses: it only reports what the stages decided.
 
 pub mod alert;
+pub mod bundle;
 pub mod deliver;
 pub mod endpoints;
 pub mod event;

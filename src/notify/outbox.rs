@@ -8,9 +8,8 @@
 //! a type, nothing is built or written, so users without webhooks pay one cheap read per
 //! transaction. A batch is one statement whatever its size: `unnest` on PostgreSQL,
 //! `json_each` on SQLite (a row-at-a-time insert cost the import half its speed there).
-//! The hot ingest events (those with [`Outgoing::record`]) store no JSON, only the events
-//! row it is rebuilt from at delivery ([`super::rebuild`]): encoding and writing about
-//! 0.6 kB an event cost the import 8–13% more CPU time on SQLite.
+//! The hot ingest events are not written here but as one [`super::bundle`] row per statement,
+//! storing no JSON, only the events row each is rebuilt from at delivery ([`super::rebuild`]).
 
 use super::event::Outgoing;
 use crate::store::schema::{notify_outbox, webhooks};
@@ -57,6 +56,25 @@ pub fn emit(c: &mut AnyConnection, build: impl FnOnce(&Wanted) -> Vec<Outgoing>)
     Ok(events.len())
 }
 
+/// How many events of type `kind` wait to be fanned out, those a bundle row holds included.
+pub fn waiting(c: &mut AnyConnection, kind: &str) -> Result<usize, StoreError> {
+    let own: i64 = notify_outbox::table
+        .filter(notify_outbox::fanned.eq(0))
+        .filter(notify_outbox::kind.eq(kind))
+        .count()
+        .get_result(c)?;
+    let bundles: Vec<String> = notify_outbox::table
+        .filter(notify_outbox::fanned.eq(0))
+        .filter(notify_outbox::kind.eq(super::bundle::KIND))
+        .select(notify_outbox::payload)
+        .load(c)?;
+    let mut n = own as usize;
+    for b in &bundles {
+        n += super::bundle::decode(b)?.iter().filter(|e| e.kind == kind).count();
+    }
+    Ok(n)
+}
+
 /// Writes `events` to the outbox (inside the caller's transaction).
 pub fn enqueue(c: &mut AnyConnection, events: &[Outgoing]) -> Result<(), StoreError> {
     enqueue_as(c, events, 0).map(|_| ())
@@ -69,27 +87,16 @@ pub(super) fn enqueue_as(c: &mut AnyConnection, events: &[Outgoing], fanned: i32
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    // A recorded event's payload is rebuilt at delivery: nothing to encode or store.
-    let payloads: Vec<String> = events
-        .iter()
-        .map(|e| match e.record {
-            Some(_) => String::new(),
-            None => serde_json::to_string(&e.event).unwrap_or_else(|_| "{}".into()),
-        })
-        .collect();
+    let payloads: Vec<String> =
+        events.iter().map(|e| serde_json::to_string(&e.event).unwrap_or_else(|_| "{}".into())).collect();
     let at: Vec<NaiveDateTime> = events.iter().map(|e| e.event.timestamp.naive_utc()).collect();
-    fn record(e: &Outgoing) -> Option<&super::event::Recorded> {
-        e.record.as_ref()
-    }
     if let AnyConnection::Postgresql(pg) = c
         && fanned == 0
     {
-        use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
+        use diesel::sql_types::{Array, Nullable, Text, Timestamp};
         diesel::sql_query(
-            "INSERT INTO notify_outbox (event_id, kind, campaign_id, sending_domain, payload, created_at, \
-             record_id, classification, rule_key, reason) \
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamp[], \
-             $7::bigint[], $8::text[], $9::text[], $10::text[])",
+            "INSERT INTO notify_outbox (event_id, kind, campaign_id, sending_domain, payload, created_at) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamp[])",
         )
         .bind::<Array<Text>, _>(events.iter().map(|e| e.event.id.as_str()).collect::<Vec<_>>())
         .bind::<Array<Text>, _>(events.iter().map(|e| e.event.kind.as_str()).collect::<Vec<_>>())
@@ -97,16 +104,6 @@ pub(super) fn enqueue_as(c: &mut AnyConnection, events: &[Outgoing], fanned: i32
         .bind::<Array<Nullable<Text>>, _>(events.iter().map(|e| e.sending_domain.as_deref()).collect::<Vec<_>>())
         .bind::<Array<Text>, _>(&payloads)
         .bind::<Array<Timestamp>, _>(&at)
-        .bind::<Array<Nullable<BigInt>>, _>(events.iter().map(|e| record(e).map(|r| r.event_id)).collect::<Vec<_>>())
-        .bind::<Array<Nullable<Text>>, _>(
-            events.iter().map(|e| record(e).map(|r| r.classification.as_str())).collect::<Vec<_>>(),
-        )
-        .bind::<Array<Nullable<Text>>, _>(
-            events.iter().map(|e| record(e).and_then(|r| r.rule_key.as_deref())).collect::<Vec<_>>(),
-        )
-        .bind::<Array<Nullable<Text>>, _>(
-            events.iter().map(|e| record(e).map(|r| r.reason.as_str())).collect::<Vec<_>>(),
-        )
         .execute(pg)?;
         return Ok(Vec::new());
     }
@@ -120,29 +117,15 @@ pub(super) fn enqueue_as(c: &mut AnyConnection, events: &[Outgoing], fanned: i32
             .zip(&at)
             .map(|((e, payload), at)| {
                 // As diesel binds a timestamp, so it compares and reads back alike.
-                let at = stamp.format(*at);
-                let r = record(e);
-                (
-                    &e.event.id,
-                    &e.event.kind,
-                    &e.campaign_id,
-                    &e.sending_domain,
-                    payload,
-                    at,
-                    r.map(|r| r.event_id),
-                    r.map(|r| &r.classification),
-                    r.and_then(|r| r.rule_key.as_ref()),
-                    r.map(|r| &r.reason),
-                )
+                (&e.event.id, &e.event.kind, &e.campaign_id, &e.sending_domain, payload, stamp.format(*at))
             })
             .collect();
         let json = serde_json::to_string(&rows)
             .map_err(|e| StoreError::Task(format!("encoding the outbox rows of a batch: {e}")))?;
         diesel::sql_query(
-            "INSERT INTO notify_outbox (event_id, kind, campaign_id, sending_domain, payload, created_at, fanned, \
-             record_id, classification, rule_key, reason) \
-             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, 0, \
-             value->>6, value->>7, value->>8, value->>9 FROM json_each(?1) ORDER BY key",
+            "INSERT INTO notify_outbox (event_id, kind, campaign_id, sending_domain, payload, created_at, fanned) \
+             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, 0 \
+             FROM json_each(?1) ORDER BY key",
         )
         .bind::<diesel::sql_types::Text, _>(&json)
         .execute(lite)?;
@@ -159,10 +142,6 @@ pub(super) fn enqueue_as(c: &mut AnyConnection, events: &[Outgoing], fanned: i32
                 notify_outbox::payload.eq(payload),
                 notify_outbox::created_at.eq(at),
                 notify_outbox::fanned.eq(fanned),
-                notify_outbox::record_id.eq(record(e).map(|r| r.event_id)),
-                notify_outbox::classification.eq(record(e).map(|r| &r.classification)),
-                notify_outbox::rule_key.eq(record(e).and_then(|r| r.rule_key.as_ref())),
-                notify_outbox::reason.eq(record(e).map(|r| &r.reason)),
             ))
             .returning(notify_outbox::id)
             .get_result::<i64>(c)?;

@@ -189,21 +189,26 @@ fn insert_many_as(
         return Ok(());
     }
     super::changes::hold_order(c)?;
-    crate::notify::emit(c, |wanted| {
-        if !wanted.wants(ADDED) {
-            return Vec::new();
+    if crate::notify::Wanted::load(c)?.wants(ADDED) {
+        let at = |e: &Suppression| logged_at.unwrap_or(e.created_at);
+        // Those made from a recorded event are rebuilt from it at delivery: one bundle row
+        // holds them all; the others carry their JSON.
+        let (mut hot, mut full) = (Vec::new(), Vec::new());
+        for e in entries {
+            match recorded.then(|| by_record(e)).flatten() {
+                Some(record) => hot.push(crate::notify::bundle::Hot {
+                    kind: ADDED,
+                    at: at(e),
+                    campaign_id: None,
+                    sending_domain: (e.scope != GLOBAL).then(|| e.scope.clone()),
+                    record,
+                }),
+                None => full.push(added(e, None, at(e))),
+            }
         }
-        entries
-            .iter()
-            .map(|e| {
-                let mut out = added(e, None, logged_at.unwrap_or(e.created_at));
-                if recorded {
-                    out.record = by_record(e);
-                }
-                out
-            })
-            .collect()
-    })?;
+        crate::notify::bundle::enqueue(c, &hot)?;
+        crate::notify::outbox::enqueue(c, &full)?;
+    }
     match c {
         AnyConnection::Postgresql(pg) => insert_many_pg(pg, entries, logged_at),
         AnyConnection::Sqlite(lite) => insert_many_sqlite(lite, entries, logged_at),

@@ -5,7 +5,8 @@
 //!   `suppression.added` event): outbox events enqueued per second inside the ingest
 //!   transaction, and the import slowdown they cost.
 //! - Deliveries per second from the worker to a local receiver (axum on loopback), one event
-//!   per POST (`concurrency` 8) and batched (100 per POST).
+//!   per POST (`concurrency` 8) and batched (100 per POST), and of recorded events (bundles
+//!   unpacked at the fan-out, payloads rebuilt from the events rows), one per POST.
 //!   Wall time and this process's CPU time (all of SQLite's work; PostgreSQL's server time
 //!   is not in it), best of two alternating runs.
 //! - Alert evaluation over 1,000,000 events seeded in a 7-day window: the one-off back-fill
@@ -57,9 +58,9 @@ pub fn run(tmp: &std::path::Path) {
     if base.wall < f64::MAX && with.wall < f64::MAX {
         report("PostgreSQL", base, with);
     }
-    rt.block_on(deliveries("SQLite", sqlite("deliver"), &secret));
+    rt.block_on(deliveries("SQLite", sqlite("deliver"), &secret, &mails));
     crate::on_postgres("notify deliveries, PostgreSQL", "bench_notify_c", |cfg| {
-        rt.block_on(deliveries("PostgreSQL", cfg, &secret))
+        rt.block_on(deliveries("PostgreSQL", cfg, &secret, &mails))
     });
     let n: i64 = std::env::var("REBOUND_BENCH_NOTIFY_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     rt.block_on(alerts("SQLite", sqlite("alerts"), n));
@@ -121,7 +122,27 @@ fn import(db: DatabaseConfig, mails: &[Vec<u8>], secret: Option<&str>) -> Run {
         pipeline.ingest(&mut c, &items).expect("ingest");
     }
     let (wall, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
-    Run { wall, cpu, enqueued: count(&mut c, "notify_outbox") as usize }
+    Run { wall, cpu, enqueued: queued(&mut c) as usize }
+}
+
+/// Events waiting in the outbox: rows of their own, and those a bundle row holds.
+fn queued(c: &mut AnyConnection) -> i64 {
+    let length = match c {
+        AnyConnection::Postgresql(_) => "json_array_length(payload::json)",
+        AnyConnection::Sqlite(_) => "json_array_length(payload)",
+    };
+    count(c, "notify_outbox WHERE kind <> 'bundle'")
+        + sum(c, &format!("SELECT COALESCE(SUM({length}), 0) AS n FROM notify_outbox WHERE kind = 'bundle'"))
+}
+
+fn sum(c: &mut AnyConnection, sql: &str) -> i64 {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(sql).get_result::<N>(c).unwrap().n
 }
 
 fn count(c: &mut AnyConnection, table: &str) -> i64 {
@@ -149,7 +170,7 @@ fn report(label: &str, base: Run, with: Run) {
     );
 }
 
-async fn deliveries(label: &str, db: DatabaseConfig, secret: &str) {
+async fn deliveries(label: &str, db: DatabaseConfig, secret: &str, mails: &[Vec<u8>]) {
     let app = axum::Router::new().route("/hook", axum::routing::post(|| async { "ok" }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
@@ -168,22 +189,48 @@ async fn deliveries(label: &str, db: DatabaseConfig, secret: &str) {
             rebound::notify::endpoints::send_test(&mut c, &actor, name).unwrap();
         }
         drop(c);
-        let worker = rebound::notify::worker::Worker::new(store.clone(), cfg.notify.clone(), "bench".into());
-        let t = Instant::now();
-        let mut posts = 0;
-        loop {
-            let n = worker.round().await.unwrap();
-            posts += n;
-            if n == 0 {
-                break;
-            }
-        }
-        let secs = t.elapsed().as_secs_f64();
+        let (posts, secs) = drain(&store, &cfg).await;
         println!(
             "{:<44} {:>9.0} deliveries/s  ({DELIVERIES} events in {posts} POSTs, {secs:.2} s)",
             format!("webhook deliveries, {name}, {label}"),
             DELIVERIES as f64 / secs
         );
+    }
+    // Recorded bounces and the suppressions they caused: bundles unpacked at the fan-out, each
+    // payload rebuilt from its events row, one event per POST.
+    let mut c = store.conn().unwrap();
+    rebound::classify::repo::seed_if_empty(&mut c).unwrap();
+    let e = endpoint("recorded", &url, secret);
+    rebound::notify::endpoints::sync_config(&mut c, &[e], None, chrono::Utc::now().naive_utc()).unwrap();
+    let pipeline = Pipeline::new(&cfg).unwrap();
+    let mails = &mails[..DELIVERIES / 2];
+    let ids: Vec<String> = (0..mails.len()).map(|i| format!("d{i}")).collect();
+    for (chunk, id) in mails.chunks(BATCH).zip(ids.chunks(BATCH)) {
+        let items: Vec<Item> =
+            chunk.iter().zip(id).map(|(raw, id)| Item { source: "bench", source_id: id, raw }).collect();
+        pipeline.ingest(&mut c, &items).expect("ingest");
+    }
+    let queued = queued(&mut c) as usize;
+    drop(c);
+    let (posts, secs) = drain(&store, &cfg).await;
+    println!(
+        "{:<44} {:>9.0} deliveries/s  ({queued} events in {posts} POSTs, {secs:.2} s)",
+        format!("webhook deliveries, recorded, {label}"),
+        queued as f64 / secs
+    );
+}
+
+/// Worker rounds until nothing is left to send: POSTs made, seconds taken.
+async fn drain(store: &Db, cfg: &Config) -> (usize, f64) {
+    let worker = rebound::notify::worker::Worker::new(store.clone(), cfg.notify.clone(), "bench".into());
+    let t = Instant::now();
+    let mut posts = 0;
+    loop {
+        let n = worker.round().await.unwrap();
+        posts += n;
+        if n == 0 {
+            return (posts, t.elapsed().as_secs_f64());
+        }
     }
 }
 

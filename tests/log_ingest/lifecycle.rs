@@ -5,7 +5,7 @@
 //! about it are one event.
 
 use super::count;
-use super::support::TestDb;
+use super::support::{TestDb, outbox_waiting};
 use rebound::config::Config;
 use rebound::ingest::log::LogContext;
 use rebound::ingest::log_read::LogSource;
@@ -194,7 +194,7 @@ async fn lifecycle_from_mailboxes(db: TestDb) {
     assert_eq!(count(&store, "events").await, 3);
     assert_eq!(count(&store, "suppressions").await, 0);
     assert_eq!(count(&store, "campaigns WHERE id = 'spring' AND hard = 0 AND soft = 0").await, 1);
-    assert_eq!(count(&store, "notify_outbox WHERE kind = 'delivery.delivered'").await, 1);
-    assert_eq!(count(&store, "notify_outbox WHERE kind = 'delivery.delayed'").await, 2);
+    assert_eq!(outbox_waiting(&store, "delivery.delivered").await, 1);
+    assert_eq!(outbox_waiting(&store, "delivery.delayed").await, 2);
 }
 on_both_backends!(lifecycle, lifecycle_from_mailboxes);

@@ -2,7 +2,7 @@
 //! whichever arrives first: one event (the other kept as its evidence), one campaign count,
 //! one alert count, one webhook event, one suppression. Both arrival orders, both backends.
 
-use super::support::{TestDb, mail};
+use super::support::{TestDb, mail, outbox_waiting};
 use super::{count, text};
 use rebound::config::Config;
 use rebound::ingest::log::LogContext;
@@ -123,7 +123,7 @@ async fn counts_once(db: TestDb, log_first: bool) {
         text(&store, "SELECT CAST(SUM(n) AS TEXT) AS s FROM alert_counts WHERE scope = 'all' AND kind = 'bounce'")
             .await;
     assert_eq!(alerts.as_deref(), Some("5"));
-    assert_eq!(count(&store, "notify_outbox WHERE kind = 'bounce.recorded'").await, 5);
+    assert_eq!(outbox_waiting(&store, "bounce.recorded").await, 5);
     assert_eq!(count(&store, "suppressions").await, 4);
     assert_eq!(count(&store, "suppression_changes WHERE address = 'bob@example.net'").await, 1);
 

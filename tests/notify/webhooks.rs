@@ -211,9 +211,12 @@ async fn recorded_payload_as_committed(db: TestDb) {
     let mut c = app.conn();
     rebound::notify::endpoints::sync_config(&mut c, &hooks, None, chrono::Utc::now().naive_utc()).unwrap();
     app.ingest(&mut c, "mailbox:test", "1", &bounce("gone@example.org", "5.1.1", "550 5.1.1 user unknown", 1));
-    let stubs = "notify_outbox WHERE record_id IS NOT NULL AND payload = '' \
-                 AND kind IN ('bounce.recorded', 'suppression.added')";
-    assert_eq!(app.count(stubs).await, 2, "both hot events are stored as references");
+    // A bundle row per statement (the events', the suppressions'), holding references to the
+    // events row, no JSON.
+    assert_eq!(app.count("notify_outbox WHERE kind = 'bundle' AND payload LIKE '%bounce.recorded%'").await, 1);
+    assert_eq!(app.count("notify_outbox WHERE kind = 'bundle' AND payload LIKE '%suppression.added%'").await, 1);
+    assert_eq!(app.count("notify_outbox").await, 2, "no row of their own before the fan-out");
+    assert_eq!(app.count("notify_outbox WHERE payload LIKE '%gone@example.org%'").await, 0, "no payload stored");
     #[derive(diesel::QueryableByName)]
     struct Committed {
         #[diesel(sql_type = diesel::sql_types::Text)]
@@ -234,6 +237,10 @@ async fn recorded_payload_as_committed(db: TestDb) {
     while worker.round().await.unwrap() > 0 {}
     let events = rx.wait_events(2, 10).await;
     assert!(rx.got().iter().all(|g| g.signed));
+    let stubs = "notify_outbox WHERE record_id IS NOT NULL AND payload = '' \
+                 AND kind IN ('bounce.recorded', 'suppression.added')";
+    assert_eq!(app.count(stubs).await, 2, "the fan-out gave each hot event its own row, as a reference");
+    assert_eq!(app.count("notify_outbox WHERE kind = 'bundle'").await, 0, "and dropped the bundle");
     let keys = |v: &Value| -> Vec<String> {
         let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
         k.sort();

@@ -363,6 +363,11 @@ struct Count {
 }
 
 /// Rows in `table` (a real COUNT: SQLite's `execute` on a SELECT returns the last change count).
+/// Events of type `kind` waiting in the outbox (in bundle rows or rows of their own).
+pub async fn outbox_waiting(db: &rebound::store::Db, kind: &'static str) -> usize {
+    db.run(move |c| rebound::notify::outbox::waiting(c, kind)).await.expect("outbox count")
+}
+
 pub async fn count_rows(db: &rebound::store::Db, table: &'static str) -> i64 {
     use diesel::RunQueryDsl;
     db.run(move |c| -> Result<_, rebound::store::StoreError> {
