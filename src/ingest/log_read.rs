@@ -1,5 +1,6 @@
-//! One pass over one log file: from its checkpoint to what is there now, a transaction per
-//! chunk, each holding the chunk's records, its unreadable lines and the checkpoint after it.
+//! One pass over one log file: from its checkpoint to what was there when the pass began, a
+//! transaction per chunk, each holding the chunk's records, its unreadable lines and the
+//! checkpoint after it.
 //!
 //! Takes a source (its name, format and context), a path and a connection; gives what the
 //! pass recorded. `rebound import-log` makes one pass per file; `rebound serve` makes one per
@@ -53,8 +54,9 @@ impl From<crate::store::StoreError> for PassError {
 }
 
 impl Pipeline {
-    /// Reads `path` from its checkpoint to its current end; `progress` is told the bytes read
-    /// after each committed chunk.
+    /// Reads `path` from its checkpoint to the end it had when the pass began (a plain file;
+    /// a compressed segment to its end); `progress` is told the bytes read and the running
+    /// counts after each committed chunk.
     pub fn log_pass(
         &self,
         c: &mut AnyConnection,
@@ -90,8 +92,17 @@ impl Pipeline {
         let mut base = start;
         // The last bytes read, for the checkpoint's tail digest.
         let mut tail: Vec<u8> = if start == 0 { Vec::new() } else { before };
+        // A plain file is read up to the size it had when the pass began: with a writer
+        // appending all the time a pass would otherwise never end, and a follower with
+        // several files or sources would serve only this one. The next poll goes on.
+        let mut left = match id.compression {
+            Compression::None => id.size.saturating_sub(start),
+            _ => u64::MAX,
+        };
         loop {
-            let n = chunks.read_into(&mut pending, CHUNK).map_err(io)?;
+            let max = usize::try_from(left).map_or(CHUNK, |l| l.min(CHUNK));
+            let n = chunks.read_into(&mut pending, max).map_err(io)?;
+            left = left.saturating_sub(n as u64);
             let finished = n == 0;
             let mut entries = Vec::new();
             let used = reader.feed(&pending, &mut entries);

@@ -66,8 +66,9 @@ pub fn run() {
 }
 
 /// A writer appends `RATE` lines/s (in 10 ms slices) for `TAIL_SECS`; the follower makes a
-/// pass every POLL and, after each, knows how many lines are committed. A line's lag is the
-/// commit time of the pass that held it minus its write time; the worst one is printed.
+/// pass every POLL, and after each committed chunk knows how many lines are committed. A
+/// line's lag is the commit time of the chunk that held it minus its write time; the worst
+/// one is printed.
 fn tail_lag() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (store, pipeline) = setup(dir.path());
@@ -89,23 +90,31 @@ fn tail_lag() {
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
             }
-            f.write_all(chunk.concat().as_bytes()).expect("append");
+            // Stamped before the write, so a line is never committed before its stamp exists.
             let now = Instant::now();
             w.lock().unwrap().extend(std::iter::repeat_n(now, chunk.len()));
+            f.write_all(chunk.concat().as_bytes()).expect("append");
         }
     });
     let mut conn = store.conn().expect("connection");
     let (mut committed, mut worst) = (0usize, Duration::ZERO);
     let deadline = Instant::now() + Duration::from_secs(TAIL_SECS * 3);
     while committed < total && Instant::now() < deadline {
-        let stats = pipeline.log_pass(&mut conn, &source(), &file, &mut |_, _| {}).expect("pass");
-        let now = Instant::now();
-        if stats.records > 0 {
-            // The oldest line of this pass waited longest.
-            let at = written.lock().unwrap()[committed];
-            worst = worst.max(now - at);
-            committed += stats.records;
-        }
+        let before = committed;
+        // Called after each committed chunk with the pass's running counts: the oldest line
+        // of the chunk (the first one after those committed before) waited longest.
+        let stats = pipeline
+            .log_pass(&mut conn, &source(), &file, &mut |_, so_far| {
+                let now = Instant::now();
+                let done = before + so_far.records;
+                if done > committed {
+                    let at = written.lock().unwrap()[committed];
+                    worst = worst.max(now - at);
+                    committed = done;
+                }
+            })
+            .expect("pass");
+        assert_eq!(committed, before + stats.records);
         std::thread::sleep(POLL);
     }
     writer.join().expect("writer");

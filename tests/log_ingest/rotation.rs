@@ -78,3 +78,38 @@ async fn a_queue_id_joins_across_rotation(db: TestDb) {
     assert_eq!(count(&store, "events").await, 2);
 }
 on_both_backends!(join_across_rotation, a_queue_id_joins_across_rotation);
+
+/// A pass reads what the file held when it began: lines appended during the pass (here by
+/// its own progress callback, after the first committed chunk) wait for the next pass, so
+/// a file written all the time cannot keep a follower from its other files and sources.
+async fn a_pass_stops_at_the_size_it_began_with(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("maillog");
+    std::fs::write(&log, FILE_N).unwrap();
+    let cfg = Config { database: db.config(), ..Default::default() };
+    let store = Db::connect(&cfg.database).unwrap();
+    let pipeline = Pipeline::new(&cfg).unwrap();
+    let path = log.clone();
+    let (first, calls, second) = store
+        .run(move |c| -> Result<(usize, usize, usize), rebound::ingest::log_read::PassError> {
+            let mut calls = 0;
+            let first = pipeline
+                .log_pass(c, &source(), &path, &mut |_, _| {
+                    calls += 1;
+                    if calls == 1 {
+                        use std::io::Write;
+                        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+                        f.write_all(FILE_N1.as_bytes()).unwrap();
+                    }
+                })?
+                .records;
+            let second = pipeline.log_pass(c, &source(), &path, &mut |_, _| {})?.records;
+            Ok((first, calls, second))
+        })
+        .await
+        .unwrap();
+    assert_eq!((first, calls), (1, 1), "ann's delivery only, in one chunk");
+    assert_eq!(second, 1, "bob's bounce, appended during the first pass, on the next one");
+    assert_eq!(count(&store, "events").await, 2);
+}
+on_both_backends!(pass_stops_at_its_start_size, a_pass_stops_at_the_size_it_began_with);
