@@ -125,14 +125,17 @@ fn import(db: DatabaseConfig, mails: &[Vec<u8>], secret: Option<&str>) -> Run {
     Run { wall, cpu, enqueued: queued(&mut c) as usize }
 }
 
-/// Events waiting in the outbox: rows of their own, and those a bundle row holds.
+/// Events waiting to be fanned out: rows of their own, and those a bundle row holds.
 fn queued(c: &mut AnyConnection) -> i64 {
     let length = match c {
         AnyConnection::Postgresql(_) => "json_array_length(payload::json)",
         AnyConnection::Sqlite(_) => "json_array_length(payload)",
     };
-    count(c, "notify_outbox WHERE kind <> 'bundle'")
-        + sum(c, &format!("SELECT COALESCE(SUM({length}), 0) AS n FROM notify_outbox WHERE kind = 'bundle'"))
+    count(c, "notify_outbox WHERE fanned = 0 AND kind <> 'bundle'")
+        + sum(
+            c,
+            &format!("SELECT COALESCE(SUM({length}), 0) AS n FROM notify_outbox WHERE fanned = 0 AND kind = 'bundle'"),
+        )
 }
 
 fn sum(c: &mut AnyConnection, sql: &str) -> i64 {
