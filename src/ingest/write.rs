@@ -324,7 +324,9 @@ impl Pipeline {
         crate::notify::alert::matchers::writing(c)?;
         let ids = events::insert_many(c, &rows)?;
         crate::notify::alert::counts::record(c, &rows)?;
-        crate::notify::bundle::emit(c, |wanted| recorded(wanted, &rows, &ids, now))?;
+        // The hot events of this statement and the suppressions they cause: one outbox row.
+        let mut bundle = crate::notify::bundle::Bundle::open(c)?;
+        bundle.extend(recorded(&bundle, &rows, &ids, now));
 
         // Campaign rows are locked in key order, so two instances never wait on each other
         // in a cycle.
@@ -354,7 +356,8 @@ impl Pipeline {
                 now,
             })
             .collect();
-        let suppressed = self.policy.on_events(c, &allow, &events::History, &facts)?;
+        let suppressed = self.policy.on_events(c, &allow, &events::History, &facts, &mut bundle)?;
+        bundle.close(c)?;
         stats.suppressed += suppressed.iter().filter(|s| s.is_some()).count();
         for cls in &classes {
             *hits.entry(cls.rule_key.clone()).or_default() += 1;
@@ -370,7 +373,7 @@ const REVIEW_ADDED: &str = "review.added";
 /// The `*.recorded` / `delivery.*` events of just-stored event rows, of the types wanted:
 /// what rebuilds each payload at delivery (`notify::rebuild`), nothing encoded now.
 fn recorded(
-    wanted: &crate::notify::Wanted,
+    wanted: &crate::notify::bundle::Bundle,
     rows: &[events::NewEvent],
     ids: &[i64],
     now: NaiveDateTime,

@@ -2,12 +2,15 @@
 //!
 //! Takes the `*.recorded` / `delivery.*` events and the `suppression.added` of recorded
 //! events that an ingest transaction makes ([`Hot`]: what rebuilds each payload at delivery,
-//! neither a payload nor an id); gives one outbox row of kind [`KIND`] holding them all
+//! neither a payload nor an id), gathered in a [`Bundle`] across the transaction's stages;
+//! gives one outbox row of kind [`KIND`] holding them all
 //! (`payload` a compact JSON array), and, when the fan-out meets that row, one ordinary
 //! outbox row per event some endpoint takes, its `evt_` id drawn then: once, inside the
 //! fan-out's transaction, so every attempt after carries the same id. The fan-out handles
 //! a bundle where the bundle stands among the outbox rows, so the order of events per
-//! endpoint is the order in which they were committed.
+//! endpoint is the order in which they were committed. One nuance: the bundle is written
+//! when its statement closes, so a `suppression.removed` that the same transaction wrote
+//! earlier (a lapsed entry replaced) is delivered before the statement's recorded events.
 //!
 //! Why: an outbox row per event (a b-tree insert, an entry in the unfanned index, ten JSON
 //! extractions on SQLite, a random id) cost the import 10–11% more CPU time on SQLite and
@@ -20,7 +23,6 @@ use crate::store::schema::notify_outbox;
 use crate::store::{AnyConnection, StoreError};
 use chrono::{NaiveDateTime, SubsecRound};
 use diesel::prelude::*;
-use std::collections::HashMap;
 
 /// The `kind` of a bundle row: not an event type, so no endpoint filter takes it as one.
 pub const KIND: &str = "bundle";
@@ -42,17 +44,39 @@ pub struct Hot {
 type Wire<'a> = (&'a str, NaiveDateTime, Option<&'a str>, Option<&'a str>, i64, &'a str, Option<&'a str>, &'a str);
 type WireOwned = (String, NaiveDateTime, Option<String>, Option<String>, i64, String, Option<String>, String);
 
-/// Enqueues the hot events `build` makes, if an enabled endpoint wants any type, as one
-/// bundle row (inside the caller's transaction); `build` is only called then. Gives how many
-/// events the bundle holds.
-pub fn emit(c: &mut AnyConnection, build: impl FnOnce(&Wanted) -> Vec<Hot>) -> Result<usize, StoreError> {
-    let wanted = Wanted::load(c)?;
-    if !wanted.any() {
-        return Ok(0);
+/// The hot events one transaction makes, gathered from its stages (the events written,
+/// the suppressions they caused) and written as one bundle row when it [`closes`](Self::close):
+/// one row per ingest statement, not one per stage. Knows which types some enabled endpoint
+/// takes (one query when opened) and keeps only those.
+#[derive(Debug, Default)]
+pub struct Bundle {
+    wanted: Wanted,
+    events: Vec<Hot>,
+}
+
+impl Bundle {
+    /// An empty bundle for the caller's transaction.
+    pub fn open(c: &mut AnyConnection) -> Result<Bundle, StoreError> {
+        Ok(Bundle { wanted: Wanted::load(c)?, events: Vec::new() })
     }
-    let events: Vec<Hot> = build(&wanted).into_iter().filter(|e| wanted.wants(e.kind)).collect();
-    enqueue(c, &events)?;
-    Ok(events.len())
+
+    /// Does some enabled endpoint take events of `kind`? (Asked before building one.)
+    pub fn wants(&self, kind: &str) -> bool {
+        self.wanted.wants(kind)
+    }
+
+    /// Adds the events of `hot` some endpoint takes.
+    pub fn extend(&mut self, hot: impl IntoIterator<Item = Hot>) {
+        let wanted = &self.wanted;
+        self.events.extend(hot.into_iter().filter(|e| wanted.wants(e.kind)));
+    }
+
+    /// Writes what was gathered as one bundle row (nothing when nothing was); gives how many
+    /// events it holds.
+    pub fn close(self, c: &mut AnyConnection) -> Result<usize, StoreError> {
+        enqueue(c, &self.events)?;
+        Ok(self.events.len())
+    }
 }
 
 /// Writes `events` as one bundle row (nothing when there are none).
@@ -119,48 +143,51 @@ fn static_kind(kind: &str) -> Option<&'static str> {
         .find(|k| *k == kind)
 }
 
+/// An unpacked event's own outbox row.
+#[derive(Insertable)]
+#[diesel(table_name = notify_outbox)]
+struct Unpacked<'a> {
+    event_id: String,
+    kind: &'static str,
+    campaign_id: Option<&'a str>,
+    sending_domain: Option<&'a str>,
+    payload: &'static str,
+    created_at: NaiveDateTime,
+    fanned: i32,
+    record_id: Option<i64>,
+    classification: Option<&'a str>,
+    rule_key: Option<&'a str>,
+    reason: Option<&'a str>,
+}
+
 /// Writes one ordinary outbox row per event of `events` (already fanned: the caller makes
 /// their deliveries in the same transaction); gives their outbox ids, in order.
 pub fn unpack(c: &mut AnyConnection, events: &[&Hot]) -> Result<Vec<i64>, StoreError> {
-    let ids: Vec<String> = events.iter().map(|_| new_id()).collect();
-    let rows: Vec<_> = events
+    let rows: Vec<Unpacked> = events
         .iter()
-        .zip(&ids)
-        .map(|(e, id)| {
-            (
-                notify_outbox::event_id.eq(id),
-                notify_outbox::kind.eq(e.kind),
-                notify_outbox::campaign_id.eq(&e.campaign_id),
-                notify_outbox::sending_domain.eq(&e.sending_domain),
-                notify_outbox::payload.eq(""),
-                notify_outbox::created_at.eq(e.at),
-                notify_outbox::fanned.eq(1),
-                notify_outbox::record_id.eq(Some(e.record.event_id)),
-                notify_outbox::classification.eq(Some(&e.record.classification)),
-                notify_outbox::rule_key.eq(&e.record.rule_key),
-                notify_outbox::reason.eq(Some(&e.record.reason)),
-            )
+        .map(|e| Unpacked {
+            event_id: new_id(),
+            kind: e.kind,
+            campaign_id: e.campaign_id.as_deref(),
+            sending_domain: e.sending_domain.as_deref(),
+            payload: "",
+            created_at: e.at,
+            fanned: 1,
+            record_id: Some(e.record.event_id),
+            classification: Some(&e.record.classification),
+            rule_key: e.record.rule_key.as_deref(),
+            reason: Some(&e.record.reason),
         })
         .collect();
-    match c {
-        AnyConnection::Postgresql(pg) => {
-            // RETURNING does not promise the VALUES order: the ids come back keyed.
-            let mut got: HashMap<String, i64> = HashMap::with_capacity(rows.len());
-            for chunk in rows.chunks(500) {
-                let pairs: Vec<(String, i64)> = diesel::insert_into(notify_outbox::table)
-                    .values(chunk)
-                    .returning((notify_outbox::event_id, notify_outbox::id))
-                    .get_results(pg)?;
-                got.extend(pairs);
-            }
-            Ok(ids.iter().map(|i| got.get(i).copied().unwrap_or_default()).collect())
-        }
-        AnyConnection::Sqlite(lite) => rows
-            .iter()
-            .map(|r| diesel::insert_into(notify_outbox::table).values(r).returning(notify_outbox::id).get_result(lite))
-            .collect::<Result<Vec<i64>, _>>()
-            .map_err(StoreError::from),
-    }
+    Ok(crate::insert_rows_returning_ids!(
+        c,
+        notify_outbox::table,
+        rows,
+        500,
+        notify_outbox::event_id => String,
+        notify_outbox::id,
+        |r: &Unpacked| r.event_id.clone()
+    ))
 }
 
 #[cfg(test)]

@@ -32,6 +32,9 @@ const FAN_OUT_ROWS: i64 = 2000;
 /// An outbox row to fan out: id, type, campaign, sending domain, when, payload.
 type Unfanned = (i64, String, Option<String>, Option<String>, NaiveDateTime, String);
 
+/// The payload of a bundle row, and nothing of any other.
+const BUNDLE_PAYLOAD: &str = "CASE WHEN kind = 'bundle' THEN payload ELSE '' END";
+
 /// Makes one delivery per (event, endpoint that takes it) for about [`FAN_OUT_ROWS`] events
 /// not fanned out yet, in the order they were committed (a bundle's events where the bundle
 /// stands: [`super::bundle`]); gives how many events it took.
@@ -50,7 +53,8 @@ pub fn fan_out(c: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, Store
                 notify_outbox::campaign_id,
                 notify_outbox::sending_domain,
                 notify_outbox::created_at,
-                notify_outbox::payload,
+                // Only a bundle's payload is read here; another row's JSON is read when sent.
+                diesel::dsl::sql::<diesel::sql_types::Text>(BUNDLE_PAYLOAD),
             ))
             .load(c)?;
         if rows.is_empty() {
@@ -501,4 +505,12 @@ fn first_since(c: &mut AnyConnection, before: NaiveDateTime) -> Result<i64, Stor
         }
     }
     Ok(lo)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_bundle_payload_expression_names_the_bundle_kind() {
+        assert!(super::BUNDLE_PAYLOAD.contains(&format!("kind = '{}'", super::super::bundle::KIND)));
+    }
 }

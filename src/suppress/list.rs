@@ -157,15 +157,20 @@ fn scoped(mut out: crate::notify::Outgoing, scope: &str) -> crate::notify::Outgo
 /// Inserts new suppressions (known not to exist) and their change-log entries, a few
 /// hundred rows per statement on PostgreSQL.
 pub fn insert_many(c: &mut AnyConnection, entries: &[Suppression]) -> Result<(), StoreError> {
-    insert_many_as(c, entries, None, false)
+    insert_many_as(c, entries, None, None)
 }
 
 /// [`insert_many`] of entries the policy made from just-recorded events: each one's
 /// address is its event's recipient, `event_id` that event, `reason` its reason and its
 /// source the one of the event's classification, so its `suppression.added` is rebuilt
-/// from the events row at delivery instead of being stored (`notify::rebuild`).
-pub fn insert_many_recorded(c: &mut AnyConnection, entries: &[Suppression]) -> Result<(), StoreError> {
-    insert_many_as(c, entries, None, true)
+/// from the events row at delivery instead of being stored (`notify::rebuild`); it joins
+/// `bundle`, the caller's other hot events.
+pub fn insert_many_recorded(
+    c: &mut AnyConnection,
+    entries: &[Suppression],
+    bundle: &mut crate::notify::bundle::Bundle,
+) -> Result<(), StoreError> {
+    insert_many_as(c, entries, None, Some(bundle))
 }
 
 /// [`insert_many`] with the change log dated `logged_at` instead of each entry's
@@ -176,38 +181,45 @@ pub fn insert_many_logged(
     entries: &[Suppression],
     logged_at: Option<NaiveDateTime>,
 ) -> Result<(), StoreError> {
-    insert_many_as(c, entries, logged_at, false)
+    insert_many_as(c, entries, logged_at, None)
 }
 
 fn insert_many_as(
     c: &mut AnyConnection,
     entries: &[Suppression],
     logged_at: Option<NaiveDateTime>,
-    recorded: bool,
+    recorded: Option<&mut crate::notify::bundle::Bundle>,
 ) -> Result<(), StoreError> {
     if entries.is_empty() {
         return Ok(());
     }
     super::changes::hold_order(c)?;
-    if crate::notify::Wanted::load(c)?.wants(ADDED) {
-        let at = |e: &Suppression| logged_at.unwrap_or(e.created_at);
-        // Those made from a recorded event are rebuilt from it at delivery: one bundle row
-        // holds them all; the others carry their JSON.
-        let (mut hot, mut full) = (Vec::new(), Vec::new());
-        for e in entries {
-            match recorded.then(|| by_record(e)).flatten() {
-                Some(record) => hot.push(crate::notify::bundle::Hot {
-                    kind: ADDED,
-                    at: at(e),
-                    campaign_id: None,
-                    sending_domain: (e.scope != GLOBAL).then(|| e.scope.clone()),
-                    record,
-                }),
-                None => full.push(added(e, None, at(e))),
+    let at = |e: &Suppression| logged_at.unwrap_or(e.created_at);
+    match recorded {
+        // Those made from a recorded event are rebuilt from it at delivery: they join the
+        // caller's bundle; any other carries its JSON.
+        Some(bundle) if bundle.wants(ADDED) => {
+            let mut full = Vec::new();
+            for e in entries {
+                match by_record(e) {
+                    Some(record) => bundle.extend([crate::notify::bundle::Hot {
+                        kind: ADDED,
+                        at: at(e),
+                        campaign_id: None,
+                        sending_domain: (e.scope != GLOBAL).then(|| e.scope.clone()),
+                        record,
+                    }]),
+                    None => full.push(added(e, None, at(e))),
+                }
+            }
+            crate::notify::outbox::enqueue(c, &full)?;
+        }
+        Some(_) => {}
+        None => {
+            if crate::notify::Wanted::load(c)?.wants(ADDED) {
+                crate::notify::outbox::enqueue(c, &entries.iter().map(|e| added(e, None, at(e))).collect::<Vec<_>>())?;
             }
         }
-        crate::notify::bundle::enqueue(c, &hot)?;
-        crate::notify::outbox::enqueue(c, &full)?;
     }
     match c {
         AnyConnection::Postgresql(pg) => insert_many_pg(pg, entries, logged_at),

@@ -152,17 +152,22 @@ impl Policy {
         events: &dyn EventHistory,
         ev: &Candidate,
     ) -> Result<Option<Source>, StoreError> {
-        Ok(self.on_events(c, allow, events, std::slice::from_ref(ev))?.pop().flatten())
+        let mut bundle = crate::notify::bundle::Bundle::open(c)?;
+        let source = self.on_events(c, allow, events, std::slice::from_ref(ev), &mut bundle)?.pop().flatten();
+        bundle.close(c)?;
+        Ok(source)
     }
 
     /// Applies the policy to just-stored events, in order, with a fixed number of queries
-    /// however many events there are. Returns, per event, the source it suppressed with.
+    /// however many events there are. Returns, per event, the source it suppressed with; the
+    /// `suppression.added` events of the entries it makes join `bundle`.
     pub fn on_events(
         &self,
         c: &mut AnyConnection,
         allow: &Allowlist,
         events: &dyn EventHistory,
         evs: &[Candidate],
+        bundle: &mut crate::notify::bundle::Bundle,
     ) -> Result<Vec<Option<Source>>, StoreError> {
         let counted_soft = |ev: &Candidate| {
             ev.outcome == Outcome::Soft && !self.cfg.soft_uncounted_reasons.iter().any(|r| r == ev.reason)
@@ -264,7 +269,7 @@ impl Policy {
             new_entries.push(entry);
             out.push(Some(source));
         }
-        list::insert_many_recorded(c, &new_entries)?;
+        list::insert_many_recorded(c, &new_entries, bundle)?;
         Ok(out)
     }
 
