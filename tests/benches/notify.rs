@@ -37,23 +37,33 @@ pub fn run(tmp: &std::path::Path) {
     let secret = secret.display().to_string();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let mails = bounces();
-    // Alternating, best of two each: the machine is shared, and the first run warms it.
+    // Alternating, best of several each (two unless REBOUND_BENCH_NOTIFY_ROUNDS says): the
+    // machine is shared, and the first run warms it.
+    let rounds: usize = std::env::var("REBOUND_BENCH_NOTIFY_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
     let best = |a: Run, b: Run| Run { wall: a.wall.min(b.wall), cpu: a.cpu.min(b.cpu), enqueued: b.enqueued };
     let none = Run { wall: f64::MAX, cpu: f64::MAX, enqueued: 0 };
     let (mut base, mut with) = (none, none);
-    for round in 0..2 {
-        base = best(base, import(sqlite(&format!("plain{round}")), &mails, None));
-        with = best(with, import(sqlite(&format!("hooked{round}")), &mails, Some(&secret)));
+    for round in 0..rounds {
+        let b = import(sqlite(&format!("plain{round}")), &mails, None);
+        let w = import(sqlite(&format!("hooked{round}")), &mails, Some(&secret));
+        eprintln!("  SQLite round {round}: CPU {:.2} → {:.2} s, wall {:.2} → {:.2} s", b.cpu, w.cpu, b.wall, w.wall);
+        (base, with) = (best(base, b), best(with, w));
     }
     report("SQLite", base, with);
     let (mut base, mut with) = (none, none);
-    for round in 0..2 {
+    for round in 0..rounds {
+        let (mut b, mut w) = (none, none);
         crate::on_postgres("notify import, PostgreSQL", &format!("bench_notify_a{round}"), |cfg| {
-            base = best(base, import(cfg, &mails, None));
+            b = import(cfg, &mails, None);
         });
         crate::on_postgres("notify import, PostgreSQL", &format!("bench_notify_b{round}"), |cfg| {
-            with = best(with, import(cfg, &mails, Some(&secret)));
+            w = import(cfg, &mails, Some(&secret));
         });
+        eprintln!(
+            "  PostgreSQL round {round}: CPU {:.2} → {:.2} s, wall {:.2} → {:.2} s",
+            b.cpu, w.cpu, b.wall, w.wall
+        );
+        (base, with) = (best(base, b), best(with, w));
     }
     if base.wall < f64::MAX && with.wall < f64::MAX {
         report("PostgreSQL", base, with);

@@ -111,6 +111,7 @@ async fn gone_disables(db: TestDb) {
     let attempts = admin.get("/api/v1/webhooks/gone/attempts").await.expect(200);
     assert_eq!(attempts["attempts"][0]["outcome"], "gone", "{attempts}");
     assert_eq!(attempts["attempts"][0]["status_code"], 410);
+    assert_eq!(attempts["attempts"][0]["response_excerpt"], "receiver answered 410", "{attempts}");
     // Enabling resumes it (for events committed from then on).
     rx.set_status(200);
     let w = admin.post("/api/v1/webhooks/gone/enable", &Value::Null).await.expect(200);

@@ -92,7 +92,8 @@ impl Receiver {
     }
 }
 
-async fn take(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+/// Answers the status set, with a body naming it (so the attempt's excerpt can be checked).
+async fn take(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {
     let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let (id, ts, sigs) = (h("webhook-id"), h("webhook-timestamp"), h("webhook-signature"));
     let fresh = ts.parse::<i64>().is_ok_and(|t| (chrono::Utc::now().timestamp() - t).abs() < 300);
@@ -103,5 +104,6 @@ async fn take(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) 
     let signed = fresh && sigs.split(' ').any(|s| s == want);
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     inner.got.lock().unwrap().push(Got { webhook_id: id, attempt_id: h("rebound-attempt-id"), body, signed });
-    StatusCode::from_u16(inner.status.load(Ordering::SeqCst)).unwrap()
+    let status = inner.status.load(Ordering::SeqCst);
+    (StatusCode::from_u16(status).unwrap(), format!("receiver answered {status}"))
 }
