@@ -18,7 +18,9 @@ use crate::store::Db;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How often each source's files are looked at: the tail lag is at most this plus a commit.
+/// How often each source's files are looked at, start to start: a line waits at most this
+/// plus one pass (a sleep of a whole poll after each pass made a busy file's lines wait
+/// a pass longer: 0.73 s median, 0.9–1.2 s worst at 5,000 lines/s on 2026-12-03's machine).
 pub const POLL: Duration = Duration::from_millis(250);
 
 /// How often the API-managed sources are listed again: a source created, changed, disabled or
@@ -51,6 +53,7 @@ pub fn start(
         let mut stored: Vec<MtaLogConfig> = Vec::new();
         let mut listed = std::time::Instant::now() - RELIST;
         loop {
+            let round = std::time::Instant::now();
             // The API-managed sources, looked at again every RELIST (a small table).
             if listed.elapsed() >= RELIST {
                 match db.run(super::log_sources::stored).await {
@@ -98,7 +101,7 @@ pub fn start(
                 }
             }
             tokio::select! {
-                _ = tokio::time::sleep(POLL) => {}
+                _ = tokio::time::sleep(POLL.saturating_sub(round.elapsed())) => {}
                 _ = stop.cancelled() => return,
             }
         }

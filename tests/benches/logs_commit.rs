@@ -98,9 +98,12 @@ fn tail_lag() {
     });
     let mut conn = store.conn().expect("connection");
     let (mut committed, mut worst) = (0usize, Duration::ZERO);
+    // Each chunk's oldest line's lag, with when it was committed (seconds into the run).
+    let mut lags: Vec<(Duration, f64)> = Vec::new();
+    let began = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(TAIL_SECS * 3);
     while committed < total && Instant::now() < deadline {
-        let before = committed;
+        let (before, pass_began) = (committed, Instant::now());
         // Called after each committed chunk with the pass's running counts: the oldest line
         // of the chunk (the first one after those committed before) waited longest.
         let stats = pipeline
@@ -110,16 +113,31 @@ fn tail_lag() {
                 if done > committed {
                     let at = written.lock().unwrap()[committed];
                     worst = worst.max(now - at);
+                    lags.push((now - at, (now - began).as_secs_f64()));
                     committed = done;
                 }
             })
             .expect("pass");
         assert_eq!(committed, before + stats.records);
-        std::thread::sleep(POLL);
+        // As `rebound serve` follows: a pass every POLL, start to start.
+        std::thread::sleep(POLL.saturating_sub(pass_began.elapsed()));
     }
     writer.join().expect("writer");
+    lags.sort_by_key(|l| l.0);
+    let pick = |q: f64| lags.get(((lags.len() as f64 * q) as usize).min(lags.len().saturating_sub(1))).copied();
+    if let (Some(p50), Some(p99), Some(max)) = (pick(0.5), pick(0.99), lags.last().copied()) {
+        println!(
+            "{:<44} p50 {:.3} s, p99 {:.3} s, worst {:.3} s at {:.1} s into the run ({} chunks)",
+            "logs: tail lag per committed chunk",
+            p50.0.as_secs_f64(),
+            p99.0.as_secs_f64(),
+            max.0.as_secs_f64(),
+            max.1,
+            lags.len()
+        );
+    }
     println!(
-        "{:<44} {:>9.3} s worst lag  ({committed} of {total} lines at {RATE} lines/s, a pass every {} ms)",
+        "{:<44} {:>9.3} s worst lag  ({committed} of {total} lines at {RATE} lines/s, a pass every {} ms start to start)",
         "logs: tail lag of a followed file",
         worst.as_secs_f64(),
         POLL.as_millis()
