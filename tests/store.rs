@@ -235,3 +235,46 @@ async fn mailbox_repository_answers_by_kind(db: TestDb) {
     assert_ne!(again.id, one.id, "a deleted API mailbox's name may be reused, by a new mailbox");
 }
 on_both_backends!(mailbox_repository, mailbox_repository_answers_by_kind);
+
+/// Rows whose keys repeat each get their own id, in order (PostgreSQL cannot tell them apart
+/// by a key, so they go one by one).
+async fn ids_in_order_even_when_keys_repeat(db: TestDb) {
+    use diesel::prelude::*;
+    use rebound::store::schema::audit_log;
+    #[derive(Insertable)]
+    #[diesel(table_name = audit_log)]
+    struct Row {
+        at: chrono::NaiveDateTime,
+        actor: String,
+        action: String,
+        subject: String,
+        detail: Option<String>,
+    }
+    let (store, _) = Db::connect_and_migrate(&db.config()).unwrap();
+    let mut c = store.conn().unwrap();
+    let at = chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap().and_hms_opt(10, 0, 0).unwrap();
+    let row = |subject: &str, n: u8| Row {
+        at,
+        actor: "test".into(),
+        action: "insert".into(),
+        subject: subject.into(),
+        detail: Some(n.to_string()),
+    };
+    let rows = [row("a", 1), row("b", 2), row("a", 3)];
+    let got = (|| -> Result<Vec<i64>, rebound::store::StoreError> {
+        Ok(rebound::insert_rows_returning_ids!(
+            &mut *c,
+            audit_log::table,
+            rows,
+            500,
+            audit_log::subject => String,
+            audit_log::id,
+            |r: &Row| r.subject.clone()
+        ))
+    })()
+    .unwrap();
+    let details: Vec<Option<String>> =
+        got.iter().map(|id| audit_log::table.find(id).select(audit_log::detail).first(&mut *c).unwrap()).collect();
+    assert_eq!(details, ["1", "2", "3"].map(|d| Some(d.to_string())), "ids {got:?}");
+}
+on_both_backends!(insert_ids, ids_in_order_even_when_keys_repeat);

@@ -71,16 +71,14 @@ impl Bundle {
         self.events.extend(hot.into_iter().filter(|e| wanted.wants(e.kind)));
     }
 
-    /// Writes what was gathered as one bundle row (nothing when nothing was); gives how many
-    /// events it holds.
-    pub fn close(self, c: &mut AnyConnection) -> Result<usize, StoreError> {
-        enqueue(c, &self.events)?;
-        Ok(self.events.len())
+    /// Writes what was gathered as one bundle row (nothing when nothing was).
+    pub fn close(self, c: &mut AnyConnection) -> Result<(), StoreError> {
+        enqueue(c, &self.events)
     }
 }
 
 /// Writes `events` as one bundle row (nothing when there are none).
-pub fn enqueue(c: &mut AnyConnection, events: &[Hot]) -> Result<(), StoreError> {
+fn enqueue(c: &mut AnyConnection, events: &[Hot]) -> Result<(), StoreError> {
     let Some(first) = events.first() else { return Ok(()) };
     let payload = encode(events)?;
     diesel::insert_into(notify_outbox::table)

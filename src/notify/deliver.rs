@@ -247,7 +247,7 @@ pub fn begin(
             return Ok(None);
         }
         // One statement for the round on PostgreSQL (a round trip per POST halved the rate of
-        // single deliveries); each group's event ids, distinct within a round, key its id.
+        // single deliveries); each group's event ids key its id.
         let rows: Vec<NewAttempt> = groups
             .iter()
             .map(|g| NewAttempt {
@@ -259,20 +259,6 @@ pub fn begin(
                 instance_id: owner,
             })
             .collect();
-        let distinct = rows.iter().map(|r| r.event_ids.as_str()).collect::<std::collections::HashSet<_>>().len();
-        if distinct < rows.len() {
-            // An event twice in one round (never made by the fan-out): no key, one by one.
-            return Ok(Some(
-                rows.iter()
-                    .map(|r| {
-                        diesel::insert_into(notify_attempts::table)
-                            .values(r)
-                            .returning(notify_attempts::id)
-                            .get_result(c)
-                    })
-                    .collect::<Result<Vec<i64>, _>>()?,
-            ));
-        }
         Ok(Some(crate::insert_rows_returning_ids!(
             c,
             notify_attempts::table,

@@ -30,12 +30,22 @@ macro_rules! insert_rows {
 
 /// Inserts every row of `$rows` and gives their ids in the same order. On PostgreSQL the
 /// ids come back keyed by `$key_cols` (RETURNING does not promise the VALUES order) and are
-/// put in order with `$row_key`, which must give the same key (of type `$key_ty`) for a row.
+/// put in order with `$row_key`, which must give the same key (of type `$key_ty`) for a row;
+/// rows whose keys repeat (which no key could tell apart) are inserted one by one instead.
 #[macro_export]
 macro_rules! insert_rows_returning_ids {
     ($c:expr, $table:expr, $rows:expr, $per_statement:expr, $key_cols:expr => $key_ty:ty, $id_col:expr, $row_key:expr) => {{
         use diesel::RunQueryDsl as _;
         match $c {
+            $crate::store::AnyConnection::Postgresql(pg)
+                if $rows.iter().map(|r| $row_key(r)).collect::<std::collections::HashSet<$key_ty>>().len()
+                    < $rows.len() =>
+            {
+                $rows
+                    .iter()
+                    .map(|r| diesel::insert_into($table).values(r).returning($id_col).get_result::<i64>(pg))
+                    .collect::<Result<Vec<i64>, _>>()?
+            }
             $crate::store::AnyConnection::Postgresql(pg) => {
                 let mut ids: std::collections::HashMap<$key_ty, i64> = std::collections::HashMap::new();
                 for chunk in $rows.chunks($per_statement) {
