@@ -207,6 +207,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "rejected due to local policy", "denied by policy", "policy reasons", "protocol violation",
         "violates our policy", "content presents a potential", "against our policy",
         "policy rejection",
+        // Mimecast "Rejected by header based Anti-Spoofing policy" (a From: claiming the
+        // recipient's own domain from outside it).
+        "anti-spoofing policy",
     ]),
     (Rejected, &[
         "sender rejected", "sender address rejected", "sender denied", "domain of sender address",
@@ -259,6 +262,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
         // iCloud 421 4.7.1 "Messages to x deferred due to excessive volume" (one recipient
         // receiving too fast, Apple's postmaster page).
         "excessive volume",
+        // Gmail 450 4.2.1: "The user you are trying to contact is receiving mail too quickly"
+        // / "... at a rate that prevents additional messages from being delivered".
+        "receiving mail too quickly", "receiving mail at a rate",
     ]),
     (TooManyConn, &[
         "too many connections", "too many concurrent", "connection limit", "too many smtp sessions",
@@ -376,6 +382,12 @@ const DEFINITIVE: &[(&str, Reason)] = &[
     ("resolver.adr.recipientnotfound", UserUnknown),
     ("resolver.adr.recipnotfound", UserUnknown),
     ("resolver.rst.recipsizelimit", ExceedLimit),
+    // Gmail 421 4.7.0 / 550 5.7.1 "an unusual rate of unsolicited mail originating from your
+    // IP address" (its SMTP error reference): the sending IP's standing, whatever else the
+    // text says about spam. Barracuda's Reputation Block List is a DNS blocklist of IPs
+    // ("Client host [x] blocked using Barracuda Reputation").
+    ("unsolicited mail originating from your ip", Blocked),
+    ("blocked using barracuda reputation", Blocked),
 ];
 
 const FIRST: &[Reason] = &[
@@ -624,10 +636,12 @@ pub fn classify_with(f: &Facts, hint: Option<Reason>) -> Reason {
     // Unknown user/domain after MAIL FROM is about the sender address; so it is when the
     // status is x.1.7/x.1.8 (RFC 3463: bad sender's mailbox / system address) or the server
     // says whose address it refused (Postfix smtpd's reject_unknown_sender_domain: "Sender
-    // address rejected: Domain not found", which names no recipient's domain).
+    // address rejected: Domain not found", which names no recipient's domain), or says its
+    // check of the sender failed (Exim's "Verification failed for <x> ... Sender verify failed").
     if f.command == Some("MAIL")
         || st == Some(Rejected)
         || crate::parse::text::contains_ci(f.diagnostic, "sender address rejected")
+        || crate::parse::text::contains_ci(f.diagnostic, "sender verify failed")
     {
         for r in hits.iter_mut() {
             if matches!(*r, UserUnknown | HostUnknown) {
