@@ -63,6 +63,9 @@ const CASES: &[(&str, u16, &str, &str, &str)] = &[
     ("mx01.mail.icloud.com", 554, "5.7.1", "[CS01] Message rejected due to local policy. Please visit https://support.apple.com/en-us/HT204137", "policyviolation"),
     ("mx01.mail.icloud.com", 550, "5.7.0", "Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.1", "blocked"),
     ("example-com.mail.protection.outlook.com", 550, "5.4.300", "Message expired", "expired"),
+    ("example-com.mail.protection.outlook.com", 550, "5.4.316", "Message expired, connection refused(Socket error code 10061)", "expired"),
+    ("example-com.mail.protection.outlook.com", 451, "4.4.316", "Connection refused [Message=Socket error code 10061]", "networkerror"),
+    ("example-com.mail.protection.outlook.com", 530, "5.7.57", "Client was not authenticated to send anonymous mail during MAIL FROM", "securityerror"),
     // Filtering gateways in front of a domain: Broadcom MessageLabs, Mimecast; Zoho Mail.
     ("cluster1.eu.messagelabs.com", 553, "", "you are trying to use me [server-7.tower-1.messagelabs.com] as a relay, but I have not been configured to let you [192.0.2.1, mta.example.com] do this.", "norelaying"),
     ("cluster1.eu.messagelabs.com", 550, "5.1.1", "Invalid recipient <someone@example.net> (#5.1.1)", "userunknown"),
