@@ -27,6 +27,8 @@ const CASES: &[(&str, u16, &str, &str, &str)] = &[
     ("gmail-smtp-in.l.google.com", 450, "4.2.1", "The user you are trying to contact is receiving mail too quickly. Please resend your message at a later time.", "speeding"),
     ("gmail-smtp-in.l.google.com", 421, "4.7.0", "Our system has detected an unusual rate of unsolicited mail originating from your IP address. To protect our users from spam, mail sent from your IP address has been temporarily blocked.", "blocked"),
     ("gmail-smtp-in.l.google.com", 550, "5.7.1", "The IP you're using to send mail is not authorized to send email directly to our servers. Please use the SMTP relay at your service provider instead.", "blocked"),
+    ("gmail-smtp-in.l.google.com", 421, "4.7.0", "This message is suspicious due to the very low reputation of the sending IP address. To protect our users from spam, mail sent from your IP address has been temporarily rate limited.", "badreputation"),
+    ("gmail-smtp-in.l.google.com", 552, "5.7.0", "This message was blocked because its content presents a potential security issue.", "policyviolation"),
     // Microsoft: Outlook.com and Exchange Online.
     ("example-com.mail.protection.outlook.com", 550, "5.1.10", "RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup", "userunknown"),
     ("example-com.mail.protection.outlook.com", 550, "5.4.1", "Recipient address rejected: Access denied. AS(201806281) [DB5EUR01FT012.eop-EUR01.prod.protection.outlook.com]", "userunknown"),
@@ -38,6 +40,7 @@ const CASES: &[(&str, u16, &str, &str, &str)] = &[
     ("outlook-com.olc.protection.outlook.com", 550, "5.5.0", "Requested action not taken: mailbox unavailable (S2017062302).", "userunknown"),
     ("outlook-com.olc.protection.outlook.com", 550, "5.7.1", "Service unavailable, Client host [192.0.2.1] blocked using Spamhaus. To request removal from this list see https://www.spamhaus.org/query/ip/192.0.2.1", "blocked"),
     ("outlook-com.olc.protection.outlook.com", 550, "5.7.1", "Unfortunately, messages from [192.0.2.1] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3150).", "blocked"),
+    ("outlook-com.olc.protection.outlook.com", 550, "", "OU-002 (BAY004-MC1F12) Unfortunately, messages from 192.0.2.1 weren't sent. Please contact your Internet service provider. You can tell them that Hotmail does not relay dynamically-assigned IP ranges. You can also refer your provider to http://mail.live.com/mail/troubleshooting.aspx#errors.", "blocked"),
     // Yahoo and AOL.
     ("mta5.am0.yahoodns.net", 554, "5.7.9", "Message not accepted for policy reasons. See https://senders.yahooinc.com/error-codes", "policyviolation"),
     ("mta5.am0.yahoodns.net", 553, "5.7.1", "[BL21] Connections will not be accepted from 192.0.2.1, because the ip is in Spamhaus's list; see https://senders.yahooinc.com/error-codes", "blocked"),
@@ -56,6 +59,10 @@ const CASES: &[(&str, u16, &str, &str, &str)] = &[
     ("mxs.mail.ru", 550, "", "Message was not accepted -- invalid mailbox.  Local mailbox someone@mail.ru is unavailable: user not found", "userunknown"),
     ("mxs.mail.ru", 550, "", "Message was not accepted -- invalid mailbox.  Local mailbox someone@mail.ru is unavailable: account is disabled", "suspend"),
     ("mx00.emig.gmx.net", 550, "", "Requested action not taken: mailbox unavailable", "userunknown"),
+    ("mx00.emig.gmx.net", 554, "", "Transaction failed Reject due to policy restrictions. For explanation visit https://www.gmx.net/mail/senderguidelines?c=pr", "policyviolation"),
+    ("mx00.emig.gmx.net", 554, "", "gmx.net (mxgmx016) Nemesis ESMTP Service not available No SMTP service Bad DNS PTR resource record. For explanation visit https://www.gmx.net/mail/senderguidelines?c=ptr", "requireptr"),
+    ("mxs.mail.ru", 550, "", "spam message rejected. Please visit http://help.mail.ru/notspam-support/id?c=AbCdEf or report details to abuse@corp.mail.ru. Error code: 0123456789ABCDEF.", "spamdetected"),
+    ("mx.yandex.ru", 550, "5.7.1", "Policy rejection on Target Address", "policyviolation"),
     // Tencent QQ.
     ("mx3.qq.com", 550, "", "Mailbox not found. http://service.mail.qq.com/cgi-bin/help?subtype=1&&id=20022&&no=1000728", "userunknown"),
     ("mx3.qq.com", 552, "", "Mailbox space not enough", "mailboxfull"),

@@ -180,6 +180,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "ip name lookup failed", "no reverse", "reverse-dns", "ptr lookup", "have a reverse",
         "host name lookup", "unverifyable", "unverifiable", "hostname doesn't match",
         "does not resolve", "mismatches client ip",
+        // GMX / Web.de 554 "Bad DNS PTR resource record" (sender guidelines, "?c=ptr").
+        "dns ptr",
     ]),
     (NotCompliantRfc, &[
         "rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "rfc 822", "not rfc compliant",
@@ -210,6 +212,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
         // Mimecast "Rejected by header based Anti-Spoofing policy" (a From: claiming the
         // recipient's own domain from outside it).
         "anti-spoofing policy",
+        // GMX / Web.de (1&1) 554 "Reject due to policy restrictions" (its sender guidelines,
+        // "?c=pr").
+        "due to policy restrictions",
     ]),
     (Rejected, &[
         "sender rejected", "sender address rejected", "sender denied", "domain of sender address",
@@ -288,6 +293,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
         "traffic not accepted from this ip",
         // Haraka's DSN.bad_sender_ip() default text; Coremail "IP is rejected".
         "bad sender ip", "ip is rejected",
+        // Outlook.com OU-002/DY-001: "Hotmail does not relay dynamically-assigned IP ranges"
+        // (a consumer connection's address, refused as a sender).
+        "dynamically-assigned ip", "dynamically assigned ip",
     ]),
 ];
 
