@@ -93,6 +93,7 @@ const CASES: &[(&str, u16, &str, &str, &str)] = &[
     ("mx.example.net", 550, "5.7.1", "<someone@example.net>... Relaying denied", "norelaying"),
     // X.2.3 is "message length exceeds administrative limit" (RFC 3463): a limit.
     ("mx.example.net", 552, "5.2.3", "Message size exceeds fixed maximum message size (10485760)", "exceedlimit"),
+    ("mx.example.net", 553, "5.1.8", "<sender@example.com>... Domain of sender address sender@example.com does not exist", "rejected"),
     // Exim's.
     ("mx.example.net", 550, "", "No Such User Here", "userunknown"),
     ("mx.example.net", 550, "", "Unrouteable address", "hostunknown"),
@@ -185,6 +186,7 @@ const OWN_WORDS: &[(&str, &str, &str)] = &[
     ("5.0.0", "Unrouteable mail domain \"example.net\"", "hostunknown"),
     ("4.0.0", "retry timeout exceeded", "expired"),
     ("5.0.0", "mailbox is full (MTA-imposed quota exceeded while writing to file /var/mail/someone)", "mailboxfull"),
+    ("4.0.0", "retry time not reached for any host after a long failure period", "expired"),
     // qmail-remote and qmail-send.
     ("5.1.2", "Sorry, I couldn't find any host by that name. (#5.1.2)", "hostunknown"),
     ("5.0.0", "I'm not going to try again; this message has been in the queue too long.", "expired"),
