@@ -124,24 +124,31 @@ fn command(reason: &str) -> &'static str {
     }
 }
 
-/// A Postfix-shaped report: the human-readable part quotes the remote server with the command
-/// it answered, the delivery-status part carries the status and the diagnostic.
-fn report(mx: &str, code: u16, status: &str, text: &str, reason: &str) -> String {
-    let st = if status.is_empty() { if code >= 500 { "5.0.0" } else { "4.0.0" } } else { status };
-    let action = if code >= 500 || st.starts_with("5.") { "failed" } else { "delayed" };
-    let diag = if status.is_empty() { format!("{code} {text}") } else { format!("{code} {status} {text}") };
-    let dom = mx.split('.').rev().take(2).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(".");
+/// A Postfix-shaped report for `someone@DOMAIN`: `said` is the human-readable part's account
+/// of the failure, `fields` the per-recipient fields after Action and Status.
+fn dsn(domain: &str, said: &str, action: &str, status: &str, fields: &str) -> String {
     format!(
         "From: MAILER-DAEMON@mta.example.com\r\nTo: sender@example.com\r\nSubject: Undelivered Mail Returned to Sender\r\n\
 Date: Tue, 1 Dec 2026 10:00:00 +0000\r\nMessage-ID: <report-1@mta.example.com>\r\nMIME-Version: 1.0\r\n\
 Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
 --B\r\nContent-Type: text/plain\r\n\r\nThis is the mail system at host mta.example.com.\r\n\r\n\
-<someone@{dom}>: host {mx}[192.0.2.25] said: {diag} (in reply to {cmd} command)\r\n\r\n\
+<someone@{domain}>: {said}\r\n\r\n\
 --B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mta.example.com\r\n\r\n\
-Final-Recipient: rfc822; someone@{dom}\r\nAction: {action}\r\nStatus: {st}\r\nRemote-MTA: dns; {mx}\r\n\
-Diagnostic-Code: smtp; {diag}\r\n\r\n--B--\r\n",
-        cmd = command(reason),
+Final-Recipient: rfc822; someone@{domain}\r\nAction: {action}\r\nStatus: {status}\r\n{fields}\r\n\r\n--B--\r\n"
     )
+}
+
+/// The remote server's reply in a report: the human-readable part quotes it with the command
+/// it answered, the delivery-status part carries the status and the diagnostic.
+fn report(mx: &str, code: u16, status: &str, text: &str, reason: &str) -> String {
+    let st = if status.is_empty() { if code >= 500 { "5.0.0" } else { "4.0.0" } } else { status };
+    let action = if code >= 500 || st.starts_with("5.") { "failed" } else { "delayed" };
+    let diag = if status.is_empty() { format!("{code} {text}") } else { format!("{code} {status} {text}") };
+    // The recipient's domain is the MX host's last two labels.
+    let mut labels: Vec<&str> = mx.rsplit('.').take(2).collect();
+    labels.reverse();
+    let said = format!("host {mx}[192.0.2.25] said: {diag} (in reply to {} command)", command(reason));
+    dsn(&labels.join("."), &said, action, st, &format!("Remote-MTA: dns; {mx}\r\nDiagnostic-Code: smtp; {diag}"))
 }
 
 #[test]
@@ -198,16 +205,7 @@ const OWN_WORDS: &[(&str, &str, &str)] = &[
 ];
 
 fn own_report(status: &str, text: &str) -> String {
-    format!(
-        "From: MAILER-DAEMON@mta.example.com\r\nTo: sender@example.com\r\nSubject: Undelivered Mail Returned to Sender\r\n\
-Date: Tue, 1 Dec 2026 10:00:00 +0000\r\nMessage-ID: <report-2@mta.example.com>\r\nMIME-Version: 1.0\r\n\
-Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
---B\r\nContent-Type: text/plain\r\n\r\nThis is the mail system at host mta.example.com.\r\n\r\n\
-<someone@example.net>: {text}\r\n\r\n\
---B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mta.example.com\r\n\r\n\
-Final-Recipient: rfc822; someone@example.net\r\nAction: failed\r\nStatus: {status}\r\n\
-Diagnostic-Code: X-Postfix; {text}\r\n\r\n--B--\r\n"
-    )
+    dsn("example.net", text, "failed", status, &format!("Diagnostic-Code: X-Postfix; {text}"))
 }
 
 #[test]
